@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "dev"
+
+// Main is the program: its subcommands, wired to standard streams. End-to-end tests run it.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment (tests replace it).
+	Getenv func(string) string
+}
+
+// NewMain returns a Main on the given streams.
+func NewMain(stdin io.Reader, stdout, stderr io.Writer) *Main {
+	return &Main{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv}
+}
+
+// usageError is a mistake in how a command was called: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// errSilent is an error already reported to the user (for example failing tests): exit 1.
+var errSilent = errors.New("reported")
+
+const usage = `tandem: a chatbot flow server with AI steps and human handoff.
+
+Usage:
+  tandem demo [--addr :8080]                 run the demo workspace (offline)
+  tandem chat FLOW.yaml [--config FILE]      talk to a flow in the terminal
+  tandem test PATH... [--run REGEX] [-v]     run conversation tests (*.test.yaml)
+  tandem flow validate FILE... [--strict] [--config FILE]
+  tandem flow schema                         print the flow JSON Schema
+  tandem migrate [--data DIR]                apply database migrations
+  tandem version
+
+Run "tandem COMMAND --help" for a command's options.
+`
+
+// Run runs the command line and returns the exit code.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	err := m.dispatch(ctx, args)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(m.Stderr, "tandem: "+ue.msg)
+		return 2
+	case errors.Is(err, errSilent):
+		return 1
+	}
+	fmt.Fprintln(m.Stderr, "tandem: "+oneLine(err.Error()))
+	return 1
+}
+
+func oneLine(s string) string {
+	return strings.TrimSpace(s)
+}
+
+func (m *Main) dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return &usageError{"name a command"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintln(m.Stdout, "tandem "+Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	case "test":
+		return m.runTest(ctx, rest)
+	case "flow":
+		return m.runFlow(ctx, rest)
+	case "chat":
+		return m.runChat(ctx, rest)
+	case "demo":
+		return m.runDemo(ctx, rest)
+	case "migrate":
+		return m.runMigrate(ctx, rest)
+	}
+	fmt.Fprint(m.Stderr, usage)
+	return usagef("unknown command %q", cmd)
+}
+
+// newFlags returns a flag set that reports errors as usage errors and prints help to stdout.
+func (m *Main) newFlags(name, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stdout, "Usage: tandem %s\n\nOptions:\n", summary)
+		fs.SetOutput(m.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses flags that may come before or after the positional arguments.
+func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, flag.ErrHelp
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

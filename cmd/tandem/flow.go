@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/flow"
+)
+
+// runFlow is `tandem flow validate|schema|...`.
+func (m *Main) runFlow(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("flow: name a subcommand: validate, schema")
+	}
+	switch args[0] {
+	case "validate":
+		return m.runFlowValidate(args[1:])
+	case "schema":
+		_, err := m.Stdout.Write(flow.Schema())
+		return err
+	}
+	return usagef("flow: unknown subcommand %q (validate, schema)", args[0])
+}
+
+func (m *Main) runFlowValidate(args []string) error {
+	fs := m.newFlags("flow validate", "flow validate FILE... [--strict] [--config tandem.yaml]")
+	strict := fs.Bool("strict", false, "treat warnings as errors")
+	cfgPath := fs.String("config", "", "check providers, schedules, teams, desks and knowledge bases against this configuration")
+	files, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usagef("flow validate: name flow files")
+	}
+	env := &flow.Env{}
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		env = cfg.FlowEnv()
+	}
+	// Flows may call each other: parse them all first so `flow` steps find their targets.
+	type parsed struct {
+		file     string
+		f        *flow.Flow
+		findings []flow.Finding
+	}
+	var all []parsed
+	env.Flows = map[string]bool{}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("flow file %s cannot be read: %w", file, err)
+		}
+		f, findings := flow.Parse(file, src)
+		if f != nil {
+			env.Flows[f.ID] = true
+		}
+		all = append(all, parsed{file, f, findings})
+	}
+	bad := false
+	for _, p := range all {
+		findings := p.findings
+		if p.f != nil {
+			findings = append(findings, flow.Validate(p.f, env)...)
+		}
+		for _, fd := range findings {
+			fmt.Fprintln(m.Stdout, fd.String())
+		}
+		if flow.HasErrors(findings, *strict) {
+			bad = true
+		} else if len(findings) == 0 {
+			fmt.Fprintf(m.Stdout, "%s: ok\n", p.file)
+		}
+	}
+	if bad {
+		return errSilent
+	}
+	return nil
+}

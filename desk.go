@@ -1,0 +1,41 @@
+package tandem
+
+import "context"
+
+// Handoff states of a conversation.
+const (
+	HandoffNone      = "none"
+	HandoffQueued    = "queued"
+	HandoffConnected = "connected"
+	HandoffClosed    = "closed"
+)
+
+// Reasons a handoff closed, as told to desks.
+const (
+	CloseTimeout    = "TIMEOUT"
+	CloseUserClosed = "USER_CLOSED"
+	CloseAgent      = "AGENT_CLOSED"
+)
+
+// DeskStart is what a desk gets when a conversation is handed to it.
+type DeskStart struct {
+	Conversation *Conversation `json:"conversation"`
+	Contact      *Contact      `json:"contact"`
+	Team         string        `json:"team,omitempty"`
+	Transcript   []Message     `json:"transcript"`
+}
+
+// Desk is where humans take over a conversation: the built-in inbox or an external help desk.
+// Agent messages and closes come back through the desk's webhook as EventAgent events.
+type Desk interface {
+	// NeedsEmail reports whether the desk needs the contact's e-mail to open a conversation.
+	NeedsEmail() bool
+	// Health checks that the desk is configured and reachable.
+	Health(ctx context.Context) error
+	// Start hands the conversation over with its transcript and returns the desk's session id.
+	Start(ctx context.Context, s DeskStart) (session string, err error)
+	// Send forwards a customer message to the desk.
+	Send(ctx context.Context, session string, m *Message) error
+	// Close tells the desk the handoff ended and why (TIMEOUT, USER_CLOSED).
+	Close(ctx context.Context, session string, reason string) error
+}

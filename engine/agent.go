@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"github.com/tandemchat/tandem"
+)
+
+// agent handles a human agent's action on the conversation.
+func (c *cursor) agent(a *tandem.AgentAction) {
+	switch a.Action {
+	case tandem.AgentMessage:
+		if a.Message == nil {
+			return
+		}
+		h := c.st.Handoff
+		if h != nil && (h.Status == tandem.HandoffQueued || h.Status == tandem.HandoffConnected) {
+			c.handoffAgentMessage(a)
+			return
+		}
+		// An agent writing in a conversation the bot handles takes it over: the bot pauses,
+		// so the customer never gets two answers.
+		c.takeOver(a.Agent)
+		c.relayAgent(a)
+	case tandem.AgentTake:
+		c.takeOver(a.Agent)
+	case tandem.AgentClose:
+		h := c.st.Handoff
+		if h != nil && (h.Status == tandem.HandoffQueued || h.Status == tandem.HandoffConnected) {
+			c.handoffAgentClose(a)
+			return
+		}
+		c.conv.Status = tandem.ConversationClosed
+		c.out.ConversationChanged = true
+		if c.st.Run != nil {
+			c.endRun(tandem.RunCanceled, tandem.ReasonAgentClosed, "")
+		}
+	}
+}
+
+// takeOver pauses the bot for an agent, canceling the active run.
+func (c *cursor) takeOver(agent string) {
+	if c.st.Run != nil {
+		c.endRun(tandem.RunCanceled, tandem.ReasonBotPaused, "")
+	}
+	c.st.Pending = nil
+	c.st.Debounce = nil
+	if !c.conv.BotPaused || (agent != "" && c.conv.Assignee != agent) {
+		c.conv.BotPaused = true
+		if agent != "" {
+			c.conv.Assignee = agent
+		}
+		c.conv.Status = tandem.ConversationAssigned
+		c.out.ConversationChanged = true
+	}
+}
+
+// relayAgent sends an agent's message to the customer.
+func (c *cursor) relayAgent(a *tandem.AgentAction) {
+	m := *a.Message
+	m.Author = tandem.AuthorAgent
+	m.AgentID = a.Agent
+	m.Buttons = nil
+	c.send(m, "", false)
+}
+
+// resumeBot gives the conversation back to the bot.
+func (c *cursor) resumeBot() {
+	if h := c.st.Handoff; h != nil && (h.Status == tandem.HandoffQueued || h.Status == tandem.HandoffConnected) {
+		c.handoffAgentClose(&tandem.AgentAction{Action: tandem.AgentClose})
+	}
+	c.conv.BotPaused = false
+	c.conv.Status = tandem.ConversationBot
+	c.conv.Assignee = ""
+	c.out.ConversationChanged = true
+}

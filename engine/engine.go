@@ -1,0 +1,104 @@
+// Package engine is Tandem's step machine: given a conversation's state and one event, it
+// computes the new state and the effects to carry out (messages to send, calls to make, timers
+// to set). It is pure: no I/O, no goroutines, no clock — time comes in with the event, and
+// everything outside is reached through effects whose results come back as events.
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/flow"
+	"github.com/tandemchat/tandem/schedule"
+)
+
+// Flows gives the engine published flow versions. Versions are immutable.
+type Flows interface {
+	// Version returns one published version of a flow.
+	Version(id string, version int) (*flow.Flow, error)
+	// Latest returns the newest published version of a flow.
+	Latest(id string) (*flow.Flow, error)
+	// Triggerable returns the newest published version of every flow, for trigger matching.
+	Triggerable() []*flow.Flow
+}
+
+// DeskInfo is what the engine knows of a desk without calling it.
+type DeskInfo struct {
+	NeedsEmail bool
+}
+
+// Env is the workspace the engine runs in. It is read-only during a turn.
+type Env struct {
+	Flows     Flows
+	Schedules map[string]*schedule.Schedule
+	// Location is the workspace time zone (now.*); Language its default language.
+	Location *time.Location
+	Language string
+	// Region is the default phone region (ISO 3166 alpha-2) for phone answers.
+	Region  string
+	Secrets map[string]string
+	// DefaultProvider is used by AI steps that name none.
+	DefaultProvider string
+	Desks           map[string]DeskInfo
+	// Handoff defaults.
+	HandoffWait    time.Duration
+	HandoffSession time.Duration
+	TransferRounds int
+	// Caps returns what a channel kind can render.
+	Caps func(kind string) tandem.Caps
+	// NewID returns a fresh unique id.
+	NewID func() string
+}
+
+// Input is one event for one conversation, with what the engine needs to handle it.
+type Input struct {
+	Now          time.Time
+	Conversation *tandem.Conversation
+	Contact      *tandem.Contact
+	State        *State
+	Event        *tandem.Event
+}
+
+// Output is what handling an event produced. Conversation, Contact and State of the Input are
+// updated in place.
+type Output struct {
+	Effects      []tandem.Effect
+	Timers       []tandem.Timer
+	CancelTimers []string
+	// Runs are snapshots of every run created or changed.
+	Runs  []tandem.Run
+	Trace []tandem.StepTrace
+	Notes []tandem.Note
+	// ContactChanged and ConversationChanged say what must be written back.
+	ContactChanged      bool
+	ConversationChanged bool
+}
+
+// Process handles one event. It never fails: problems end the run with a recorded reason.
+func (e *Env) Process(in *Input) *Output {
+	c := newCursor(e, in)
+	ev := in.Event
+	switch ev.Kind {
+	case tandem.EventMessage:
+		c.inbound(ev.Message)
+	case tandem.EventTimer:
+		c.timer(ev.Timer)
+	case tandem.EventResult:
+		c.result(ev.Result)
+	case tandem.EventStart:
+		c.startEvent(ev.Start)
+	case tandem.EventAgent:
+		c.agent(ev.Agent)
+	case tandem.EventUserClose:
+		c.userClose()
+	case tandem.EventResumeBot:
+		c.resumeBot()
+	case tandem.EventDelivery:
+		// Delivery reports of messages no step waits on change nothing in the run.
+	default:
+		c.trace(nil, "", map[string]any{"event": ev.Kind}, nil, fmt.Sprintf("unknown event kind %q ignored", ev.Kind))
+	}
+	in.State.Started = true
+	return c.finish()
+}

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/tandemchat/tandem"
+)
+
+// State is everything the engine remembers about a conversation between events. It is stored
+// as one JSON document with the conversation; nothing of it lives in memory between events.
+type State struct {
+	Run *RunState `json:"run,omitempty"`
+	// Last summarises the most recent run once it ended.
+	Last *RunSummary `json:"last,omitempty"`
+	// Seq numbers waits and trace entries; timers and results carry the wait they belong to.
+	Seq int64 `json:"seq,omitempty"`
+	// Debounce holds inbound messages being merged into one turn.
+	Debounce *Debounce `json:"debounce,omitempty"`
+	// Pending holds customer messages that arrived while the run could not take them.
+	Pending []tandem.Message `json:"pending,omitempty"`
+	// Memory is each AI provider's state for this conversation (a thread or conversation id).
+	Memory map[string]string `json:"memory,omitempty"`
+	// Handoff is the conversation's human handoff, if one was ever queued.
+	Handoff *Handoff `json:"handoff,omitempty"`
+	// Started is set once the conversation's first event was processed.
+	Started bool `json:"started,omitempty"`
+	// BotSpoke is set when the bot sent a message after the last customer message.
+	BotSpoke bool `json:"bot_spoke,omitempty"`
+}
+
+// RunSummary is what is kept of an ended run.
+type RunSummary struct {
+	ID     string `json:"id"`
+	FlowID string `json:"flow_id"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Step   string `json:"step,omitempty"`
+	// Vars are the run's variables when it ended.
+	Vars map[string]any `json:"vars,omitempty"`
+}
+
+// RunState is the active run.
+type RunState struct {
+	ID        string    `json:"id"`
+	FlowID    string    `json:"flow_id"`
+	Version   int       `json:"version"`
+	Status    string    `json:"status"`
+	Step      string    `json:"step"`
+	StartedAt time.Time `json:"started_at"`
+	// Vars and Outputs belong to the current frame (a called flow has its own).
+	Vars    map[string]any `json:"vars"`
+	Outputs map[string]any `json:"outputs"`
+	// Frames are the callers' frames of `flow` steps in call mode, innermost last.
+	Frames []Frame `json:"frames,omitempty"`
+	// Message is the inbound message of the current turn.
+	Message *tandem.Message `json:"message,omitempty"`
+	Wait    *Wait           `json:"wait,omitempty"`
+	// Entered is when the current step started (a waiting step's trace reports the wait).
+	Entered time.Time `json:"entered"`
+	// Local is the waiting step's own bookkeeping (retries used, agent turns, ...).
+	Local map[string]any `json:"local,omitempty"`
+	// Steps counts the steps executed since the run last waited for the customer or a timer.
+	Steps int          `json:"steps,omitempty"`
+	Usage tandem.Usage `json:"usage"`
+	// Error is the last failure, for a failed run.
+	Error string `json:"error,omitempty"`
+}
+
+// Frame is a caller of a called flow.
+type Frame struct {
+	FlowID  string         `json:"flow_id"`
+	Version int            `json:"version"`
+	Step    string         `json:"step"` // the caller's `flow` step
+	Vars    map[string]any `json:"vars"`
+	Outputs map[string]any `json:"outputs"`
+}
+
+// Wait is what a waiting run waits for: a message, a timer, an effect's result, or a message
+// and a timer (whichever comes first).
+type Wait struct {
+	Message  bool      `json:"message,omitempty"`
+	TimerID  string    `json:"timer_id,omitempty"`
+	Due      time.Time `json:"due,omitempty"`
+	EffectID string    `json:"effect_id,omitempty"`
+}
+
+// Debounce collects a burst of customer messages.
+type Debounce struct {
+	Messages []tandem.Message `json:"messages"`
+	Window   time.Duration    `json:"window"`
+	TimerID  string           `json:"timer_id"`
+	Due      time.Time        `json:"due"`
+}
+
+// Handoff is a conversation's human handoff.
+type Handoff struct {
+	Status    string    `json:"status"` // queued | connected | closed
+	Desk      string    `json:"desk"`
+	Team      string    `json:"team,omitempty"`
+	Session   string    `json:"session,omitempty"`
+	Agent     string    `json:"agent,omitempty"`
+	ClosedBy  string    `json:"closed_by,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	// RunStep is the handoff step of the active run that waits on it ("" for an agent takeover).
+	RunStep string `json:"run_step,omitempty"`
+}

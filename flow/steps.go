@@ -1,0 +1,547 @@
+package flow
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tandemchat/tandem/expr"
+)
+
+// Types maps each step type to a constructor of its body.
+var Types = map[string]func() Body{
+	"message":   func() Body { return new(MessageStep) },
+	"question":  func() Body { return new(QuestionStep) },
+	"set":       func() Body { return new(SetStep) },
+	"condition": func() Body { return new(ConditionStep) },
+	"wait":      func() Body { return new(WaitStep) },
+	"http":      func() Body { return new(HTTPStep) },
+	"llm":       func() Body { return new(LLMStep) },
+	"classify":  func() Body { return new(ClassifyStep) },
+	"assistant": func() Body { return new(AssistantStep) },
+	"agent":     func() Body { return new(AgentStep) },
+	"handoff":   func() Body { return new(HandoffStep) },
+	"tag":       func() Body { return new(TagStep) },
+	"note":      func() Body { return new(NoteStep) },
+	"notify":    func() Body { return new(NotifyStep) },
+	"assign":    func() Body { return new(AssignStep) },
+	"goto":      func() Body { return new(GotoStep) },
+	"split":     func() Body { return new(SplitStep) },
+	"flow":      func() Body { return new(FlowStep) },
+	"stop":      func() Body { return new(StopStep) },
+}
+
+// Waiting lists the step types that wait for the customer, a timer or a human; a cycle without
+// one of them is a hot loop.
+var Waiting = map[string]bool{"question": true, "wait": true, "handoff": true, "agent": true}
+
+// Outputs lists, per step type, the output fields a template may read as step.<id>.<field>.
+// A type marked open also lets paths reach into its main value (an http step's response).
+var Outputs = map[string]struct {
+	Fields []string
+	Open   bool
+}{
+	"message":   {Fields: []string{"id", "status", "error"}},
+	"question":  {Fields: []string{"value", "text", "option", "valid", "type", "media", "location"}},
+	"wait":      {Fields: []string{"text", "timed_out"}},
+	"http":      {Fields: []string{"status", "headers", "response", "error", "duration_ms", "attempts"}, Open: true},
+	"llm":       {Fields: []string{"text", "json", "model", "usage", "finish_reason", "error"}, Open: true},
+	"classify":  {Fields: []string{"intent", "confidence", "text", "error"}},
+	"assistant": {Fields: []string{"text", "citations", "usage", "error"}},
+	"agent":     {Fields: []string{"text", "tool_calls", "usage", "handoff_reason", "citations", "error"}},
+	"handoff":   {Fields: []string{"status", "agent", "duration_s", "closed_by"}},
+	"split":     {Fields: []string{"path", "next"}},
+	"flow":      {Fields: []string{"status", "variables"}, Open: true},
+}
+
+func refs(pairs ...string) []Ref {
+	var out []Ref
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			out = append(out, Ref{Field: pairs[i], Step: pairs[i+1]})
+		}
+	}
+	return out
+}
+
+// MediaSpec is an attachment of a message.
+type MediaSpec struct {
+	Type    string        `json:"type"` // image | video | audio | document | sticker
+	URL     expr.Template `json:"url"`
+	Mime    string        `json:"mime,omitempty"`
+	Name    expr.Template `json:"name,omitempty"`
+	Caption expr.Template `json:"caption,omitempty"`
+}
+
+// ButtonSpec is a quick reply of a message step.
+type ButtonSpec struct {
+	ID    string        `json:"id"`
+	Title expr.Template `json:"title"`
+}
+
+// MessageStep sends a message to the customer.
+type MessageStep struct {
+	Text     expr.Template `json:"text"`
+	Media    *MediaSpec    `json:"media,omitempty"`
+	Buttons  []ButtonSpec  `json:"buttons,omitempty"`
+	Channels []string      `json:"channels,omitempty"`
+	OnFailed string        `json:"on_failed,omitempty"`
+}
+
+// Refs implements Body.
+func (s *MessageStep) Refs() []Ref { return refs("on_failed", s.OnFailed) }
+
+// Option is one choice of a question.
+type Option struct {
+	ID       string        `json:"id"`
+	Title    expr.Template `json:"title,omitempty"`
+	Synonyms []string      `json:"synonyms,omitempty"`
+	Next     string        `json:"next,omitempty"`
+}
+
+// QuestionStep sends a question and waits for a valid answer.
+type QuestionStep struct {
+	Text        expr.Template `json:"text"`
+	Media       *MediaSpec    `json:"media,omitempty"`
+	Answer      string        `json:"answer,omitempty"`
+	Options     []Option      `json:"options,omitempty"`
+	Render      string        `json:"render,omitempty"`
+	Save        string        `json:"save,omitempty"`
+	Retries     *int          `json:"retries,omitempty"`
+	InvalidText expr.Template `json:"invalid_text,omitempty"`
+	OnInvalid   string        `json:"on_invalid,omitempty"`
+	Timeout     *Duration     `json:"timeout,omitempty"`
+	OnTimeout   string        `json:"on_timeout,omitempty"`
+}
+
+// DefaultRetries is how many times an invalid answer is asked again when `retries` is absent.
+const DefaultRetries = 2
+
+// Refs implements Body.
+func (s *QuestionStep) Refs() []Ref {
+	out := refs("on_invalid", s.OnInvalid, "on_timeout", s.OnTimeout)
+	for i, o := range s.Options {
+		out = append(out, refs(fmt.Sprintf("options[%d].next", i), o.Next)...)
+	}
+	return out
+}
+
+// Kind returns the answer type with its default.
+func (s *QuestionStep) Kind() string {
+	if s.Answer == "" {
+		if len(s.Options) > 0 {
+			return "option"
+		}
+		return "text"
+	}
+	return s.Answer
+}
+
+// MaxRetries returns how many invalid answers are asked again before on_invalid.
+func (s *QuestionStep) MaxRetries() int {
+	if s.Retries == nil {
+		return DefaultRetries
+	}
+	return *s.Retries
+}
+
+// Assignment writes one target of a set step.
+type Assignment struct {
+	Target    string      `json:"target"`
+	Value     *expr.Value `json:"value,omitempty"`
+	Mode      string      `json:"mode,omitempty"` // set | append | clear | increment
+	Separator *string     `json:"separator,omitempty"`
+}
+
+// SetStep writes variables, contact fields and conversation attributes.
+type SetStep struct {
+	Assign []Assignment `json:"assign"`
+}
+
+// Refs implements Body.
+func (s *SetStep) Refs() []Ref { return nil }
+
+// Branch is one branch of a condition step.
+type Branch struct {
+	Name string          `json:"name,omitempty"`
+	When *expr.Condition `json:"when"`
+	Next string          `json:"next"`
+}
+
+// ConditionStep takes the first branch whose condition holds.
+type ConditionStep struct {
+	Branches []Branch `json:"branches"`
+	Else     string   `json:"else,omitempty"`
+}
+
+// Refs implements Body.
+func (s *ConditionStep) Refs() []Ref {
+	var out []Ref
+	for i, b := range s.Branches {
+		out = append(out, refs(fmt.Sprintf("branches[%d].next", i), b.Next)...)
+	}
+	return append(out, refs("else", s.Else)...)
+}
+
+// WaitStep waits for a delay, a moment, or a message, whichever comes first.
+type WaitStep struct {
+	For            *Duration     `json:"for,omitempty"`
+	Until          expr.Template `json:"until,omitempty"`
+	OrMessage      bool          `json:"or_message,omitempty"`
+	Accumulate     string        `json:"accumulate,omitempty"`
+	WithinSchedule string        `json:"within_schedule,omitempty"`
+	OnMessage      string        `json:"on_message,omitempty"`
+}
+
+// Refs implements Body.
+func (s *WaitStep) Refs() []Ref { return refs("on_message", s.OnMessage) }
+
+// RetryOn lists retry conditions; numbers (429) and texts (5xx, network) are both accepted.
+type RetryOn []string
+
+// UnmarshalJSON reads a list of texts or numbers.
+func (r *RetryOn) UnmarshalJSON(b []byte) error {
+	var raw []any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("on: expected a list such as [network, 429, 5xx]")
+	}
+	out := make(RetryOn, 0, len(raw))
+	for _, v := range raw {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case float64:
+			out = append(out, strconv.Itoa(int(x)))
+		default:
+			return fmt.Errorf("on: %v is not a retry condition", v)
+		}
+	}
+	*r = out
+	return nil
+}
+
+// Retry is a step's retry policy.
+type Retry struct {
+	Attempts int      `json:"attempts"`
+	Backoff  Duration `json:"backoff,omitempty"`
+	On       RetryOn  `json:"on,omitempty"`
+}
+
+// DefaultRetryOn lists the conditions retried when `on` is absent.
+var DefaultRetryOn = []string{"network", "timeout", "429", "5xx"}
+
+// HTTPBody is the body of an http step: JSON (a value, or JSON text with placeholders), a form
+// or raw text.
+type HTTPBody struct {
+	JSON     *expr.Value
+	JSONText *expr.JSONTemplate
+	Form     map[string]expr.Template
+	Text     *expr.Template
+	raw      any
+}
+
+// UnmarshalJSON reads {json: any} | {form: map} | {text: string} | "none".
+func (h *HTTPBody) UnmarshalJSON(b []byte) error {
+	var raw any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	h.raw = raw
+	if s, ok := raw.(string); ok && s == "none" || raw == nil {
+		return nil
+	}
+	m, ok := raw.(map[string]any)
+	if !ok || len(m) != 1 {
+		return fmt.Errorf("body: expected one of {json: ...}, {form: {...}}, {text: \"...\"} or none")
+	}
+	var err error
+	switch {
+	case m["json"] != nil || hasKey(m, "json"):
+		if s, ok := m["json"].(string); ok {
+			h.JSONText, err = expr.ParseJSON(s)
+		} else {
+			h.JSON, err = expr.NewValue(m["json"])
+		}
+	case m["form"] != nil:
+		fm, ok := m["form"].(map[string]any)
+		if !ok {
+			return fmt.Errorf("body.form: expected a map of fields")
+		}
+		h.Form = map[string]expr.Template{}
+		for k, v := range fm {
+			t, perr := expr.Parse(expr.String(v))
+			if perr != nil {
+				return fmt.Errorf("body.form.%s: %w", k, perr)
+			}
+			h.Form[k] = *t
+		}
+	case m["text"] != nil:
+		h.Text, err = expr.Parse(expr.String(m["text"]))
+	default:
+		return fmt.Errorf("body: expected one of {json: ...}, {form: {...}}, {text: \"...\"} or none")
+	}
+	return err
+}
+
+func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
+
+// MarshalJSON writes the body as written.
+func (h HTTPBody) MarshalJSON() ([]byte, error) { return json.Marshal(h.raw) }
+
+// Save copies an output of a step into a variable or contact field.
+type Save struct {
+	Target string `json:"target"`
+	From   string `json:"from"`
+}
+
+// HTTPStep calls an API.
+type HTTPStep struct {
+	Method  string                   `json:"method,omitempty"`
+	URL     expr.Template            `json:"url"`
+	Headers map[string]expr.Template `json:"headers,omitempty"`
+	Query   map[string]expr.Template `json:"query,omitempty"`
+	Body    *HTTPBody                `json:"body,omitempty"`
+	Timeout *Duration                `json:"timeout,omitempty"`
+	Retry   *Retry                   `json:"retry,omitempty"`
+	Save    []Save                   `json:"save,omitempty"`
+	OnError string                   `json:"on_error,omitempty"`
+}
+
+// HTTP timeouts.
+const (
+	DefaultHTTPTimeout = 10 * time.Second
+	MaxHTTPTimeout     = 120 * time.Second
+)
+
+// Refs implements Body.
+func (s *HTTPStep) Refs() []Ref { return refs("on_error", s.OnError) }
+
+// Fallback names the provider (and model) tried once after the retries.
+type Fallback struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model,omitempty"`
+}
+
+// AICall holds what every AI step has.
+type AICall struct {
+	Provider string    `json:"provider,omitempty"`
+	Model    string    `json:"model,omitempty"`
+	Timeout  *Duration `json:"timeout,omitempty"`
+	Retry    *Retry    `json:"retry,omitempty"`
+	Fallback *Fallback `json:"fallback,omitempty"`
+	OnError  string    `json:"on_error,omitempty"`
+}
+
+// LLMStep makes one model call.
+type LLMStep struct {
+	AICall
+	MaxTokens   int           `json:"max_tokens,omitempty"`
+	Temperature *float64      `json:"temperature,omitempty"`
+	System      expr.Template `json:"system,omitempty"`
+	Prompt      expr.Template `json:"prompt,omitempty"`
+	History     int           `json:"history,omitempty"`
+	Output      string        `json:"output,omitempty"` // text | json
+	Schema      any           `json:"schema,omitempty"`
+	Send        bool          `json:"send,omitempty"`
+}
+
+// Refs implements Body.
+func (s *LLMStep) Refs() []Ref { return refs("on_error", s.OnError) }
+
+// IntentSpec is one intent of a classify step.
+type IntentSpec struct {
+	ID          string   `json:"id"`
+	Description string   `json:"description,omitempty"`
+	Examples    []string `json:"examples,omitempty"`
+	Next        string   `json:"next,omitempty"`
+}
+
+// ClassifyStep picks one of its intents for the customer's text.
+type ClassifyStep struct {
+	AICall
+	Input        *expr.Template `json:"input,omitempty"`
+	Instructions expr.Template  `json:"instructions,omitempty"`
+	Intents      []IntentSpec   `json:"intents"`
+	Other        string         `json:"other,omitempty"`
+}
+
+// Refs implements Body.
+func (s *ClassifyStep) Refs() []Ref {
+	var out []Ref
+	for i, it := range s.Intents {
+		out = append(out, refs(fmt.Sprintf("intents[%d].next", i), it.Next)...)
+	}
+	return append(out, refs("other", s.Other, "on_error", s.OnError)...)
+}
+
+// AssistantStep asks an assistant that keeps its own memory of the conversation.
+type AssistantStep struct {
+	AICall
+	Input        *expr.Template `json:"input,omitempty"`
+	Instructions expr.Template  `json:"instructions,omitempty"`
+	Send         bool           `json:"send,omitempty"`
+}
+
+// Refs implements Body.
+func (s *AssistantStep) Refs() []Ref { return refs("on_error", s.OnError) }
+
+// HandoffTool lets an agent hand the conversation to humans.
+type HandoffTool struct {
+	Description string `json:"description,omitempty"`
+}
+
+// HTTPTool lets an agent call an API with JSON-Schema arguments ({{args.x}} in templates).
+type HTTPTool struct {
+	Name        string                   `json:"name"`
+	Description string                   `json:"description,omitempty"`
+	Method      string                   `json:"method,omitempty"`
+	URL         expr.Template            `json:"url"`
+	Headers     map[string]expr.Template `json:"headers,omitempty"`
+	Query       map[string]expr.Template `json:"query,omitempty"`
+	Body        *HTTPBody                `json:"body,omitempty"`
+	Timeout     *Duration                `json:"timeout,omitempty"`
+	Parameters  any                      `json:"parameters,omitempty"`
+}
+
+// ToolSpec is one tool of an agent step.
+type ToolSpec struct {
+	Handoff *HandoffTool `json:"handoff,omitempty"`
+	HTTP    *HTTPTool    `json:"http,omitempty"`
+}
+
+// AgentStep converses with tools until it hands off or reaches its limit.
+type AgentStep struct {
+	AICall
+	Instructions expr.Template `json:"instructions,omitempty"`
+	Knowledge    string        `json:"knowledge,omitempty"`
+	Tools        []ToolSpec    `json:"tools,omitempty"`
+	MaxTurns     int           `json:"max_turns,omitempty"`
+	MaxToolCalls int           `json:"max_tool_calls,omitempty"`
+	History      int           `json:"history,omitempty"`
+	MaxTokens    int           `json:"max_tokens,omitempty"`
+	Temperature  *float64      `json:"temperature,omitempty"`
+	OnHandoff    string        `json:"on_handoff,omitempty"`
+	OnLimit      string        `json:"on_limit,omitempty"`
+}
+
+// Refs implements Body.
+func (s *AgentStep) Refs() []Ref {
+	return refs("on_handoff", s.OnHandoff, "on_limit", s.OnLimit, "on_error", s.OnError)
+}
+
+// Transfer says how much history a handoff gives the agent.
+type Transfer struct {
+	Rounds  *int `json:"rounds,omitempty"`
+	Summary bool `json:"summary,omitempty"`
+}
+
+// HandoffStep gives the conversation to humans.
+type HandoffStep struct {
+	Desk           string                   `json:"desk,omitempty"`
+	Team           string                   `json:"team,omitempty"`
+	Schedule       string                   `json:"schedule,omitempty"`
+	Transfer       *Transfer                `json:"transfer,omitempty"`
+	RequireEmail   string                   `json:"require_email,omitempty"` // auto | always | never
+	WaitTimeout    *Duration                `json:"wait_timeout,omitempty"`
+	SessionTimeout *Duration                `json:"session_timeout,omitempty"`
+	Texts          map[string]expr.Template `json:"texts,omitempty"`
+	OnOutsideHours string                   `json:"on_outside_hours,omitempty"`
+	OnUnavailable  string                   `json:"on_unavailable,omitempty"`
+	OnUserClosed   string                   `json:"on_user_closed,omitempty"`
+	OnTimeout      string                   `json:"on_timeout,omitempty"`
+}
+
+// HandoffTexts lists the built-in texts a handoff step may override.
+var HandoffTexts = []string{"ask_email", "invalid_email", "connecting", "waiting_prompt", "connected",
+	"user_closed", "agent_closed", "session_timeout", "out_of_hours", "unavailable"}
+
+// Refs implements Body.
+func (s *HandoffStep) Refs() []Ref {
+	return refs("on_outside_hours", s.OnOutsideHours, "on_unavailable", s.OnUnavailable,
+		"on_user_closed", s.OnUserClosed, "on_timeout", s.OnTimeout)
+}
+
+// TagStep adds and removes tags on the contact or the conversation.
+type TagStep struct {
+	Add    []expr.Template `json:"add,omitempty"`
+	Remove []expr.Template `json:"remove,omitempty"`
+	On     string          `json:"on,omitempty"` // contact (default) | conversation
+}
+
+// Refs implements Body.
+func (s *TagStep) Refs() []Ref { return nil }
+
+// NoteStep writes an internal note.
+type NoteStep struct {
+	Text expr.Template `json:"text"`
+}
+
+// Refs implements Body.
+func (s *NoteStep) Refs() []Ref { return nil }
+
+// NotifyStep sends an internal message to agents.
+type NotifyStep struct {
+	Text expr.Template `json:"text"`
+	Team expr.Template `json:"team,omitempty"`
+	User expr.Template `json:"user,omitempty"`
+}
+
+// Refs implements Body.
+func (s *NotifyStep) Refs() []Ref { return nil }
+
+// AssignStep sets the conversation's team and assignee; the bot keeps going.
+type AssignStep struct {
+	Team expr.Template `json:"team,omitempty"`
+	User expr.Template `json:"user,omitempty"`
+}
+
+// Refs implements Body.
+func (s *AssignStep) Refs() []Ref { return nil }
+
+// GotoStep jumps to another step.
+type GotoStep struct {
+	To string `json:"to"`
+}
+
+// Refs implements Body.
+func (s *GotoStep) Refs() []Ref { return refs("to", s.To) }
+
+// SplitPath is one path of an A/B split.
+type SplitPath struct {
+	Weight float64 `json:"weight"`
+	Next   string  `json:"next"`
+}
+
+// SplitStep picks a path at random by weight.
+type SplitStep struct {
+	Paths []SplitPath `json:"paths"`
+}
+
+// Refs implements Body.
+func (s *SplitStep) Refs() []Ref {
+	var out []Ref
+	for i, p := range s.Paths {
+		out = append(out, refs(fmt.Sprintf("paths[%d].next", i), p.Next)...)
+	}
+	return out
+}
+
+// FlowStep calls another flow and comes back, or hands over to it.
+type FlowStep struct {
+	Start     string                 `json:"start"`
+	Mode      string                 `json:"mode,omitempty"` // call (default) | replace
+	Variables map[string]*expr.Value `json:"variables,omitempty"`
+}
+
+// Refs implements Body.
+func (s *FlowStep) Refs() []Ref { return nil }
+
+// StopStep ends the run.
+type StopStep struct {
+	PauseBot  bool   `json:"pause_bot,omitempty"`
+	ThenStart string `json:"then_start,omitempty"`
+}
+
+// Refs implements Body.
+func (s *StopStep) Refs() []Ref { return nil }

@@ -1,0 +1,350 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/safehttp"
+	"github.com/tandemchat/tandem/store"
+)
+
+// maxResponse caps the body of an http effect's response.
+const maxResponse = 4 << 20
+
+// execute carries out one claimed effect and records its outcome.
+func (r *Runner) execute(ctx context.Context, it *store.OutboxItem) {
+	start := time.Now()
+	e := &it.Effect
+	var res *tandem.EffectResult
+	var err error
+	switch e.Kind {
+	case tandem.EffectSend:
+		res, err = r.execSend(ctx, it)
+	case tandem.EffectHTTP:
+		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, HTTP: r.doHTTP(ctx, e.HTTP)}
+	case tandem.EffectAI:
+		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, AI: r.doAI(ctx, it.ConversationID, e.AI)}
+	case tandem.EffectDesk:
+		res, err = r.execDesk(ctx, it)
+	default:
+		err = tandem.Permanent(fmt.Errorf("unknown effect kind %q", e.Kind))
+	}
+	now := r.cfg.Clock.Now()
+	var queued bool
+	switch {
+	case err == nil:
+		queued, err = r.db.OutboxDone(ctx, it, res, now)
+		r.obs.Effect(e.Kind, true, time.Since(start))
+	case tandem.IsPermanent(err) || now.Sub(it.CreatedAt) > r.cfg.SendMaxAge:
+		r.log.Warn("effect failed for good", "conversation", it.ConversationID, "effect", e.ID, "kind", e.Kind, "err", err)
+		if res == nil {
+			res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, Error: err.Error()}
+		}
+		if e.Kind == tandem.EffectSend {
+			res.Send = &tandem.SendResult{MessageID: e.ID, Failed: true, Error: err.Error()}
+		}
+		queued, err = r.db.OutboxFail(ctx, it, res, err.Error(), now)
+		r.obs.Effect(e.Kind, false, time.Since(start))
+	default:
+		next := now.Add(backoff(time.Second, it.Attempts+1, 0, 5*time.Minute))
+		r.log.Info("effect failed; it will be retried", "conversation", it.ConversationID, "effect", e.ID, "kind", e.Kind, "attempt", it.Attempts+1, "at", next, "err", err)
+		err = r.db.OutboxRetry(ctx, it, next, err.Error())
+		r.obs.Effect(e.Kind, false, time.Since(start))
+	}
+	if err != nil {
+		r.log.Error("effect outcome not recorded; it will be carried out again", "conversation", it.ConversationID, "effect", e.ID, "err", err)
+		return
+	}
+	if queued {
+		r.Kick(it.ConversationID)
+	}
+}
+
+// execSend delivers a message through the conversation's channel.
+func (r *Runner) execSend(ctx context.Context, it *store.OutboxItem) (*tandem.EffectResult, error) {
+	conv, err := r.db.ConversationGet(ctx, it.ConversationID)
+	if err != nil {
+		return nil, err
+	}
+	contact, err := r.db.ContactGet(ctx, conv.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	if r.cfg.Channel == nil {
+		return nil, tandem.Permanent(fmt.Errorf("channel %q is not configured", conv.ChannelID))
+	}
+	ch, ok := r.cfg.Channel(conv.ChannelID)
+	if !ok {
+		return nil, tandem.Permanent(fmt.Errorf("channel %q is not configured", conv.ChannelID))
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sent, err := ch.Send(cctx, tandem.Outbound{Conversation: &conv.Conversation, Contact: contact, Message: it.Effect.Send, IdempotencyKey: it.Effect.ID})
+	if err != nil {
+		return nil, err
+	}
+	sent.MessageID = it.Effect.ID
+	return &tandem.EffectResult{EffectID: it.Effect.ID, Kind: tandem.EffectSend, Send: &sent}, nil
+}
+
+// execDesk calls a human desk.
+func (r *Runner) execDesk(ctx context.Context, it *store.OutboxItem) (*tandem.EffectResult, error) {
+	d := it.Effect.Desk
+	res := &tandem.EffectResult{EffectID: it.Effect.ID, Kind: tandem.EffectDesk, Desk: &tandem.DeskResult{Session: d.Session}}
+	var desk tandem.Desk
+	ok := false
+	if r.cfg.Desk != nil {
+		desk, ok = r.cfg.Desk(d.Desk)
+	}
+	if !ok {
+		res.Desk.Error = fmt.Sprintf("desk %q is not configured", d.Desk)
+		return res, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var err error
+	switch d.Op {
+	case "health":
+		err = desk.Health(cctx)
+	case "start":
+		conv, cerr := r.db.ConversationGet(ctx, it.ConversationID)
+		if cerr != nil {
+			return nil, cerr
+		}
+		var session string
+		session, err = desk.Start(cctx, tandem.DeskStart{Conversation: &conv.Conversation, Contact: d.Contact, Team: d.Team, Transcript: d.Transcript})
+		res.Desk.Session = session
+	case "send":
+		err = desk.Send(cctx, d.Session, d.Message)
+	case "close":
+		err = desk.Close(cctx, d.Session, d.Reason)
+	default:
+		return nil, tandem.Permanent(fmt.Errorf("unknown desk operation %q", d.Op))
+	}
+	if err != nil {
+		if it.Effect.Await || tandem.IsPermanent(err) {
+			res.Desk.Error = err.Error()
+			return res, nil
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// doHTTP makes an http effect's call with its retry policy. Every outcome is a result: a non-2xx
+// status or a network error is for the flow to branch on.
+func (r *Runner) doHTTP(ctx context.Context, req *tandem.HTTPRequest) *tandem.HTTPResult {
+	start := r.cfg.Clock.Now()
+	attempts := max(1, req.Retry.Attempts)
+	for i := 1; ; i++ {
+		res, retryAfter := r.httpOnce(ctx, req)
+		res.Attempts = i
+		if res.OK() || i >= attempts || !retryable(req.Retry.On, res) || ctx.Err() != nil {
+			res.DurationMS = r.cfg.Clock.Now().Sub(start).Milliseconds()
+			return res
+		}
+		if err := r.cfg.Sleep(ctx, backoff(req.Retry.Backoff, i, retryAfter, time.Minute)); err != nil {
+			res.DurationMS = r.cfg.Clock.Now().Sub(start).Milliseconds()
+			return res
+		}
+	}
+}
+
+func (r *Runner) httpOnce(ctx context.Context, req *tandem.HTTPRequest) (*tandem.HTTPResult, time.Duration) {
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var body io.Reader
+	if req.Body != "" {
+		body = strings.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(cctx, req.Method, req.URL, body)
+	if err != nil {
+		return &tandem.HTTPResult{Error: fmt.Sprintf("the request cannot be built: %v", err), ErrorKind: "network"}, 0
+	}
+	for k, v := range req.Header {
+		hr.Header.Set(k, v)
+	}
+	if hr.Header.Get("User-Agent") == "" {
+		hr.Header.Set("User-Agent", "Tandem")
+	}
+	resp, err := r.cfg.HTTP.Do(hr)
+	if err != nil {
+		return &tandem.HTTPResult{Error: httpError(err, timeout), ErrorKind: errorKind(err)}, 0
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	res := &tandem.HTTPResult{Status: resp.StatusCode, Header: map[string]string{}}
+	for k, v := range resp.Header {
+		if len(v) > 0 {
+			res.Header[k] = v[0]
+		}
+	}
+	switch {
+	case err != nil:
+		res.Error, res.ErrorKind = httpError(err, timeout), errorKind(err)
+	case len(b) > maxResponse:
+		res.Error, res.ErrorKind = fmt.Sprintf("the response is larger than %d MB", maxResponse>>20), "status"
+	}
+	res.Body = string(b[:min(len(b), maxResponse)])
+	return res, retryAfter(resp.Header.Get("Retry-After"), r.cfg.Clock.Now())
+}
+
+func errorKind(err error) string {
+	var ne net.Error
+	switch {
+	case safehttp.IsBlocked(err):
+		return "blocked"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "network"
+}
+
+func httpError(err error, timeout time.Duration) string {
+	switch errorKind(err) {
+	case "timeout":
+		return fmt.Sprintf("no answer within %s (timeout)", tandem.FormatDuration(timeout))
+	case "blocked":
+		return "the URL resolves to a private address, which is not allowed; allow it in the configuration if it is yours"
+	}
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && ue.Unwrap() != nil {
+		err = ue.Unwrap()
+	}
+	return "network error: " + err.Error()
+}
+
+// retryable reports whether a failed call matches one of the retry conditions.
+func retryable(on []string, res *tandem.HTTPResult) bool {
+	for _, c := range on {
+		switch c {
+		case "network":
+			if res.ErrorKind == "network" || res.ErrorKind == "timeout" {
+				return true
+			}
+		case "timeout":
+			if res.ErrorKind == "timeout" {
+				return true
+			}
+		case "5xx":
+			if res.Status >= 500 && res.Status <= 599 {
+				return true
+			}
+		case "4xx":
+			if res.Status >= 400 && res.Status <= 499 {
+				return true
+			}
+		default:
+			if n, err := strconv.Atoi(c); err == nil && n == res.Status {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// backoff returns the delay before attempt n+1: base doubled per attempt with ±20 % jitter,
+// at most limit, or the server's Retry-After when it asked for longer.
+func backoff(base time.Duration, n int, retryAfter, limit time.Duration) time.Duration {
+	if base <= 0 {
+		base = time.Second
+	}
+	d := float64(base) * math.Pow(2, float64(n-1))
+	d *= 0.8 + 0.4*rand.Float64()
+	if d > float64(limit) {
+		d = float64(limit)
+	}
+	if retryAfter > time.Duration(d) {
+		return min(retryAfter, 5*time.Minute)
+	}
+	return time.Duration(d)
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(h, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// doAI calls an AI provider with the step's retry policy and its fallback.
+func (r *Runner) doAI(ctx context.Context, conversationID string, req *tandem.AIRequest) *tandem.AIResult {
+	start := r.cfg.Clock.Now()
+	res := r.aiAttempts(ctx, req, max(1, req.Retry.Attempts))
+	if res.Error != "" && req.Fallback != nil && req.Fallback.Provider != "" {
+		fb := *req
+		fb.Provider, fb.Model = req.Fallback.Provider, req.Fallback.Model
+		fb.Memory = ""
+		if fres := r.aiAttempts(ctx, &fb, 1); fres.Error == "" {
+			fres.Attempts += res.Attempts
+			res = fres
+		}
+	}
+	res.DurationMS = r.cfg.Clock.Now().Sub(start).Milliseconds()
+	return res
+}
+
+func (r *Runner) aiAttempts(ctx context.Context, req *tandem.AIRequest, attempts int) *tandem.AIResult {
+	var p tandem.Provider
+	ok := false
+	if r.cfg.Provider != nil {
+		p, ok = r.cfg.Provider(req.Provider)
+	}
+	if !ok {
+		return &tandem.AIResult{Provider: req.Provider, Error: fmt.Sprintf("AI provider %q is not configured", req.Provider), Attempts: 1}
+	}
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	for i := 1; ; i++ {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		res, err := p.Call(cctx, req)
+		cancel()
+		if err == nil {
+			res.Attempts = i
+			if res.Provider == "" {
+				res.Provider = req.Provider
+			}
+			return res
+		}
+		var ae *tandem.AIError
+		status, wait, temporary := 0, time.Duration(0), errors.Is(err, context.DeadlineExceeded)
+		if errors.As(err, &ae) {
+			status, wait = ae.Status, ae.RetryAfter
+			temporary = temporary || ae.Temporary || ae.Status == 429 || ae.Status >= 500
+		}
+		msg := err.Error()
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = fmt.Sprintf("AI provider %q did not answer within %s (timeout)", req.Provider, tandem.FormatDuration(timeout))
+		}
+		if i >= attempts || !temporary || ctx.Err() != nil {
+			return &tandem.AIResult{Provider: req.Provider, Error: msg, Status: status, Attempts: i}
+		}
+		if r.cfg.Sleep(ctx, backoff(req.Retry.Backoff, i, wait, time.Minute)) != nil {
+			return &tandem.AIResult{Provider: req.Provider, Error: msg, Status: status, Attempts: i}
+		}
+	}
+}

@@ -1,0 +1,371 @@
+// Package runner is the loop around the engine: it stores inbound events, processes each
+// conversation's events one at a time in order (load → engine → commit state, outbox and
+// timers in one transaction), and runs the workers that carry out effects and fire timers,
+// feeding their results back as events.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/engine"
+	"github.com/tandemchat/tandem/flow"
+	"github.com/tandemchat/tandem/store"
+)
+
+// HTTPDoer performs HTTP requests: an *http.Client (guarded by internal/safehttp), or a mock.
+type HTTPDoer interface {
+	Do(req *http.Request) (*http.Response, error)
+}
+
+// Config wires a runner.
+type Config struct {
+	DB     *store.DB
+	Env    *engine.Env
+	Clock  tandem.Clock
+	Logger *slog.Logger
+	// Channel returns the channel a conversation's messages go out on, by channel id.
+	Channel func(id string) (tandem.Channel, bool)
+	// HTTP carries out http effects.
+	HTTP HTTPDoer
+	// Provider and Desk look up AI providers and human desks by id.
+	Provider func(id string) (tandem.Provider, bool)
+	Desk     func(id string) (tandem.Desk, bool)
+	// Sleep waits between retries inside one effect; nil sleeps for real. Tests pass a no-op:
+	// with a virtual clock, calls complete at the instant they are made.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Observer receives measurements; nil ignores them.
+	Observer Observer
+	// Workers bounds concurrent effect executions and conversation processing (default 64).
+	Workers int
+	// Poll is how often workers look for work that another process queued (default 1s).
+	Poll time.Duration
+	// SendMaxAge is how long a failing send is retried before it is given up (default 24h).
+	SendMaxAge time.Duration
+}
+
+// Observer receives the runner's measurements (metrics).
+type Observer interface {
+	Turn(d time.Duration, events int)
+	Step(typ string, d time.Duration)
+	Effect(kind string, ok bool, d time.Duration)
+	TimerLate(d time.Duration)
+	RunEnded(status, reason string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Turn(time.Duration, int)            {}
+func (nopObserver) Step(string, time.Duration)         {}
+func (nopObserver) Effect(string, bool, time.Duration) {}
+func (nopObserver) TimerLate(time.Duration)            {}
+func (nopObserver) RunEnded(string, string)            {}
+
+// Runner processes conversations.
+type Runner struct {
+	cfg   Config
+	db    *store.DB
+	env   engine.Env
+	flows *flowCache
+	log   *slog.Logger
+	obs   Observer
+
+	mu      sync.Mutex
+	slots   map[string]*slot
+	started bool
+	stopped bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	sem     chan struct{}
+	wakeOut chan struct{}
+	wakeTim chan struct{}
+}
+
+type slot struct{ again bool }
+
+// New returns a runner; Start launches its workers, or Drain runs them synchronously.
+func New(cfg Config) *Runner {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.SendMaxAge <= 0 {
+		cfg.SendMaxAge = 24 * time.Hour
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	r := &Runner{cfg: cfg, db: cfg.DB, log: cfg.Logger, obs: cfg.Observer, slots: map[string]*slot{},
+		sem: make(chan struct{}, cfg.Workers), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
+	if r.obs == nil {
+		r.obs = nopObserver{}
+	}
+	r.flows = newFlowCache(cfg.DB)
+	r.env = *cfg.Env
+	r.env.Flows = r.flows
+	if r.env.NewID == nil {
+		r.env.NewID = NewID
+	}
+	return r
+}
+
+// NewID returns a new sortable unique id.
+func NewID() string { return ulid.Make().String() }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Env returns the engine environment the runner uses.
+func (r *Runner) Env() *engine.Env { return &r.env }
+
+// DB returns the runner's database.
+func (r *Runner) DB() *store.DB { return r.db }
+
+// LoadFlows loads the newest published versions from the database.
+func (r *Runner) LoadFlows(ctx context.Context) error { return r.flows.refresh(ctx) }
+
+// Publish stores f as a new published version (unless it equals the latest) and makes it the
+// version new runs start on. Running conversations keep the version they started on.
+func (r *Runner) Publish(ctx context.Context, f *flow.Flow, format string) (version int, created bool, err error) {
+	name := f.Name
+	version, created, err = r.db.FlowPublish(ctx, f.ID, name, string(f.Source), format, f.Hash, r.cfg.Clock.Now())
+	if err != nil {
+		return 0, false, err
+	}
+	pub := *f
+	pub.Version = version
+	r.flows.setLatest(&pub)
+	return version, created, nil
+}
+
+// Unpublish forgets a deleted flow for new runs.
+func (r *Runner) Unpublish(id string) { r.flows.remove(id) }
+
+// Inbound stores a customer message durably, then processes its conversation.
+func (r *Runner) Inbound(ctx context.Context, p store.InboundParams) (store.InboundResult, error) {
+	if p.Now.IsZero() {
+		p.Now = r.cfg.Clock.Now()
+	}
+	if p.NewID == nil {
+		p.NewID = r.env.NewID
+	}
+	res, err := r.db.Inbound(ctx, p)
+	if err != nil {
+		return res, err
+	}
+	if !res.Duplicate {
+		r.Kick(res.ConversationID)
+	}
+	return res, nil
+}
+
+// Enqueue queues an event for a conversation and processes it.
+func (r *Runner) Enqueue(ctx context.Context, ev tandem.Event) error {
+	if ev.At.IsZero() {
+		ev.At = r.cfg.Clock.Now()
+	}
+	if err := r.db.Enqueue(ctx, ev); err != nil {
+		return err
+	}
+	r.Kick(ev.ConversationID)
+	return nil
+}
+
+// Kick makes sure a conversation's queued events get processed. With workers started it
+// processes them in the background, one goroutine per busy conversation; before Start (or in
+// Drain mode) it does nothing: Drain finds queued events itself.
+func (r *Runner) Kick(id string) {
+	r.mu.Lock()
+	if !r.started || r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	if s, ok := r.slots[id]; ok {
+		s.again = true
+		r.mu.Unlock()
+		return
+	}
+	s := &slot{}
+	r.slots[id] = s
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		r.sem <- struct{}{}
+		defer func() { <-r.sem }()
+		for {
+			if err := r.process(r.ctx, id); err != nil && !errors.Is(err, context.Canceled) {
+				r.log.Error("conversation processing failed; it will be retried", "conversation", id, "err", err)
+			}
+			r.mu.Lock()
+			if !s.again {
+				delete(r.slots, id)
+				r.mu.Unlock()
+				return
+			}
+			s.again = false
+			r.mu.Unlock()
+		}
+	}()
+}
+
+// process handles every queued event of one conversation.
+func (r *Runner) process(ctx context.Context, id string) error {
+	for {
+		start := time.Now()
+		var effects, timers bool
+		n, more, err := r.db.Process(ctx, id, 16, func(b *store.Batch) (*store.Changes, error) {
+			ch, err := r.handle(b)
+			if ch != nil {
+				effects, timers = len(ch.Effects) > 0, len(ch.Timers) > 0
+			}
+			return ch, err
+		})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			r.obs.Turn(time.Since(start), n)
+		}
+		if effects {
+			wake(r.wakeOut)
+		}
+		if timers {
+			wake(r.wakeTim)
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// handle runs the engine over a batch of events.
+func (r *Runner) handle(b *store.Batch) (*store.Changes, error) {
+	st := &engine.State{}
+	if len(b.State) > 2 {
+		if err := json.Unmarshal(b.State, st); err != nil {
+			return nil, fmt.Errorf("conversation %s: state: %w", b.Conversation.ID, err)
+		}
+	}
+	ch := &store.Changes{Conversation: b.Conversation}
+	contactChanged := false
+	now := r.cfg.Clock.Now()
+	for i := range b.Events {
+		ev := &b.Events[i]
+		now = r.cfg.Clock.Now()
+		if ev.Kind == tandem.EventTimer && ev.Timer != nil {
+			r.obs.TimerLate(now.Sub(ev.Timer.Due))
+		}
+		out := r.env.Process(&engine.Input{Now: now, Conversation: b.Conversation, Contact: b.Contact, State: st, Event: ev})
+		ch.Effects = append(ch.Effects, out.Effects...)
+		ch.Timers = append(ch.Timers, out.Timers...)
+		ch.CancelTimers = append(ch.CancelTimers, out.CancelTimers...)
+		ch.Runs = append(ch.Runs, out.Runs...)
+		ch.Trace = append(ch.Trace, out.Trace...)
+		ch.Notes = append(ch.Notes, out.Notes...)
+		contactChanged = contactChanged || out.ContactChanged
+		ch.DoneSeq = ev.Seq
+		for _, run := range out.Runs {
+			if tandem.Terminal(run.Status) {
+				r.obs.RunEnded(run.Status, run.Reason)
+			}
+		}
+	}
+	// A timer set and canceled within the batch never needs a row.
+	if len(ch.CancelTimers) > 0 && len(ch.Timers) > 0 {
+		canceled := map[string]bool{}
+		for _, id := range ch.CancelTimers {
+			canceled[id] = true
+		}
+		kept := ch.Timers[:0]
+		for _, t := range ch.Timers {
+			if canceled[t.ID] {
+				delete(canceled, t.ID)
+				continue
+			}
+			kept = append(kept, t)
+		}
+		ch.Timers = kept
+		ch.CancelTimers = ch.CancelTimers[:0]
+		for id := range canceled {
+			ch.CancelTimers = append(ch.CancelTimers, id)
+		}
+	}
+	// Keep only the last snapshot of each run.
+	if len(ch.Runs) > 1 {
+		last := map[string]int{}
+		for i, run := range ch.Runs {
+			last[run.ID] = i
+		}
+		kept := ch.Runs[:0]
+		for i, run := range ch.Runs {
+			if last[run.ID] == i {
+				kept = append(kept, run)
+			}
+		}
+		ch.Runs = kept
+	}
+	for _, t := range ch.Trace {
+		r.obs.Step(t.Type, time.Duration(t.DurationUS)*time.Microsecond)
+	}
+	b.Conversation.UpdatedAt = now
+	if contactChanged {
+		b.Contact.UpdatedAt = now
+		ch.Contact = b.Contact
+	}
+	state, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("conversation %s: state: %w", b.Conversation.ID, err)
+	}
+	ch.State = state
+	if st.Run != nil {
+		ch.RunID, ch.RunStatus = st.Run.ID, st.Run.Status
+	} else if st.Last != nil {
+		ch.RunID, ch.RunStatus = st.Last.ID, st.Last.Status
+	}
+	if st.Handoff != nil {
+		ch.Handoff = st.Handoff.Status
+	}
+	return ch, nil
+}
+
+// State decodes a conversation's engine state.
+func State(info *store.ConversationInfo) (*engine.State, error) {
+	st := &engine.State{}
+	if len(info.State) > 2 {
+		if err := json.Unmarshal(info.State, st); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,247 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tandemchat/tandem/store"
+)
+
+// Start launches the background workers: conversations with queued events (left by a previous
+// process) are processed, the outbox is carried out and timers fire. Stop ends them.
+func (r *Runner) Start(ctx context.Context) error {
+	r.mu.Lock()
+	if r.started {
+		r.mu.Unlock()
+		return errors.New("runner: already started")
+	}
+	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	r.started = true
+	r.mu.Unlock()
+	if r.db.Dialect() == store.SQLite {
+		// One process owns a SQLite database: claims of a previous process are void.
+		if err := r.db.OutboxReleaseAll(ctx); err != nil {
+			return err
+		}
+	}
+	r.wg.Add(3)
+	go r.recoverLoop()
+	go r.outboxLoop()
+	go r.timerLoop()
+	return nil
+}
+
+// Stop stops taking work, waits up to the context's deadline for work in progress (turns being
+// processed, effects being carried out) and returns. Nothing is half-done: an unfinished effect
+// stays in the outbox and is carried out by the next process.
+func (r *Runner) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.started || r.stopped {
+		r.mu.Unlock()
+		return nil
+	}
+	r.stopped = true
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		r.cancelIdle()
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		r.cancel()
+		return nil
+	case <-ctx.Done():
+		r.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// cancelIdle wakes the loops so they see the stop.
+func (r *Runner) cancelIdle() {
+	wake(r.wakeOut)
+	wake(r.wakeTim)
+}
+
+func (r *Runner) isStopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopped
+}
+
+// recoverLoop processes every conversation whose events were queued but not processed when the
+// previous process stopped.
+func (r *Runner) recoverLoop() {
+	defer r.wg.Done()
+	ids, err := r.db.Pending(r.ctx, 100000)
+	if err != nil {
+		r.log.Error("pending conversations cannot be listed", "err", err)
+		return
+	}
+	for _, id := range ids {
+		r.Kick(id)
+	}
+}
+
+// claimLease is how long a claimed effect is reserved for this process; it outlasts the
+// longest call (120 s timeout with retries). A process that dies leaves its claims to expire
+// (PostgreSQL) or to be released at the next start (SQLite).
+const claimLease = 15 * time.Minute
+
+// outboxLoop claims due effects and carries them out, many at a time.
+func (r *Runner) outboxLoop() {
+	defer r.wg.Done()
+	for !r.isStopped() {
+		now := r.cfg.Clock.Now()
+		items, err := r.db.OutboxClaim(r.ctx, now, r.cfg.Workers, claimLease)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				r.log.Error("outbox cannot be read", "err", err)
+			}
+			r.idle(r.wakeOut, r.cfg.Poll)
+			continue
+		}
+		for i := range items {
+			it := items[i]
+			r.sem <- struct{}{}
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				defer func() { <-r.sem }()
+				r.execute(r.ctx, &it)
+			}()
+		}
+		if len(items) == 0 {
+			wait := r.cfg.Poll
+			if next, ok, err := r.db.OutboxNext(r.ctx); err == nil && ok {
+				if d := next.Sub(r.cfg.Clock.Now()); d < wait {
+					wait = max(d, time.Millisecond)
+				}
+			}
+			r.idle(r.wakeOut, wait)
+		}
+	}
+}
+
+// timerLoop fires due timers: each becomes an event of its conversation.
+func (r *Runner) timerLoop() {
+	defer r.wg.Done()
+	for !r.isStopped() {
+		convs, err := r.db.TimerFire(r.ctx, r.cfg.Clock.Now(), 512)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				r.log.Error("timers cannot be read", "err", err)
+			}
+			r.idle(r.wakeTim, r.cfg.Poll)
+			continue
+		}
+		for _, id := range convs {
+			r.Kick(id)
+		}
+		if len(convs) == 512 {
+			continue
+		}
+		wait := r.cfg.Poll
+		if next, ok, err := r.db.TimerNext(r.ctx); err == nil && ok {
+			if d := next.Sub(r.cfg.Clock.Now()); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		r.idle(r.wakeTim, wait)
+	}
+}
+
+func (r *Runner) idle(wakeup chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-wakeup:
+	case <-t.C:
+	case <-r.ctx.Done():
+	}
+}
+
+// Drain does, synchronously and in a deterministic order, all the work due now: queued events,
+// effects (each carried out at the instant it is made) and due timers, until nothing is left.
+// Tests, `tandem test` and `tandem chat` use it instead of Start.
+func (r *Runner) Drain(ctx context.Context) error {
+	for round := 0; ; round++ {
+		if round > 10000 {
+			return errors.New("drain: work keeps coming after 10000 rounds; a flow may loop on calls without waiting")
+		}
+		progressed := false
+		ids, err := r.db.Pending(ctx, 1000)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := r.process(ctx, id); err != nil {
+				return err
+			}
+			progressed = true
+		}
+		items, err := r.db.OutboxClaim(ctx, r.cfg.Clock.Now(), 1, time.Hour)
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			r.execute(ctx, &items[i])
+			progressed = true
+		}
+		if len(items) > 0 {
+			continue // process the result before the next effect, as it happened
+		}
+		convs, err := r.db.TimerFire(ctx, r.cfg.Clock.Now(), 1)
+		if err != nil {
+			return err
+		}
+		if len(convs) > 0 {
+			progressed = true
+		}
+		if !progressed {
+			return nil
+		}
+	}
+}
+
+// Clock setter for virtual time, implemented by clock.Virtual.
+type settable interface{ Set(time.Time) }
+
+// AdvanceTo moves a virtual clock to t, firing every timer due on the way at its own instant
+// (in time order) and draining the work each causes.
+func (r *Runner) AdvanceTo(ctx context.Context, t time.Time) error {
+	vc, ok := r.cfg.Clock.(settable)
+	if !ok {
+		return errors.New("runner: AdvanceTo needs a virtual clock")
+	}
+	if err := r.Drain(ctx); err != nil {
+		return err
+	}
+	for {
+		next, ok, err := r.db.TimerNext(ctx)
+		if err != nil {
+			return err
+		}
+		due := false
+		if ok && !next.After(t) {
+			due = true
+			vc.Set(next)
+		}
+		// Retries waiting in the outbox are due by time too.
+		if onext, ok, err := r.db.OutboxNext(ctx); err == nil && ok && !onext.After(t) && (!due || onext.Before(next)) {
+			due = true
+			vc.Set(onext)
+		}
+		if !due {
+			break
+		}
+		if err := r.Drain(ctx); err != nil {
+			return err
+		}
+	}
+	vc.Set(t)
+	return r.Drain(ctx)
+}

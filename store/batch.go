@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// maxBatch bounds how many write jobs share one SQLite transaction.
+const maxBatch = 256
+
+// batcher is SQLite's group commit: one goroutine owns the writer connection and commits every
+// write job waiting at that moment in one transaction. Each job runs in a savepoint, so a job
+// that fails is rolled back alone and the others still commit. Callers wait for the commit:
+// nothing is acknowledged before it is durable.
+type batcher struct {
+	w        *sql.DB
+	jobs     chan *job
+	finished chan struct{}
+	close    func()
+}
+
+type job struct {
+	ctx context.Context
+	db  *DB
+	fn  func(q) error
+	err chan error
+}
+
+func newBatcher(w *sql.DB) *batcher {
+	b := &batcher{w: w, jobs: make(chan *job, maxBatch), finished: make(chan struct{})}
+	stop := make(chan struct{})
+	var once sync.Once
+	b.close = func() {
+		once.Do(func() { close(stop) })
+		<-b.finished
+	}
+	go func() {
+		defer close(b.finished)
+		for {
+			select {
+			case <-stop:
+				for {
+					select {
+					case j := <-b.jobs:
+						j.err <- errClosed
+					default:
+						return
+					}
+				}
+			case j := <-b.jobs:
+				batch := []*job{j}
+			fill:
+				for len(batch) < maxBatch {
+					select {
+					case j := <-b.jobs:
+						batch = append(batch, j)
+					default:
+						break fill
+					}
+				}
+				b.commit(batch)
+			}
+		}
+	}()
+	return b
+}
+
+var errClosed = errors.New("the database is closed")
+
+func (b *batcher) do(ctx context.Context, db *DB, fn func(q) error) error {
+	j := &job{ctx: ctx, db: db, fn: fn, err: make(chan error, 1)}
+	select {
+	case b.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.finished:
+		return errClosed
+	}
+	// Once queued, the job's outcome must be waited for: it may already be committed.
+	select {
+	case err := <-j.err:
+		return err
+	case <-b.finished:
+		select {
+		case err := <-j.err:
+			return err
+		default:
+			return errClosed
+		}
+	}
+}
+
+func (b *batcher) commit(batch []*job) {
+	ctx := context.Background()
+	conn, err := b.w.Conn(ctx)
+	if err != nil {
+		fail(batch, err)
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		fail(batch, fmt.Errorf("begin: %w", err))
+		return
+	}
+	results := make([]error, len(batch))
+	single := len(batch) == 1
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if !single {
+			if _, err := conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+				results[i] = err
+				continue
+			}
+		}
+		err := j.fn(q{db: j.db, x: conn, ctx: ctx})
+		if single {
+			results[i] = err
+			continue
+		}
+		if err != nil {
+			conn.ExecContext(ctx, "ROLLBACK TO job")
+		}
+		conn.ExecContext(ctx, "RELEASE job")
+		results[i] = err
+	}
+	if single && results[0] != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		batch[0].err <- results[0]
+		return
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		fail(batch, fmt.Errorf("commit: %w", err))
+		return
+	}
+	for i, j := range batch {
+		j.err <- results[i]
+	}
+}
+
+func fail(batch []*job, err error) {
+	for _, j := range batch {
+		j.err <- err
+	}
+}

@@ -1,0 +1,474 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tandemchat/tandem"
+)
+
+// InboundParams is a customer message received on a channel.
+type InboundParams struct {
+	ChannelID   string
+	ChannelKind string
+	// Contact identifies the customer by ExternalID; other fields fill the contact's empty ones.
+	Contact tandem.Contact
+	// Message.ChannelMessageID, when set, recognises a provider's retry of the same message.
+	Message tandem.Message
+	Now     time.Time
+	NewID   func() string
+}
+
+// InboundResult says where an inbound message went.
+type InboundResult struct {
+	ConversationID string `json:"conversation_id"`
+	MessageID      string `json:"message_id"`
+	ContactID      string `json:"contact_id"`
+	// Duplicate is set when the provider message id was seen before; nothing was stored.
+	Duplicate bool `json:"-"`
+}
+
+// Inbound stores a customer message and queues it for its conversation, in one transaction:
+// when it returns, the message is durable. A repeat of a provider message id returns the first
+// message's ids with Duplicate set.
+func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, error) {
+	var res InboundResult
+	err := db.write(ctx, func(q q) error {
+		res = InboundResult{}
+		now := micros(p.Now)
+		if key := p.Message.ChannelMessageID; key != "" {
+			r, err := q.exec(`INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at) VALUES (?, ?, '', '', ?) ON CONFLICT DO NOTHING`,
+				p.ChannelID, key, now)
+			if err != nil {
+				return fmt.Errorf("inbound: key: %w", err)
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				res.Duplicate = true
+				return q.row(`SELECT conversation_id, message_id FROM inbound_keys WHERE channel_id = ? AND provider_id = ?`, p.ChannelID, key).
+					Scan(&res.ConversationID, &res.MessageID)
+			}
+		}
+		contact, err := q.upsertContact(p)
+		if err != nil {
+			return err
+		}
+		res.ContactID = contact.ID
+		convID, err := q.openConversation(p, contact.ID)
+		if err != nil {
+			return err
+		}
+		res.ConversationID = convID
+		m := p.Message
+		if m.ID == "" {
+			m.ID = p.NewID()
+		}
+		m.ConversationID = convID
+		m.Direction, m.Author = tandem.DirectionIn, tandem.AuthorContact
+		if m.Type == "" {
+			m.Type = tandem.MessageText
+		}
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = p.Now
+		}
+		res.MessageID = m.ID
+		if err := q.insertMessage(&m); err != nil {
+			return err
+		}
+		if m.ChannelMessageID != "" {
+			if _, err := q.exec(`UPDATE inbound_keys SET conversation_id = ?, message_id = ? WHERE channel_id = ? AND provider_id = ?`,
+				convID, m.ID, p.ChannelID, m.ChannelMessageID); err != nil {
+				return fmt.Errorf("inbound: key: %w", err)
+			}
+		}
+		return q.insertEvent(&tandem.Event{ConversationID: convID, Kind: tandem.EventMessage, At: p.Now, Message: &m})
+	})
+	return res, err
+}
+
+func (q q) upsertContact(p InboundParams) (*tandem.Contact, error) {
+	ext := p.Contact.ExternalID
+	if ext == "" {
+		return nil, tandem.Errorf(tandem.EINVALID, "contact.external_id is required.")
+	}
+	var c tandem.Contact
+	var data string
+	err := q.row(`SELECT id, data FROM contacts WHERE channel_id = ? AND external_id = ?`, p.ChannelID, ext).Scan(&c.ID, &data)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		c = p.Contact
+		c.ID = p.NewID()
+		c.ChannelID = p.ChannelID
+		c.CreatedAt, c.UpdatedAt = p.Now, p.Now
+		b, _ := json.Marshal(c)
+		if _, err := q.exec(`INSERT INTO contacts (id, channel_id, external_id, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.ID, p.ChannelID, ext, string(b), micros(p.Now), micros(p.Now)); err != nil {
+			return nil, fmt.Errorf("inbound: contact: %w", err)
+		}
+		return &c, nil
+	case err != nil:
+		return nil, fmt.Errorf("inbound: contact: %w", err)
+	}
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		return nil, fmt.Errorf("inbound: contact %s: %w", c.ID, err)
+	}
+	changed := false
+	fill := func(dst *string, src string) {
+		if src != "" && *dst == "" {
+			*dst, changed = src, true
+		}
+	}
+	fill(&c.Name, p.Contact.Name)
+	fill(&c.Phone, p.Contact.Phone)
+	fill(&c.Email, p.Contact.Email)
+	fill(&c.Language, p.Contact.Language)
+	if changed {
+		c.UpdatedAt = p.Now
+		if err := q.saveContact(&c); err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
+}
+
+func (q q) saveContact(c *tandem.Contact) error {
+	b, _ := json.Marshal(c)
+	_, err := q.exec(`UPDATE contacts SET data = ?, updated_at = ? WHERE id = ?`, string(b), micros(c.UpdatedAt), c.ID)
+	if err != nil {
+		return fmt.Errorf("contact %s: save: %w", c.ID, err)
+	}
+	return nil
+}
+
+// openConversation returns the contact's open conversation on the channel, creating it.
+func (q q) openConversation(p InboundParams, contactID string) (string, error) {
+	var id string
+	err := q.row(`SELECT id FROM conversations WHERE contact_id = ? AND channel_id = ? AND status <> 'closed' ORDER BY created_at DESC LIMIT 1`,
+		contactID, p.ChannelID).Scan(&id)
+	if err == nil {
+		return id, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("inbound: conversation: %w", err)
+	}
+	id = p.NewID()
+	_, err = q.exec(`INSERT INTO conversations (id, contact_id, channel_id, channel_kind, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		id, contactID, p.ChannelID, p.ChannelKind, tandem.ConversationBot, micros(p.Now), micros(p.Now))
+	if err != nil {
+		return "", fmt.Errorf("inbound: conversation: %w", err)
+	}
+	return id, nil
+}
+
+// messageData is the part of a message stored as JSON.
+type messageData struct {
+	Buttons  []tandem.Button  `json:"buttons,omitempty"`
+	Render   string           `json:"render,omitempty"`
+	Media    *tandem.Media    `json:"media,omitempty"`
+	Location *tandem.Location `json:"location,omitempty"`
+	Option   string           `json:"option,omitempty"`
+	Agent    string           `json:"agent,omitempty"`
+}
+
+func (q q) insertMessage(m *tandem.Message) error {
+	var seq int64
+	if err := q.row(`UPDATE conversations SET msg_seq = msg_seq + 1 WHERE id = ? RETURNING msg_seq`, m.ConversationID).Scan(&seq); err != nil {
+		return fmt.Errorf("message: seq: %w", err)
+	}
+	data, _ := json.Marshal(messageData{Buttons: m.Buttons, Render: m.Render, Media: m.Media, Location: m.Location, Option: m.Option, Agent: m.AgentID})
+	_, err := q.exec(`INSERT INTO messages (conversation_id, id, seq, direction, author, type, text, data, channel_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ConversationID, m.ID, seq, m.Direction, m.Author, m.Type, m.Text, string(data), m.ChannelMessageID, micros(m.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("message: insert: %w", err)
+	}
+	return nil
+}
+
+func (q q) insertEvent(ev *tandem.Event) error {
+	if err := q.row(`UPDATE conversations SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq`, ev.ConversationID).Scan(&ev.Seq); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("Conversation", ev.ConversationID)
+		}
+		return fmt.Errorf("event: seq: %w", err)
+	}
+	data, _ := json.Marshal(ev)
+	_, err := q.exec(`INSERT INTO events (conversation_id, seq, kind, data, created_at) VALUES (?, ?, ?, ?, ?)`,
+		ev.ConversationID, ev.Seq, ev.Kind, string(data), micros(ev.At))
+	if err != nil {
+		return fmt.Errorf("event: insert: %w", err)
+	}
+	return nil
+}
+
+// Enqueue adds an event to a conversation's queue.
+func (db *DB) Enqueue(ctx context.Context, ev tandem.Event) error {
+	return db.write(ctx, func(q q) error { return q.insertEvent(&ev) })
+}
+
+// ConversationCreateParams opens a conversation without a message (a run started by the API).
+type ConversationCreateParams struct {
+	ChannelID   string
+	ChannelKind string
+	Contact     tandem.Contact
+	Now         time.Time
+	NewID       func() string
+}
+
+// ConversationOpen returns the contact's open conversation on the channel, creating the contact
+// and the conversation when needed.
+func (db *DB) ConversationOpen(ctx context.Context, p ConversationCreateParams) (conversationID, contactID string, err error) {
+	err = db.write(ctx, func(q q) error {
+		ip := InboundParams{ChannelID: p.ChannelID, ChannelKind: p.ChannelKind, Contact: p.Contact, Now: p.Now, NewID: p.NewID}
+		c, err := q.upsertContact(ip)
+		if err != nil {
+			return err
+		}
+		contactID = c.ID
+		conversationID, err = q.openConversation(ip, c.ID)
+		return err
+	})
+	return conversationID, contactID, err
+}
+
+// Batch is a conversation loaded for processing, with its queued events.
+type Batch struct {
+	Conversation *tandem.Conversation
+	Contact      *tandem.Contact
+	State        []byte
+	Events       []tandem.Event
+}
+
+// Changes is what processing a batch produced; it is written in the same transaction.
+type Changes struct {
+	Conversation *tandem.Conversation
+	Contact      *tandem.Contact
+	State        []byte
+	// DoneSeq is the last event processed.
+	DoneSeq      int64
+	RunID        string
+	RunStatus    string
+	Handoff      string
+	Effects      []tandem.Effect
+	Timers       []tandem.Timer
+	CancelTimers []string
+	Runs         []tandem.Run
+	Trace        []tandem.StepTrace
+	Notes        []tandem.Note
+}
+
+// ErrNothing is returned by a Process callback that decided to write nothing.
+var ErrNothing = errors.New("nothing to process")
+
+// Process locks a conversation, loads it with up to max queued events, lets fn compute the
+// changes, and writes them — state, outbox, timers, runs, trace — in one transaction. It
+// returns how many events were processed and whether more are queued.
+func (db *DB) Process(ctx context.Context, conversationID string, max int, fn func(*Batch) (*Changes, error)) (n int, more bool, err error) {
+	err = db.write(ctx, func(q q) error {
+		n, more = 0, false
+		b, doneSeq, err := q.loadForProcess(conversationID, max)
+		if err != nil || b == nil {
+			return err
+		}
+		ch, err := fn(b)
+		if errors.Is(err, ErrNothing) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if ch.DoneSeq < doneSeq {
+			return fmt.Errorf("process %s: done seq went back from %d to %d", conversationID, doneSeq, ch.DoneSeq)
+		}
+		if err := q.writeChanges(conversationID, ch); err != nil {
+			return err
+		}
+		for _, ev := range b.Events {
+			if ev.Seq <= ch.DoneSeq {
+				n++
+			}
+		}
+		more = len(b.Events) == max
+		return nil
+	})
+	return n, more, err
+}
+
+func (q q) loadForProcess(id string, max int) (*Batch, int64, error) {
+	lock := ""
+	if q.db.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	conv, state, doneSeq, err := q.conversation(`SELECT `+conversationCols+`, state, done_seq FROM conversations WHERE id = ?`+lock, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := q.query(`SELECT data FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, doneSeq, max)
+	if err != nil {
+		return nil, 0, fmt.Errorf("process %s: events: %w", id, err)
+	}
+	var events []tandem.Event
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		var ev tandem.Event
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("process %s: event: %w", id, err)
+		}
+		events = append(events, ev)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if len(events) == 0 {
+		return nil, doneSeq, nil
+	}
+	contact, err := q.contact(conv.ContactID)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &Batch{Conversation: conv, Contact: contact, State: []byte(state), Events: events}, doneSeq, nil
+}
+
+const conversationCols = `id, contact_id, channel_id, channel_kind, status, team, assignee, bot_paused, data, created_at, updated_at`
+
+type convData struct {
+	Attributes map[string]any `json:"attributes,omitempty"`
+	Tags       []string       `json:"tags,omitempty"`
+}
+
+func (q q) conversation(query string, args ...any) (*tandem.Conversation, string, int64, error) {
+	var c tandem.Conversation
+	var paused int
+	var data, state string
+	var created, updated, done int64
+	err := q.row(query, args...).Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.ChannelKind, &c.Status, &c.Team, &c.Assignee,
+		&paused, &data, &created, &updated, &state, &done)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", 0, notFound("Conversation", fmt.Sprint(args[0]))
+	} else if err != nil {
+		return nil, "", 0, fmt.Errorf("conversation: %w", err)
+	}
+	c.BotPaused = paused != 0
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	var d convData
+	if err := json.Unmarshal([]byte(data), &d); err != nil {
+		return nil, "", 0, fmt.Errorf("conversation %s: %w", c.ID, err)
+	}
+	c.Attributes, c.Tags = d.Attributes, d.Tags
+	return &c, state, done, nil
+}
+
+func (q q) contact(id string) (*tandem.Contact, error) {
+	var data string
+	if err := q.row(`SELECT data FROM contacts WHERE id = ?`, id).Scan(&data); errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("Contact", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("contact %s: %w", id, err)
+	}
+	var c tandem.Contact
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		return nil, fmt.Errorf("contact %s: %w", id, err)
+	}
+	return &c, nil
+}
+
+func (q q) writeChanges(id string, ch *Changes) error {
+	c := ch.Conversation
+	data, _ := json.Marshal(convData{Attributes: c.Attributes, Tags: c.Tags})
+	paused := 0
+	if c.BotPaused {
+		paused = 1
+	}
+	handoff := ch.Handoff
+	if handoff == "" {
+		handoff = tandem.HandoffNone
+	}
+	if _, err := q.exec(`UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?, updated_at = ? WHERE id = ?`,
+		c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, string(data), string(ch.State), ch.DoneSeq, micros(c.UpdatedAt), id); err != nil {
+		return fmt.Errorf("process %s: conversation: %w", id, err)
+	}
+	if ch.Contact != nil {
+		if err := q.saveContact(ch.Contact); err != nil {
+			return err
+		}
+	}
+	if _, err := q.exec(`DELETE FROM events WHERE conversation_id = ? AND seq <= ?`, id, ch.DoneSeq); err != nil {
+		return fmt.Errorf("process %s: events: %w", id, err)
+	}
+	for i := range ch.Effects {
+		if err := q.insertEffect(id, &ch.Effects[i], c.UpdatedAt); err != nil {
+			return err
+		}
+	}
+	for _, t := range ch.Timers {
+		if _, err := q.exec(`INSERT INTO timers (conversation_id, id, due_at, key) VALUES (?, ?, ?, ?)`, id, t.ID, micros(t.Due), t.Key); err != nil {
+			return fmt.Errorf("process %s: timer: %w", id, err)
+		}
+	}
+	if len(ch.CancelTimers) > 0 {
+		args := []any{id}
+		for _, t := range ch.CancelTimers {
+			args = append(args, t)
+		}
+		if _, err := q.exec(`DELETE FROM timers WHERE conversation_id = ? AND id IN (`+placeholders(len(ch.CancelTimers))+`)`, args...); err != nil {
+			return fmt.Errorf("process %s: cancel timers: %w", id, err)
+		}
+	}
+	for _, r := range ch.Runs {
+		if err := q.upsertRun(&r); err != nil {
+			return err
+		}
+	}
+	for _, t := range ch.Trace {
+		data, _ := json.Marshal(struct {
+			Input  map[string]any `json:"input,omitempty"`
+			Output map[string]any `json:"output,omitempty"`
+			Next   string         `json:"next,omitempty"`
+			Error  string         `json:"error,omitempty"`
+			Flow   string         `json:"flow,omitempty"`
+		}{t.Input, t.Output, t.Next, t.Error, t.FlowID})
+		if _, err := q.exec(`INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, t.RunID, t.Seq, t.Step, t.Type, string(data), micros(t.StartedAt), t.DurationUS); err != nil {
+			return fmt.Errorf("process %s: trace: %w", id, err)
+		}
+	}
+	for _, n := range ch.Notes {
+		if _, err := q.exec(`INSERT INTO notes (conversation_id, id, author, text, created_at) VALUES (?, ?, ?, ?, ?)`,
+			id, n.ID, n.Author, n.Text, micros(n.CreatedAt)); err != nil {
+			return fmt.Errorf("process %s: note: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+type runData struct {
+	Usage tandem.Usage `json:"usage"`
+}
+
+func (q q) upsertRun(r *tandem.Run) error {
+	data, _ := json.Marshal(runData{Usage: r.Usage})
+	var ended any
+	if r.EndedAt != nil {
+		ended = micros(*r.EndedAt)
+	}
+	_, err := q.exec(`INSERT INTO runs (conversation_id, id, flow_id, flow_version, status, reason, error, step, data, started_at, updated_at, ended_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (conversation_id, id) DO UPDATE SET status = excluded.status, reason = excluded.reason, error = excluded.error,
+ step = excluded.step, data = excluded.data, updated_at = excluded.updated_at, ended_at = excluded.ended_at`,
+		r.ConversationID, r.ID, r.FlowID, r.FlowVersion, r.Status, r.Reason, r.Error, r.Step, string(data), micros(r.StartedAt), micros(r.UpdatedAt), ended)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", r.ID, err)
+	}
+	return nil
+}

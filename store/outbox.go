@@ -1,0 +1,295 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tandemchat/tandem"
+)
+
+// Outbox row statuses.
+const (
+	OutboxPending = "pending"
+	OutboxFailed  = "failed"
+)
+
+// insertEffect stores an effect: a send is also recorded as an outbound message, a notification
+// is recorded for agents; everything but notifications goes to the outbox.
+func (q q) insertEffect(convID string, e *tandem.Effect, now time.Time) error {
+	if e.Kind == tandem.EffectNotify {
+		n := e.Notify
+		_, err := q.exec(`INSERT INTO notifications (conversation_id, id, team, agent, text, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			convID, e.ID, n.Team, n.Agent, n.Text, micros(now))
+		if err != nil {
+			return fmt.Errorf("notification: %w", err)
+		}
+		return nil
+	}
+	if e.Kind == tandem.EffectSend {
+		m := e.Send
+		m.ConversationID = convID
+		if err := q.insertMessage(m); err != nil {
+			return err
+		}
+	}
+	var seq int64
+	if err := q.row(`UPDATE conversations SET out_seq = out_seq + 1 WHERE id = ? RETURNING out_seq`, convID).Scan(&seq); err != nil {
+		return fmt.Errorf("outbox: seq: %w", err)
+	}
+	data, _ := json.Marshal(e)
+	await := 0
+	if e.Await {
+		await = 1
+	}
+	_, err := q.exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		convID, e.ID, e.Lane(), seq, e.Kind, await, string(data), micros(now), micros(now))
+	if err != nil {
+		return fmt.Errorf("outbox: insert: %w", err)
+	}
+	return nil
+}
+
+// OutboxItem is an effect claimed for execution.
+type OutboxItem struct {
+	ConversationID string
+	Effect         tandem.Effect
+	Attempts       int
+	CreatedAt      time.Time
+}
+
+// OutboxClaim claims up to limit due effects for lease, at most one per conversation and lane
+// (the oldest pending), so that sends of one conversation go out in order.
+func (db *DB) OutboxClaim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error) {
+	var items []OutboxItem
+	err := db.write(ctx, func(q q) error {
+		items = items[:0]
+		lock := ""
+		if db.dialect == Postgres {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := q.query(`SELECT o.conversation_id, o.data, o.attempts, o.created_at FROM outbox o
+WHERE o.status = 'pending' AND o.next_at <= ? AND o.claimed_until <= ?
+ AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.lane = o.lane AND p.status = 'pending' AND p.seq < o.seq)
+ORDER BY o.next_at, o.seq LIMIT ?`+lock, micros(now), micros(now), limit)
+		if err != nil {
+			return fmt.Errorf("outbox: claim: %w", err)
+		}
+		for rows.Next() {
+			var it OutboxItem
+			var data string
+			var created int64
+			if err := rows.Scan(&it.ConversationID, &data, &it.Attempts, &created); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := json.Unmarshal([]byte(data), &it.Effect); err != nil {
+				rows.Close()
+				return fmt.Errorf("outbox: claim: %w", err)
+			}
+			it.CreatedAt = fromMicros(created)
+			items = append(items, it)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, it := range items {
+			if _, err := q.exec(`UPDATE outbox SET claimed_until = ? WHERE conversation_id = ? AND id = ?`,
+				micros(now.Add(lease)), it.ConversationID, it.Effect.ID); err != nil {
+				return fmt.Errorf("outbox: claim: %w", err)
+			}
+		}
+		return nil
+	})
+	return items, err
+}
+
+// OutboxDone records that an effect was carried out. When the effect awaits a result, the
+// result is queued for its conversation in the same transaction; queued reports that. A row
+// already done (a second execution after an expired lease) changes nothing.
+func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time) (queued bool, err error) {
+	err = db.write(ctx, func(q q) error {
+		queued = false
+		r, err := q.exec(`DELETE FROM outbox WHERE conversation_id = ? AND id = ? AND status = 'pending'`, it.ConversationID, it.Effect.ID)
+		if err != nil {
+			return fmt.Errorf("outbox: done: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return nil
+		}
+		if it.Effect.Kind == tandem.EffectSend && res != nil && res.Send != nil {
+			status := "sent"
+			if res.Send.Failed {
+				status = "failed"
+			}
+			if _, err := q.exec(`UPDATE messages SET status = ?, channel_message_id = ? WHERE conversation_id = ? AND id = ?`,
+				status, res.Send.ChannelMessageID, it.ConversationID, it.Effect.ID); err != nil {
+				return fmt.Errorf("outbox: done: %w", err)
+			}
+		}
+		if !it.Effect.Await || res == nil {
+			return nil
+		}
+		queued = true
+		return q.insertEvent(&tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
+	})
+	return queued, err
+}
+
+// OutboxRetry schedules another attempt of an effect.
+func (db *DB) OutboxRetry(ctx context.Context, it *OutboxItem, next time.Time, errText string) error {
+	return db.write(ctx, func(q q) error {
+		_, err := q.exec(`UPDATE outbox SET attempts = attempts + 1, next_at = ?, claimed_until = 0, last_error = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
+			micros(next), errText, it.ConversationID, it.Effect.ID)
+		if err != nil {
+			return fmt.Errorf("outbox: retry: %w", err)
+		}
+		return nil
+	})
+}
+
+// OutboxFail gives an effect up; an awaited one reports the failure to its conversation.
+func (db *DB) OutboxFail(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, errText string, now time.Time) (queued bool, err error) {
+	err = db.write(ctx, func(q q) error {
+		queued = false
+		r, err := q.exec(`UPDATE outbox SET status = 'failed', attempts = attempts + 1, claimed_until = 0, last_error = ?, done_at = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
+			errText, micros(now), it.ConversationID, it.Effect.ID)
+		if err != nil {
+			return fmt.Errorf("outbox: fail: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return nil
+		}
+		if it.Effect.Kind == tandem.EffectSend {
+			if _, err := q.exec(`UPDATE messages SET status = 'failed' WHERE conversation_id = ? AND id = ?`, it.ConversationID, it.Effect.ID); err != nil {
+				return fmt.Errorf("outbox: fail: %w", err)
+			}
+		}
+		if !it.Effect.Await {
+			return nil
+		}
+		if res == nil {
+			res = &tandem.EffectResult{EffectID: it.Effect.ID, Kind: it.Effect.Kind, Error: errText}
+		}
+		queued = true
+		return q.insertEvent(&tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
+	})
+	return queued, err
+}
+
+// OutboxReleaseAll drops every claim: a single SQLite process calls it at start, since claims
+// of a previous process that died are void.
+func (db *DB) OutboxReleaseAll(ctx context.Context) error {
+	return db.write(ctx, func(q q) error {
+		_, err := q.exec(`UPDATE outbox SET claimed_until = 0 WHERE status = 'pending' AND claimed_until > 0`)
+		return err
+	})
+}
+
+// OutboxStats reports the pending outbox depth and the age of its oldest row.
+func (db *DB) OutboxStats(ctx context.Context, now time.Time) (depth int, oldest time.Duration, err error) {
+	var min sql.NullInt64
+	err = db.read(ctx).row(`SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'`).Scan(&depth, &min)
+	if err == nil && min.Valid {
+		oldest = now.Sub(fromMicros(min.Int64))
+	}
+	return depth, oldest, err
+}
+
+// OutboxNext returns when the next pending effect is due, if any.
+func (db *DB) OutboxNext(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := db.read(ctx).row(`SELECT MIN(CASE WHEN claimed_until > next_at THEN claimed_until ELSE next_at END) FROM outbox WHERE status = 'pending'`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMicros(next.Int64), true, nil
+}
+
+// ---- timers ----
+
+// TimerFire claims the timers due at now: each is deleted and queued as an event of its
+// conversation, in one transaction. It returns the conversations that got events.
+func (db *DB) TimerFire(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var convs []string
+	err := db.write(ctx, func(q q) error {
+		convs = convs[:0]
+		lock := ""
+		if db.dialect == Postgres {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := q.query(`SELECT conversation_id, id, due_at, key FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT ?`+lock, micros(now), limit)
+		if err != nil {
+			return fmt.Errorf("timers: fire: %w", err)
+		}
+		type due struct {
+			conv string
+			t    tandem.TimerFired
+		}
+		var list []due
+		for rows.Next() {
+			var d due
+			var at int64
+			if err := rows.Scan(&d.conv, &d.t.ID, &at, &d.t.Key); err != nil {
+				rows.Close()
+				return err
+			}
+			d.t.Due = fromMicros(at)
+			list = append(list, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, d := range list {
+			if _, err := q.exec(`DELETE FROM timers WHERE conversation_id = ? AND id = ?`, d.conv, d.t.ID); err != nil {
+				return fmt.Errorf("timers: fire: %w", err)
+			}
+			t := d.t
+			if err := q.insertEvent(&tandem.Event{ConversationID: d.conv, Kind: tandem.EventTimer, At: t.Due, Timer: &t}); err != nil {
+				if errors.Is(err, sql.ErrNoRows) || tandem.ErrorCode(err) == tandem.ENOTFOUND {
+					continue // the conversation is gone
+				}
+				return err
+			}
+			if !seen[d.conv] {
+				seen[d.conv] = true
+				convs = append(convs, d.conv)
+			}
+		}
+		return nil
+	})
+	return convs, err
+}
+
+// TimerNext returns when the next timer is due, if any.
+func (db *DB) TimerNext(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	if err := db.read(ctx).row(`SELECT MIN(due_at) FROM timers`).Scan(&next); err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMicros(next.Int64), true, nil
+}
+
+// Pending returns the conversations with queued events (after a restart, they are processed).
+func (db *DB) Pending(ctx context.Context, limit int) ([]string, error) {
+	rows, err := db.read(ctx).query(`SELECT DISTINCT conversation_id FROM events LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

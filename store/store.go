@@ -1,0 +1,348 @@
+// Package store keeps Tandem's state in SQLite (embedded, pure Go, WAL) or PostgreSQL behind
+// one implementation: the SQL is written once where the two agree, with a small dialect for the
+// rest. Every public method is one transaction; time always comes in from the caller.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
+
+	"github.com/tandemchat/tandem"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Dialects.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// DB is a Tandem database.
+type DB struct {
+	dialect string
+	// w takes writes; for SQLite it is one connection (SQLite has one writer), fed by the
+	// batcher so that many conversations commit together.
+	w *sql.DB
+	// r serves reads; for SQLite a pool of read-only connections beside the writer (WAL).
+	r     *sql.DB
+	batch *batcher
+	// rewrite caches queries with ? placeholders rewritten for PostgreSQL.
+	rewrite sync.Map
+	path    string
+}
+
+// Open opens the database named by url: "postgres://..." for PostgreSQL, otherwise a SQLite
+// file path, or ":memory:" for a private in-memory database.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	case dsn == ":memory:":
+		return openSQLite(ctx, "", true)
+	}
+	return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite://"), false)
+}
+
+// OpenDir opens (creating it if needed) the SQLite database in a data folder.
+func OpenDir(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder %s cannot be created: %w", dir, err)
+	}
+	return openSQLite(ctx, filepath.Join(dir, "tandem.db"), false)
+}
+
+func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
+	// busy_timeout first: every later pragma may need to wait for a lock. WAL lets readers run
+	// beside the one writer; synchronous=NORMAL is durable in WAL mode across process crashes
+	// (only an OS crash can lose the last commits); foreign keys are not used but kept on.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-16000)"
+	var wdsn, rdsn string
+	if memory {
+		// A private in-memory database lives in its one connection.
+		wdsn = "file::memory:?" + strings.Replace(pragmas, "_pragma=journal_mode(WAL)&", "", 1)
+	} else {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		path = abs
+		u := (&url.URL{Scheme: "file", Path: path}).String()
+		wdsn = u + "?_txlock=immediate&" + pragmas
+		rdsn = u + "?mode=ro&" + pragmas
+	}
+	w, err := sql.Open("sqlite", wdsn)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("database %s cannot be opened: %w", path, err)
+	}
+	db := &DB{dialect: SQLite, w: w, r: w, path: path}
+	if !memory {
+		r, err := sql.Open("sqlite", rdsn)
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		r.SetMaxOpenConns(4)
+		db.r = r
+	}
+	db.batch = newBatcher(w)
+	return db, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	w, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(16)
+	w.SetMaxIdleConns(16)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := w.PingContext(pctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("PostgreSQL at %s cannot be reached: %w", redact(dsn), err)
+	}
+	return &DB{dialect: Postgres, w: w, r: w}, nil
+}
+
+// redact hides a password in a connection URL.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(the configured URL)"
+	}
+	return u.Redacted()
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+// Path returns the SQLite file, or "".
+func (db *DB) Path() string { return db.path }
+
+// Close closes the database.
+func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.close()
+	}
+	var err error
+	if db.r != db.w {
+		err = db.r.Close()
+	}
+	return errors.Join(err, db.w.Close())
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.r.PingContext(ctx) }
+
+// q runs queries written with ? placeholders on a transaction or a pool.
+type q struct {
+	db *DB
+	x  interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}
+	ctx context.Context
+}
+
+func (db *DB) sqlText(query string) string {
+	if db.dialect != Postgres {
+		return query
+	}
+	if s, ok := db.rewrite.Load(query); ok {
+		return s.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	s := b.String()
+	db.rewrite.Store(query, s)
+	return s
+}
+
+func (q q) exec(query string, args ...any) (sql.Result, error) {
+	return q.x.ExecContext(q.ctx, q.db.sqlText(query), args...)
+}
+
+func (q q) query(query string, args ...any) (*sql.Rows, error) {
+	return q.x.QueryContext(q.ctx, q.db.sqlText(query), args...)
+}
+
+func (q q) row(query string, args ...any) *sql.Row {
+	return q.x.QueryRowContext(q.ctx, q.db.sqlText(query), args...)
+}
+
+// read returns a querier on the read pool.
+func (db *DB) read(ctx context.Context) q { return q{db: db, x: db.r, ctx: ctx} }
+
+// write runs fn in a write transaction. On SQLite, concurrent writes share one transaction
+// (group commit), each in its own savepoint so that one failing leaves the others intact; fn
+// must not block on anything but the database.
+func (db *DB) write(ctx context.Context, fn func(q) error) error {
+	if db.batch != nil {
+		return db.batch.do(ctx, db, fn)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(q{db: db, x: tx, ctx: ctx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// micros converts a time to stored Unix microseconds.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros converts stored Unix microseconds to a UTC time.
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// ---- migrations ----
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func (db *DB) migrations() ([]migration, error) {
+	entries, err := migrationFS.ReadDir("migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		n, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: n, name: e.Name(), sql: db.dialectSQL(string(b))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+func (db *DB) dialectSQL(s string) string {
+	blob := "BLOB"
+	if db.dialect == Postgres {
+		blob = "BYTEA"
+	}
+	return strings.ReplaceAll(s, "{{BLOB}}", blob)
+}
+
+// Migrate applies the embedded migrations that are not applied yet, each in one transaction.
+// It refuses a database whose schema is newer than this binary.
+func (db *DB) Migrate(ctx context.Context) error {
+	ms, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := db.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if latest := ms[len(ms)-1].version; current > latest {
+		return fmt.Errorf("the database schema is at version %d but this tandem binary knows only up to %d: upgrade tandem", current, latest)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		tx, err := db.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if db.dialect == Postgres {
+			// Two replicas starting together must not both apply a migration.
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE schema_migrations IN EXCLUSIVE MODE`); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate: %w", err)
+			}
+			var done bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate: %w", err)
+			}
+			if done {
+				tx.Rollback()
+				continue
+			}
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, db.sqlText(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.version, m.name, time.Now().UnixMicro()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the applied schema version and the binary's latest.
+func (db *DB) SchemaVersion(ctx context.Context) (applied, latest int, err error) {
+	ms, err := db.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	err = db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&applied)
+	return applied, ms[len(ms)-1].version, err
+}
+
+func notFound(what, id string) error {
+	return tandem.Errorf(tandem.ENOTFOUND, "%s %q does not exist.", what, id)
+}

@@ -1,0 +1,211 @@
+// Package tandem holds Tandem's vocabulary: conversations, contacts, messages, the events that
+// happen to a conversation and the effects the engine asks for, and the boundary interfaces
+// (Channel, Provider, Desk, Clock) that adapters implement. It imports only the standard library.
+package tandem
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Message directions and authors.
+const (
+	DirectionIn  = "in"
+	DirectionOut = "out"
+
+	AuthorContact = "contact"
+	AuthorBot     = "bot"
+	AuthorAgent   = "agent"
+	AuthorSystem  = "system"
+)
+
+// Message types. Media types share the Media field.
+const (
+	MessageText     = "text"
+	MessageImage    = "image"
+	MessageVideo    = "video"
+	MessageAudio    = "audio"
+	MessageFile     = "file"
+	MessageSticker  = "sticker"
+	MessageLocation = "location"
+	MessageOption   = "option"
+)
+
+// Message is a normalised chat message in either direction.
+type Message struct {
+	ID             string   `json:"id"`
+	ConversationID string   `json:"conversation_id,omitempty"`
+	Direction      string   `json:"direction"`
+	Author         string   `json:"author"`
+	Type           string   `json:"type"`
+	Text           string   `json:"text,omitempty"`
+	Buttons        []Button `json:"buttons,omitempty"`
+	// Render says how buttons are shown: "buttons" (quick replies) or "list".
+	Render   string    `json:"render,omitempty"`
+	Media    *Media    `json:"media,omitempty"`
+	Location *Location `json:"location,omitempty"`
+	// Option is the id of the button or list row the customer picked (type "option").
+	Option string `json:"option,omitempty"`
+	// ChannelMessageID is the provider's id of the message, used to recognise retries.
+	ChannelMessageID string    `json:"channel_message_id,omitempty"`
+	AgentID          string    `json:"agent,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+// Button is a quick reply or list row offered to the customer.
+type Button struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+// Media is an attachment: image, video, audio, file (document) or sticker.
+type Media struct {
+	Type    string `json:"type,omitempty"`
+	URL     string `json:"url"`
+	Mime    string `json:"mime,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Caption string `json:"caption,omitempty"`
+}
+
+// Location is a point the customer shared.
+type Location struct {
+	Lat     float64 `json:"lat"`
+	Lng     float64 `json:"lng"`
+	Name    string  `json:"name,omitempty"`
+	Address string  `json:"address,omitempty"`
+}
+
+// Contact is a customer. Built-in fields are typed; anything else is an attribute.
+type Contact struct {
+	ID         string         `json:"id"`
+	ChannelID  string         `json:"channel_id,omitempty"`
+	ExternalID string         `json:"external_id,omitempty"`
+	Name       string         `json:"name,omitempty"`
+	FirstName  string         `json:"first_name,omitempty"`
+	LastName   string         `json:"last_name,omitempty"`
+	Phone      string         `json:"phone,omitempty"`
+	Email      string         `json:"email,omitempty"`
+	Language   string         `json:"language,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+	Tags       []string       `json:"tags,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+}
+
+// Conversation statuses as the API reports them.
+const (
+	ConversationBot      = "bot"
+	ConversationQueued   = "queued"
+	ConversationAssigned = "assigned"
+	ConversationClosed   = "closed"
+)
+
+// Conversation is one thread between a contact and the business on one channel.
+type Conversation struct {
+	ID          string         `json:"id"`
+	ContactID   string         `json:"contact_id"`
+	ChannelID   string         `json:"channel_id"`
+	ChannelKind string         `json:"channel_kind"`
+	Status      string         `json:"status"`
+	Team        string         `json:"team,omitempty"`
+	Assignee    string         `json:"assignee,omitempty"`
+	BotPaused   bool           `json:"bot_paused,omitempty"`
+	Attributes  map[string]any `json:"attributes,omitempty"`
+	Tags        []string       `json:"tags,omitempty"`
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// Run statuses.
+const (
+	RunRunning   = "running"
+	RunWaiting   = "waiting"
+	RunCompleted = "completed"
+	RunExpired   = "expired"
+	RunCanceled  = "canceled"
+	RunFailed    = "failed"
+)
+
+// Reasons a run stopped abnormally.
+const (
+	ReasonError       = "error"
+	ReasonLoopLimit   = "loop_limit"
+	ReasonInvalidFlow = "invalid_flow"
+	ReasonPreempted   = "preempted"
+	ReasonBotPaused   = "bot_paused"
+	ReasonAgentClosed = "agent_closed"
+	ReasonTimeout     = "timeout"
+	ReasonReplaced    = "replaced"
+	ReasonStopped     = "stopped"
+)
+
+// Terminal reports whether a run status is final.
+func Terminal(status string) bool {
+	switch status {
+	case RunCompleted, RunExpired, RunCanceled, RunFailed:
+		return true
+	}
+	return false
+}
+
+// Run is one execution of one published flow version for one conversation.
+type Run struct {
+	ID             string     `json:"id"`
+	ConversationID string     `json:"conversation_id"`
+	ContactID      string     `json:"contact_id,omitempty"`
+	FlowID         string     `json:"flow_id"`
+	FlowVersion    int        `json:"flow_version"`
+	Status         string     `json:"status"`
+	Reason         string     `json:"reason,omitempty"`
+	Error          string     `json:"error,omitempty"`
+	Step           string     `json:"step,omitempty"`
+	StartedAt      time.Time  `json:"started_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	EndedAt        *time.Time `json:"ended_at,omitempty"`
+	Usage          Usage      `json:"usage"`
+}
+
+// StepTrace records one executed step: what went in, what came out, how long it took.
+// Secrets are masked before a trace is stored.
+type StepTrace struct {
+	Seq        int            `json:"seq"`
+	RunID      string         `json:"run_id"`
+	FlowID     string         `json:"flow_id"`
+	Step       string         `json:"step"`
+	Type       string         `json:"type"`
+	Input      map[string]any `json:"input,omitempty"`
+	Output     map[string]any `json:"output,omitempty"`
+	Next       string         `json:"next,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	StartedAt  time.Time      `json:"started_at"`
+	DurationUS int64          `json:"duration_us"`
+}
+
+// Usage counts AI calls and tokens.
+type Usage struct {
+	Calls        int `json:"calls"`
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+}
+
+// Add returns the sum of two usages.
+func (u Usage) Add(v Usage) Usage {
+	return Usage{Calls: u.Calls + v.Calls, InputTokens: u.InputTokens + v.InputTokens, OutputTokens: u.OutputTokens + v.OutputTokens}
+}
+
+// Note is an internal note on a conversation, visible to agents only.
+type Note struct {
+	ID             string    `json:"id"`
+	ConversationID string    `json:"conversation_id"`
+	Author         string    `json:"author"`
+	Text           string    `json:"text"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// Clock tells the time. Production uses the wall clock; tests and `tandem test` a virtual one.
+type Clock interface {
+	Now() time.Time
+}
+
+// JSON is a raw JSON document carried through events and effects.
+type JSON = json.RawMessage
