@@ -42,7 +42,7 @@ type Config struct {
 	Workspace Workspace `yaml:"workspace" json:"workspace"`
 	// Flows is the folder of flow files as written, relative to the config file's folder;
 	// FlowsDir is that folder resolved to an absolute path ("" when Flows is empty).
-	Flows           string    `yaml:"flows" json:"flows,omitempty"`
+	Flows           string     `yaml:"flows" json:"flows,omitempty"`
 	Providers       []Provider `yaml:"providers" json:"providers"`
 	DefaultProvider string     `yaml:"default_provider" json:"default_provider"`
 	// Secrets are the values of {{secret.NAME}} in flows; never printed nor marshalled.
@@ -101,10 +101,10 @@ type Provider struct {
 	ResponseMode string            `yaml:"response_mode" json:"response_mode,omitempty"`
 	// Headers are sent with every request; values are masked when printed and hidden in JSON.
 	Headers     SecretMap `yaml:"headers" json:"-" secret:"true"`
-	Timeout     Duration `yaml:"timeout" json:"timeout,omitempty"` // per call, ≤ 120s; 0: the adapter's default
-	MaxTokens   int      `yaml:"max_tokens" json:"max_tokens,omitempty"`
-	Temperature *float64 `yaml:"temperature" json:"temperature,omitempty"`
-	Line        int      `yaml:"-" json:"-"` // line in the file, 0 when not loaded from one
+	Timeout     Duration  `yaml:"timeout" json:"timeout,omitempty"` // per call, ≤ 120s; 0: the adapter's default
+	MaxTokens   int       `yaml:"max_tokens" json:"max_tokens,omitempty"`
+	Temperature *float64  `yaml:"temperature" json:"temperature,omitempty"`
+	Line        int       `yaml:"-" json:"-"` // line in the file, 0 when not loaded from one
 }
 
 // Prompt is a stored OpenAI prompt (Responses API); Version accepts a number or text.

@@ -158,12 +158,20 @@ func clip(s string) string {
 
 var durationType = reflect.TypeFor[Duration]()
 
-// decode sets v from n; path names v in messages ("providers[1].kind").
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) {
+// spend counts one unit of work; false once the budget is spent (reported once).
+func (d *decoder) spend(n *yaml.Node, path string) bool {
 	if d.budget--; d.budget < 0 {
 		if d.budget == -1 {
 			d.fail(n.Line, path, "the document is too large (aliases expand to more than %d values)", maxNodes)
 		}
+		return false
+	}
+	return true
+}
+
+// decode sets v from n; path names v in messages ("providers[1].kind").
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) {
+	if !d.spend(n, path) {
 		return
 	}
 	if depth > maxDepth {
@@ -394,6 +402,9 @@ func (d *decoder) pairs(n *yaml.Node, path string, depth int) []pair {
 	var out, merged []pair
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !d.spend(n, path) {
+			return nil
+		}
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
 			merged = append(merged, d.merge(val, path, depth)...)
@@ -536,7 +547,7 @@ func closest(s string, names []string) string {
 	return best
 }
 
-// distance is the Levenshtein distance between a and b (in bytes), capped for long input.
+// distance is the optimal-string-alignment distance (Levenshtein with transpositions) between a and b (in bytes), capped for long input.
 func distance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		if a == b {
@@ -544,6 +555,7 @@ func distance(a, b string) int {
 		}
 		return 64
 	}
+	before := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -557,8 +569,11 @@ func distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], before[j-2]+1) // transposition
+			}
 		}
-		prev, cur = cur, prev
+		before, prev, cur = prev, cur, before
 	}
 	return prev[len(b)]
 }

@@ -58,13 +58,19 @@ type session struct {
 
 // RunTest runs one test in a fresh in-memory store.
 func RunTest(ctx context.Context, t *Test, verbose bool) *Result {
+	return RunTestOn(ctx, t, verbose, nil)
+}
+
+// RunTestOn runs one test on the store openDB returns (fresh, migrated), or in memory when
+// openDB is nil. Go tests use it to run conversations on PostgreSQL too.
+func RunTestOn(ctx context.Context, t *Test, verbose bool, openDB func() (*store.DB, error)) *Result {
 	start := time.Now()
 	res := &Result{Test: t, Line: t.Line}
 	if t.Skip != "" {
 		res.Skipped, res.Passed = true, true
 		return res
 	}
-	s, err := setup(ctx, t, verbose)
+	s, err := setup(ctx, t, verbose, openDB)
 	if s != nil && s.Sandbox != nil {
 		defer s.Close()
 	}
@@ -86,7 +92,7 @@ func RunTest(ctx context.Context, t *Test, verbose bool) *Result {
 	return res
 }
 
-func setup(ctx context.Context, t *Test, verbose bool) (*session, error) {
+func setup(ctx context.Context, t *Test, verbose bool, openDB func() (*store.DB, error)) (*session, error) {
 	if err := t.loadFiles(); err != nil {
 		return nil, fail(t.Line, "%v", err)
 	}
@@ -111,7 +117,15 @@ func setup(ctx context.Context, t *Test, verbose bool) (*session, error) {
 	for _, d := range cfg.Desks {
 		desks[d.ID] = true
 	}
+	var db *store.DB
+	if openDB != nil {
+		var err error
+		if db, err = openDB(); err != nil {
+			return nil, fail(t.Line, "store: %v", err)
+		}
+	}
 	sb, err := NewSandbox(ctx, SandboxOptions{
+		DB:     db,
 		Config: cfg, Start: start, Channel: t.Channel, Contact: contactOf(t.Contact),
 		HTTP:           httpMock{w: s.w},
 		Provider:       func(id string) (tandem.Provider, bool) { return llmMock{w: s.w, id: id}, true },

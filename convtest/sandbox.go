@@ -34,6 +34,9 @@ type SandboxOptions struct {
 	DeskNeedsEmail *bool
 	// Deliver receives every message the customer gets, in order.
 	Deliver func(tandem.Message)
+	// DB is the store to use, migrated and empty; nil opens a private in-memory SQLite store.
+	// The sandbox closes it.
+	DB *store.DB
 }
 
 // Sandbox is one conversation with the real engine and runner on an in-memory store and a
@@ -65,13 +68,15 @@ func NewSandbox(ctx context.Context, o SandboxOptions) (*Sandbox, error) {
 	if start.IsZero() {
 		start = DefaultClock
 	}
-	db, err := store.Open(ctx, ":memory:")
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
+	db := o.DB
+	if db == nil {
+		if db, err = store.Open(ctx, ":memory:"); err != nil {
+			return nil, err
+		}
+		if err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	kind := o.Channel
 	if kind == "" {

@@ -50,7 +50,7 @@ func (s scope) Lookup(p expr.Path) (any, bool) {
 		if c.st.Run == nil || c.st.Run.Message == nil {
 			return nil, false
 		}
-		return walk(messageMap(c.st.Run.Message), rest)
+		return expr.Walk(messageMap(c.st.Run.Message), rest)
 	case "var":
 		if c.st.Run == nil {
 			return nil, false
