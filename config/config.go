@@ -253,9 +253,10 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes src (YAML, or JSON) as the file at path: it expands ${NAME} and
 // ${NAME:-default} in values (not keys; $${ is a literal ${) with lookup (nil: an empty
-// environment), refuses unknown keys, applies the defaults and validates. An unset ${NAME} is a
-// warning, not an error. The error joins every problem (*Problem), sorted by line. path is only
-// used in messages and to resolve relative paths.
+// environment), refuses unknown keys (top-level keys starting with x- are ignored, to hold
+// anchors), applies the defaults and validates. An unset ${NAME} is a warning, not an error.
+// The error joins every problem (*Problem), sorted by line. path is only used in messages and
+// to resolve relative paths.
 func Parse(path string, src []byte, lookup func(string) (string, bool)) (*Config, error) {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
@@ -271,10 +272,11 @@ func Parse(path string, src []byte, lookup func(string) (string, bool)) (*Config
 	d := &decoder{file: path, lookup: lookup, pos: map[string]int{}, unset: map[string]bool{}, budget: maxNodes}
 	d.document(src, c)
 	c.pos, c.unset = d.pos, d.unset
-	c.Warnings = d.warnings
 	c.applyDefaults()
 	probs, warns := c.check()
 	probs = d.keepNew(probs)
+	warns = append(d.warnings, warns...)
+	sortByLine(warns)
 	for _, w := range warns {
 		c.Warnings = append(c.Warnings, w.Error())
 	}
@@ -330,10 +332,10 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// written reports whether the file set the key at path.
+// written reports whether the file set the key at path (to a value, not an unset ${VAR}).
 func (c *Config) written(path string) bool {
 	_, ok := c.pos[path]
-	return ok
+	return ok && !c.unset[path]
 }
 
 // Abs resolves a path written in the file (flows, knowledge sources) against the file's folder.
@@ -418,7 +420,7 @@ func (c *Config) FlowEnv() *flow.Env {
 	return env
 }
 
-// Provider returns the provider with the id; "local" is always found (the built-in one unless
+// Provider returns the provider with the id (a pointer into c); "local" is always found (the built-in one unless
 // the file declares it).
 func (c *Config) Provider(id string) (*Provider, bool) {
 	for i := range c.Providers {

@@ -29,7 +29,7 @@ type decoder struct {
 	unset    map[string]bool // key paths whose value used an unset variable
 	problems []*Problem
 	bad      map[string]bool // key paths with a decode problem
-	warnings []string
+	warnings []*Problem
 	budget   int
 }
 
@@ -371,7 +371,7 @@ func (d *decoder) expand(s, path string, line int) (string, error) {
 		} else {
 			w.Message = fmt.Sprintf("%s %s not set; %s uses an empty value for it", vars, verb, path)
 		}
-		d.warnings = append(d.warnings, w.Error())
+		d.warnings = append(d.warnings, w)
 	}
 	return out, nil
 }
@@ -578,8 +578,8 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
-// joinSorted sorts problems by line (unknown lines last, order otherwise kept) and joins them.
-func joinSorted(probs []*Problem) error {
+// sortByLine sorts problems by line, unknown lines last, keeping the order otherwise.
+func sortByLine(probs []*Problem) {
 	sort.SliceStable(probs, func(i, j int) bool {
 		li, lj := probs[i].Line, probs[j].Line
 		if li == 0 || lj == 0 {
@@ -587,6 +587,11 @@ func joinSorted(probs []*Problem) error {
 		}
 		return li < lj
 	})
+}
+
+// joinSorted sorts problems by line and joins them.
+func joinSorted(probs []*Problem) error {
+	sortByLine(probs)
 	errs := make([]error, len(probs))
 	for i, p := range probs {
 		errs[i] = p

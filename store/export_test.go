@@ -1,0 +1,38 @@
+package store
+
+import "context"
+
+// Test hooks: the store_test package reaches into the database through these only.
+
+// ExecTest runs a statement written with ? placeholders, outside any store method.
+func (db *DB) ExecTest(ctx context.Context, query string, args ...any) error {
+	return db.write(ctx, func(q q) error {
+		_, err := q.exec(query, args...)
+		return err
+	})
+}
+
+// IntTest runs a query returning one integer on the read pool.
+func (db *DB) IntTest(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := db.read(ctx).row(query, args...).Scan(&n)
+	return n, err
+}
+
+// StringTest runs a query returning one string on the read pool.
+func (db *DB) StringTest(ctx context.Context, query string, args ...any) (string, error) {
+	var s string
+	err := db.read(ctx).row(query, args...).Scan(&s)
+	return s, err
+}
+
+// QueuedWrites returns how many write jobs wait for SQLite's batcher.
+func (db *DB) QueuedWrites() int {
+	if db.batch == nil {
+		return 0
+	}
+	return len(db.batch.jobs)
+}
+
+// WriteConns returns the most connections the writer pool opens.
+func (db *DB) WriteConns() int { return db.w.Stats().MaxOpenConnections }
