@@ -43,6 +43,8 @@ type StartRun struct {
 	Variables map[string]any `json:"variables,omitempty"`
 	// Source is "api" or "conversation_start".
 	Source string `json:"source,omitempty"`
+	// RunID, when set, is the id the new run gets (so the API can answer with it at once).
+	RunID string `json:"run_id,omitempty"`
 }
 
 // Agent actions.

@@ -57,6 +57,8 @@ type cursor struct {
 	runDirty bool
 	// depth guards against a pending-message or start cascade.
 	depth int
+	// nextRunID is the id asked for the next run started (by the API).
+	nextRunID string
 }
 
 func newCursor(e *Env, in *Input) *cursor {
@@ -275,6 +277,7 @@ func (c *cursor) startEvent(s *tandem.StartRun) {
 	if c.st.Run != nil {
 		c.endRun(tandem.RunCanceled, tandem.ReasonPreempted, "")
 	}
+	c.nextRunID = s.RunID
 	c.startRun(f, nil, s.Variables)
 }
 
@@ -287,8 +290,13 @@ func (c *cursor) startRun(f *flow.Flow, m *tandem.Message, vars map[string]any) 
 		return
 	}
 	c.flows[fmt.Sprintf("%s@%d", f.ID, f.Version)] = f
+	id := c.nextRunID
+	c.nextRunID = ""
+	if id == "" {
+		id = c.id()
+	}
 	run := &RunState{
-		ID: c.id(), FlowID: f.ID, Version: f.Version, Status: tandem.RunRunning,
+		ID: id, FlowID: f.ID, Version: f.Version, Status: tandem.RunRunning,
 		StartedAt: c.now, Vars: initialVars(f, vars), Outputs: map[string]any{}, Message: m,
 	}
 	if e := f.Entry(); e != nil {

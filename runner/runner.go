@@ -45,6 +45,8 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Observer receives measurements; nil ignores them.
 	Observer Observer
+	// Notify is called after a conversation's new messages are committed (long-polls wake).
+	Notify func(conversationID string)
 	// Workers bounds concurrent effect executions and conversation processing (default 64).
 	Workers int
 	// Poll is how often workers look for work that another process queued (default 1s).
@@ -236,11 +238,14 @@ func (r *Runner) Kick(id string) {
 func (r *Runner) process(ctx context.Context, id string) error {
 	for {
 		start := time.Now()
-		var effects, timers bool
+		var effects, timers, sent bool
 		n, more, err := r.db.Process(ctx, id, 16, func(b *store.Batch) (*store.Changes, error) {
 			ch, err := r.handle(b)
 			if ch != nil {
 				effects, timers = len(ch.Effects) > 0, len(ch.Timers) > 0
+				for i := range ch.Effects {
+					sent = sent || ch.Effects[i].Kind == tandem.EffectSend
+				}
 			}
 			return ch, err
 		})
@@ -249,6 +254,9 @@ func (r *Runner) process(ctx context.Context, id string) error {
 		}
 		if n > 0 {
 			r.obs.Turn(time.Since(start), n)
+		}
+		if sent && r.cfg.Notify != nil {
+			r.cfg.Notify(id)
 		}
 		if effects {
 			wake(r.wakeOut)

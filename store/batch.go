@@ -101,9 +101,19 @@ func (b *batcher) commit(batch []*job) {
 		return
 	}
 	defer conn.Close()
+	for len(batch) > 0 {
+		batch = commitOnce(ctx, conn, batch)
+	}
+}
+
+// commitOnce runs jobs in one transaction and answers them. When a failing job ended the whole
+// transaction (SQLite rolls back everything on some errors), the jobs before it are answered
+// with an error, since their work is lost, and the jobs after it, not run yet, are returned to
+// be run in a transaction of their own; they must never run outside a transaction.
+func commitOnce(ctx context.Context, conn *sql.Conn, batch []*job) (rest []*job) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(batch, fmt.Errorf("begin: %w", err))
-		return
+		return nil
 	}
 	results := make([]error, len(batch))
 	single := len(batch) == 1
@@ -112,36 +122,51 @@ func (b *batcher) commit(batch []*job) {
 			results[i] = err
 			continue
 		}
-		if !single {
-			if _, err := conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
-				results[i] = err
-				continue
-			}
+		if single {
+			results[i] = j.fn(q{db: j.db, x: conn, ctx: ctx})
+			break
+		}
+		if _, err := conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+			return abort(ctx, conn, batch, results, i, err)
 		}
 		err := j.fn(q{db: j.db, x: conn, ctx: ctx})
-		if single {
-			results[i] = err
-			continue
-		}
-		if err != nil {
-			conn.ExecContext(ctx, "ROLLBACK TO job")
-		}
-		conn.ExecContext(ctx, "RELEASE job")
 		results[i] = err
+		if err != nil {
+			if _, rerr := conn.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
+				return abort(ctx, conn, batch, results, i+1, rerr)
+			}
+		}
+		if _, rerr := conn.ExecContext(ctx, "RELEASE job"); rerr != nil {
+			return abort(ctx, conn, batch, results, i+1, rerr)
+		}
 	}
 	if single && results[0] != nil {
 		conn.ExecContext(ctx, "ROLLBACK")
 		batch[0].err <- results[0]
-		return
+		return nil
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		conn.ExecContext(ctx, "ROLLBACK")
 		fail(batch, fmt.Errorf("commit: %w", err))
-		return
+		return nil
 	}
 	for i, j := range batch {
 		j.err <- results[i]
 	}
+	return nil
+}
+
+// abort rolls back a transaction that can no longer be trusted: the first done jobs are
+// answered (with an error when they had succeeded: their work is gone) and the others returned.
+func abort(ctx context.Context, conn *sql.Conn, batch []*job, results []error, done int, cause error) []*job {
+	conn.ExecContext(ctx, "ROLLBACK")
+	for i, j := range batch[:done] {
+		if results[i] == nil {
+			results[i] = fmt.Errorf("the write was rolled back with its batch: %w", cause)
+		}
+		j.err <- results[i]
+	}
+	return batch[done:]
 }
 
 func fail(batch []*job, err error) {

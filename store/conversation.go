@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,11 +39,16 @@ type InboundResult struct {
 // when it returns, the message is durable. A repeat of a provider message id returns the first
 // message's ids with Duplicate set.
 func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, error) {
+	if p.NewID == nil {
+		p.NewID = newID
+	}
 	var res InboundResult
 	err := db.write(ctx, func(q q) error {
 		res = InboundResult{}
 		now := micros(p.Now)
 		if key := p.Message.ChannelMessageID; key != "" {
+			// On PostgreSQL a concurrent insert of the same key waits for the first one's commit,
+			// then does nothing and reads what it stored.
 			r, err := q.exec(`INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at) VALUES (?, ?, '', '', ?) ON CONFLICT DO NOTHING`,
 				p.ChannelID, key, now)
 			if err != nil {
@@ -49,11 +56,15 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 			}
 			if n, _ := r.RowsAffected(); n == 0 {
 				res.Duplicate = true
-				return q.row(`SELECT conversation_id, message_id FROM inbound_keys WHERE channel_id = ? AND provider_id = ?`, p.ChannelID, key).
-					Scan(&res.ConversationID, &res.MessageID)
+				err := q.row(`SELECT k.conversation_id, k.message_id, COALESCE(c.contact_id, '') FROM inbound_keys k LEFT JOIN conversations c ON c.id = k.conversation_id WHERE k.channel_id = ? AND k.provider_id = ?`,
+					p.ChannelID, key).Scan(&res.ConversationID, &res.MessageID, &res.ContactID)
+				if err != nil {
+					return fmt.Errorf("inbound: key: %w", err)
+				}
+				return nil
 			}
 		}
-		contact, err := q.upsertContact(p)
+		contact, fill, err := q.upsertContact(p)
 		if err != nil {
 			return err
 		}
@@ -85,53 +96,91 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 				return fmt.Errorf("inbound: key: %w", err)
 			}
 		}
-		return q.insertEvent(&tandem.Event{ConversationID: convID, Kind: tandem.EventMessage, At: p.Now, Message: &m})
+		if err := q.insertEvent(&tandem.Event{ConversationID: convID, Kind: tandem.EventMessage, At: p.Now, Message: &m}); err != nil {
+			return err
+		}
+		// The contact row is written last: a conversation's lock is always taken before its
+		// contact's (Process does the same), so that two transactions never wait for each other.
+		if fill {
+			return q.saveContact(contact)
+		}
+		return nil
 	})
 	return res, err
 }
 
-func (q q) upsertContact(p InboundParams) (*tandem.Contact, error) {
+// newID is the id generator of callers that pass none: 128 random bits.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// upsertContact returns the customer's contact, creating it. When p fills some of an existing
+// contact's empty fields, the contact is returned changed, with fill set, for the caller to save.
+func (q q) upsertContact(p InboundParams) (c *tandem.Contact, fill bool, err error) {
 	ext := p.Contact.ExternalID
 	if ext == "" {
-		return nil, tandem.Errorf(tandem.EINVALID, "contact.external_id is required.")
+		return nil, false, tandem.Errorf(tandem.EINVALID, "contact.external_id is required.")
 	}
+	c, err = q.contactByExternal(p.ChannelID, ext)
+	if err != nil {
+		return nil, false, err
+	}
+	if c == nil {
+		n := p.Contact
+		n.ID = p.NewID()
+		n.ChannelID = p.ChannelID
+		n.CreatedAt, n.UpdatedAt = p.Now, p.Now
+		b, _ := json.Marshal(n)
+		// Two first messages of a new customer may arrive at once (on PostgreSQL, on two
+		// connections): the second insert waits for the first, does nothing, and reads it.
+		r, err := q.exec(`INSERT INTO contacts (id, channel_id, external_id, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, external_id) DO NOTHING`,
+			n.ID, p.ChannelID, ext, string(b), micros(p.Now), micros(p.Now))
+		if err != nil {
+			return nil, false, fmt.Errorf("inbound: contact: %w", err)
+		}
+		if k, _ := r.RowsAffected(); k == 1 {
+			return &n, false, nil
+		}
+		if c, err = q.contactByExternal(p.ChannelID, ext); err != nil {
+			return nil, false, err
+		} else if c == nil {
+			return nil, false, fmt.Errorf("inbound: contact %s/%s: neither inserted nor found", p.ChannelID, ext)
+		}
+	}
+	set := func(dst *string, src string) {
+		if src != "" && *dst == "" {
+			*dst, fill = src, true
+		}
+	}
+	set(&c.Name, p.Contact.Name)
+	set(&c.FirstName, p.Contact.FirstName)
+	set(&c.LastName, p.Contact.LastName)
+	set(&c.Phone, p.Contact.Phone)
+	set(&c.Email, p.Contact.Email)
+	set(&c.Language, p.Contact.Language)
+	if fill {
+		c.UpdatedAt = p.Now
+	}
+	return c, fill, nil
+}
+
+// contactByExternal returns the contact with an external id on a channel, or nil.
+func (q q) contactByExternal(channelID, ext string) (*tandem.Contact, error) {
 	var c tandem.Contact
 	var data string
-	err := q.row(`SELECT id, data FROM contacts WHERE channel_id = ? AND external_id = ?`, p.ChannelID, ext).Scan(&c.ID, &data)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		c = p.Contact
-		c.ID = p.NewID()
-		c.ChannelID = p.ChannelID
-		c.CreatedAt, c.UpdatedAt = p.Now, p.Now
-		b, _ := json.Marshal(c)
-		if _, err := q.exec(`INSERT INTO contacts (id, channel_id, external_id, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			c.ID, p.ChannelID, ext, string(b), micros(p.Now), micros(p.Now)); err != nil {
-			return nil, fmt.Errorf("inbound: contact: %w", err)
-		}
-		return &c, nil
-	case err != nil:
+	err := q.row(`SELECT id, data FROM contacts WHERE channel_id = ? AND external_id = ?`, channelID, ext).Scan(&c.ID, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
 		return nil, fmt.Errorf("inbound: contact: %w", err)
 	}
+	id := c.ID
 	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return nil, fmt.Errorf("inbound: contact %s: %w", c.ID, err)
+		return nil, fmt.Errorf("inbound: contact %s: %w", id, err)
 	}
-	changed := false
-	fill := func(dst *string, src string) {
-		if src != "" && *dst == "" {
-			*dst, changed = src, true
-		}
-	}
-	fill(&c.Name, p.Contact.Name)
-	fill(&c.Phone, p.Contact.Phone)
-	fill(&c.Email, p.Contact.Email)
-	fill(&c.Language, p.Contact.Language)
-	if changed {
-		c.UpdatedAt = p.Now
-		if err := q.saveContact(&c); err != nil {
-			return nil, err
-		}
-	}
+	c.ID = id
 	return &c, nil
 }
 
@@ -144,20 +193,43 @@ func (q q) saveContact(c *tandem.Contact) error {
 	return nil
 }
 
-// openConversation returns the contact's open conversation on the channel, creating it.
+// openConversation returns the contact's open conversation on the channel, creating it. On
+// PostgreSQL the conversation's row is locked, so a concurrent close is either seen (and a new
+// conversation opened) or waits for this message.
 func (q q) openConversation(p InboundParams, contactID string) (string, error) {
-	var id string
-	err := q.row(`SELECT id FROM conversations WHERE contact_id = ? AND channel_id = ? AND status <> 'closed' ORDER BY created_at DESC LIMIT 1`,
-		contactID, p.ChannelID).Scan(&id)
-	if err == nil {
-		return id, nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("inbound: conversation: %w", err)
+	id, err := q.openConversationID(contactID, p.ChannelID)
+	if id != "" || err != nil {
+		return id, err
+	}
+	if q.db.dialect == Postgres {
+		// Creating a conversation is serialised per contact and channel, so that two first
+		// messages on two connections do not open two conversations. Only this path takes the
+		// lock, before any row lock, so it cannot take part in a deadlock; the commit frees it.
+		if _, err := q.exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, "tandem open "+contactID+" "+p.ChannelID); err != nil {
+			return "", fmt.Errorf("inbound: conversation: %w", err)
+		}
+		if id, err := q.openConversationID(contactID, p.ChannelID); id != "" || err != nil {
+			return id, err
+		}
 	}
 	id = p.NewID()
 	_, err = q.exec(`INSERT INTO conversations (id, contact_id, channel_id, channel_kind, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		id, contactID, p.ChannelID, p.ChannelKind, tandem.ConversationBot, micros(p.Now), micros(p.Now))
 	if err != nil {
+		return "", fmt.Errorf("inbound: conversation: %w", err)
+	}
+	return id, nil
+}
+
+func (q q) openConversationID(contactID, channelID string) (string, error) {
+	lock := ""
+	if q.db.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	var id string
+	err := q.row(`SELECT id FROM conversations WHERE contact_id = ? AND channel_id = ? AND status <> 'closed' ORDER BY created_at DESC, id DESC LIMIT 1`+lock,
+		contactID, channelID).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("inbound: conversation: %w", err)
 	}
 	return id, nil
@@ -220,15 +292,23 @@ type ConversationCreateParams struct {
 // ConversationOpen returns the contact's open conversation on the channel, creating the contact
 // and the conversation when needed.
 func (db *DB) ConversationOpen(ctx context.Context, p ConversationCreateParams) (conversationID, contactID string, err error) {
+	if p.NewID == nil {
+		p.NewID = newID
+	}
 	err = db.write(ctx, func(q q) error {
 		ip := InboundParams{ChannelID: p.ChannelID, ChannelKind: p.ChannelKind, Contact: p.Contact, Now: p.Now, NewID: p.NewID}
-		c, err := q.upsertContact(ip)
+		c, fill, err := q.upsertContact(ip)
 		if err != nil {
 			return err
 		}
 		contactID = c.ID
-		conversationID, err = q.openConversation(ip, c.ID)
-		return err
+		if conversationID, err = q.openConversation(ip, c.ID); err != nil {
+			return err
+		}
+		if fill { // last, as in Inbound
+			return q.saveContact(c)
+		}
+		return nil
 	})
 	return conversationID, contactID, err
 }
@@ -264,13 +344,23 @@ var ErrNothing = errors.New("nothing to process")
 
 // Process locks a conversation, loads it with up to max queued events, lets fn compute the
 // changes, and writes them — state, outbox, timers, runs, trace — in one transaction. It
-// returns how many events were processed and whether more are queued.
+// returns how many events were processed and whether more are queued. fn sees the events in
+// seq order and must not call other DB methods on SQLite (see write); an error from fn, or
+// ErrNothing, writes nothing. fn may stop early: Changes.DoneSeq says how far it got.
 func (db *DB) Process(ctx context.Context, conversationID string, max int, fn func(*Batch) (*Changes, error)) (n int, more bool, err error) {
+	if max <= 0 {
+		max = 1
+	}
 	err = db.write(ctx, func(q q) error {
 		n, more = 0, false
-		b, doneSeq, err := q.loadForProcess(conversationID, max)
+		// One event more than asked says whether more are queued.
+		b, doneSeq, err := q.loadForProcess(conversationID, max+1)
 		if err != nil || b == nil {
 			return err
+		}
+		queued := len(b.Events)
+		if queued > max {
+			b.Events = b.Events[:max]
 		}
 		ch, err := fn(b)
 		if errors.Is(err, ErrNothing) {
@@ -278,8 +368,14 @@ func (db *DB) Process(ctx context.Context, conversationID string, max int, fn fu
 		} else if err != nil {
 			return err
 		}
-		if ch.DoneSeq < doneSeq {
-			return fmt.Errorf("process %s: done seq went back from %d to %d", conversationID, doneSeq, ch.DoneSeq)
+		if ch == nil {
+			return fmt.Errorf("process %s: no changes and no error", conversationID)
+		}
+		if ch.Conversation == nil {
+			ch.Conversation = b.Conversation
+		}
+		if last := b.Events[len(b.Events)-1].Seq; ch.DoneSeq < doneSeq || ch.DoneSeq > last {
+			return fmt.Errorf("process %s: done seq %d is outside the events given, %d to %d", conversationID, ch.DoneSeq, doneSeq+1, last)
 		}
 		if err := q.writeChanges(conversationID, ch); err != nil {
 			return err
@@ -289,9 +385,12 @@ func (db *DB) Process(ctx context.Context, conversationID string, max int, fn fu
 				n++
 			}
 		}
-		more = len(b.Events) == max
+		more = n < queued
 		return nil
 	})
+	if err != nil {
+		n, more = 0, false
+	}
 	return n, more, err
 }
 
@@ -408,7 +507,9 @@ func (q q) writeChanges(id string, ch *Changes) error {
 		}
 	}
 	for _, t := range ch.Timers {
-		if _, err := q.exec(`INSERT INTO timers (conversation_id, id, due_at, key) VALUES (?, ?, ?, ?)`, id, t.ID, micros(t.Due), t.Key); err != nil {
+		// Setting a timer again moves it: a repeated id must not make the turn fail forever.
+		if _, err := q.exec(`INSERT INTO timers (conversation_id, id, due_at, key) VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id, id) DO UPDATE SET due_at = excluded.due_at, key = excluded.key`,
+			id, t.ID, micros(t.Due), t.Key); err != nil {
 			return fmt.Errorf("process %s: timer: %w", id, err)
 		}
 	}
@@ -422,6 +523,9 @@ func (q q) writeChanges(id string, ch *Changes) error {
 		}
 	}
 	for _, r := range ch.Runs {
+		if r.ConversationID == "" {
+			r.ConversationID = id
+		}
 		if err := q.upsertRun(&r); err != nil {
 			return err
 		}

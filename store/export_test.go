@@ -36,3 +36,13 @@ func (db *DB) QueuedWrites() int {
 
 // WriteConns returns the most connections the writer pool opens.
 func (db *DB) WriteConns() int { return db.w.Stats().MaxOpenConnections }
+
+// WriteTest runs fn as a write job; fn executes statements on the job's transaction.
+func (db *DB) WriteTest(ctx context.Context, fn func(exec func(query string) error) error) error {
+	return db.write(ctx, func(q q) error {
+		return fn(func(query string) error {
+			_, err := q.exec(query)
+			return err
+		})
+	})
+}

@@ -32,19 +32,23 @@ type FlowVersion struct {
 
 // FlowPut creates or replaces a draft; created reports a new flow.
 func (db *DB) FlowPut(ctx context.Context, d FlowDraft, now time.Time) (created bool, err error) {
+	if d.Format == "" {
+		d.Format = "yaml"
+	}
 	err = db.write(ctx, func(q q) error {
-		r, err := q.exec(`UPDATE flows SET draft = ?, draft_format = ?, name = ?, updated_at = ? WHERE id = ?`, d.Source, d.Format, d.Name, micros(now), d.ID)
+		// Insert first: two concurrent creations (PostgreSQL) then end as one create and one
+		// replace instead of a unique violation.
+		r, err := q.exec(`INSERT INTO flows (id, draft, draft_format, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			d.ID, d.Source, d.Format, d.Name, micros(now), micros(now))
 		if err != nil {
 			return fmt.Errorf("flow %s: put: %w", d.ID, err)
 		}
-		if n, _ := r.RowsAffected(); n > 0 {
-			created = false
+		if n, _ := r.RowsAffected(); n == 1 {
+			created = true
 			return nil
 		}
-		created = true
-		_, err = q.exec(`INSERT INTO flows (id, draft, draft_format, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Source, d.Format, d.Name, micros(now), micros(now))
-		if err != nil {
+		created = false
+		if _, err := q.exec(`UPDATE flows SET draft = ?, draft_format = ?, name = ?, updated_at = ? WHERE id = ?`, d.Source, d.Format, d.Name, micros(now), d.ID); err != nil {
 			return fmt.Errorf("flow %s: put: %w", d.ID, err)
 		}
 		return nil
@@ -87,8 +91,9 @@ func (db *DB) FlowList(ctx context.Context) ([]FlowDraft, error) {
 	return out, rows.Err()
 }
 
-// FlowDelete deletes a flow's draft and its versions. Runs pinned to a version keep running on
-// the versions the runner has loaded; new runs cannot start.
+// FlowDelete deletes a flow's draft: it is no longer listed nor started. Its published versions
+// stay, immutable, for the runs pinned to them; publishing the flow again continues their
+// numbering.
 func (db *DB) FlowDelete(ctx context.Context, id string) error {
 	return db.write(ctx, func(q q) error {
 		r, err := q.exec(`DELETE FROM flows WHERE id = ?`, id)
@@ -103,33 +108,48 @@ func (db *DB) FlowDelete(ctx context.Context, id string) error {
 }
 
 // FlowPublish stores a new immutable version of a flow (creating the flow if needed) and
-// returns its number. Publishing the same content as the latest version returns that version.
+// returns its number. Publishing the same content (hash) as the newest version returns that
+// version with created false.
 func (db *DB) FlowPublish(ctx context.Context, id, name, source, format, hash string, now time.Time) (version int, created bool, err error) {
+	if format == "" {
+		format = "yaml"
+	}
 	err = db.write(ctx, func(q q) error {
-		var latest int
-		err := q.row(`SELECT latest_version FROM flows WHERE id = ?`, id).Scan(&latest)
-		if errors.Is(err, sql.ErrNoRows) {
-			if _, err := q.exec(`INSERT INTO flows (id, draft, draft_format, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				id, source, format, name, micros(now), micros(now)); err != nil {
-				return fmt.Errorf("flow %s: publish: %w", id, err)
-			}
-		} else if err != nil {
+		if _, err := q.exec(`INSERT INTO flows (id, draft, draft_format, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			id, source, format, name, micros(now), micros(now)); err != nil {
 			return fmt.Errorf("flow %s: publish: %w", id, err)
 		}
-		if latest > 0 {
-			var h string
-			if err := q.row(`SELECT hash FROM flow_versions WHERE flow_id = ? AND version = ?`, id, latest).Scan(&h); err == nil && h == hash {
-				version, created = latest, false
+		lock := ""
+		if db.dialect == Postgres {
+			lock = " FOR UPDATE" // concurrent publishers of one flow take turns
+		}
+		var latest int
+		if err := q.row(`SELECT latest_version FROM flows WHERE id = ?`+lock, id).Scan(&latest); err != nil {
+			return fmt.Errorf("flow %s: publish: %w", id, err)
+		}
+		// Versions outlive a deleted flow's row, so the newest is counted on them.
+		var newest int
+		var newestHash string
+		err := q.row(`SELECT version, hash FROM flow_versions WHERE flow_id = ? ORDER BY version DESC LIMIT 1`, id).Scan(&newest, &newestHash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("flow %s: publish: %w", id, err)
+		}
+		if newest > 0 && newestHash == hash {
+			version, created = newest, false
+			if latest == newest {
 				return nil
 			}
+		} else {
+			version, created = newest+1, true
+			if _, err := q.exec(`INSERT INTO flow_versions (flow_id, version, source, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+				id, version, source, hash, micros(now)); err != nil {
+				return fmt.Errorf("flow %s: publish: %w", id, err)
+			}
 		}
-		version, created = latest+1, true
-		if _, err := q.exec(`INSERT INTO flow_versions (flow_id, version, source, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			id, version, source, hash, micros(now)); err != nil {
+		if _, err := q.exec(`UPDATE flows SET latest_version = ?, name = ?, updated_at = ? WHERE id = ?`, version, name, micros(now), id); err != nil {
 			return fmt.Errorf("flow %s: publish: %w", id, err)
 		}
-		_, err = q.exec(`UPDATE flows SET latest_version = ?, name = ?, updated_at = ? WHERE id = ?`, version, name, micros(now), id)
-		return err
+		return nil
 	})
 	return version, created, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/tandemchat/tandem"
@@ -20,21 +21,49 @@ const (
 // insertEffect stores an effect: a send is also recorded as an outbound message, a notification
 // is recorded for agents; everything but notifications goes to the outbox.
 func (q q) insertEffect(convID string, e *tandem.Effect, now time.Time) error {
-	if e.Kind == tandem.EffectNotify {
+	if e.ID == "" {
+		return fmt.Errorf("outbox: a %s effect has no id", e.Kind)
+	}
+	switch e.Kind {
+	case tandem.EffectNotify:
 		n := e.Notify
+		if n == nil {
+			return fmt.Errorf("notification %s: empty", e.ID)
+		}
 		_, err := q.exec(`INSERT INTO notifications (conversation_id, id, team, agent, text, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			convID, e.ID, n.Team, n.Agent, n.Text, micros(now))
 		if err != nil {
 			return fmt.Errorf("notification: %w", err)
 		}
 		return nil
-	}
-	if e.Kind == tandem.EffectSend {
-		m := e.Send
+	case tandem.EffectSend:
+		if e.Send == nil {
+			return fmt.Errorf("outbox: send %s has no message", e.ID)
+		}
+		// The message is stored as sent; the outbox keeps the same copy, completed.
+		m := *e.Send
 		m.ConversationID = convID
-		if err := q.insertMessage(m); err != nil {
+		if m.ID == "" {
+			m.ID = e.ID
+		}
+		if m.Direction == "" {
+			m.Direction = tandem.DirectionOut
+		}
+		if m.Author == "" {
+			m.Author = tandem.AuthorBot
+		}
+		if m.Type == "" {
+			m.Type = tandem.MessageText
+		}
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = now
+		}
+		if err := q.insertMessage(&m); err != nil {
 			return err
 		}
+		c := *e
+		c.Send = &m
+		e = &c
 	}
 	var seq int64
 	if err := q.row(`UPDATE conversations SET out_seq = out_seq + 1 WHERE id = ? RETURNING out_seq`, convID).Scan(&seq); err != nil {
@@ -53,6 +82,14 @@ func (q q) insertEffect(convID string, e *tandem.Effect, now time.Time) error {
 	return nil
 }
 
+// sentMessageID returns the id of the message a send effect stored.
+func sentMessageID(e *tandem.Effect) string {
+	if e.Send != nil && e.Send.ID != "" {
+		return e.Send.ID
+	}
+	return e.ID
+}
+
 // OutboxItem is an effect claimed for execution.
 type OutboxItem struct {
 	ConversationID string
@@ -60,6 +97,10 @@ type OutboxItem struct {
 	Attempts       int
 	CreatedAt      time.Time
 }
+
+// laneHead holds for an outbox row o that is the oldest pending one of its conversation's lane:
+// only that one may be carried out.
+const laneHead = `NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.lane = o.lane AND p.status = 'pending' AND p.seq < o.seq)`
 
 // OutboxClaim claims up to limit due effects for lease, at most one per conversation and lane
 // (the oldest pending), so that sends of one conversation go out in order.
@@ -69,12 +110,13 @@ func (db *DB) OutboxClaim(ctx context.Context, now time.Time, limit int, lease t
 		items = items[:0]
 		lock := ""
 		if db.dialect == Postgres {
-			lock = " FOR UPDATE SKIP LOCKED"
+			// Replicas claim side by side: rows another one is claiming are skipped, not waited
+			// for. PostgreSQL applies the lock after ORDER BY and LIMIT.
+			lock = " FOR UPDATE OF o SKIP LOCKED"
 		}
 		rows, err := q.query(`SELECT o.conversation_id, o.data, o.attempts, o.created_at FROM outbox o
-WHERE o.status = 'pending' AND o.next_at <= ? AND o.claimed_until <= ?
- AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.lane = o.lane AND p.status = 'pending' AND p.seq < o.seq)
-ORDER BY o.next_at, o.seq LIMIT ?`+lock, micros(now), micros(now), limit)
+WHERE o.status = 'pending' AND o.next_at <= ? AND o.claimed_until <= ? AND `+laneHead+`
+ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(now), limit)
 		if err != nil {
 			return fmt.Errorf("outbox: claim: %w", err)
 		}
@@ -127,7 +169,7 @@ func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.Effect
 				status = "failed"
 			}
 			if _, err := q.exec(`UPDATE messages SET status = ?, channel_message_id = ? WHERE conversation_id = ? AND id = ?`,
-				status, res.Send.ChannelMessageID, it.ConversationID, it.Effect.ID); err != nil {
+				status, res.Send.ChannelMessageID, it.ConversationID, sentMessageID(&it.Effect)); err != nil {
 				return fmt.Errorf("outbox: done: %w", err)
 			}
 		}
@@ -165,7 +207,7 @@ func (db *DB) OutboxFail(ctx context.Context, it *OutboxItem, res *tandem.Effect
 			return nil
 		}
 		if it.Effect.Kind == tandem.EffectSend {
-			if _, err := q.exec(`UPDATE messages SET status = 'failed' WHERE conversation_id = ? AND id = ?`, it.ConversationID, it.Effect.ID); err != nil {
+			if _, err := q.exec(`UPDATE messages SET status = 'failed' WHERE conversation_id = ? AND id = ?`, it.ConversationID, sentMessageID(&it.Effect)); err != nil {
 				return fmt.Errorf("outbox: fail: %w", err)
 			}
 		}
@@ -200,10 +242,12 @@ func (db *DB) OutboxStats(ctx context.Context, now time.Time) (depth int, oldest
 	return depth, oldest, err
 }
 
-// OutboxNext returns when the next pending effect is due, if any.
+// OutboxNext returns when the next pending effect can be claimed, if any: the later of its
+// next attempt and the end of its lease. Rows waiting behind an earlier one of their lane do not
+// count: they are not claimable before it is done.
 func (db *DB) OutboxNext(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := db.read(ctx).row(`SELECT MIN(CASE WHEN claimed_until > next_at THEN claimed_until ELSE next_at END) FROM outbox WHERE status = 'pending'`).Scan(&next)
+	err := db.read(ctx).row(`SELECT MIN(CASE WHEN o.claimed_until > o.next_at THEN o.claimed_until ELSE o.next_at END) FROM outbox o WHERE o.status = 'pending' AND ` + laneHead).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}
@@ -212,54 +256,71 @@ func (db *DB) OutboxNext(ctx context.Context) (time.Time, bool, error) {
 
 // ---- timers ----
 
-// TimerFire claims the timers due at now: each is deleted and queued as an event of its
-// conversation, in one transaction. It returns the conversations that got events.
+// TimerFire claims the timers due at now, oldest first: each is deleted and queued as an event
+// of its conversation, in one transaction, exactly once. It returns the conversations that got
+// events.
 func (db *DB) TimerFire(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	var convs []string
 	err := db.write(ctx, func(q q) error {
 		convs = convs[:0]
-		lock := ""
-		if db.dialect == Postgres {
-			lock = " FOR UPDATE SKIP LOCKED"
-		}
-		rows, err := q.query(`SELECT conversation_id, id, due_at, key FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT ?`+lock, micros(now), limit)
+		// The timers are read without locks. On PostgreSQL each conversation is then locked
+		// before its timers are deleted, like Process does (it deletes canceled timers while
+		// holding the conversation): locking timers first would deadlock with it. Conversations
+		// are locked in id order, so two replicas firing together wait, never deadlock, and the
+		// second finds the timers gone.
+		rows, err := q.query(`SELECT conversation_id, id, due_at, key FROM timers WHERE due_at <= ? ORDER BY due_at, conversation_id, id LIMIT ?`, micros(now), limit)
 		if err != nil {
 			return fmt.Errorf("timers: fire: %w", err)
 		}
-		type due struct {
-			conv string
-			t    tandem.TimerFired
-		}
-		var list []due
+		due := map[string][]tandem.TimerFired{}
 		for rows.Next() {
-			var d due
+			var conv string
+			var t tandem.TimerFired
 			var at int64
-			if err := rows.Scan(&d.conv, &d.t.ID, &at, &d.t.Key); err != nil {
+			if err := rows.Scan(&conv, &t.ID, &at, &t.Key); err != nil {
 				rows.Close()
 				return err
 			}
-			d.t.Due = fromMicros(at)
-			list = append(list, d)
+			t.Due = fromMicros(at)
+			due[conv] = append(due[conv], t)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		seen := map[string]bool{}
-		for _, d := range list {
-			if _, err := q.exec(`DELETE FROM timers WHERE conversation_id = ? AND id = ?`, d.conv, d.t.ID); err != nil {
-				return fmt.Errorf("timers: fire: %w", err)
-			}
-			t := d.t
-			if err := q.insertEvent(&tandem.Event{ConversationID: d.conv, Kind: tandem.EventTimer, At: t.Due, Timer: &t}); err != nil {
-				if errors.Is(err, sql.ErrNoRows) || tandem.ErrorCode(err) == tandem.ENOTFOUND {
-					continue // the conversation is gone
+		ids := make([]string, 0, len(due))
+		for id := range due {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, conv := range ids {
+			if db.dialect == Postgres {
+				var one int
+				err := q.row(`SELECT 1 FROM conversations WHERE id = ? FOR UPDATE`, conv).Scan(&one)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("timers: fire: %w", err)
 				}
-				return err
 			}
-			if !seen[d.conv] {
-				seen[d.conv] = true
-				convs = append(convs, d.conv)
+			fired := false
+			for _, t := range due[conv] { // in due order
+				r, err := q.exec(`DELETE FROM timers WHERE conversation_id = ? AND id = ?`, conv, t.ID)
+				if err != nil {
+					return fmt.Errorf("timers: fire: %w", err)
+				}
+				if n, _ := r.RowsAffected(); n == 0 {
+					continue // canceled, or fired by another replica meanwhile
+				}
+				t := t
+				if err := q.insertEvent(&tandem.Event{ConversationID: conv, Kind: tandem.EventTimer, At: t.Due, Timer: &t}); err != nil {
+					if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+						continue // the conversation is gone: the timer is dropped
+					}
+					return err
+				}
+				fired = true
+			}
+			if fired {
+				convs = append(convs, conv)
 			}
 		}
 		return nil

@@ -96,7 +96,7 @@ func TestOutboxClaim(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, want: []string{"a1", "b1", "d1", "h1"}},
-			{name: "limit", now: t0.Add(10 * time.Minute), want: []string{"a1"}},
+			{name: "limit", now: t0.Add(10 * time.Minute)}, // one row, a1 or b1
 			{name: "done a1 lets a2 go", now: t0.Add(20 * time.Minute), do: func() {
 				it := &store.OutboxItem{ConversationID: a, Effect: sendEffect("a1")}
 				if _, err := db.OutboxDone(f.ctx, it, nil, t0); err != nil {
@@ -112,6 +112,12 @@ func TestOutboxClaim(t *testing.T) {
 				limit = 1
 			}
 			items := f.claim(step.now, limit)
+			if step.want == nil {
+				if got := claimedIDs(items); len(got) != 1 || (got[0] != "a1" && got[0] != "b1") {
+					t.Errorf("%s: claimed %v, want a1 or b1", step.name, got)
+				}
+				continue
+			}
 			if got := claimedIDs(items); !reflect.DeepEqual(got, step.want) {
 				t.Errorf("%s: claimed %v, want %v", step.name, got, step.want)
 			}

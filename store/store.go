@@ -113,19 +113,34 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	w, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return nil, err
+	// Reads get a pool of their own: the runner reads (a flow version, on a cache miss) from
+	// inside a Process callback, which holds a write connection; with one shared pool, as many
+	// callbacks as connections would each wait for a connection that never frees.
+	var pools [2]*sql.DB
+	for i := range pools {
+		p, err := sql.Open("pgx", dsn)
+		if err != nil {
+			closeAll(pools[:i])
+			return nil, err
+		}
+		p.SetMaxOpenConns(16)
+		p.SetMaxIdleConns(16)
+		p.SetConnMaxIdleTime(5 * time.Minute)
+		pools[i] = p
 	}
-	w.SetMaxOpenConns(16)
-	w.SetMaxIdleConns(16)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := w.PingContext(pctx); err != nil {
-		w.Close()
+	if err := pools[0].PingContext(pctx); err != nil {
+		closeAll(pools[:])
 		return nil, fmt.Errorf("PostgreSQL at %s cannot be reached: %w", redact(dsn), err)
 	}
-	return &DB{dialect: Postgres, w: w, r: w}, nil
+	return &DB{dialect: Postgres, w: pools[0], r: pools[1]}, nil
+}
+
+func closeAll(pools []*sql.DB) {
+	for _, p := range pools {
+		p.Close()
+	}
 }
 
 // redact hides a password in a connection URL.
@@ -208,7 +223,8 @@ func (db *DB) read(ctx context.Context) q { return q{db: db, x: db.r, ctx: ctx} 
 
 // write runs fn in a write transaction. On SQLite, concurrent writes share one transaction
 // (group commit), each in its own savepoint so that one failing leaves the others intact; fn
-// must not block on anything but the database.
+// must not block on anything but the database, and must not call other DB methods: on SQLite
+// the batcher would wait for itself, and ":memory:" has one connection for reads and writes.
 func (db *DB) write(ctx context.Context, fn func(q) error) error {
 	if db.batch != nil {
 		return db.batch.do(ctx, db, fn)
@@ -278,17 +294,21 @@ func (db *DB) dialectSQL(s string) string {
 }
 
 // Migrate applies the embedded migrations that are not applied yet, each in one transaction.
-// It refuses a database whose schema is newer than this binary.
+// It refuses a database whose schema is newer than this binary. On PostgreSQL, replicas that
+// start together take turns.
 func (db *DB) Migrate(ctx context.Context) error {
 	ms, err := db.migrations()
 	if err != nil {
 		return err
 	}
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	var current int
-	if err := db.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	err = db.migrateTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+	})
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if latest := ms[len(ms)-1].version; current > latest {
@@ -298,39 +318,44 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if m.version <= current {
 			continue
 		}
-		tx, err := db.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if db.dialect == Postgres {
-			// Two replicas starting together must not both apply a migration.
-			if _, err := tx.ExecContext(ctx, `LOCK TABLE schema_migrations IN EXCLUSIVE MODE`); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("migrate: %w", err)
-			}
+		err := db.migrateTx(ctx, func(tx *sql.Tx) error {
+			// Another replica may have applied it while this one waited for the lock.
 			var done bool
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("migrate: %w", err)
+			if err := tx.QueryRowContext(ctx, db.sqlText(`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`), m.version).Scan(&done); err != nil || done {
+				return err
 			}
-			if done {
-				tx.Rollback()
-				continue
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
 			}
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, db.sqlText(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.version, m.name, time.Now().UnixMicro()); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if err := tx.Commit(); err != nil {
+			_, err := tx.ExecContext(ctx, db.sqlText(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.version, m.name, time.Now().UnixMicro())
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
 	return nil
+}
+
+// migrateTx runs fn in a transaction that, on PostgreSQL, holds the schema's migration lock:
+// CREATE TABLE IF NOT EXISTS and the migrations themselves are not safe to run twice at once.
+// A transaction-level advisory lock is released by the commit, so no connection keeps it.
+func (db *DB) migrateTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if db.dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('tandem migrate ' || current_schema()))`); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // SchemaVersion returns the applied schema version and the binary's latest.

@@ -39,12 +39,15 @@ var errSilent = errors.New("reported")
 const usage = `tandem: a chatbot flow server with AI steps and human handoff.
 
 Usage:
+  tandem serve [--config tandem.yaml] [--addr :8080] [--data ./tandem-data]
   tandem demo [--addr :8080]                 run the demo workspace (offline)
   tandem chat FLOW.yaml [--config FILE]      talk to a flow in the terminal
   tandem test PATH... [--run REGEX] [-v]     run conversation tests (*.test.yaml)
   tandem flow validate FILE... [--strict] [--config FILE]
   tandem flow schema                         print the flow JSON Schema
+  tandem flow push FILE... | publish ID... | list | pull ID...   against a server (TANDEM_URL, TANDEM_TOKEN)
   tandem migrate [--data DIR]                apply database migrations
+  tandem token create --name NAME [--data DIR]   mint an API token
   tandem version
 
 Run "tandem COMMAND --help" for a command's options.
@@ -96,6 +99,10 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 		return m.runDemo(ctx, rest)
 	case "migrate":
 		return m.runMigrate(ctx, rest)
+	case "serve":
+		return m.runServe(ctx, rest)
+	case "token":
+		return m.runToken(ctx, rest)
 	}
 	fmt.Fprint(m.Stderr, usage)
 	return usagef("unknown command %q", cmd)

@@ -3,59 +3,186 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/examples"
 	"github.com/tandemchat/tandem/flow"
+	"github.com/tandemchat/tandem/runner"
+	"github.com/tandemchat/tandem/store"
 )
 
-// runDemo is `tandem demo`: for now the terminal simulator on the bundled example flows, with
-// the examples' workspace (schedules, teams); it needs no network and no key.
+// runDemo is `tandem demo`: a server with the demo workspace (the example flows, an API
+// channel, a token) in a temporary data folder, offline. With --chat, the same flows in a
+// terminal chat instead.
 func (m *Main) runDemo(ctx context.Context, args []string) error {
-	fset := m.newFlags("demo", "demo")
+	fset := m.newFlags("demo", "demo [--addr :8080] [--chat]")
+	addr := fset.String("addr", ":8080", "address to listen on")
+	chat := fset.Bool("chat", false, "talk to the example flows in this terminal instead of serving them")
 	if _, err := m.parse(fset, args); err != nil {
 		return err
 	}
+	cfg, err := demoConfig()
+	if err != nil {
+		return err
+	}
+	if *chat {
+		flows, err := demoFlows()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(m.Stdout, "Tandem demo: the example flows in a terminal chat, offline. Say hi!")
+		return m.chat(ctx, cfg, flows, true, "api", tandem.Contact{Name: "Ana Souza", Phone: "+5511999990000"})
+	}
+	dir, err := os.MkdirTemp("", "tandem-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	flowsDir := filepath.Join(dir, "flows")
+	if err := os.MkdirAll(flowsDir, 0o700); err != nil {
+		return err
+	}
+	names, _ := fs.Glob(examples.FS, "*.yaml")
+	for _, n := range names {
+		if n == "tandem.yaml" {
+			continue
+		}
+		b, _ := fs.ReadFile(examples.FS, n)
+		if err := os.WriteFile(filepath.Join(flowsDir, n), b, 0o600); err != nil {
+			return err
+		}
+	}
+	cfg.FlowsDir = flowsDir
+	cfg.Channels = append(cfg.Channels, config.Channel{ID: "api", Kind: "api"})
+	data := filepath.Join(dir, "data")
+	db, err := store.OpenDir(ctx, data)
+	if err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	token, _, err := db.TokenCreate(ctx, "demo", "", time.Now(), runner.NewID)
+	db.Close()
+	if err != nil {
+		return err
+	}
+	m.Getenv = withoutEnv(m.Getenv, "TANDEM_DATABASE_URL") // the demo always uses its own SQLite folder
+	return m.serve(ctx, serveOptions{
+		Config: cfg, Addr: *addr, Data: data, LogFormat: "text", LogLevel: "warn",
+		HTTP: demoHTTP{next: http.DefaultTransport},
+		Ready: func(listen string) {
+			base := "http://" + displayAddr(listen)
+			fmt.Fprintf(m.Stdout, demoText, base, dir, token)
+		},
+	})
+}
+
+const demoText = `
+Tandem demo is running at %[1]s
+(data in %[2]s, removed when you stop it with Ctrl-C)
+
+Talk to the bot through the API channel "api". In another terminal:
+
+  TOKEN=%[3]s
+  say() { curl -s -X POST %[1]s/api/v1/channels/api/messages -H "Authorization: Bearer $TOKEN" \
+      -d "{\"contact\": {\"external_id\": \"u-42\", \"name\": \"Ana Souza\"}, \"message\": {\"id\": \"$RANDOM$RANDOM\", \"text\": \"$1\"}}"; echo; }
+  say hello                 # answers {"conversation_id": "...", "message_id": "..."}
+  CONV=<the conversation_id it printed>
+  curl -s "%[1]s/api/v1/conversations/$CONV/messages?wait=5s" -H "Authorization: Bearer $TOKEN"
+  say 1                     # "Order status"; then try an order number such as 10234
+  curl -s "%[1]s/api/v1/conversations/$CONV" -H "Authorization: Bearer $TOKEN"
+
+Other things to try: "I'd like a quote", "support", "take a note", "menu".
+The API is described at %[1]s/api/v1/openapi.json; metrics are at %[1]s/metrics.
+`
+
+func displayAddr(listen string) string {
+	if strings.HasPrefix(listen, "[::]:") || strings.HasPrefix(listen, "0.0.0.0:") {
+		return "localhost:" + listen[strings.LastIndex(listen, ":")+1:]
+	}
+	return listen
+}
+
+func withoutEnv(get func(string) string, name string) func(string) string {
+	return func(k string) string {
+		if k == name {
+			return ""
+		}
+		return get(k)
+	}
+}
+
+// demoConfig is the examples' workspace.
+func demoConfig() (*config.Config, error) {
 	src, err := fs.ReadFile(examples.FS, "tandem.yaml")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := config.Parse("examples/tandem.yaml", src, func(string) (string, bool) { return "", false })
-	if err != nil {
-		return err
-	}
+	return config.Parse("examples/tandem.yaml", src, func(string) (string, bool) { return "", false })
+}
+
+// demoFlows parses the example flows, the main menu first.
+func demoFlows() ([]*flow.Flow, error) {
 	names, err := fs.Glob(examples.FS, "*.yaml")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sort.Strings(names)
 	var flows []*flow.Flow
-	var entry *flow.Flow
 	for _, name := range names {
 		if name == "tandem.yaml" {
 			continue
 		}
 		b, err := fs.ReadFile(examples.FS, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		f, findings := flow.Parse(path.Join("examples", name), b)
 		if f == nil {
-			return fmt.Errorf("bundled example %s is invalid: %v", name, findings)
+			return nil, fmt.Errorf("bundled example %s is invalid: %v", name, findings)
 		}
 		if f.ID == "main-menu" {
-			entry = f
-			continue
+			flows = append([]*flow.Flow{f}, flows...)
+		} else {
+			flows = append(flows, f)
 		}
-		flows = append(flows, f)
 	}
-	if entry != nil {
-		flows = append([]*flow.Flow{entry}, flows...)
+	return flows, nil
+}
+
+// demoHTTP answers the example flows' calls to shop.example.com and assistant.example.com in
+// the process, so the demo works offline; other calls go out.
+type demoHTTP struct{ next http.RoundTripper }
+
+func (d demoHTTP) Do(req *http.Request) (*http.Response, error) {
+	switch req.URL.Host {
+	case "shop.example.com":
+		id := path.Base(req.URL.Path)
+		status := []string{"shipped", "packing", "delivered"}[len(id)%3]
+		body := fmt.Sprintf(`{"id": %q, "status": %q, "carrier": "DHL", "eta": "in 2 days", "delivered_on": "yesterday"}`, id, status)
+		if !strings.HasPrefix(id, "1") {
+			return demoResponse(req, 404, `{"error": "not found"}`), nil
+		}
+		return demoResponse(req, 200, body), nil
+	case "assistant.example.com":
+		return demoResponse(req, 200, `{"text": "This is the demo assistant: connect a real one in tandem.yaml."}`), nil
 	}
-	fmt.Fprintln(m.Stdout, "Tandem demo: the example flows in a terminal chat, offline. Say hi!")
-	return m.chat(ctx, cfg, flows, true, "api", tandem.Contact{Name: "Ana Souza", Phone: "+5511999990000"})
+	return (&http.Client{Transport: d.next, Timeout: 2 * time.Minute}).Do(req)
+}
+
+func demoResponse(req *http.Request, status int, body string) *http.Response {
+	return &http.Response{StatusCode: status, Status: http.StatusText(status), Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), Request: req}
 }

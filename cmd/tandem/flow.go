@@ -12,7 +12,7 @@ import (
 // runFlow is `tandem flow validate|schema|...`.
 func (m *Main) runFlow(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("flow: name a subcommand: validate, schema")
+		return usagef("flow: name a subcommand: validate, schema, push, publish, list, pull")
 	}
 	switch args[0] {
 	case "validate":
@@ -20,8 +20,10 @@ func (m *Main) runFlow(ctx context.Context, args []string) error {
 	case "schema":
 		_, err := m.Stdout.Write(flow.Schema())
 		return err
+	case "push", "publish", "list", "pull":
+		return m.runFlowClient(ctx, args[0], args[1:])
 	}
-	return usagef("flow: unknown subcommand %q (validate, schema)", args[0])
+	return usagef("flow: unknown subcommand %q (validate, schema, push, publish, list, pull)", args[0])
 }
 
 func (m *Main) runFlowValidate(args []string) error {

@@ -1,0 +1,168 @@
+// Package api serves Tandem's HTTP API (spec/server.md): the API channel, flows, runs,
+// conversations and contacts under /api/v1, the health and metrics endpoints, and the OpenAPI
+// document. Handlers return errors; one table maps error codes to statuses; the route table
+// below is the whole surface, checked against openapi.json by a test.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/runner"
+	"github.com/tandemchat/tandem/store"
+)
+
+// Config wires the API.
+type Config struct {
+	DB     *store.DB
+	Runner *runner.Runner
+	// Workspace is the loaded configuration: channels, providers, schedules...
+	Workspace *config.Config
+	Clock     tandem.Clock
+	Logger    *slog.Logger
+	// Hub wakes long-polls when a conversation gets messages; nil polls only.
+	Hub *Hub
+	// Observer receives request measurements (metrics); nil ignores them.
+	Observer Observer
+	// Metrics serves /metrics; nil answers 404.
+	Metrics http.Handler
+	// BodyLimit caps request bodies (default 1 MB).
+	BodyLimit int64
+	// RateLimit is requests per second per token (default 1000; negative: unlimited).
+	RateLimit float64
+	// NewID returns fresh ids.
+	NewID func() string
+}
+
+// Observer receives one measurement per request.
+type Observer interface {
+	Request(route string, status int, d time.Duration)
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	mux    *http.ServeMux
+	log    *slog.Logger
+	tokens *tokenCache
+	limit  *limiter
+	routes []route
+	// draining is set when the server stops taking requests.
+	mu       sync.Mutex
+	draining bool
+}
+
+// handler is an HTTP handler that returns an error instead of writing it.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// route is one entry of the route table.
+type route struct {
+	method  string
+	pattern string
+	h       handler
+	// public routes need no token (health, metrics, the OpenAPI document, webhooks).
+	public bool
+}
+
+// New returns the API server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = 1000
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = runner.NewID
+	}
+	if cfg.Workspace == nil {
+		cfg.Workspace = config.Default()
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(), limit: newLimiter(cfg.RateLimit)}
+	s.routes = []route{
+		{"GET", "/healthz", s.healthz, true},
+		{"GET", "/readyz", s.readyz, true},
+		{"GET", "/metrics", s.metrics, true},
+		{"GET", "/api/v1/openapi.json", s.openapi, true},
+
+		{"POST", "/api/v1/channels/{channel_id}/messages", s.channelInbound, false},
+		{"GET", "/api/v1/conversations/{id}/messages", s.conversationMessages, false},
+
+		{"GET", "/api/v1/flows", s.flowList, false},
+		{"POST", "/api/v1/flows", s.flowCreate, false},
+		{"GET", "/api/v1/flows/{id}", s.flowGet, false},
+		{"PUT", "/api/v1/flows/{id}", s.flowPut, false},
+		{"DELETE", "/api/v1/flows/{id}", s.flowDelete, false},
+		{"POST", "/api/v1/flows/{id}/publish", s.flowPublish, false},
+		{"GET", "/api/v1/flows/{id}/versions", s.flowVersions, false},
+		{"POST", "/api/v1/flows/{id}/runs", s.flowRun, false},
+
+		{"GET", "/api/v1/conversations", s.conversationList, false},
+		{"GET", "/api/v1/conversations/{id}", s.conversationGet, false},
+		{"GET", "/api/v1/runs/{id}", s.runGet, false},
+		{"GET", "/api/v1/contacts/{id}", s.contactGet, false},
+		{"PATCH", "/api/v1/contacts/{id}", s.contactPatch, false},
+	}
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	s.mux.Handle("/", s.wrap(route{pattern: "/", h: s.notFound, public: true}))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Drain makes /readyz fail so a load balancer stops sending traffic before shutdown.
+func (s *Server) Drain() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.draining = true
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.isDraining() {
+		return tandem.Errorf(tandem.EUNAVAILABLE, "The server is shutting down.")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.DB.Ping(ctx); err != nil {
+		s.log.Warn("readiness: database unreachable", "err", err)
+		return tandem.Errorf(tandem.EUNAVAILABLE, "The database is not reachable.")
+	}
+	applied, latest, err := s.cfg.DB.SchemaVersion(ctx)
+	if err != nil || applied != latest {
+		return tandem.Errorf(tandem.EUNAVAILABLE, "The database schema is at version %d of %d; run `tandem migrate`.", applied, latest)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "schema_version": applied})
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Metrics == nil {
+		return tandem.Errorf(tandem.ENOTFOUND, "Metrics are not enabled.")
+	}
+	s.cfg.Metrics.ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	return tandem.Errorf(tandem.ENOTFOUND, "No route %s %s; see /api/v1/openapi.json.", r.Method, r.URL.Path)
+}

@@ -1,0 +1,227 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/store"
+)
+
+type ctxKey int
+
+const (
+	keyToken ctxKey = iota
+	keyRequestID
+)
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// wrap turns a route's handler into an http.Handler: request id, panic recovery, auth, rate
+// limit, body limit, logging, metrics, and the error → status table.
+func (s *Server) wrap(rt route) http.Handler {
+	name := rt.method + " " + rt.pattern
+	if rt.method == "" {
+		name = "unmatched"
+	}
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		rid := r.Header.Get("X-Request-Id")
+		if rid == "" || len(rid) > 128 {
+			rid = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", rid)
+		ctx := context.WithValue(r.Context(), keyRequestID, rid)
+		r = r.WithContext(ctx)
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("handler panicked", "route", name, "request_id", rid, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if w.status == 0 {
+					writeError(w, tandem.Errorf(tandem.EINTERNAL, "Internal error (request %s).", rid))
+				}
+			}
+			d := time.Since(start)
+			if s.cfg.Observer != nil {
+				s.cfg.Observer.Request(name, w.status, d)
+			}
+			level := s.log.Debug
+			if w.status >= 500 {
+				level = s.log.Warn
+			}
+			level("http request", "method", r.Method, "path", r.URL.Path, "route", name, "status", w.status,
+				"duration_ms", float64(d.Microseconds())/1000, "request_id", rid)
+		}()
+		err := s.serve(w, r, rt)
+		if err == nil {
+			return
+		}
+		if tandem.ErrorCode(err) == tandem.EINTERNAL {
+			s.log.Error("request failed", "route", name, "request_id", rid, "err", err)
+		}
+		if w.status != 0 {
+			return // the handler already answered (a streamed long-poll)
+		}
+		writeError(w, err)
+	})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit)
+	if rt.public {
+		return rt.h(w, r)
+	}
+	token, err := s.authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tandem"`)
+		return err
+	}
+	if wait, ok := s.limit.allow(token.ID, time.Now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return tandem.Errorf(tandem.ERATELIMITED, "Too many requests for this token; retry after %s.", wait.Round(time.Second))
+	}
+	r = r.WithContext(context.WithValue(r.Context(), keyToken, token))
+	return rt.h(w, r)
+}
+
+func (s *Server) authenticate(r *http.Request) (*store.Token, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "Send an API token as `Authorization: Bearer <token>`; create one with `tandem token create`.")
+	}
+	token = strings.TrimSpace(token)
+	if t, ok := s.tokens.get(token); ok {
+		return t, nil
+	}
+	t, err := s.cfg.DB.TokenLookup(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens.put(token, t)
+	return t, nil
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// tokenCache remembers valid tokens for a short while, so a busy client does not cost a
+// database read per request; a revoked token stops working within the TTL.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	t   *store.Token
+	exp time.Time
+}
+
+const tokenTTL = 30 * time.Second
+
+func newTokenCache() *tokenCache { return &tokenCache{m: map[string]cachedToken{}} }
+
+func (c *tokenCache) get(token string) (*store.Token, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[token]
+	if !ok || time.Now().After(e.exp) {
+		return nil, false
+	}
+	return e.t, true
+}
+
+func (c *tokenCache) put(token string, t *store.Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 10000 {
+		clear(c.m)
+	}
+	c.m[token] = cachedToken{t: t, exp: time.Now().Add(tokenTTL)}
+}
+
+// limiter is a token bucket per API token.
+type limiter struct {
+	rate  float64
+	burst float64
+	mu    sync.Mutex
+	b     map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(rate float64) *limiter {
+	return &limiter{rate: rate, burst: math.Max(rate*2, 10), b: map[string]*bucket{}}
+}
+
+// allow takes one request from the bucket of id, or says how long to wait.
+func (l *limiter) allow(id string, now time.Time) (time.Duration, bool) {
+	if l.rate < 0 {
+		return 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.b[id]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.b[id] = b
+	}
+	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
+	}
+	b.tokens--
+	return 0, true
+}
+
+// isMaxBytes reports whether err came from a body over the limit.
+func isMaxBytes(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.As(err, &mb)
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/api"
+	"github.com/tandemchat/tandem/channel"
+	apichannel "github.com/tandemchat/tandem/channel/api"
+	"github.com/tandemchat/tandem/clock"
+	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/engine"
+	"github.com/tandemchat/tandem/flow"
+	"github.com/tandemchat/tandem/internal/safehttp"
+	"github.com/tandemchat/tandem/metrics"
+	"github.com/tandemchat/tandem/runner"
+	"github.com/tandemchat/tandem/store"
+)
+
+// serveOptions are what `serve`, `demo` and `bench` share.
+type serveOptions struct {
+	ConfigPath string
+	Config     *config.Config // used instead of ConfigPath when set
+	Addr       string
+	Data       string
+	LogFormat  string
+	LogLevel   string
+	// RateLimit per token (0: default; negative: none).
+	RateLimit float64
+	// Ready is called with the listening address once the server accepts requests.
+	Ready func(addr string)
+	// HTTP carries out http steps (default: the guarded client).
+	HTTP runner.HTTPDoer
+}
+
+// server is a running Tandem: database, runner, HTTP API.
+type server struct {
+	db      *store.DB
+	run     *runner.Runner
+	api     *api.Server
+	http    *http.Server
+	ln      net.Listener
+	log     *slog.Logger
+	cfg     *config.Config
+	metrics *metrics.Metrics
+}
+
+// runServe is `tandem serve`.
+func (m *Main) runServe(ctx context.Context, args []string) error {
+	fs := m.newFlags("serve", "serve [--config tandem.yaml] [--addr :8080] [--data ./tandem-data]")
+	o := serveOptions{}
+	fs.StringVar(&o.ConfigPath, "config", "", "the workspace configuration (tandem.yaml); without it, an empty workspace")
+	fs.StringVar(&o.Addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&o.Data, "data", "./tandem-data", "data folder (SQLite); TANDEM_DATABASE_URL=postgres://... selects PostgreSQL")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if _, err := m.parse(fs, args); err != nil {
+		return err
+	}
+	return m.serve(ctx, o)
+}
+
+// serve starts a server and runs it until ctx ends (SIGTERM, SIGINT), then shuts down
+// gracefully: it stops taking requests, finishes in-flight requests and turns, and closes.
+func (m *Main) serve(ctx context.Context, o serveOptions) error {
+	s, err := m.startServer(ctx, o)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	if o.Ready != nil {
+		o.Ready(s.ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		s.close(context.Background())
+		return fmt.Errorf("the HTTP server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: no new requests; finishing the work in progress")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.close(sctx)
+}
+
+func (s *server) close(ctx context.Context) error {
+	s.api.Drain()
+	herr := s.http.Shutdown(ctx)
+	rerr := s.run.Stop(ctx)
+	derr := s.db.Close()
+	if err := errors.Join(herr, rerr, derr); err != nil {
+		s.log.Warn("shutdown was not clean", "err", err)
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+func (m *Main) logger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format %q: use text or json", format)
+}
+
+// startServer opens the database, migrates it, publishes the flows folder, starts the runner and
+// listens; the caller serves.
+func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error) {
+	log, err := m.logger(o.LogFormat, o.LogLevel, m.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := o.Config
+	if cfg == nil {
+		cfg = config.Default()
+		if o.ConfigPath != "" {
+			if cfg, err = config.Load(o.ConfigPath); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration: " + w)
+	}
+	db, err := m.openDB(ctx, o.Data)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{db: db, log: log, cfg: cfg}
+	fail := func(err error) (*server, error) {
+		db.Close()
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return fail(err)
+	}
+	schedules, err := cfg.BuildSchedules()
+	if err != nil {
+		return fail(err)
+	}
+	wall := clock.Wall{}
+	s.metrics = metrics.New(db, wall.Now)
+	hub := api.NewHub()
+	channels, err := buildChannels(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	desks := map[string]engine.DeskInfo{"inbox": {}}
+	for _, d := range cfg.Desks {
+		desks[d.ID] = engine.DeskInfo{NeedsEmail: d.Kind == "webhook" || d.Kind == "intercom" || d.Kind == "livechat"}
+	}
+	poll := time.Second
+	if db.Dialect() == store.Postgres {
+		poll = 200 * time.Millisecond // other replicas queue work too
+	}
+	var doer runner.HTTPDoer = safehttp.NewClient(safehttp.Options{AllowPrivate: cfg.HTTP.AllowPrivate, Allow: cfg.HTTP.Prefixes()})
+	if o.HTTP != nil {
+		doer = o.HTTP
+	}
+	s.run = runner.New(runner.Config{
+		DB: db, Clock: wall, Logger: log, Observer: s.metrics, Poll: poll,
+		Env: &engine.Env{
+			Schedules: schedules, Location: cfg.Location(), Language: cfg.Workspace.Language,
+			Secrets: cfg.Secrets, DefaultProvider: cfg.DefaultProvider, Desks: desks, Caps: channel.Caps,
+			HandoffWait: cfg.Handoff.WaitTimeout.D(), HandoffSession: cfg.Handoff.SessionTimeout.D(), TransferRounds: cfg.Handoff.TransferRounds,
+		},
+		Channel: func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
+		HTTP:    doer,
+		Notify:  hub.Notify,
+	})
+	if err := s.run.LoadFlows(ctx); err != nil {
+		return fail(err)
+	}
+	if err := publishFolder(ctx, s.run, cfg, log); err != nil {
+		return fail(err)
+	}
+	if err := s.run.Start(ctx); err != nil {
+		return fail(err)
+	}
+	s.api = api.New(api.Config{DB: db, Runner: s.run, Workspace: cfg, Clock: wall, Logger: log, Hub: hub,
+		Observer: s.metrics, Metrics: s.metrics.Handler(), RateLimit: o.RateLimit})
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		s.run.Stop(ctx)
+		return fail(fmt.Errorf("cannot listen on %s: %w", o.Addr, err))
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 90 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	store := "sqlite " + db.Path()
+	if db.Dialect() == "postgres" {
+		store = "postgres"
+	}
+	log.Info("tandem is serving", "addr", ln.Addr().String(), "store", store, "workspace", cfg.Workspace.Name, "version", Version)
+	return s, nil
+}
+
+// buildChannels makes the configured channels that can send.
+func buildChannels(cfg *config.Config, log *slog.Logger) (map[string]tandem.Channel, error) {
+	out := map[string]tandem.Channel{}
+	client := safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 30 * time.Second})
+	for _, c := range cfg.Channels {
+		switch c.Kind {
+		case apichannel.Kind:
+			// The outbound URL is the operator's own endpoint, configured in tandem.yaml, so
+			// it may be private.
+			out[c.ID] = &apichannel.Channel{ID: c.ID, OutboundURL: c.OutboundURL, Secret: c.Secret, Client: client}
+		default:
+			log.Warn("channel kind not available in this version; its messages cannot be sent", "channel", c.ID, "kind", c.Kind)
+		}
+	}
+	return out, nil
+}
+
+// publishFolder publishes every flow of the configuration's flows folder; an invalid flow stops
+// the start with its findings.
+func publishFolder(ctx context.Context, run *runner.Runner, cfg *config.Config, log *slog.Logger) error {
+	dir := cfg.FlowsDir
+	if dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("flows folder %s cannot be read: %w", dir, err)
+	}
+	var files []string
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() && !strings.HasSuffix(n, ".test.yaml") && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".json")) {
+			files = append(files, filepath.Join(dir, n))
+		}
+	}
+	sort.Strings(files)
+	env := cfg.FlowEnv()
+	env.Flows = map[string]bool{}
+	var parsed []*flow.Flow
+	var problems []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		fl, findings := flow.Parse(f, src)
+		if fl == nil {
+			for _, fd := range findings {
+				problems = append(problems, fd.String())
+			}
+			continue
+		}
+		env.Flows[fl.ID] = true
+		parsed = append(parsed, fl)
+	}
+	for _, fl := range parsed {
+		for _, fd := range flow.Validate(fl, env) {
+			if fd.Severity == flow.SeverityError {
+				problems = append(problems, fd.String())
+			} else {
+				log.Warn("flow: " + fd.String())
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the flows folder has errors; fix them and start again:\n  %s", strings.Join(problems, "\n  "))
+	}
+	for _, fl := range parsed {
+		format := "yaml"
+		if strings.HasSuffix(fl.File, ".json") {
+			format = "json"
+		}
+		v, created, err := run.Publish(ctx, fl, format)
+		if err != nil {
+			return err
+		}
+		if created {
+			log.Info("flow published", "flow", fl.ID, "version", v, "file", fl.File)
+		}
+	}
+	return nil
+}
