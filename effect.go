@@ -110,4 +110,3 @@ type DeskResult struct {
 	Session string `json:"session,omitempty"`
 	Error   string `json:"error,omitempty"`
 }
-
