@@ -73,6 +73,12 @@ type AIRequest struct {
 	Schema         JSON          `json:"schema,omitempty"`
 	Intents        []Intent      `json:"intents,omitempty"`
 	Knowledge      string        `json:"knowledge,omitempty"`
+	// History asks for the last N turns of the conversation before message HistoryBefore to be
+	// put before Messages; the runner fills them in from the store before the call.
+	History       int    `json:"history,omitempty"`
+	HistoryBefore string `json:"history_before,omitempty"`
+	// ToolChoice "none" asks for a final answer without tool calls.
+	ToolChoice string `json:"tool_choice,omitempty"`
 	// Memory is the provider's state for this conversation (a thread or conversation id).
 	Memory   string        `json:"memory,omitempty"`
 	Timeout  time.Duration `json:"timeout,omitempty"`
@@ -104,6 +110,24 @@ type AIResult struct {
 // with memory. A provider returns an *AIError for failures it understands (status, retry hint).
 type Provider interface {
 	Call(ctx context.Context, req *AIRequest) (*AIResult, error)
+}
+
+// Passage is a piece of a knowledge base found for a query.
+type Passage struct {
+	Source string  `json:"source"`
+	Text   string  `json:"text"`
+	Score  float64 `json:"score"`
+}
+
+// Embedder turns texts into vectors, for hybrid knowledge ranking; providers that offer
+// embeddings implement it.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Knowledge searches knowledge bases.
+type Knowledge interface {
+	Search(ctx context.Context, kb, query string, k int) ([]Passage, error)
 }
 
 // AIError is a provider failure with what is known about it.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -163,6 +164,25 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// notFound answers what no route matches: 405 with Allow when the path is served with other
+// methods (the catch-all "/" pattern keeps ServeMux from answering that itself), else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	if allow := s.allowed(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return tandem.Errorf(eMethodNotAllowed, "%s %s is not served; use %s.", r.Method, r.URL.Path, strings.Join(allow, ", "))
+	}
 	return tandem.Errorf(tandem.ENOTFOUND, "No route %s %s; see /api/v1/openapi.json.", r.Method, r.URL.Path)
+}
+
+// allowed returns the methods the route table serves r's path with.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -11,8 +11,13 @@ import (
 	"github.com/tandemchat/tandem"
 )
 
+// eMethodNotAllowed is the code of a request whose path is served, but not with its method.
+// It is the API's own: nothing below the HTTP layer can fail that way.
+const eMethodNotAllowed = "method_not_allowed"
+
 // statuses maps error codes to HTTP statuses: the one table.
 var statuses = map[string]int{
+	eMethodNotAllowed:    http.StatusMethodNotAllowed,
 	tandem.EINVALID:      http.StatusBadRequest,
 	tandem.EUNAUTHORIZED: http.StatusUnauthorized,
 	tandem.EFORBIDDEN:    http.StatusForbidden,

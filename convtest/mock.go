@@ -38,7 +38,8 @@ type world struct {
 	closes    []string
 	problems  []string // unmocked calls and the like: the test fails at the end
 	available bool
-	external  tandem.Provider // a real provider used when no mock matches (local)
+	external  tandem.Provider // the local provider, used when no mock matches a local provider
+	localIDs  map[string]bool
 }
 
 type deskRecord struct {
@@ -280,9 +281,10 @@ func (p llmMock) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIRes
 		m.used++
 	}
 	ext := w.external
+	local := w.localIDs[p.id]
 	w.mu.Unlock()
 	if m == nil {
-		if ext != nil {
+		if ext != nil && local {
 			return ext.Call(ctx, req)
 		}
 		w.problem("unmocked LLM call: step %q, provider %q", req.Step, p.id)

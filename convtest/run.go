@@ -18,6 +18,7 @@ import (
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/workspace"
 )
 
 // DefaultClock is where the virtual clock starts when a test names none: a Monday morning.
@@ -141,6 +142,14 @@ func setup(ctx context.Context, t *Test, verbose bool, openDB func() (*store.DB,
 		return nil, fail(t.Line, "%v", err)
 	}
 	s.Sandbox = sb
+	// Providers of kind local answer for real when no mock matches: they are offline.
+	s.w.external = localFor(cfg, sb)
+	s.w.localIDs = map[string]bool{"local": true}
+	for _, p := range cfg.Providers {
+		if p.Kind == "local" {
+			s.w.localIDs[p.ID] = true
+		}
+	}
 	if err := s.loadFlows(); err != nil {
 		return s, err
 	}
@@ -718,4 +727,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// localFor builds the local provider answering from the configuration's knowledge bases.
+func localFor(cfg *config.Config, sb *Sandbox) tandem.Provider {
+	ps, err := workspace.Providers(&config.Config{Knowledge: cfg.Knowledge}, nil, sb.Knowledge)
+	if err != nil {
+		return nil
+	}
+	return ps["local"]
 }

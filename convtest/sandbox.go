@@ -14,8 +14,10 @@ import (
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/flow"
+	"github.com/tandemchat/tandem/knowledge"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/workspace"
 )
 
 // SandboxOptions configure a sandbox.
@@ -46,6 +48,8 @@ type Sandbox struct {
 	Runner *runner.Runner
 	Clock  *clock.Virtual
 	Config *config.Config
+	// Knowledge is the configuration's knowledge bases, ingested into the sandbox's store.
+	Knowledge *knowledge.Index
 	kind   string
 	ext    string
 	conv   string
@@ -60,7 +64,7 @@ func NewSandbox(ctx context.Context, o SandboxOptions) (*Sandbox, error) {
 	if cfg == nil {
 		cfg = config.Default()
 	}
-	schedules, err := cfg.BuildSchedules()
+	env, err := workspace.Env(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -82,20 +86,14 @@ func NewSandbox(ctx context.Context, o SandboxOptions) (*Sandbox, error) {
 	if kind == "" {
 		kind = "api"
 	}
-	desks := map[string]engine.DeskInfo{"inbox": {}}
-	for _, d := range cfg.Desks {
-		needs := d.Kind == "webhook" || d.Kind == "intercom" || d.Kind == "livechat"
-		if o.DeskNeedsEmail != nil {
-			needs = *o.DeskNeedsEmail
+	if o.DeskNeedsEmail != nil {
+		for id := range env.Desks {
+			if id != "inbox" {
+				env.Desks[id] = engine.DeskInfo{NeedsEmail: *o.DeskNeedsEmail}
+			}
 		}
-		desks[d.ID] = engine.DeskInfo{NeedsEmail: needs}
 	}
-	env := &engine.Env{
-		Schedules: schedules, Location: cfg.Location(), Language: cfg.Workspace.Language,
-		Secrets: cfg.Secrets, DefaultProvider: cfg.DefaultProvider, Desks: desks,
-		HandoffWait: cfg.Handoff.WaitTimeout.D(), HandoffSession: cfg.Handoff.SessionTimeout.D(), TransferRounds: cfg.Handoff.TransferRounds,
-		Caps: channel.Caps, Region: engine.PhoneRegion(o.Contact.Phone),
-	}
+	env.Region = engine.PhoneRegion(o.Contact.Phone)
 	deliver := o.Deliver
 	if deliver == nil {
 		deliver = func(tandem.Message) {}
@@ -105,6 +103,10 @@ func NewSandbox(ctx context.Context, o SandboxOptions) (*Sandbox, error) {
 		doer = noHTTP{}
 	}
 	s := &Sandbox{DB: db, Clock: clock.NewVirtual(start), Config: cfg, kind: kind, ext: o.Contact.ExternalID}
+	if s.Knowledge, err = workspace.Knowledge(ctx, cfg, db, s.Clock, nil); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if s.ext == "" {
 		s.ext = "sandbox-contact"
 	}
@@ -114,8 +116,9 @@ func NewSandbox(ctx context.Context, o SandboxOptions) (*Sandbox, error) {
 		DB: db, Env: env, Clock: s.Clock,
 		Channel:  func(string) (tandem.Channel, bool) { return funcChannel{kind: kind, deliver: deliver}, true },
 		HTTP:     doer,
-		Provider: o.Provider,
-		Desk:     o.Desk,
+		Provider:  o.Provider,
+		Desk:      o.Desk,
+		Knowledge: s.Knowledge,
 		Sleep:    func(context.Context, time.Duration) error { return nil },
 	})
 	s.contactTemplate = contact

@@ -411,6 +411,7 @@ func (c *cursor) advance(ev *tandem.Event) {
 			}
 			r.Steps++
 			r.Local = nil
+			r.Agent = nil
 			r.Entered = c.now
 			o = h.enter(c, s)
 		}
@@ -422,6 +423,7 @@ func (c *cursor) advance(ev *tandem.Event) {
 		case kindNext:
 			r.Step = o.next
 			r.Local = nil
+			r.Agent = nil
 		case kindWait:
 			r.Status = tandem.RunWaiting
 			if r.Wait != nil && r.Wait.Message {

@@ -57,8 +57,10 @@ type RunState struct {
 	Wait    *Wait           `json:"wait,omitempty"`
 	// Entered is when the current step started (a waiting step's trace reports the wait).
 	Entered time.Time `json:"entered"`
-	// Local is the waiting step's own bookkeeping (retries used, agent turns, ...).
+	// Local is the waiting step's own bookkeeping (retries used, ...).
 	Local map[string]any `json:"local,omitempty"`
+	// Agent is an agent step's conversation with its model during a turn.
+	Agent *AgentState `json:"agent,omitempty"`
 	// Steps counts the steps executed since the run last waited for the customer or a timer.
 	Steps int          `json:"steps,omitempty"`
 	Usage tandem.Usage `json:"usage"`
@@ -103,4 +105,23 @@ type Handoff struct {
 	StartedAt time.Time `json:"started_at"`
 	// RunStep is the handoff step of the active run that waits on it ("" for an agent takeover).
 	RunStep string `json:"run_step,omitempty"`
+}
+
+// AgentState is an agent step's bookkeeping.
+type AgentState struct {
+	// Turns counts the customer messages answered.
+	Turns int `json:"turns"`
+	// Msgs is the current turn's exchange with the model: the customer's message, the model's
+	// tool calls and their results.
+	Msgs []tandem.ChatMessage `json:"msgs,omitempty"`
+	// Pending are tool calls of the model's last answer not carried out yet.
+	Pending []tandem.ToolCall `json:"pending,omitempty"`
+	// ToolCalls counts the tool calls carried out in this turn.
+	ToolCalls int `json:"tool_calls"`
+	// Calls records the turn's tool calls for the step's outputs.
+	Calls []map[string]any `json:"calls,omitempty"`
+	// Citations collected from knowledge searches in this turn.
+	Citations []tandem.Citation `json:"citations,omitempty"`
+	// Waiting says what the step waits on: "model", "search" or "http".
+	Waiting string `json:"waiting,omitempty"`
 }

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tandemchat/tandem/expr"
 )
@@ -344,10 +347,26 @@ type LLMStep struct {
 	Output      string        `json:"output,omitempty"` // text | json
 	Schema      any           `json:"schema,omitempty"`
 	Send        bool          `json:"send,omitempty"`
+
+	once       sync.Once
+	compiled   *jsonschema.Schema
+	compileErr error
 }
 
 // Refs implements Body.
 func (s *LLMStep) Refs() []Ref { return refs("on_error", s.OnError) }
+
+// ValidateOutput checks a JSON answer against the step's schema (when it has one).
+func (s *LLMStep) ValidateOutput(v any) error {
+	if s.Schema == nil {
+		return nil
+	}
+	s.once.Do(func() { s.compiled, s.compileErr = compileOutputSchema(s.Schema) })
+	if s.compileErr != nil {
+		return fmt.Errorf("the step's schema is not a valid JSON Schema: %w", s.compileErr)
+	}
+	return s.compiled.Validate(v)
+}
 
 // IntentSpec is one intent of a classify step.
 type IntentSpec struct {
@@ -545,3 +564,33 @@ type StopStep struct {
 
 // Refs implements Body.
 func (s *StopStep) Refs() []Ref { return nil }
+
+// compileOutputSchema compiles a JSON Schema written in a flow (an llm step's output schema).
+func compileOutputSchema(doc any) (*jsonschema.Schema, error) {
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("output.json", normaliseNumbers(doc)); err != nil {
+		return nil, err
+	}
+	return c.Compile("output.json")
+}
+
+// normaliseNumbers converts ints to float64 recursively, as decoded JSON has them.
+func normaliseNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normaliseNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normaliseNumbers(e)
+		}
+		return out
+	case int:
+		return float64(x)
+	}
+	return v
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/store"
 )
@@ -289,9 +290,26 @@ func retryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
-// doAI calls an AI provider with the step's retry policy and its fallback.
+// doAI calls an AI provider with the step's retry policy and its fallback, after filling in the
+// conversation's history; a knowledge search goes to the knowledge bases.
 func (r *Runner) doAI(ctx context.Context, conversationID string, req *tandem.AIRequest) *tandem.AIResult {
 	start := r.cfg.Clock.Now()
+	if req.Op == engine.AISearch {
+		return r.search(ctx, req)
+	}
+	if req.History > 0 {
+		hist, err := r.db.MessagesBefore(ctx, conversationID, req.HistoryBefore, 2*req.History)
+		if err != nil {
+			return &tandem.AIResult{Provider: req.Provider, Error: "the conversation's history cannot be read: " + err.Error()}
+		}
+		msgs := make([]tandem.ChatMessage, 0, len(hist)+len(req.Messages))
+		for _, m := range hist {
+			if cm, ok := chatMessage(&m); ok {
+				msgs = append(msgs, cm)
+			}
+		}
+		req.Messages = append(msgs, req.Messages...)
+	}
 	res := r.aiAttempts(ctx, req, max(1, req.Retry.Attempts))
 	if res.Error != "" && req.Fallback != nil && req.Fallback.Provider != "" {
 		fb := *req
@@ -347,4 +365,49 @@ func (r *Runner) aiAttempts(ctx context.Context, req *tandem.AIRequest, attempts
 			return &tandem.AIResult{Provider: req.Provider, Error: msg, Status: status, Attempts: i}
 		}
 	}
+}
+
+// chatMessage turns a conversation message into a model message.
+func chatMessage(m *tandem.Message) (tandem.ChatMessage, bool) {
+	role := "assistant"
+	if m.Direction == tandem.DirectionIn {
+		role = "user"
+	}
+	text := m.Text
+	if m.Media != nil {
+		text = strings.TrimSpace(fmt.Sprintf("%s [%s: %s]", text, m.Type, m.Media.URL))
+	}
+	if m.Location != nil {
+		text = strings.TrimSpace(fmt.Sprintf("%s [location: %g,%g]", text, m.Location.Lat, m.Location.Lng))
+	}
+	if text == "" {
+		return tandem.ChatMessage{}, false
+	}
+	return tandem.ChatMessage{Role: role, Content: text}, true
+}
+
+// search looks a query up in a knowledge base for an agent's search tool.
+func (r *Runner) search(ctx context.Context, req *tandem.AIRequest) *tandem.AIResult {
+	res := &tandem.AIResult{Provider: req.Provider, Model: engine.AISearch, Attempts: 1}
+	if r.cfg.Knowledge == nil {
+		res.Error = fmt.Sprintf("knowledge base %q is not configured", req.Knowledge)
+		return res
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ps, err := r.cfg.Knowledge.Search(cctx, req.Knowledge, req.Input, 3)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	var b strings.Builder
+	for i, p := range ps {
+		fmt.Fprintf(&b, "[%d] (source: %s)\n%s\n\n", i+1, p.Source, p.Text)
+		res.Citations = append(res.Citations, tandem.Citation{Source: p.Source, Text: p.Text, Score: p.Score})
+	}
+	if len(ps) == 0 {
+		b.WriteString("Nothing in the knowledge base matches.")
+	}
+	res.Text = strings.TrimSpace(b.String())
+	return res
 }

@@ -40,6 +40,8 @@ type Config struct {
 	// Provider and Desk look up AI providers and human desks by id.
 	Provider func(id string) (tandem.Provider, bool)
 	Desk     func(id string) (tandem.Desk, bool)
+	// Knowledge answers the agent's knowledge searches.
+	Knowledge tandem.Knowledge
 	// Sleep waits between retries inside one effect; nil sleeps for real. Tests pass a no-op:
 	// with a virtual clock, calls complete at the instant they are made.
 	Sleep func(ctx context.Context, d time.Duration) error

@@ -460,11 +460,11 @@ func TestProcessAtomic(t *testing.T) {
 					t.Errorf("%d messages, want 2", got)
 				}
 				for query, want := range map[string]int64{
-					`SELECT COUNT(*) FROM outbox`:                    0,
-					`SELECT COUNT(*) FROM runs`:                      0,
-					`SELECT COUNT(*) FROM notes`:                     0,
-					`SELECT COUNT(*) FROM timers WHERE id = 't1'`:    1,
-					`SELECT COUNT(*) FROM timers WHERE id <> 't1'`:   0,
+					`SELECT COUNT(*) FROM outbox`:                  0,
+					`SELECT COUNT(*) FROM runs`:                    0,
+					`SELECT COUNT(*) FROM notes`:                   0,
+					`SELECT COUNT(*) FROM timers WHERE id = 't1'`:  1,
+					`SELECT COUNT(*) FROM timers WHERE id <> 't1'`: 0,
 				} {
 					if got := f.count(query); got != want {
 						t.Errorf("%s = %d, want %d", query, got, want)

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,8 +36,8 @@ func (db *DB) ConversationList(ctx context.Context, p ConversationListParams) ([
 	}
 	if p.Before != "" {
 		us, id, ok := strings.Cut(p.Before, "_")
-		var t int64
-		if _, err := fmt.Sscan(us, &t); !ok || err != nil {
+		t, err := strconv.ParseInt(us, 10, 64)
+		if !ok || err != nil {
 			return nil, "", tandem.Errorf(tandem.EINVALID, "cursor: %q is not a cursor this API returned.", p.Before)
 		}
 		where = append(where, "(updated_at < ? OR (updated_at = ? AND id < ?))")
@@ -43,7 +46,7 @@ func (db *DB) ConversationList(ctx context.Context, p ConversationListParams) ([
 	if p.Limit <= 0 || p.Limit > 500 {
 		p.Limit = 50
 	}
-	query := `SELECT ` + conversationCols + `, state, done_seq FROM conversations`
+	query := `SELECT ` + infoCols + ` FROM conversations`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -56,20 +59,11 @@ func (db *DB) ConversationList(ctx context.Context, p ConversationListParams) ([
 	defer rows.Close()
 	var out []ConversationInfo
 	for rows.Next() {
-		var c tandem.Conversation
-		var paused int
-		var data, state string
-		var created, updated, done int64
-		if err := rows.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.ChannelKind, &c.Status, &c.Team, &c.Assignee,
-			&paused, &data, &created, &updated, &state, &done); err != nil {
-			return nil, "", err
+		info, err := scanInfo(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("conversations: %w", err)
 		}
-		c.BotPaused = paused != 0
-		c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
-		var d convData
-		_ = json.Unmarshal([]byte(data), &d)
-		c.Attributes, c.Tags = d.Attributes, d.Tags
-		out = append(out, ConversationInfo{Conversation: c, State: []byte(state)})
+		out = append(out, *info)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", err
@@ -104,8 +98,10 @@ func (db *DB) ContactUpdate(ctx context.Context, id string, p ContactPatch, now 
 			lock = " FOR UPDATE"
 		}
 		var data string
-		if err := q.row(`SELECT data FROM contacts WHERE id = ?`+lock, id).Scan(&data); err != nil {
+		if err := q.row(`SELECT data FROM contacts WHERE id = ?`+lock, id).Scan(&data); errors.Is(err, sql.ErrNoRows) {
 			return notFound("Contact", id)
+		} else if err != nil {
+			return fmt.Errorf("contact %s: %w", id, err)
 		}
 		var c tandem.Contact
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
@@ -157,6 +153,42 @@ func (db *DB) RunCounts(ctx context.Context) (map[string]int, error) {
 			return nil, err
 		}
 		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// MessagesBefore returns up to limit messages of a conversation sent before a message (all the
+// latest ones when before is ""), oldest first: the history an AI step sends to its model.
+func (db *DB) MessagesBefore(ctx context.Context, conversationID, before string, limit int) ([]tandem.Message, error) {
+	q := db.read(ctx)
+	var seq int64 = 1 << 62
+	if before != "" {
+		if err := q.row(`SELECT seq FROM messages WHERE conversation_id = ? AND id = ?`, conversationID, before).Scan(&seq); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+	}
+	rows, err := q.query(`SELECT id, direction, author, type, text, data, created_at FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		conversationID, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer rows.Close()
+	var out []tandem.Message
+	for rows.Next() {
+		m := tandem.Message{ConversationID: conversationID}
+		var data string
+		var created int64
+		if err := rows.Scan(&m.ID, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &created); err != nil {
+			return nil, err
+		}
+		var d messageData
+		_ = json.Unmarshal([]byte(data), &d)
+		m.Media, m.Location, m.Option = d.Media, d.Location, d.Option
+		m.CreatedAt = fromMicros(created)
+		out = append(out, m)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
 	}
 	return out, rows.Err()
 }

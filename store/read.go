@@ -21,16 +21,36 @@ type ConversationInfo struct {
 
 // ConversationGet returns a conversation with its engine state.
 func (db *DB) ConversationGet(ctx context.Context, id string) (*ConversationInfo, error) {
-	q := db.read(ctx)
-	var info ConversationInfo
-	c, state, _, err := q.conversation(`SELECT `+conversationCols+`, state, done_seq FROM conversations WHERE id = ?`, id)
-	if err != nil {
-		return nil, err
-	}
-	info.Conversation, info.State = *c, []byte(state)
-	if err := q.row(`SELECT handoff, run_id, run_status FROM conversations WHERE id = ?`, id).Scan(&info.Handoff, &info.RunID, &info.RunStatus); err != nil {
+	info, err := scanInfo(db.read(ctx).row(`SELECT `+infoCols+` FROM conversations WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("Conversation", id)
+	} else if err != nil {
 		return nil, fmt.Errorf("conversation %s: %w", id, err)
 	}
+	return info, nil
+}
+
+// infoCols are the columns scanInfo reads.
+const infoCols = conversationCols + `, state, handoff, run_id, run_status`
+
+func scanInfo(row interface{ Scan(...any) error }) (*ConversationInfo, error) {
+	var info ConversationInfo
+	c := &info.Conversation
+	var paused int
+	var data, state string
+	var created, updated int64
+	if err := row.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.ChannelKind, &c.Status, &c.Team, &c.Assignee,
+		&paused, &data, &created, &updated, &state, &info.Handoff, &info.RunID, &info.RunStatus); err != nil {
+		return nil, err
+	}
+	c.BotPaused = paused != 0
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	var d convData
+	if err := json.Unmarshal([]byte(data), &d); err != nil {
+		return nil, fmt.Errorf("conversation %s: %w", c.ID, err)
+	}
+	c.Attributes, c.Tags = d.Attributes, d.Tags
+	info.State = []byte(state)
 	return &info, nil
 }
 
@@ -88,23 +108,29 @@ func (db *DB) Messages(ctx context.Context, p MessagesParams) ([]tandem.Message,
 
 // RunGet returns a run.
 func (db *DB) RunGet(ctx context.Context, id string) (*tandem.Run, error) {
-	return db.read(ctx).run(`WHERE id = ?`, id)
+	r, err := scanRun(db.read(ctx).row(`SELECT `+runCols+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("Run", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("run %s: %w", id, err)
+	}
+	return r, nil
 }
 
-func (q q) run(where string, args ...any) (*tandem.Run, error) {
+const runCols = `conversation_id, id, flow_id, flow_version, status, reason, error, step, data, started_at, updated_at, ended_at`
+
+func scanRun(row interface{ Scan(...any) error }) (*tandem.Run, error) {
 	var r tandem.Run
 	var data string
 	var started, updated int64
-	var ended sql.NullInt64
-	err := q.row(`SELECT conversation_id, id, flow_id, flow_version, status, reason, error, step, data, started_at, updated_at, ended_at FROM runs `+where, args...).
-		Scan(&r.ConversationID, &r.ID, &r.FlowID, &r.FlowVersion, &r.Status, &r.Reason, &r.Error, &r.Step, &data, &started, &updated, &ended)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Run", fmt.Sprint(args[len(args)-1]))
-	} else if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
+	var ended sql.NullInt64 // NULL while the run goes on
+	if err := row.Scan(&r.ConversationID, &r.ID, &r.FlowID, &r.FlowVersion, &r.Status, &r.Reason, &r.Error, &r.Step, &data, &started, &updated, &ended); err != nil {
+		return nil, err
 	}
 	var d runData
-	_ = json.Unmarshal([]byte(data), &d)
+	if err := json.Unmarshal([]byte(data), &d); err != nil {
+		return nil, fmt.Errorf("run %s: %w", r.ID, err)
+	}
 	r.Usage = d.Usage
 	r.StartedAt, r.UpdatedAt = fromMicros(started), fromMicros(updated)
 	if ended.Valid {
@@ -146,29 +172,20 @@ func (db *DB) RunTrace(ctx context.Context, conversationID, runID string) ([]tan
 
 // Runs returns a conversation's runs, oldest first.
 func (db *DB) Runs(ctx context.Context, conversationID string) ([]tandem.Run, error) {
-	rows, err := db.read(ctx).query(`SELECT id FROM runs WHERE conversation_id = ? ORDER BY started_at, id`, conversationID)
+	rows, err := db.read(ctx).query(`SELECT `+runCols+` FROM runs WHERE conversation_id = ? ORDER BY started_at, id`, conversationID)
 	if err != nil {
 		return nil, fmt.Errorf("runs: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
+	defer rows.Close()
 	var out []tandem.Run
-	for _, id := range ids {
-		r, err := db.read(ctx).run(`WHERE conversation_id = ? AND id = ?`, conversationID, id)
+	for rows.Next() {
+		r, err := scanRun(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("runs: %w", err)
 		}
 		out = append(out, *r)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // Notes returns a conversation's internal notes, oldest first.

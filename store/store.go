@@ -290,6 +290,11 @@ func (db *DB) dialectSQL(s string) string {
 	if db.dialect == Postgres {
 		blob = "BYTEA"
 	}
+	kbIndex := `CREATE VIRTUAL TABLE kb_fts USING fts5(norm, kb_id UNINDEXED, generation UNINDEXED, seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');`
+	if db.dialect == Postgres {
+		kbIndex = `CREATE INDEX kb_chunks_fts ON kb_chunks USING GIN (to_tsvector('simple', norm));`
+	}
+	s = strings.ReplaceAll(s, "{{KB_INDEX}}", kbIndex)
 	return strings.ReplaceAll(s, "{{BLOB}}", blob)
 }
 

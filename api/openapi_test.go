@@ -1,0 +1,253 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// openapiDocument is the part of an OpenAPI 3.1 document the tests read.
+type openapiDocument struct {
+	OpenAPI string `json:"openapi"`
+	Info    struct {
+		Title   string `json:"title"`
+		Version string `json:"version"`
+	} `json:"info"`
+	Paths      map[string]map[string]json.RawMessage `json:"paths"`
+	Components struct {
+		Schemas         map[string]json.RawMessage `json:"schemas"`
+		SecuritySchemes map[string]json.RawMessage `json:"securitySchemes"`
+	} `json:"components"`
+}
+
+type openapiOperation struct {
+	OperationID string                     `json:"operationId"`
+	Responses   map[string]json.RawMessage `json:"responses"`
+	Parameters  []openapiParameter         `json:"parameters"`
+	Security    *[]map[string][]string     `json:"security"`
+}
+
+type openapiParameter struct {
+	Name     string `json:"name"`
+	In       string `json:"in"`
+	Required bool   `json:"required"`
+}
+
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+func loadOpenAPI(tb testing.TB) *openapiDocument {
+	tb.Helper()
+	var doc openapiDocument
+	dec := json.NewDecoder(bytes.NewReader(openapiDoc))
+	if err := dec.Decode(&doc); err != nil {
+		tb.Fatalf("openapi.json is not JSON: %v", err)
+	}
+	return &doc
+}
+
+// operations returns "METHOD /path" → operation for every operation of the document.
+func (d *openapiDocument) operations(tb testing.TB) map[string]openapiOperation {
+	tb.Helper()
+	out := map[string]openapiOperation{}
+	for path, item := range d.Paths {
+		for key, raw := range item {
+			if !slices.Contains(httpMethods, key) {
+				continue
+			}
+			var op openapiOperation
+			if err := json.Unmarshal(raw, &op); err != nil {
+				tb.Fatalf("%s %s: %v", key, path, err)
+			}
+			out[strings.ToUpper(key)+" "+path] = op
+		}
+	}
+	return out
+}
+
+// The document is OpenAPI 3.1, structurally sound, and describes exactly the route table.
+func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	if !strings.HasPrefix(doc.OpenAPI, "3.1.") {
+		t.Errorf("openapi %q, want 3.1.x", doc.OpenAPI)
+	}
+	if doc.Info.Title == "" || doc.Info.Version == "" {
+		t.Error("info.title and info.version are required")
+	}
+	if len(doc.Paths) == 0 || len(doc.Components.Schemas) == 0 {
+		t.Fatal("paths and components.schemas must not be empty")
+	}
+	if _, ok := doc.Components.SecuritySchemes["bearer"]; !ok {
+		t.Error("components.securitySchemes.bearer is missing")
+	}
+	// Every $ref points at a schema of the document.
+	for _, m := range regexp.MustCompile(`"\$ref":\s*"([^"]*)"`).FindAllSubmatch(openapiDoc, -1) {
+		ref := string(m[1])
+		name, ok := strings.CutPrefix(ref, "#/components/schemas/")
+		if _, found := doc.Components.Schemas[name]; !ok || !found {
+			t.Errorf("$ref %q resolves to nothing", ref)
+		}
+	}
+	ops := doc.operations(t)
+	s := New(Config{})
+	routes := map[string]route{}
+	for _, rt := range s.routes {
+		routes[rt.method+" "+rt.pattern] = rt
+	}
+	for key, rt := range routes {
+		op, ok := ops[key]
+		if !ok {
+			t.Errorf("route %s is not in openapi.json", key)
+			continue
+		}
+		// Public routes say so; the others inherit the bearer requirement.
+		if rt.public && (op.Security == nil || len(*op.Security) != 0) {
+			t.Errorf("%s needs no token: its operation should have security: []", key)
+		}
+		if !rt.public && op.Security != nil && len(*op.Security) == 0 {
+			t.Errorf("%s needs a token, but its operation has security: []", key)
+		}
+		if !rt.public {
+			for _, st := range []string{"401", "429"} {
+				if _, ok := op.Responses[st]; !ok {
+					t.Errorf("%s needs a token: document its %s", key, st)
+				}
+			}
+		}
+	}
+	ids := map[string]string{}
+	for key, op := range ops {
+		if _, ok := routes[key]; !ok {
+			t.Errorf("openapi.json documents %s, which the server does not serve", key)
+		}
+		if op.OperationID == "" {
+			t.Errorf("%s has no operationId", key)
+		} else if other, dup := ids[op.OperationID]; dup {
+			t.Errorf("operationId %q is used by %s and %s", op.OperationID, key, other)
+		}
+		ids[op.OperationID] = key
+		if len(op.Responses) == 0 {
+			t.Errorf("%s documents no response", key)
+		}
+		for st := range op.Responses {
+			if n, err := strconv.Atoi(st); err != nil || n < 100 || n > 599 {
+				t.Errorf("%s: response %q is not a status", key, st)
+			}
+		}
+		// Every {param} of the path is declared as a required path parameter.
+		path := key[strings.Index(key, " ")+1:]
+		declared := map[string]bool{}
+		for _, p := range pathParameters(t, doc, path, op) {
+			if p.In == "path" && p.Required {
+				declared[p.Name] = true
+			}
+		}
+		for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(path, -1) {
+			if !declared[m[1]] {
+				t.Errorf("%s: path parameter %q is not declared (in: path, required: true)", key, m[1])
+			}
+		}
+	}
+	// Every error code the API can answer is in the Error schema's enum.
+	var errSchema struct {
+		Properties struct {
+			Error struct {
+				Properties struct {
+					Code struct {
+						Enum []string `json:"enum"`
+					} `json:"code"`
+				} `json:"properties"`
+			} `json:"error"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(doc.Components.Schemas["Error"], &errSchema); err != nil {
+		t.Fatal(err)
+	}
+	for code := range statuses {
+		if !slices.Contains(errSchema.Properties.Error.Properties.Code.Enum, code) {
+			t.Errorf("error code %q is missing from the Error schema's enum", code)
+		}
+	}
+}
+
+// pathParameters returns the parameters of an operation and of its path item.
+func pathParameters(tb testing.TB, doc *openapiDocument, path string, op openapiOperation) []openapiParameter {
+	tb.Helper()
+	out := append([]openapiParameter(nil), op.Parameters...)
+	if raw, ok := doc.Paths[path]["parameters"]; ok {
+		var ps []openapiParameter
+		if err := json.Unmarshal(raw, &ps); err != nil {
+			tb.Fatalf("%s parameters: %v", path, err)
+		}
+		out = append(out, ps...)
+	}
+	return out
+}
+
+// The server serves the embedded document as it is.
+func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	r := e.do(request{method: "GET", path: "/api/v1/openapi.json", noAuth: true}).mustStatus(t, http.StatusOK)
+	if !bytes.Equal(r.body, openapiDoc) {
+		t.Error("GET /api/v1/openapi.json differs from openapi.json")
+	}
+}
+
+// undocumentedStatuses lists the (route, status) pairs seen that openapi.json does not
+// document for the route. Requests no route matched may only answer 404 or 405.
+func undocumentedStatuses(seen map[string]map[int]bool) []string {
+	var doc openapiDocument
+	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
+		return []string{"openapi.json: " + err.Error()}
+	}
+	var out []string
+	for route, statuses := range seen {
+		for status := range statuses {
+			if route == "unmatched" {
+				if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+					out = append(out, fmt.Sprintf("unmatched request answered %d", status))
+				}
+				continue
+			}
+			method, path, _ := strings.Cut(route, " ")
+			raw, ok := doc.Paths[path][strings.ToLower(method)]
+			if !ok {
+				out = append(out, fmt.Sprintf("%s: not documented at all", route))
+				continue
+			}
+			var op openapiOperation
+			if err := json.Unmarshal(raw, &op); err != nil {
+				out = append(out, fmt.Sprintf("%s: %v", route, err))
+				continue
+			}
+			if _, ok := op.Responses[strconv.Itoa(status)]; !ok {
+				out = append(out, fmt.Sprintf("%s answered %d", route, status))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// The conformance check itself: a status the document lacks is reported.
+func TestUndocumentedStatuses(t *testing.T) {
+	t.Parallel()
+	got := undocumentedStatuses(map[string]map[int]bool{
+		"GET /healthz":         {200: true, 418: true},
+		"GET /api/v1/flows":    {200: true},
+		"POST /api/v1/nothing": {200: true},
+		"unmatched":            {404: true, 405: true, 500: true},
+	})
+	want := []string{"GET /healthz answered 418", "POST /api/v1/nothing: not documented at all", "unmatched request answered 500"}
+	if !slices.Equal(got, want) {
+		t.Errorf("undocumentedStatuses:\n got %q\nwant %q", got, want)
+	}
+}
