@@ -11,17 +11,26 @@ import (
 	"testing"
 )
 
-// TestMain runs the package's tests, then checks that every status a route answered during them
-// is documented for that route in openapi.json.
+// TestMain runs the package's tests, then checks what they saw against openapi.json: every
+// status a route answered is documented for it, and every answer has a documented media type
+// and, for JSON, matches the documented schema.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if problems := undocumentedStatuses(seen.snapshot()); len(problems) > 0 {
-			fmt.Fprintln(os.Stderr, "FAIL: statuses answered by the API but not documented in openapi.json:")
-			for _, p := range problems {
-				fmt.Fprintln(os.Stderr, "  "+p)
+		for _, check := range []struct {
+			what     string
+			problems []string
+		}{
+			{"statuses answered by the API but not documented in openapi.json", undocumentedStatuses(seen.snapshot())},
+			{"answers that do not match openapi.json", nonConforming(exchanges.snapshot())},
+		} {
+			if len(check.problems) > 0 {
+				fmt.Fprintln(os.Stderr, "FAIL: "+check.what+":")
+				for _, p := range check.problems {
+					fmt.Fprintln(os.Stderr, "  "+p)
+				}
+				code = 1
 			}
-			code = 1
 		}
 	}
 	os.Exit(code)

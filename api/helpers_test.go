@@ -283,6 +283,8 @@ func (e *env) doCtx(ctx context.Context, req request) *response {
 	if err != nil {
 		e.t.Fatalf("%s %s: read: %v", req.method, req.path, err)
 	}
+	_, pattern := e.api.mux.Handler(hr)
+	exchanges.add(pattern, resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 

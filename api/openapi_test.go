@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // openapiDocument is the part of an OpenAPI 3.1 document the tests read.
@@ -250,4 +254,113 @@ func TestUndocumentedStatuses(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("undocumentedStatuses:\n got %q\nwant %q", got, want)
 	}
+}
+
+// exchange is one answer a test got, for checking it against the document.
+type exchange struct {
+	route  string // the route table's "METHOD /pattern", or "/" for the catch-all
+	status int
+	ctype  string
+	body   []byte
+}
+
+// exchanges is every answer the tests' HTTP client got.
+var exchanges = &exchangeLog{}
+
+type exchangeLog struct {
+	mu  sync.Mutex
+	all []exchange
+}
+
+func (l *exchangeLog) add(route string, status int, ctype string, body []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, exchange{route, status, ctype, body})
+}
+
+func (l *exchangeLog) snapshot() []exchange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.all)
+}
+
+// nonConforming lists the answers whose media type is not documented for their route and
+// status, or whose JSON body does not match the documented schema (OpenAPI 3.1 schemas are JSON
+// Schema 2020-12). Each (route, status, media type) is reported once.
+func nonConforming(xs []exchange) []string {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(openapiDoc))
+	if err != nil {
+		return []string{"openapi.json: " + err.Error()}
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("openapi.json", doc); err != nil {
+		return []string{"openapi.json: " + err.Error()}
+	}
+	var d openapiDocument
+	if err := json.Unmarshal(openapiDoc, &d); err != nil {
+		return []string{"openapi.json: " + err.Error()}
+	}
+	reported := map[string]bool{}
+	var out []string
+	report := func(key, msg string) {
+		if !reported[key] {
+			reported[key] = true
+			out = append(out, msg)
+		}
+	}
+	escape := strings.NewReplacer("~", "~0", "/", "~1")
+	for _, x := range xs {
+		method, path, ok := strings.Cut(x.route, " ")
+		if !ok {
+			continue // the catch-all: 404 and 405, checked by undocumentedStatuses
+		}
+		raw, ok := d.Paths[path][strings.ToLower(method)]
+		if !ok {
+			continue // reported by undocumentedStatuses
+		}
+		var op struct {
+			Responses map[string]struct {
+				Content map[string]json.RawMessage `json:"content"`
+			} `json:"responses"`
+		}
+		if err := json.Unmarshal(raw, &op); err != nil {
+			report(x.route, fmt.Sprintf("%s: %v", x.route, err))
+			continue
+		}
+		resp, ok := op.Responses[strconv.Itoa(x.status)]
+		if !ok {
+			continue // reported by undocumentedStatuses
+		}
+		mt, _, _ := mime.ParseMediaType(x.ctype)
+		key := fmt.Sprintf("%s %d %s", x.route, x.status, mt)
+		if len(resp.Content) == 0 {
+			if len(x.body) > 0 {
+				report(key, fmt.Sprintf("%s answered %d with a body, documented without content", x.route, x.status))
+			}
+			continue
+		}
+		if _, ok := resp.Content[mt]; !ok {
+			report(key, fmt.Sprintf("%s answered %d as %q, not a documented media type", x.route, x.status, mt))
+			continue
+		}
+		if mt != "application/json" {
+			continue
+		}
+		loc := "openapi.json#/paths/" + escape.Replace(path) + "/" + strings.ToLower(method) + "/responses/" + strconv.Itoa(x.status) + "/content/" + escape.Replace(mt) + "/schema"
+		sch, err := c.Compile(loc)
+		if err != nil {
+			report(key, fmt.Sprintf("%s %d: the schema does not compile: %v", x.route, x.status, err))
+			continue
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(x.body))
+		if err != nil {
+			report(key, fmt.Sprintf("%s answered %d with a body that is not JSON: %.200s", x.route, x.status, x.body))
+			continue
+		}
+		if err := sch.Validate(inst); err != nil {
+			report(key, fmt.Sprintf("%s answered %d with a body its schema refuses: %v\n    body: %.400s", x.route, x.status, err, x.body))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -565,12 +565,16 @@ func matchMessage(line int, v any, m *tandem.Message) error {
 				if m.Media == nil || (text(e) != "" && m.Media.URL != text(e)) {
 					return fail(line, "bot: expected media %q, got %v", text(e), m.Media)
 				}
+			case "render":
+				if m.Render != text(e) {
+					return fail(line, "bot: expected the buttons rendered as %s, got %q", text(e), m.Render)
+				}
 			case "from", "author":
 				if m.Author != text(e) {
 					return fail(line, "bot: expected a message from %s, got one from %s", text(e), m.Author)
 				}
 			default:
-				return fail(line, "bot: unknown check %q (text, contains, matches, buttons, media, from)", k)
+				return fail(line, "bot: unknown check %q (text, contains, matches, buttons, render, media, from)", k)
 			}
 		}
 		return nil

@@ -4,7 +4,8 @@ package examples
 
 import "embed"
 
-// FS holds the example flows (*.yaml) and their configuration (tandem.yaml).
+// FS holds the example flows (*.yaml), their configuration (tandem.yaml) and the FAQ knowledge
+// base (kb/).
 //
-//go:embed *.yaml
+//go:embed *.yaml kb
 var FS embed.FS

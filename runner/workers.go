@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tandemchat/tandem/store"
@@ -116,11 +117,13 @@ func (r *Runner) outboxLoop() {
 		}
 		if len(items) == 0 {
 			wait := r.cfg.Poll
-			if next, ok, err := r.db.OutboxNext(r.ctx); err == nil && ok {
+			next, ok, err := r.db.OutboxNext(r.ctx)
+			if err == nil && ok {
 				if d := next.Sub(r.cfg.Clock.Now()); d < wait {
 					wait = max(d, time.Millisecond)
 				}
 			}
+			println("DEBUG outbox idle", wait.String(), ok, fmt.Sprint(err), next.Sub(r.cfg.Clock.Now()).String())
 			r.idle(r.wakeOut, wait)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // maxBatch bounds how many write jobs share one SQLite transaction.
@@ -93,7 +94,11 @@ func (b *batcher) do(ctx context.Context, db *DB, fn func(q) error) error {
 	}
 }
 
+var DebugBatches, DebugJobs atomic.Int64
+
 func (b *batcher) commit(batch []*job) {
+	DebugBatches.Add(1)
+	DebugJobs.Add(int64(len(batch)))
 	ctx := context.Background()
 	conn, err := b.w.Conn(ctx)
 	if err != nil {

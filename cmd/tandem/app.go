@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tandemchat/tandem/runner"
 	"io"
 	"strings"
 )
@@ -19,6 +21,8 @@ type Main struct {
 	Stderr io.Writer
 	// Getenv reads the environment (tests replace it).
 	Getenv func(string) string
+	// chatHTTP carries out http steps in `tandem chat` and `tandem demo --chat`.
+	chatHTTP runner.HTTPDoer
 }
 
 // NewMain returns a Main on the given streams.

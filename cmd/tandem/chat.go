@@ -15,6 +15,7 @@ import (
 	"github.com/tandemchat/tandem/convtest"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/internal/safehttp"
+	"github.com/tandemchat/tandem/workspace"
 )
 
 const chatHelp = `Type a message and press Enter. Commands:
@@ -61,21 +62,27 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 		}
 		flows = append(flows, f)
 	}
+	m.chatHTTP = safehttp.NewClient(safehttp.Options{AllowPrivate: true})
 	return m.chat(ctx, cfg, flows, *cfgPath != "", *channel, tandem.Contact{Name: *name, Phone: *phone})
 }
 
 // chat runs a terminal conversation with the first flow.
 func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow, checkConfig bool, channel string, contact tandem.Contact) error {
 	out := m.Stdout
+	var providers map[string]tandem.Provider
 	sb, err := convtest.NewSandbox(ctx, convtest.SandboxOptions{
 		Config: cfg, Start: time.Now().Truncate(time.Second), Channel: channel, Contact: contact,
-		HTTP:    safehttp.NewClient(safehttp.Options{AllowPrivate: true}),
-		Deliver: func(msg tandem.Message) { printBot(out, msg) },
+		HTTP:     m.chatHTTP,
+		Provider: func(id string) (tandem.Provider, bool) { p, ok := providers[id]; return p, ok },
+		Deliver:  func(msg tandem.Message) { printBot(out, msg) },
 	})
 	if err != nil {
 		return err
 	}
 	defer sb.Close()
+	if providers, err = workspace.Providers(cfg, safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 3 * time.Minute}), sb.Knowledge); err != nil {
+		return err
+	}
 	if err := sb.Publish(ctx, flows, checkConfig); err != nil {
 		return err
 	}

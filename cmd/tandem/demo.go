@@ -31,7 +31,12 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	if _, err := m.parse(fset, args); err != nil {
 		return err
 	}
-	cfg, err := demoConfig()
+	dir, err := os.MkdirTemp("", "tandem-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg, err := demoWorkspace(dir)
 	if err != nil {
 		return err
 	}
@@ -41,28 +46,9 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintln(m.Stdout, "Tandem demo: the example flows in a terminal chat, offline. Say hi!")
+		m.chatHTTP = demoHTTP{next: http.DefaultTransport}
 		return m.chat(ctx, cfg, flows, true, "api", tandem.Contact{Name: "Ana Souza", Phone: "+5511999990000"})
 	}
-	dir, err := os.MkdirTemp("", "tandem-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	flowsDir := filepath.Join(dir, "flows")
-	if err := os.MkdirAll(flowsDir, 0o700); err != nil {
-		return err
-	}
-	names, _ := fs.Glob(examples.FS, "*.yaml")
-	for _, n := range names {
-		if n == "tandem.yaml" {
-			continue
-		}
-		b, _ := fs.ReadFile(examples.FS, n)
-		if err := os.WriteFile(filepath.Join(flowsDir, n), b, 0o600); err != nil {
-			return err
-		}
-	}
-	cfg.FlowsDir = flowsDir
 	cfg.Channels = append(cfg.Channels, config.Channel{ID: "api", Kind: "api"})
 	data := filepath.Join(dir, "data")
 	db, err := store.OpenDir(ctx, data)
@@ -124,13 +110,43 @@ func withoutEnv(get func(string) string, name string) func(string) string {
 	}
 }
 
-// demoConfig is the examples' workspace.
-func demoConfig() (*config.Config, error) {
+// demoWorkspace writes the example flows and knowledge base into dir and returns the examples'
+// workspace pointing at them, with every AI provider replaced by the offline one.
+func demoWorkspace(dir string) (*config.Config, error) {
+	err := fs.WalkDir(examples.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == "tandem.yaml" {
+			return err
+		}
+		dst := filepath.Join(dir, "flows", p)
+		if strings.HasPrefix(p, "kb/") {
+			dst = filepath.Join(dir, p)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return err
+		}
+		b, err := fs.ReadFile(examples.FS, p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o600)
+	})
+	if err != nil {
+		return nil, err
+	}
 	src, err := fs.ReadFile(examples.FS, "tandem.yaml")
 	if err != nil {
 		return nil, err
 	}
-	return config.Parse("examples/tandem.yaml", src, func(string) (string, bool) { return "", false })
+	cfg, err := config.Parse(filepath.Join(dir, "tandem.yaml"), src, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return nil, err
+	}
+	for i := range cfg.Providers {
+		cfg.Providers[i].Kind = "local"
+	}
+	cfg.Dir = dir
+	cfg.FlowsDir = filepath.Join(dir, "flows")
+	return cfg, nil
 }
 
 // demoFlows parses the example flows, the main menu first.

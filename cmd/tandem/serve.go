@@ -16,16 +16,15 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/api"
-	"github.com/tandemchat/tandem/channel"
 	apichannel "github.com/tandemchat/tandem/channel/api"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
-	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/metrics"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/workspace"
 )
 
 // serveOptions are what `serve`, `demo` and `bench` share.
@@ -54,6 +53,8 @@ type server struct {
 	log     *slog.Logger
 	cfg     *config.Config
 	metrics *metrics.Metrics
+	// stopWatch ends the knowledge re-ingest loop.
+	stopWatch func()
 }
 
 // runServe is `tandem serve`.
@@ -96,6 +97,7 @@ func (m *Main) serve(ctx context.Context, o serveOptions) error {
 }
 
 func (s *server) close(ctx context.Context) error {
+	s.stopWatch()
 	s.api.Drain()
 	herr := s.http.Shutdown(ctx)
 	rerr := s.run.Stop(ctx)
@@ -154,20 +156,24 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if err := db.Migrate(ctx); err != nil {
 		return fail(err)
 	}
-	schedules, err := cfg.BuildSchedules()
+	env, err := workspace.Env(cfg)
 	if err != nil {
 		return fail(err)
 	}
 	wall := clock.Wall{}
+	kn, err := workspace.Knowledge(ctx, cfg, db, wall, log)
+	if err != nil {
+		return fail(err)
+	}
+	providers, err := workspace.Providers(cfg, safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 3 * time.Minute}), kn)
+	if err != nil {
+		return fail(err)
+	}
 	s.metrics = metrics.New(db, wall.Now)
 	hub := api.NewHub()
 	channels, err := buildChannels(cfg, log)
 	if err != nil {
 		return fail(err)
-	}
-	desks := map[string]engine.DeskInfo{"inbox": {}}
-	for _, d := range cfg.Desks {
-		desks[d.ID] = engine.DeskInfo{NeedsEmail: d.Kind == "webhook" || d.Kind == "intercom" || d.Kind == "livechat"}
 	}
 	poll := time.Second
 	if db.Dialect() == store.Postgres {
@@ -178,15 +184,12 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		doer = o.HTTP
 	}
 	s.run = runner.New(runner.Config{
-		DB: db, Clock: wall, Logger: log, Observer: s.metrics, Poll: poll,
-		Env: &engine.Env{
-			Schedules: schedules, Location: cfg.Location(), Language: cfg.Workspace.Language,
-			Secrets: cfg.Secrets, DefaultProvider: cfg.DefaultProvider, Desks: desks, Caps: channel.Caps,
-			HandoffWait: cfg.Handoff.WaitTimeout.D(), HandoffSession: cfg.Handoff.SessionTimeout.D(), TransferRounds: cfg.Handoff.TransferRounds,
-		},
-		Channel: func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
-		HTTP:    doer,
-		Notify:  hub.Notify,
+		DB: db, Clock: wall, Logger: log, Observer: s.metrics, Poll: poll, Env: env,
+		Channel:   func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
+		HTTP:      doer,
+		Provider:  func(id string) (tandem.Provider, bool) { p, ok := providers[id]; return p, ok },
+		Knowledge: kn,
+		Notify:    hub.Notify,
 	})
 	if err := s.run.LoadFlows(ctx); err != nil {
 		return fail(err)
@@ -197,6 +200,9 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if err := s.run.Start(ctx); err != nil {
 		return fail(err)
 	}
+	wctx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopWatch = stopWatch
+	go kn.Watch(wctx, 30*time.Second)
 	s.api = api.New(api.Config{DB: db, Runner: s.run, Workspace: cfg, Clock: wall, Logger: log, Hub: hub,
 		Observer: s.metrics, Metrics: s.metrics.Handler(), RateLimit: o.RateLimit})
 	ln, err := net.Listen("tcp", o.Addr)
