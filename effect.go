@@ -103,6 +103,9 @@ type DeskRequest struct {
 	Message    *Message  `json:"message,omitempty"`
 	Transcript []Message `json:"transcript,omitempty"`
 	Contact    *Contact  `json:"contact,omitempty"`
+	// Rounds asks the runner to fill Transcript with the last N rounds of the conversation and
+	// the customer's latest message before a start.
+	Rounds int `json:"rounds,omitempty"`
 }
 
 // DeskResult is a desk's answer.

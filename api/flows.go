@@ -111,8 +111,9 @@ func (s *Server) flowGet(w http.ResponseWriter, r *http.Request) error {
 	}
 	accept := r.Header.Get("Accept")
 	if strings.Contains(accept, "yaml") || (strings.Contains(accept, "application/json") && d.Format == "json" && r.URL.Query().Get("raw") != "") {
+		// Asked for YAML, the answer is labelled YAML even for a JSON draft: JSON is YAML.
 		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
-		if d.Format == "json" {
+		if d.Format == "json" && !strings.Contains(accept, "yaml") {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		}
 		_, err := io.WriteString(w, d.Source)

@@ -55,6 +55,12 @@ func TestFlowDrafts(t *testing.T) {
 		t.Errorf("raw: %s %q, want the YAML sent", r.header.Get("Content-Type"), r.body)
 	}
 
+	// A JSON draft asked for as YAML is sent as stored, labelled YAML (JSON is YAML).
+	r = e.do(request{method: "GET", path: "/api/v1/flows/greet-json", header: map[string]string{"Accept": "application/yaml"}}).mustStatus(t, http.StatusOK)
+	if string(r.body) != greetJSON || !strings.HasPrefix(r.header.Get("Content-Type"), "application/yaml") {
+		t.Errorf("raw JSON draft: %s %q, want the JSON sent as application/yaml", r.header.Get("Content-Type"), r.body)
+	}
+
 	// List, without sources.
 	var list struct {
 		Flows []flowJSON `json:"flows"`

@@ -13,16 +13,15 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
-	"github.com/tandemchat/tandem/channel"
 	apichannel "github.com/tandemchat/tandem/channel/api"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
-	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/metrics"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
 	"github.com/tandemchat/tandem/store/storetest"
+	"github.com/tandemchat/tandem/workspace"
 )
 
 // t0 is where virtual clocks start.
@@ -124,11 +123,13 @@ func newEnv(t *testing.T, o options) *env {
 	if doer == nil {
 		doer = &fakeHTTP{}
 	}
+	wenv, err := workspace.Env(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.run = runner.New(runner.Config{
-		DB: db, Clock: clk, Poll: 50 * time.Millisecond, HTTP: doer,
-		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
-		Env: &engine.Env{Location: cfg.Location(), Language: cfg.Workspace.Language, Secrets: cfg.Secrets,
-			DefaultProvider: cfg.DefaultProvider, Desks: map[string]engine.DeskInfo{"inbox": {}}, Caps: channel.Caps},
+		DB: db, Clock: clk, Poll: 50 * time.Millisecond, HTTP: doer, Env: wenv,
+		Sleep:   func(ctx context.Context, d time.Duration) error { return ctx.Err() },
 		Channel: func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
 		Notify:  e.hub.Notify,
 	})

@@ -364,3 +364,25 @@ func nonConforming(xs []exchange) []string {
 	sort.Strings(out)
 	return out
 }
+
+// The schema check itself: a body its schema refuses, or an undocumented media type, is reported.
+func TestNonConforming(t *testing.T) {
+	t.Parallel()
+	const ctJSON = "application/json; charset=utf-8"
+	got := nonConforming([]exchange{
+		{"GET /healthz", 200, ctJSON, []byte(`{"status": "ok"}`)},
+		{"GET /healthz", 200, "text/html", []byte(`<p>ok</p>`)},
+		{"GET /api/v1/flows", 200, ctJSON, []byte(`{"flows": {"id": "x"}}`)},
+		{"GET /api/v1/flows", 401, ctJSON, []byte(`{"error": {"code": "nope", "message": "m"}}`)},
+		{"DELETE /api/v1/flows/{id}", 204, "", nil},
+		{"/", 404, ctJSON, []byte(`{}`)},
+	})
+	if len(got) != 3 {
+		t.Fatalf("reported %d problems, want 3 (text/html, flows not a list, unknown code):\n%s", len(got), strings.Join(got, "\n"))
+	}
+	for i, want := range []string{"GET /api/v1/flows answered 200", "GET /api/v1/flows answered 401", `GET /healthz answered 200 as "text/html"`} {
+		if !strings.HasPrefix(got[i], want) {
+			t.Errorf("problem %d: %q, want it to start with %q", i, got[i], want)
+		}
+	}
+}

@@ -405,3 +405,14 @@ func (c botChannel) Send(_ context.Context, out tandem.Outbound) (tandem.SendRes
 	c.w.bot = append(c.w.bot, *out.Message)
 	return tandem.SendResult{ChannelMessageID: "out-" + out.IdempotencyKey}, nil
 }
+
+// inboxDesk is the built-in inbox in tests: always there; agents act through agent turns.
+type inboxDesk struct{}
+
+func (inboxDesk) NeedsEmail() bool                                    { return false }
+func (inboxDesk) Health(context.Context) error                        { return nil }
+func (inboxDesk) Send(context.Context, string, *tandem.Message) error { return nil }
+func (inboxDesk) Close(context.Context, string, string) error         { return nil }
+func (inboxDesk) Start(_ context.Context, s tandem.DeskStart) (string, error) {
+	return "inbox-" + s.Conversation.ID, nil
+}

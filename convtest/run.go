@@ -130,7 +130,12 @@ func setup(ctx context.Context, t *Test, verbose bool, openDB func() (*store.DB,
 		Config: cfg, Start: start, Channel: t.Channel, Contact: contactOf(t.Contact),
 		HTTP:           httpMock{w: s.w},
 		Provider:       func(id string) (tandem.Provider, bool) { return llmMock{w: s.w, id: id}, true },
-		Desk:           func(id string) (tandem.Desk, bool) { return deskMock{w: s.w}, desks[id] },
+		Desk: func(id string) (tandem.Desk, bool) {
+			if id == "inbox" {
+				return inboxDesk{}, true
+			}
+			return deskMock{w: s.w}, desks[id]
+		},
 		DeskNeedsEmail: t.Mocks.Desk.NeedsEmail,
 		Deliver: func(m tandem.Message) {
 			s.w.mu.Lock()

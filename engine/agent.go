@@ -11,8 +11,7 @@ func (c *cursor) agent(a *tandem.AgentAction) {
 		if a.Message == nil {
 			return
 		}
-		h := c.st.Handoff
-		if h != nil && (h.Status == tandem.HandoffQueued || h.Status == tandem.HandoffConnected) {
+		if c.st.Handoff.Active() {
 			c.handoffAgentMessage(a)
 			return
 		}
@@ -23,8 +22,7 @@ func (c *cursor) agent(a *tandem.AgentAction) {
 	case tandem.AgentTake:
 		c.takeOver(a.Agent)
 	case tandem.AgentClose:
-		h := c.st.Handoff
-		if h != nil && (h.Status == tandem.HandoffQueued || h.Status == tandem.HandoffConnected) {
+		if c.st.Handoff.Active() {
 			c.handoffAgentClose(a)
 			return
 		}
@@ -64,7 +62,7 @@ func (c *cursor) relayAgent(a *tandem.AgentAction) {
 
 // resumeBot gives the conversation back to the bot.
 func (c *cursor) resumeBot() {
-	if h := c.st.Handoff; h != nil && (h.Status == tandem.HandoffQueued || h.Status == tandem.HandoffConnected) {
+	if c.st.Handoff.Active() {
 		c.handoffAgentClose(&tandem.AgentAction{Action: tandem.AgentClose})
 	}
 	c.conv.BotPaused = false

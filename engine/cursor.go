@@ -124,7 +124,7 @@ func (c *cursor) language() string {
 
 func (c *cursor) inbound(m *tandem.Message) {
 	c.st.BotSpoke = false
-	if h := c.st.Handoff; h != nil && (h.Status == tandem.HandoffQueued || h.Status == tandem.HandoffConnected) {
+	if c.st.Handoff.Active() {
 		c.handoffInbound(m)
 		return
 	}
@@ -240,7 +240,7 @@ func (c *cursor) timer(t *tandem.TimerFired) {
 		c.flushDebounce()
 		return
 	}
-	if h := c.st.Handoff; h != nil && c.handoffTimer(t) {
+	if c.handoffTimer(t) {
 		return
 	}
 	if r := c.st.Run; r != nil && r.Wait != nil && r.Wait.TimerID == t.ID {

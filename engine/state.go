@@ -103,8 +103,19 @@ type Handoff struct {
 	Agent     string    `json:"agent,omitempty"`
 	ClosedBy  string    `json:"closed_by,omitempty"`
 	StartedAt time.Time `json:"started_at"`
-	// RunStep is the handoff step of the active run that waits on it ("" for an agent takeover).
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// RunStep is the handoff step of the active run that waits on it.
 	RunStep string `json:"run_step,omitempty"`
+	// Prompting is set while the keep-waiting-or-end question is open.
+	Prompting bool `json:"prompting,omitempty"`
+	// WaitTimer and SessionTimer are the ids of the pending timers.
+	WaitTimer    string `json:"wait_timer,omitempty"`
+	SessionTimer string `json:"session_timer,omitempty"`
+}
+
+// Active reports whether the handoff is waiting for an agent or talking with one.
+func (h *Handoff) Active() bool {
+	return h != nil && (h.Status == tandem.HandoffQueued || h.Status == tandem.HandoffConnected)
 }
 
 // AgentState is an agent step's bookkeeping.

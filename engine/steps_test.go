@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"runtime/debug"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -368,4 +370,84 @@ func FuzzProcess(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFuzzFlow checks that FuzzProcess's flow does reach every question: a script of valid
+// answers walks all of them and echoes the normalised values.
+func TestFuzzFlow(t *testing.T) {
+	t.Parallel()
+	c := newConv(&Env{Flows: mustFlows(t, fuzzFlow), Location: time.UTC, Region: "BR", NewID: counterIDs()})
+	var got []string
+	for _, text := range []string{"hello", "Ana", "150", "ana@example.com", "(11) 98765-4321", "2026-01-07", "example.com", "support"} {
+		got = append(got, sent(c.say(text))...)
+	}
+	got = append(got, sent(c.process(&tandem.Event{Kind: tandem.EventMessage, Message: &tandem.Message{Type: tandem.MessageFile,
+		Media: &tandem.Media{Type: "file", URL: "https://example.com/a.pdf"}}}))...)
+	got = append(got, sent(c.process(&tandem.Event{Kind: tandem.EventMessage, Message: &tandem.Message{Type: tandem.MessageLocation,
+		Location: &tandem.Location{Lat: 1, Lng: 2}}}))...)
+	got = append(got, sent(c.say("done"))...)
+	want := []string{"text?", "number?", "email?", "phone?", "date?", "url?", "option?", "file?", "location?", "any?",
+		"Ana 150 ana@example.com +5511987654321 2026-01-07 https://example.com support done"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sent %q\nwant %q", got, want)
+	}
+	if c.state.Run != nil || c.state.Last == nil || c.state.Last.Status != tandem.RunCompleted {
+		t.Errorf("the run is not completed: %+v %+v", c.state.Run, c.state.Last)
+	}
+}
+
+// restartFlows restart themselves without a waiting step: with stop then_start, and with a
+// flow step in replace mode.
+var restartFlows = map[string]string{
+	"then_start": `
+format: 1
+id: restart
+trigger: {on: message, match: any}
+steps:
+  - {id: count, type: set, assign: [{target: var.n, mode: increment}]}
+  - {id: again, type: stop, then_start: restart}
+`,
+	"replace": `
+format: 1
+id: restart
+trigger: {on: message, match: any}
+steps:
+  - {id: count, type: set, assign: [{target: var.n, mode: increment}]}
+  - {id: again, type: flow, start: restart, mode: replace}
+`,
+}
+
+// TestRestartLoopIsBounded: a flow that restarts itself with no waiting step is a hot loop like
+// a goto loop; max_steps_per_turn must end it ("a turn that executes more steps fails the run",
+// reason loop_limit). The engine runs in a child process, since an unbounded recursion is a
+// fatal stack overflow that would take the test binary down.
+func TestRestartLoopIsBounded(t *testing.T) {
+	if mode := os.Getenv("ENGINE_RESTART_CHILD"); mode != "" {
+		debug.SetMaxStack(64 << 20) // an endless recursion dies quickly
+		c := newConv(&Env{Flows: mustFlows(t, restartFlows[mode]), NewID: counterIDs()})
+		c.say("hi")
+		if c.state.Run != nil {
+			t.Fatalf("the run is left %s", c.state.Run.Status)
+		}
+		if l := c.state.Last; l.Status != tandem.RunFailed || l.Reason != tandem.ReasonLoopLimit {
+			t.Fatalf("the last run ended %s (reason %q), want failed (loop_limit)", l.Status, l.Reason)
+		}
+		return
+	}
+	t.Parallel()
+	t.Skip("engine bug: stop then_start / flow mode replace restarting a flow with no waiting step recurses without bound (startRun → advance → startRun) and crashes the process with a fatal stack overflow instead of failing the run with loop_limit")
+	for mode := range restartFlows {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestRestartLoopIsBounded$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "ENGINE_RESTART_CHILD="+mode)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				if len(out) > 2000 {
+					out = out[:2000]
+				}
+				t.Errorf("a %s loop: %v\n%s", mode, err, out)
+			}
+		})
+	}
 }

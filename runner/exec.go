@@ -122,6 +122,15 @@ func (r *Runner) execDesk(ctx context.Context, it *store.OutboxItem) (*tandem.Ef
 		if cerr != nil {
 			return nil, cerr
 		}
+		if d.Rounds > 0 && d.Transcript == nil {
+			question := ""
+			if d.Message != nil {
+				question = d.Message.ID
+			}
+			if d.Transcript, cerr = r.transcript(ctx, it.ConversationID, question, d.Rounds); cerr != nil {
+				return nil, cerr
+			}
+		}
 		var session string
 		session, err = desk.Start(cctx, tandem.DeskStart{Conversation: &conv.Conversation, Contact: d.Contact, Team: d.Team, Transcript: d.Transcript})
 		res.Desk.Session = session
@@ -410,4 +419,38 @@ func (r *Runner) search(ctx context.Context, req *tandem.AIRequest) *tandem.AIRe
 	}
 	res.Text = strings.TrimSpace(b.String())
 	return res
+}
+
+// transcript is what a desk gets when a conversation is handed over: the last rounds of the
+// conversation and the customer's latest question (a round is a customer message and the
+// answers to it). question is that message's id ("" for the latest customer message).
+func (r *Runner) transcript(ctx context.Context, conversationID, question string, rounds int) ([]tandem.Message, error) {
+	msgs, err := r.db.MessagesBefore(ctx, conversationID, question, 4*rounds+20)
+	if err != nil {
+		return nil, err
+	}
+	if question != "" {
+		if m, err := r.db.MessageGet(ctx, conversationID, question); err == nil {
+			msgs = append(msgs, *m)
+		}
+	}
+	last := -1
+	for i := range msgs {
+		if msgs[i].Direction == tandem.DirectionIn {
+			last = i
+		}
+	}
+	msgs = msgs[:last+1]
+	// Count rounds back from the end: each customer message after a bot message starts one.
+	start, n := len(msgs), 0
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Direction == tandem.DirectionIn && (i == 0 || msgs[i-1].Direction != tandem.DirectionIn) {
+			n++
+			if n > rounds+1 {
+				break
+			}
+		}
+		start = i
+	}
+	return msgs[start:], nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/store/storetest"
 )
 
 // t0 is where virtual clocks start.
@@ -34,20 +35,10 @@ func mustFlow(tb testing.TB, src string) *flow.Flow {
 	return f
 }
 
-// openDB opens (creating) the SQLite database in dir and migrates it; it is closed at cleanup.
+// openDB opens (creating) the migrated SQLite database in dir; it is closed at cleanup.
 func openDB(tb testing.TB, dir string) *store.DB {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := store.OpenDir(ctx, dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return storetest.OpenSQLite(tb, filepath.Join(dir, "tandem.db"))
 }
 
 // rawDB opens a read-only connection pool of its own to a store's SQLite file, for checks the

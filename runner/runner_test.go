@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/runner"
 )
 
 // greetFlow answers every message once and ends.
@@ -152,6 +153,21 @@ func TestSendRetriedWithSameIdempotencyKey(t *testing.T) {
 		if s.Key != s.MessageID || i >= len(stored) || stored[i].ID != s.Key {
 			t.Errorf("send %q: key %q, message id %q; want the key to be the stored message's id", s.Text, s.Key, s.MessageID)
 		}
+	}
+}
+
+// The messages of one turn go out one after another without waiting for the poll: when a send
+// is done, the next one in its conversation's lane is claimed at once. (The poll is set to an
+// hour so that a missing wake-up shows as a timeout, not as a slow test.)
+func TestSendsOfOneTurnDoNotWaitForThePoll(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, true, func(c *runner.Config) { c.Poll = time.Hour })
+	h.publish(h.r, threeFlow)
+	h.start(h.r)
+	h.say(h.r, "hank", "p-1", "go")
+	waitFor(t, 10*time.Second, "the three messages of the turn", func() bool { return h.ch.count() == 3 }, h.ch.changed)
+	if got, want := h.ch.texts("hank"), []string{"one", "two", "three"}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %q, want %q", got, want)
 	}
 }
 

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/tandemchat/tandem/store"
@@ -113,17 +112,19 @@ func (r *Runner) outboxLoop() {
 				defer r.wg.Done()
 				defer func() { <-r.sem }()
 				r.execute(r.ctx, &it)
+				// The effect's lane may hold the next effect (a turn's second message), which
+				// OutboxNext does not count while this one is claimed: claim it now, not at
+				// the next poll.
+				wake(r.wakeOut)
 			}()
 		}
 		if len(items) == 0 {
 			wait := r.cfg.Poll
-			next, ok, err := r.db.OutboxNext(r.ctx)
-			if err == nil && ok {
+			if next, ok, err := r.db.OutboxNext(r.ctx); err == nil && ok {
 				if d := next.Sub(r.cfg.Clock.Now()); d < wait {
 					wait = max(d, time.Millisecond)
 				}
 			}
-			println("DEBUG outbox idle", wait.String(), ok, fmt.Sprint(err), next.Sub(r.cfg.Clock.Now()).String())
 			r.idle(r.wakeOut, wait)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 )
 
 // maxBatch bounds how many write jobs share one SQLite transaction.
@@ -21,7 +20,17 @@ type batcher struct {
 	jobs     chan *job
 	finished chan struct{}
 	close    func()
+	// stmts holds the writer's prepared statements by query text; only the batcher's goroutine
+	// uses it. Without them SQLite parses every statement at every execution, which was the
+	// largest cost of a write. A query is prepared after the batch that first ran it, when the
+	// writer connection is free again; database/sql then keeps it prepared on that connection.
+	// nil marks a query that is not prepared (it failed, or the cache is full).
+	stmts  map[string]*sql.Stmt
+	wanted []string
 }
+
+// maxStmts bounds the statement cache (queries with a variable number of ? are distinct).
+const maxStmts = 200
 
 type job struct {
 	ctx context.Context
@@ -31,7 +40,7 @@ type job struct {
 }
 
 func newBatcher(w *sql.DB) *batcher {
-	b := &batcher{w: w, jobs: make(chan *job, maxBatch), finished: make(chan struct{})}
+	b := &batcher{w: w, jobs: make(chan *job, maxBatch), finished: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
 	stop := make(chan struct{})
 	var once sync.Once
 	b.close = func() {
@@ -40,6 +49,13 @@ func newBatcher(w *sql.DB) *batcher {
 	}
 	go func() {
 		defer close(b.finished)
+		defer func() {
+			for _, st := range b.stmts {
+				if st != nil {
+					st.Close()
+				}
+			}
+		}()
 		for {
 			select {
 			case <-stop:
@@ -63,6 +79,7 @@ func newBatcher(w *sql.DB) *batcher {
 					}
 				}
 				b.commit(batch)
+				b.prepare()
 			}
 		}
 	}()
@@ -94,20 +111,9 @@ func (b *batcher) do(ctx context.Context, db *DB, fn func(q) error) error {
 	}
 }
 
-var DebugBatches, DebugJobs atomic.Int64
-
 func (b *batcher) commit(batch []*job) {
-	DebugBatches.Add(1)
-	DebugJobs.Add(int64(len(batch)))
-	ctx := context.Background()
-	conn, err := b.w.Conn(ctx)
-	if err != nil {
-		fail(batch, err)
-		return
-	}
-	defer conn.Close()
 	for len(batch) > 0 {
-		batch = commitOnce(ctx, conn, batch)
+		batch = b.commitOnce(batch)
 	}
 }
 
@@ -115,11 +121,15 @@ func (b *batcher) commit(batch []*job) {
 // transaction (SQLite rolls back everything on some errors), the jobs before it are answered
 // with an error, since their work is lost, and the jobs after it, not run yet, are returned to
 // be run in a transaction of their own; they must never run outside a transaction.
-func commitOnce(ctx context.Context, conn *sql.Conn, batch []*job) (rest []*job) {
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+func (b *batcher) commitOnce(batch []*job) (rest []*job) {
+	ctx := context.Background()
+	// BEGIN IMMEDIATE (the DSN's _txlock): the write lock is taken now, not at the first write.
+	tx, err := b.w.BeginTx(ctx, nil)
+	if err != nil {
 		fail(batch, fmt.Errorf("begin: %w", err))
 		return nil
 	}
+	x := stmtTx{tx: tx, b: b}
 	results := make([]error, len(batch))
 	single := len(batch) == 1
 	for i, j := range batch {
@@ -128,30 +138,30 @@ func commitOnce(ctx context.Context, conn *sql.Conn, batch []*job) (rest []*job)
 			continue
 		}
 		if single {
-			results[i] = j.fn(q{db: j.db, x: conn, ctx: ctx})
+			results[i] = j.fn(q{db: j.db, x: x, ctx: ctx})
 			break
 		}
-		if _, err := conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
-			return abort(ctx, conn, batch, results, i, err)
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+			return b.abort(tx, batch, results, i, err)
 		}
-		err := j.fn(q{db: j.db, x: conn, ctx: ctx})
+		err := j.fn(q{db: j.db, x: x, ctx: ctx})
 		results[i] = err
 		if err != nil {
-			if _, rerr := conn.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
-				return abort(ctx, conn, batch, results, i+1, rerr)
+			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
+				return b.abort(tx, batch, results, i+1, rerr)
 			}
 		}
-		if _, rerr := conn.ExecContext(ctx, "RELEASE job"); rerr != nil {
-			return abort(ctx, conn, batch, results, i+1, rerr)
+		if _, rerr := tx.ExecContext(ctx, "RELEASE job"); rerr != nil {
+			return b.abort(tx, batch, results, i+1, rerr)
 		}
 	}
 	if single && results[0] != nil {
-		conn.ExecContext(ctx, "ROLLBACK")
+		b.rollback(tx)
 		batch[0].err <- results[0]
 		return nil
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		conn.ExecContext(ctx, "ROLLBACK")
+	if err := tx.Commit(); err != nil {
+		b.rollback(nil)
 		fail(batch, fmt.Errorf("commit: %w", err))
 		return nil
 	}
@@ -163,8 +173,8 @@ func commitOnce(ctx context.Context, conn *sql.Conn, batch []*job) (rest []*job)
 
 // abort rolls back a transaction that can no longer be trusted: the first done jobs are
 // answered (with an error when they had succeeded: their work is gone) and the others returned.
-func abort(ctx context.Context, conn *sql.Conn, batch []*job, results []error, done int, cause error) []*job {
-	conn.ExecContext(ctx, "ROLLBACK")
+func (b *batcher) abort(tx *sql.Tx, batch []*job, results []error, done int, cause error) []*job {
+	b.rollback(tx)
 	for i, j := range batch[:done] {
 		if results[i] == nil {
 			results[i] = fmt.Errorf("the write was rolled back with its batch: %w", cause)
@@ -172,6 +182,72 @@ func abort(ctx context.Context, conn *sql.Conn, batch []*job, results []error, d
 		j.err <- results[i]
 	}
 	return batch[done:]
+}
+
+// rollback ends a transaction whatever state SQLite left it in. database/sql forgets a
+// transaction whose COMMIT failed, but SQLite may still hold it open on the connection; the
+// writer pool has that one connection, so a plain ROLLBACK on the pool reaches it.
+func (b *batcher) rollback(tx *sql.Tx) {
+	if tx != nil && tx.Rollback() == nil {
+		return
+	}
+	b.w.ExecContext(context.Background(), "ROLLBACK")
+}
+
+// prepare prepares the queries the last batch ran unprepared, now that the writer is free.
+func (b *batcher) prepare() {
+	for _, query := range b.wanted {
+		if _, ok := b.stmts[query]; ok {
+			continue
+		}
+		st, err := b.w.PrepareContext(context.Background(), query)
+		if err != nil || len(b.stmts) >= maxStmts {
+			if st != nil {
+				st.Close()
+			}
+			st = nil
+		}
+		b.stmts[query] = st
+	}
+	b.wanted = b.wanted[:0]
+}
+
+// stmtTx runs a batch's statements in its transaction, prepared when the batcher has them.
+type stmtTx struct {
+	tx *sql.Tx
+	b  *batcher
+}
+
+func (s stmtTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	st, ok := s.b.stmts[query]
+	if !ok {
+		s.b.wanted = append(s.b.wanted, query)
+	}
+	if st == nil {
+		return nil
+	}
+	return s.tx.StmtContext(ctx, st)
+}
+
+func (s stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return s.tx.ExecContext(ctx, query, args...)
+}
+
+func (s stmtTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.tx.QueryContext(ctx, query, args...)
+}
+
+func (s stmtTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.tx.QueryRowContext(ctx, query, args...)
 }
 
 func fail(batch []*job, err error) {

@@ -192,3 +192,20 @@ func (db *DB) MessagesBefore(ctx context.Context, conversationID, before string,
 	}
 	return out, rows.Err()
 }
+
+// MessageGet returns one message of a conversation.
+func (db *DB) MessageGet(ctx context.Context, conversationID, id string) (*tandem.Message, error) {
+	m := tandem.Message{ConversationID: conversationID, ID: id}
+	var data string
+	var created int64
+	err := db.read(ctx).row(`SELECT direction, author, type, text, data, channel_message_id, created_at FROM messages WHERE conversation_id = ? AND id = ?`,
+		conversationID, id).Scan(&m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &created)
+	if err != nil {
+		return nil, notFound("Message", id)
+	}
+	var d messageData
+	_ = json.Unmarshal([]byte(data), &d)
+	m.Buttons, m.Render, m.Media, m.Location, m.Option, m.AgentID = d.Buttons, d.Render, d.Media, d.Location, d.Option, d.Agent
+	m.CreatedAt = fromMicros(created)
+	return &m, nil
+}

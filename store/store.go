@@ -75,7 +75,7 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 	var wdsn, rdsn string
 	if memory {
 		// A private in-memory database lives in its one connection.
-		wdsn = "file::memory:?" + strings.Replace(pragmas, "_pragma=journal_mode(WAL)&", "", 1)
+		wdsn = "file::memory:?_txlock=immediate&" + strings.Replace(pragmas, "_pragma=journal_mode(WAL)&", "", 1)
 	} else {
 		abs, err := filepath.Abs(path)
 		if err != nil {

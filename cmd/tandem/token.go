@@ -3,24 +3,25 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tandemchat/tandem/runner"
 )
 
-// runToken is `tandem token create --name NAME [--data DIR]`.
+// runToken is `tandem token create [--name NAME] [--data DIR]`.
 func (m *Main) runToken(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
 		return usagef("token: use `tandem token create --name NAME`")
 	}
-	fs := m.newFlags("token create", "token create --name NAME [--data DIR]")
-	name := fs.String("name", "", "what the token is for (shown in listings)")
+	fs := m.newFlags("token create", "token create [--name NAME] [--data DIR]")
+	name := fs.String("name", "default", "what the token is for (shown in listings)")
 	data := fs.String("data", "./tandem-data", "data folder (SQLite); TANDEM_DATABASE_URL=postgres://... selects PostgreSQL")
 	if _, err := m.parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if *name == "" {
-		return usagef("token create: --name is required")
+	if strings.TrimSpace(*name) == "" {
+		return usagef("token create: --name must not be empty")
 	}
 	db, err := m.openDB(ctx, *data)
 	if err != nil {
