@@ -13,6 +13,9 @@ import (
 	"time"
 
 	apichannel "github.com/tandemchat/tandem/channel/api"
+
+	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/store/storetest"
 )
 
 // Bad input on the API channel is a JSON 400 (404 for a channel that is not an API channel)
@@ -123,32 +126,34 @@ func TestInboundMessageTypes(t *testing.T) {
 // 200, and nothing is stored or answered twice (invariant 2).
 func TestInboundDuplicate(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{})
-	first := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "hello")}).mustStatus(t, http.StatusAccepted).m(t)
-	second := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "hello")}).mustStatus(t, http.StatusOK).m(t)
-	if first["conversation_id"] != second["conversation_id"] || first["message_id"] != second["message_id"] {
-		t.Errorf("second answer %v, want the first's %v", second, first)
-	}
-	e.drain()
-	// Again after the bot answered, with another text: still the first message.
-	third := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "changed")}).mustStatus(t, http.StatusOK).m(t)
-	if third["message_id"] != first["message_id"] {
-		t.Errorf("third answer %v, want the first's %v", third, first)
-	}
-	e.drain()
-	got := texts(e.messages(first["conversation_id"].(string), "").Messages)
-	want := []string{"contact: hello", "bot: You said: hello", "bot: What is your e-mail?"}
-	if !slices.Equal(got, want) {
-		t.Errorf("messages %q, want %q", got, want)
-	}
-	// Another id is another message.
-	e.say("u-1", "m-2", "a@b.co")
-	e.drain()
-	got = texts(e.messages(first["conversation_id"].(string), "").Messages)
-	want = append(want, "contact: a@b.co", "bot: Thanks, a@b.co.")
-	if !slices.Equal(got, want) {
-		t.Errorf("messages %q, want %q", got, want)
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, options{db: db})
+		first := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "hello")}).mustStatus(t, http.StatusAccepted).m(t)
+		second := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "hello")}).mustStatus(t, http.StatusOK).m(t)
+		if first["conversation_id"] != second["conversation_id"] || first["message_id"] != second["message_id"] {
+			t.Errorf("second answer %v, want the first's %v", second, first)
+		}
+		e.drain()
+		// Again after the bot answered, with another text: still the first message.
+		third := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "changed")}).mustStatus(t, http.StatusOK).m(t)
+		if third["message_id"] != first["message_id"] {
+			t.Errorf("third answer %v, want the first's %v", third, first)
+		}
+		e.drain()
+		got := texts(e.messages(first["conversation_id"].(string), "").Messages)
+		want := []string{"contact: hello", "bot: You said: hello", "bot: What is your e-mail?"}
+		if !slices.Equal(got, want) {
+			t.Errorf("messages %q, want %q", got, want)
+		}
+		// Another id is another message.
+		e.say("u-1", "m-2", "a@b.co")
+		e.drain()
+		got = texts(e.messages(first["conversation_id"].(string), "").Messages)
+		want = append(want, "contact: a@b.co", "bot: Thanks, a@b.co.")
+		if !slices.Equal(got, want) {
+			t.Errorf("messages %q, want %q", got, want)
+		}
+	})
 }
 
 // Messages without an id are never taken for duplicates.
@@ -166,61 +171,63 @@ func TestInboundWithoutID(t *testing.T) {
 // never appear.
 func TestMessagesPaging(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{})
-	conv, _ := e.say("u-1", "m-1", "hello")
-	e.drain()
-	e.say("u-1", "m-2", "a@b.co")
-	e.drain()
-	all := e.messages(conv, "")
-	want := []string{"contact: hello", "bot: You said: hello", "bot: What is your e-mail?", "contact: a@b.co", "bot: Thanks, a@b.co."}
-	if got := texts(all.Messages); !slices.Equal(got, want) {
-		t.Fatalf("messages %q, want %q", got, want)
-	}
-	if last := all.Messages[len(all.Messages)-1].ID; all.NextCursor != last {
-		t.Errorf("next_cursor %q, want the last message's id %q", all.NextCursor, last)
-	}
-	for _, m := range all.Messages {
-		if m.ConversationID != conv || m.CreatedAt.IsZero() || (m.Direction == "out") != (m.Author == "bot") {
-			t.Errorf("message %+v: want conversation %s, a time, out for the bot", m, conv)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, options{db: db})
+		conv, _ := e.say("u-1", "m-1", "hello")
+		e.drain()
+		e.say("u-1", "m-2", "a@b.co")
+		e.drain()
+		all := e.messages(conv, "")
+		want := []string{"contact: hello", "bot: You said: hello", "bot: What is your e-mail?", "contact: a@b.co", "bot: Thanks, a@b.co."}
+		if got := texts(all.Messages); !slices.Equal(got, want) {
+			t.Fatalf("messages %q, want %q", got, want)
 		}
-		if strings.Contains(m.Text, "internal:") {
-			t.Errorf("an internal note is in the messages: %q", m.Text)
+		if last := all.Messages[len(all.Messages)-1].ID; all.NextCursor != last {
+			t.Errorf("next_cursor %q, want the last message's id %q", all.NextCursor, last)
 		}
-	}
-	// The note was written, for agents.
-	notes, err := e.db.Notes(context.Background(), conv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(notes) != 1 || !strings.Contains(notes[0].Text, "internal:") {
-		t.Errorf("notes %+v, want the flow's note", notes)
-	}
-	// Page by 2 with next_cursor.
-	var paged []string
-	cursor := ""
-	for range 10 {
-		var page messageList
-		path := "/api/v1/conversations/" + conv + "/messages?limit=2&after=" + cursor
-		e.do(request{method: "GET", path: path}).mustStatus(t, http.StatusOK).json(t, &page)
-		if len(page.Messages) > 2 {
-			t.Fatalf("limit=2 gave %d messages", len(page.Messages))
-		}
-		paged = append(paged, texts(page.Messages)...)
-		if len(page.Messages) == 0 {
-			if page.NextCursor != cursor {
-				t.Errorf("an empty page's next_cursor %q, want the cursor it was given %q", page.NextCursor, cursor)
+		for _, m := range all.Messages {
+			if m.ConversationID != conv || m.CreatedAt.IsZero() || (m.Direction == "out") != (m.Author == "bot") {
+				t.Errorf("message %+v: want conversation %s, a time, out for the bot", m, conv)
 			}
-			break
+			if strings.Contains(m.Text, "internal:") {
+				t.Errorf("an internal note is in the messages: %q", m.Text)
+			}
 		}
-		cursor = page.NextCursor
-	}
-	if !slices.Equal(paged, want) {
-		t.Errorf("paged messages %q, want %q", paged, want)
-	}
-	// after= a message returns what follows it.
-	if got := texts(e.messages(conv, all.Messages[2].ID).Messages); !slices.Equal(got, want[3:]) {
-		t.Errorf("after the 3rd message: %q, want %q", got, want[3:])
-	}
+		// The note was written, for agents.
+		notes, err := e.db.Notes(context.Background(), conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(notes) != 1 || !strings.Contains(notes[0].Text, "internal:") {
+			t.Errorf("notes %+v, want the flow's note", notes)
+		}
+		// Page by 2 with next_cursor.
+		var paged []string
+		cursor := ""
+		for range 10 {
+			var page messageList
+			path := "/api/v1/conversations/" + conv + "/messages?limit=2&after=" + cursor
+			e.do(request{method: "GET", path: path}).mustStatus(t, http.StatusOK).json(t, &page)
+			if len(page.Messages) > 2 {
+				t.Fatalf("limit=2 gave %d messages", len(page.Messages))
+			}
+			paged = append(paged, texts(page.Messages)...)
+			if len(page.Messages) == 0 {
+				if page.NextCursor != cursor {
+					t.Errorf("an empty page's next_cursor %q, want the cursor it was given %q", page.NextCursor, cursor)
+				}
+				break
+			}
+			cursor = page.NextCursor
+		}
+		if !slices.Equal(paged, want) {
+			t.Errorf("paged messages %q, want %q", paged, want)
+		}
+		// after= a message returns what follows it.
+		if got := texts(e.messages(conv, all.Messages[2].ID).Messages); !slices.Equal(got, want[3:]) {
+			t.Errorf("after the 3rd message: %q, want %q", got, want[3:])
+		}
+	})
 }
 
 // Bad requests to the messages endpoint.
@@ -408,25 +415,27 @@ func TestOutbound(t *testing.T) {
 // outbox retries with backoff, with the same Idempotency-Key, and holds later messages back.
 func TestOutboundRetry(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t, func(n int) bool { return n < 2 })
-	e := newEnv(t, options{workspace: outboundWorkspace(rc.srv.URL)})
-	conv, _ := e.say("u-1", "m-1", "hello")
-	e.drain()
-	if n := len(rc.deliveries()); n != 1 {
-		t.Fatalf("%d attempts before any retry is due, want 1", n)
-	}
-	// The retries are due by time: move the virtual clock past the backoff.
-	if err := e.run.AdvanceTo(context.Background(), t0.Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	ds := rc.deliveries()
-	if len(ds) < 3 || ds[0].status != 500 || ds[1].status != 500 {
-		t.Fatalf("attempts %d, want two failures then successes", len(ds))
-	}
-	if ds[0].key != ds[2].key || ds[0].msg.Message.ID != ds[2].msg.Message.ID {
-		t.Errorf("the retry is not the same message: keys %q %q", ds[0].key, ds[2].key)
-	}
-	checkDeliveries(t, e, rc, conv, []string{"You said: hello", "What is your e-mail?"})
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rc := newReceiver(t, func(n int) bool { return n < 2 })
+		e := newEnv(t, options{db: db, workspace: outboundWorkspace(rc.srv.URL)})
+		conv, _ := e.say("u-1", "m-1", "hello")
+		e.drain()
+		if n := len(rc.deliveries()); n != 1 {
+			t.Fatalf("%d attempts before any retry is due, want 1", n)
+		}
+		// The retries are due by time: move the virtual clock past the backoff.
+		if err := e.run.AdvanceTo(context.Background(), t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		ds := rc.deliveries()
+		if len(ds) < 3 || ds[0].status != 500 || ds[1].status != 500 {
+			t.Fatalf("attempts %d, want two failures then successes", len(ds))
+		}
+		if ds[0].key != ds[2].key || ds[0].msg.Message.ID != ds[2].msg.Message.ID {
+			t.Errorf("the retry is not the same message: keys %q %q", ds[0].key, ds[2].key)
+		}
+		checkDeliveries(t, e, rc, conv, []string{"You said: hello", "What is your e-mail?"})
+	})
 }
 
 // checkDeliveries checks the successful deliveries: signed, for the conversation, each bot

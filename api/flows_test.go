@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/store/storetest"
 )
 
 const greetYAML = `format: 1
@@ -159,56 +162,58 @@ func TestFlowDraftBadInput(t *testing.T) {
 // versions list; a draft with errors is 422 listing every problem with line, step and field.
 func TestFlowPublish(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{})
-	e.do(request{method: "POST", path: "/api/v1/flows", body: greetYAML}).mustStatus(t, http.StatusCreated)
-	type published struct {
-		Version  int    `json:"version"`
-		Hash     string `json:"hash"`
-		Warnings []any  `json:"warnings"`
-	}
-	var p1, p2, p3 published
-	e.do(request{method: "POST", path: "/api/v1/flows/greet/publish"}).mustStatus(t, http.StatusCreated).json(t, &p1)
-	e.do(request{method: "POST", path: "/api/v1/flows/greet/publish"}).mustStatus(t, http.StatusOK).json(t, &p2)
-	if p1.Version != 1 || p2.Version != 1 || p1.Hash == "" || p1.Hash != p2.Hash {
-		t.Errorf("publish, publish again: %+v %+v; want version 1 twice, same hash", p1, p2)
-	}
-	e.do(request{method: "PUT", path: "/api/v1/flows/greet", body: strings.Replace(greetYAML, "Hello!", "Hi there!", 1)}).mustStatus(t, http.StatusOK)
-	e.do(request{method: "POST", path: "/api/v1/flows/greet/publish"}).mustStatus(t, http.StatusCreated).json(t, &p3)
-	if p3.Version != 2 || p3.Hash == p1.Hash {
-		t.Errorf("publish after a change: %+v, want version 2 with another hash", p3)
-	}
-	var f flowJSON
-	e.do(request{method: "GET", path: "/api/v1/flows/greet"}).mustStatus(t, http.StatusOK).json(t, &f)
-	if f.LatestVersion != 2 {
-		t.Errorf("latest_version %d, want 2", f.LatestVersion)
-	}
-	var vs struct {
-		Versions []struct {
-			Version int    `json:"version"`
-			Hash    string `json:"hash"`
-		} `json:"versions"`
-	}
-	e.do(request{method: "GET", path: "/api/v1/flows/greet/versions"}).mustStatus(t, http.StatusOK).json(t, &vs)
-	var got []int
-	for _, v := range vs.Versions {
-		got = append(got, v.Version)
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, []int{1, 2}) {
-		t.Errorf("versions %v, want 1 and 2", got)
-	}
-	// A new draft has no versions yet.
-	e.do(request{method: "PUT", path: "/api/v1/flows/draft", body: strings.ReplaceAll(greetYAML, "greet", "draft")}).mustStatus(t, http.StatusCreated)
-	e.do(request{method: "GET", path: "/api/v1/flows/draft/versions"}).mustStatus(t, http.StatusOK).json(t, &vs)
-	if len(vs.Versions) != 0 {
-		t.Errorf("an unpublished draft has versions %+v", vs.Versions)
-	}
-	// The published flow runs: "hi" now answers with version 2.
-	conv, _ := e.say("u-1", "m-1", "hi")
-	e.drain()
-	if got := texts(e.messages(conv, "").Messages); !slices.Contains(got, "bot: Hi there!") {
-		t.Errorf("messages %q, want version 2's answer", got)
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, options{db: db})
+		e.do(request{method: "POST", path: "/api/v1/flows", body: greetYAML}).mustStatus(t, http.StatusCreated)
+		type published struct {
+			Version  int    `json:"version"`
+			Hash     string `json:"hash"`
+			Warnings []any  `json:"warnings"`
+		}
+		var p1, p2, p3 published
+		e.do(request{method: "POST", path: "/api/v1/flows/greet/publish"}).mustStatus(t, http.StatusCreated).json(t, &p1)
+		e.do(request{method: "POST", path: "/api/v1/flows/greet/publish"}).mustStatus(t, http.StatusOK).json(t, &p2)
+		if p1.Version != 1 || p2.Version != 1 || p1.Hash == "" || p1.Hash != p2.Hash {
+			t.Errorf("publish, publish again: %+v %+v; want version 1 twice, same hash", p1, p2)
+		}
+		e.do(request{method: "PUT", path: "/api/v1/flows/greet", body: strings.Replace(greetYAML, "Hello!", "Hi there!", 1)}).mustStatus(t, http.StatusOK)
+		e.do(request{method: "POST", path: "/api/v1/flows/greet/publish"}).mustStatus(t, http.StatusCreated).json(t, &p3)
+		if p3.Version != 2 || p3.Hash == p1.Hash {
+			t.Errorf("publish after a change: %+v, want version 2 with another hash", p3)
+		}
+		var f flowJSON
+		e.do(request{method: "GET", path: "/api/v1/flows/greet"}).mustStatus(t, http.StatusOK).json(t, &f)
+		if f.LatestVersion != 2 {
+			t.Errorf("latest_version %d, want 2", f.LatestVersion)
+		}
+		var vs struct {
+			Versions []struct {
+				Version int    `json:"version"`
+				Hash    string `json:"hash"`
+			} `json:"versions"`
+		}
+		e.do(request{method: "GET", path: "/api/v1/flows/greet/versions"}).mustStatus(t, http.StatusOK).json(t, &vs)
+		var got []int
+		for _, v := range vs.Versions {
+			got = append(got, v.Version)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, []int{1, 2}) {
+			t.Errorf("versions %v, want 1 and 2", got)
+		}
+		// A new draft has no versions yet.
+		e.do(request{method: "PUT", path: "/api/v1/flows/draft", body: strings.ReplaceAll(greetYAML, "greet", "draft")}).mustStatus(t, http.StatusCreated)
+		e.do(request{method: "GET", path: "/api/v1/flows/draft/versions"}).mustStatus(t, http.StatusOK).json(t, &vs)
+		if len(vs.Versions) != 0 {
+			t.Errorf("an unpublished draft has versions %+v", vs.Versions)
+		}
+		// The published flow runs: "hi" now answers with version 2.
+		conv, _ := e.say("u-1", "m-1", "hi")
+		e.drain()
+		if got := texts(e.messages(conv, "").Messages); !slices.Contains(got, "bot: Hi there!") {
+			t.Errorf("messages %q, want version 2's answer", got)
+		}
+	})
 }
 
 func TestFlowPublishInvalid(t *testing.T) {
@@ -292,76 +297,78 @@ steps:
 // shows it with its trace, the secret masked (invariant 7).
 func TestFlowRun(t *testing.T) {
 	t.Parallel()
-	doer := &fakeHTTP{}
-	e := newEnv(t, options{http: doer})
-	e.do(request{method: "POST", path: "/api/v1/flows", body: lookupYAML}).mustStatus(t, http.StatusCreated)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		doer := &fakeHTTP{}
+		e := newEnv(t, options{db: db, http: doer})
+		e.do(request{method: "POST", path: "/api/v1/flows", body: lookupYAML}).mustStatus(t, http.StatusCreated)
 
-	runBody := map[string]any{"contact": map[string]any{"external_id": "u-9", "name": "Bia"}, "variables": map[string]any{"order": "10234"}}
-	r := e.do(request{method: "POST", path: "/api/v1/flows/lookup/runs", body: runBody}).mustStatus(t, http.StatusConflict)
-	if code, msg := r.err(t); code != "conflict" || !strings.Contains(msg, "publish") {
-		t.Errorf("unpublished: %s %q, want conflict saying to publish", code, msg)
-	}
-	e.do(request{method: "POST", path: "/api/v1/flows/lookup/publish"}).mustStatus(t, http.StatusCreated)
-
-	var started struct {
-		RunID          string `json:"run_id"`
-		ConversationID string `json:"conversation_id"`
-		ContactID      string `json:"contact_id"`
-	}
-	e.do(request{method: "POST", path: "/api/v1/flows/lookup/runs", body: runBody}).mustStatus(t, http.StatusAccepted).json(t, &started)
-	if started.RunID == "" || started.ConversationID == "" {
-		t.Fatalf("run start answered %+v", started)
-	}
-	e.drain()
-
-	var run struct {
-		ID             string `json:"id"`
-		ConversationID string `json:"conversation_id"`
-		FlowID         string `json:"flow_id"`
-		FlowVersion    int    `json:"flow_version"`
-		Status         string `json:"status"`
-		Trace          []struct {
-			Step   string         `json:"step"`
-			Type   string         `json:"type"`
-			Input  map[string]any `json:"input"`
-			Output map[string]any `json:"output"`
-		} `json:"trace"`
-	}
-	r = e.do(request{method: "GET", path: "/api/v1/runs/" + started.RunID}).mustStatus(t, http.StatusOK)
-	r.json(t, &run)
-	if run.ID != started.RunID || run.ConversationID != started.ConversationID || run.FlowID != "lookup" || run.FlowVersion != 1 || run.Status != "completed" {
-		t.Errorf("run %+v, want %s of lookup v1 completed", run, started.RunID)
-	}
-	var steps []string
-	for _, s := range run.Trace {
-		steps = append(steps, s.Step)
-	}
-	if !slices.Contains(steps, "call") || !slices.Contains(steps, "tell") {
-		t.Errorf("trace steps %q, want call and tell", steps)
-	}
-	if got := texts(e.messages(started.ConversationID, "").Messages); !slices.Equal(got, []string{"bot: Order 10234 is shipped."}) {
-		t.Errorf("messages %q, want the run's answer", got)
-	}
-	// The call did carry the secret...
-	reqs := doer.requests()
-	if len(reqs) != 1 || reqs[0].Header.Get("Authorization") != "Bearer "+secretValue || !strings.HasSuffix(reqs[0].URL.Path, "/orders/10234") {
-		t.Fatalf("http step requests %v, want one with the secret", reqs)
-	}
-	// ...but nothing the API shows does.
-	var c conversationJSON
-	conv := e.do(request{method: "GET", path: "/api/v1/conversations/" + started.ConversationID}).mustStatus(t, http.StatusOK)
-	conv.json(t, &c)
-	for _, b := range [][]byte{r.body, conv.body, e.do(request{method: "GET", path: "/api/v1/conversations/" + started.ConversationID + "/messages"}).body} {
-		if strings.Contains(string(b), secretValue) {
-			t.Errorf("the secret is in an API answer: %s", b)
+		runBody := map[string]any{"contact": map[string]any{"external_id": "u-9", "name": "Bia"}, "variables": map[string]any{"order": "10234"}}
+		r := e.do(request{method: "POST", path: "/api/v1/flows/lookup/runs", body: runBody}).mustStatus(t, http.StatusConflict)
+		if code, msg := r.err(t); code != "conflict" || !strings.Contains(msg, "publish") {
+			t.Errorf("unpublished: %s %q, want conflict saying to publish", code, msg)
 		}
-	}
-	if !strings.Contains(string(r.body), `"Authorization":"Bearer ***"`) {
-		t.Errorf("the trace does not show the call's Authorization header masked: %s", r.body)
-	}
-	if c.Contact == nil || c.Contact.ExternalID != "u-9" || c.Contact.Name != "Bia" || c.LastRun == nil || c.LastRun.ID != started.RunID {
-		t.Errorf("conversation %+v, want contact u-9 Bia and the run", c)
-	}
+		e.do(request{method: "POST", path: "/api/v1/flows/lookup/publish"}).mustStatus(t, http.StatusCreated)
+
+		var started struct {
+			RunID          string `json:"run_id"`
+			ConversationID string `json:"conversation_id"`
+			ContactID      string `json:"contact_id"`
+		}
+		e.do(request{method: "POST", path: "/api/v1/flows/lookup/runs", body: runBody}).mustStatus(t, http.StatusAccepted).json(t, &started)
+		if started.RunID == "" || started.ConversationID == "" {
+			t.Fatalf("run start answered %+v", started)
+		}
+		e.drain()
+
+		var run struct {
+			ID             string `json:"id"`
+			ConversationID string `json:"conversation_id"`
+			FlowID         string `json:"flow_id"`
+			FlowVersion    int    `json:"flow_version"`
+			Status         string `json:"status"`
+			Trace          []struct {
+				Step   string         `json:"step"`
+				Type   string         `json:"type"`
+				Input  map[string]any `json:"input"`
+				Output map[string]any `json:"output"`
+			} `json:"trace"`
+		}
+		r = e.do(request{method: "GET", path: "/api/v1/runs/" + started.RunID}).mustStatus(t, http.StatusOK)
+		r.json(t, &run)
+		if run.ID != started.RunID || run.ConversationID != started.ConversationID || run.FlowID != "lookup" || run.FlowVersion != 1 || run.Status != "completed" {
+			t.Errorf("run %+v, want %s of lookup v1 completed", run, started.RunID)
+		}
+		var steps []string
+		for _, s := range run.Trace {
+			steps = append(steps, s.Step)
+		}
+		if !slices.Contains(steps, "call") || !slices.Contains(steps, "tell") {
+			t.Errorf("trace steps %q, want call and tell", steps)
+		}
+		if got := texts(e.messages(started.ConversationID, "").Messages); !slices.Equal(got, []string{"bot: Order 10234 is shipped."}) {
+			t.Errorf("messages %q, want the run's answer", got)
+		}
+		// The call did carry the secret...
+		reqs := doer.requests()
+		if len(reqs) != 1 || reqs[0].Header.Get("Authorization") != "Bearer "+secretValue || !strings.HasSuffix(reqs[0].URL.Path, "/orders/10234") {
+			t.Fatalf("http step requests %v, want one with the secret", reqs)
+		}
+		// ...but nothing the API shows does.
+		var c conversationJSON
+		conv := e.do(request{method: "GET", path: "/api/v1/conversations/" + started.ConversationID}).mustStatus(t, http.StatusOK)
+		conv.json(t, &c)
+		for _, b := range [][]byte{r.body, conv.body, e.do(request{method: "GET", path: "/api/v1/conversations/" + started.ConversationID + "/messages"}).body} {
+			if strings.Contains(string(b), secretValue) {
+				t.Errorf("the secret is in an API answer: %s", b)
+			}
+		}
+		if !strings.Contains(string(r.body), `"Authorization":"Bearer ***"`) {
+			t.Errorf("the trace does not show the call's Authorization header masked: %s", r.body)
+		}
+		if c.Contact == nil || c.Contact.ExternalID != "u-9" || c.Contact.Name != "Bia" || c.LastRun == nil || c.LastRun.ID != started.RunID {
+			t.Errorf("conversation %+v, want contact u-9 Bia and the run", c)
+		}
+	})
 }
 
 func TestFlowRunBadInput(t *testing.T) {

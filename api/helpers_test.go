@@ -70,7 +70,8 @@ steps:
 
 // options configures a test server.
 type options struct {
-	workspace string // tandem.yaml; default workspaceYAML
+	workspace string    // tandem.yaml; default workspaceYAML
+	db        *store.DB // default: a fresh SQLite database
 	flows     []string
 	bodyLimit int64
 	rateLimit float64 // default: unlimited
@@ -106,7 +107,10 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatalf("workspace: %v", err)
 	}
-	db := storetest.SQLite(t)
+	db := o.db
+	if db == nil {
+		db = storetest.SQLite(t)
+	}
 	e := &env{t: t, db: db, cfg: cfg, hub: NewHub()}
 	var clk tandem.Clock = clock.Wall{}
 	if !o.wall {

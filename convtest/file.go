@@ -156,6 +156,7 @@ func Parse(path string, src []byte) ([]*Test, error) {
 			}
 		}
 		merge(&t, &one)
+		t.Mocks = t.Mocks.clone()
 		t.File, t.Line, t.Dir = path, n.Line, dir
 		if t.Name == "" {
 			t.Name = fmt.Sprintf("%s #%d", strings.TrimSuffix(filepath.Base(path), ".test.yaml"), i+1)
@@ -163,6 +164,23 @@ func Parse(path string, src []byte) ([]*Test, error) {
 		out = append(out, &t)
 	}
 	return out, nil
+}
+
+// clone copies the mocks, so that tests of one file sharing the file's mocks count their uses
+// (times:) each on its own.
+func (m Mocks) clone() Mocks {
+	out := Mocks{Desk: m.Desk}
+	for _, l := range m.LLM {
+		c := *l
+		c.used = 0
+		out.LLM = append(out.LLM, &c)
+	}
+	for _, h := range m.HTTP {
+		c := *h
+		c.used = 0
+		out.HTTP = append(out.HTTP, &c)
+	}
+	return out
 }
 
 // merge overlays the fields a test sets on the file's defaults.

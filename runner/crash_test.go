@@ -396,8 +396,8 @@ func TestCrash(t *testing.T) {
 	const (
 		convs    = 30
 		perConv  = 5
-		minKills = 8
-		maxKills = 30
+		minKills = 10
+		maxKills = 20
 	)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv(envCrashSeed); s != "" {
@@ -454,7 +454,7 @@ func TestCrash(t *testing.T) {
 					dupAcks.Add(1)
 				}
 				select {
-				case <-time.After(randBetween(0, 400*time.Millisecond)): // pacing, not synchronisation
+				case <-time.After(randBetween(0, 600*time.Millisecond)): // pacing, not synchronisation
 				case <-ctx.Done():
 					return
 				}
@@ -464,15 +464,23 @@ func TestCrash(t *testing.T) {
 	sendsDone := make(chan struct{})
 	go func() { sendWG.Wait(); close(sendsDone) }()
 
-	// The killer: SIGKILL at random moments while messages still arrive, and at least
-	// minKills times, so that kills also land among sends, calls and timers.
+	// Every message must produce "got: m" and "later: m call-m".
+	expected := convs * perConv * 2
+	complete := func() bool {
+		_, keys, _ := sink.snapshot()
+		return len(keys) >= expected
+	}
+
+	// The killer: SIGKILL at random moments until every message is acknowledged and answered
+	// (at least minKills times, at most maxKills), so kills land among inbound messages,
+	// sends, calls and timers alike.
 	kills := 0
 	var killLog []string
 killing:
 	for kills < maxKills {
 		select {
 		case <-sendsDone:
-			if kills >= minKills {
+			if kills >= minKills && complete() {
 				break killing
 			}
 		default:
@@ -502,20 +510,14 @@ killing:
 	}
 	stoppedKilling := time.Since(began)
 
-	// Every message must produce "got: m" and "later: m call-m"; wait for all of them.
+	// After the last restart, wait for every reply.
 	want := map[string][]string{}
-	expected := 0
 	for c := range convs {
 		contact := fmt.Sprintf("c%02d", c)
 		for i := range perConv {
 			text := fmt.Sprintf("%s-m%d", contact, i)
 			want[contact] = append(want[contact], "got: "+text, "later: "+text+" call-"+text)
-			expected += 2
 		}
-	}
-	complete := func() bool {
-		_, keys, _ := sink.snapshot()
-		return len(keys) >= expected
 	}
 	deadline, _ := ctx.Deadline()
 	waitFor(t, time.Until(deadline), sprintf("all %d replies", expected), complete, sink.changed)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 
@@ -9,12 +10,24 @@ import (
 	"github.com/tandemchat/tandem/flow"
 )
 
+const flowUsage = `Usage:
+  tandem flow validate FILE... [--strict] [--config tandem.yaml]
+  tandem flow schema                         print the flow JSON Schema
+  tandem flow push FILE...                   send drafts to a server (TANDEM_URL, TANDEM_TOKEN)
+  tandem flow publish ID...                  publish drafts on the server
+  tandem flow list                           list the server's flows
+  tandem flow pull ID...                     write the server's drafts to ID.yaml (or ID.json)
+`
+
 // runFlow is `tandem flow validate|schema|...`.
 func (m *Main) runFlow(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usagef("flow: name a subcommand: validate, schema, push, publish, list, pull")
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(m.Stdout, flowUsage)
+		return flag.ErrHelp
 	case "validate":
 		return m.runFlowValidate(args[1:])
 	case "schema":

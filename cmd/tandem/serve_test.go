@@ -647,4 +647,3 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo exited %d, want 0; stderr:\n%s", code, p.stderr.String())
 	}
 }
-

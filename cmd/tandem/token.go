@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -11,8 +12,12 @@ import (
 
 // runToken is `tandem token create [--name NAME] [--data DIR]`.
 func (m *Main) runToken(ctx context.Context, args []string) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(m.Stdout, "Usage: tandem token create [--name NAME] [--data DIR]   mint an API token (printed once)")
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return usagef("token: use `tandem token create --name NAME`")
+		return usagef("token: use `tandem token create [--name NAME]`")
 	}
 	fs := m.newFlags("token create", "token create [--name NAME] [--data DIR]")
 	name := fs.String("name", "default", "what the token is for (shown in listings)")
