@@ -20,6 +20,15 @@ func (c *cursor) agent(a *tandem.AgentAction) {
 		c.takeOver(a.Agent)
 		c.relayAgent(a)
 	case tandem.AgentTake:
+		if c.st.Handoff.Active() {
+			// Assigned in the queue: the conversation waits for the agent's first message.
+			if a.Agent != "" && c.conv.Assignee != a.Agent {
+				c.conv.Assignee = a.Agent
+				c.conv.Status = tandem.ConversationAssigned
+				c.out.ConversationChanged = true
+			}
+			return
+		}
 		c.takeOver(a.Agent)
 	case tandem.AgentClose:
 		if c.st.Handoff.Active() {

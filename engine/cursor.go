@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -52,13 +54,28 @@ type cursor struct {
 	conv    *tandem.Conversation
 	contact *tandem.Contact
 	out     *Output
-	flows   map[string]*flow.Flow
+	flows   map[flowKey]*flow.Flow
+	// current is the flow of the active run's frame, the last one looked up.
+	current *flow.Flow
 	// runDirty is set when the active run changed and needs a snapshot.
 	runDirty bool
 	// depth guards against a pending-message or start cascade.
 	depth int
 	// nextRunID is the id asked for the next run started (by the API).
 	nextRunID string
+	// pendingStart is a run a step asked to start once the current one ended (stop then_start,
+	// flow replace); startRun starts it in its loop, so restarts do not recurse.
+	pendingStart *pendingStart
+	// first is set while handling the message that opened the conversation.
+	first bool
+}
+
+// pendingStart is a run to start after the current one ended.
+type pendingStart struct {
+	f     *flow.Flow
+	m     *tandem.Message
+	vars  map[string]any
+	steps int
 }
 
 func newCursor(e *Env, in *Input) *cursor {
@@ -66,14 +83,20 @@ func newCursor(e *Env, in *Input) *cursor {
 		in.State = &State{}
 	}
 	return &cursor{env: e, in: in, now: in.Now, st: in.State, conv: in.Conversation, contact: in.Contact,
-		out: &Output{}, flows: map[string]*flow.Flow{}}
+		out: &Output{}, flows: map[flowKey]*flow.Flow{}}
 }
 
 func (c *cursor) id() string { return c.env.NewID() }
 
+// flowKey names a published flow version.
+type flowKey struct {
+	id      string
+	version int
+}
+
 // loadFlow returns a published flow version, cached for the event.
 func (c *cursor) loadFlow(id string, version int) (*flow.Flow, error) {
-	key := fmt.Sprintf("%s@%d", id, version)
+	key := flowKey{id, version}
 	if f, ok := c.flows[key]; ok {
 		return f, nil
 	}
@@ -88,10 +111,14 @@ func (c *cursor) loadFlow(id string, version int) (*flow.Flow, error) {
 // flow returns the flow of the active run's current frame.
 func (c *cursor) flow() *flow.Flow {
 	r := c.st.Run
+	if f := c.current; f != nil && f.ID == r.FlowID && f.Version == r.Version {
+		return f
+	}
 	f, err := c.loadFlow(r.FlowID, r.Version)
 	if err != nil {
 		return nil
 	}
+	c.current = f
 	return f
 }
 
@@ -140,6 +167,9 @@ func (c *cursor) inbound(m *tandem.Message) {
 			c.cancelTimer(db.TimerID)
 		}
 		db.Messages = append(db.Messages, *m)
+		if !c.st.Started {
+			db.First = true
+		}
 		db.Due = c.now.Add(d)
 		db.TimerID = c.setTimer(db.Due, "debounce")
 		return
@@ -172,7 +202,9 @@ func (c *cursor) flushDebounce() {
 	if db == nil || len(db.Messages) == 0 {
 		return
 	}
+	c.first = db.First
 	c.deliver(mergeMessages(db.Messages))
+	c.first = false
 }
 
 // mergeMessages joins texts with newlines; the last message gives id and kind.
@@ -209,7 +241,7 @@ func (c *cursor) deliver(m *tandem.Message) {
 		c.st.Pending = append(c.st.Pending, *m)
 		return
 	}
-	if f, _ := c.match(m, !c.st.Started); f != nil {
+	if f, _ := c.match(m, !c.st.Started || c.first); f != nil {
 		c.startRun(f, m, nil)
 	}
 }
@@ -289,14 +321,20 @@ func (c *cursor) startRun(f *flow.Flow, m *tandem.Message, vars map[string]any) 
 	if c.depth > 32 {
 		return
 	}
-	c.flows[fmt.Sprintf("%s@%d", f.ID, f.Version)] = f
+	c.newRun(f, m, vars, 0)
+	c.advance(nil)
+}
+
+// newRun makes a run of f the active one, at its first step.
+func (c *cursor) newRun(f *flow.Flow, m *tandem.Message, vars map[string]any, steps int) {
+	c.flows[flowKey{f.ID, f.Version}] = f
 	id := c.nextRunID
 	c.nextRunID = ""
 	if id == "" {
 		id = c.id()
 	}
 	run := &RunState{
-		ID: id, FlowID: f.ID, Version: f.Version, Status: tandem.RunRunning,
+		ID: id, FlowID: f.ID, Version: f.Version, Status: tandem.RunRunning, Steps: steps,
 		StartedAt: c.now, Vars: initialVars(f, vars), Outputs: map[string]any{}, Message: m,
 	}
 	if e := f.Entry(); e != nil {
@@ -304,7 +342,11 @@ func (c *cursor) startRun(f *flow.Flow, m *tandem.Message, vars map[string]any) 
 	}
 	c.st.Run = run
 	c.runDirty = true
-	c.advance(nil)
+}
+
+// startAfter asks for a run to start once the current step ended the active run.
+func (c *cursor) startAfter(f *flow.Flow, m *tandem.Message, vars map[string]any, steps int) {
+	c.pendingStart = &pendingStart{f: f, m: m, vars: vars, steps: steps}
 }
 
 func initialVars(f *flow.Flow, vars map[string]any) map[string]any {
@@ -417,7 +459,16 @@ func (c *cursor) advance(ev *tandem.Event) {
 		}
 		c.runDirty = true
 		if c.st.Run != r {
-			return // the step ended or replaced the run itself
+			// The step ended the run; it may have asked for another (stop then_start, flow
+			// replace), which starts here: restarts loop instead of recursing, and count their
+			// steps in the same turn, so a flow restarting itself ends with loop_limit.
+			if p := c.pendingStart; p != nil && c.st.Run == nil {
+				c.pendingStart = nil
+				c.newRun(p.f, p.m, p.vars, p.steps)
+				ev = nil
+				continue
+			}
+			return
 		}
 		switch o.kind {
 		case kindNext:
@@ -426,6 +477,12 @@ func (c *cursor) advance(ev *tandem.Event) {
 			r.Agent = nil
 		case kindWait:
 			r.Status = tandem.RunWaiting
+			if r.Wait != nil && r.Wait.Message && s.Type == "question" && ev == nil && len(c.st.Pending) > 0 && r.Local["retries"] == nil {
+				// A question always sends its text and then waits: what the customer wrote
+				// before it was asked is not its answer.
+				c.trace(s, "ignored", map[string]any{"pending": len(c.st.Pending)}, nil, "")
+				c.st.Pending = nil
+			}
 			if r.Wait != nil && r.Wait.Message {
 				if m := c.takePending(); m != nil {
 					ev = &tandem.Event{Kind: tandem.EventMessage, Message: m, At: c.now}
@@ -618,9 +675,19 @@ type masker struct{ values []string }
 
 func newMasker(secrets map[string]string) *masker {
 	m := &masker{}
+	seen := map[string]bool{}
 	for _, v := range secrets {
-		if len(v) >= 4 {
-			m.values = append(m.values, v)
+		if len(v) < 4 {
+			continue
+		}
+		// A secret may reach a trace encoded: in a query or form (URL-encoded), in a path, or
+		// in a JSON body (escaped).
+		j, _ := json.Marshal(v)
+		for _, form := range []string{v, url.QueryEscape(v), url.PathEscape(v), string(j[1 : len(j)-1])} {
+			if !seen[form] {
+				seen[form] = true
+				m.values = append(m.values, form)
+			}
 		}
 	}
 	// Longest first, so a secret that contains another is masked whole.

@@ -2,8 +2,10 @@ package engine_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -180,8 +182,15 @@ func newPlayer(t *testing.T, tc *convtest.Test) *player {
 		}
 	}
 	mocks := &mockHTTP{mocks: tc.Mocks.HTTP, used: map[int]int{}}
+	llm := &mockLLM{mocks: tc.Mocks.LLM, used: map[int]int{}}
+	desk := mockDesk{available: tc.Mocks.Desk.Available == nil || *tc.Mocks.Desk.Available}
 	sb, err := convtest.NewSandbox(ctx, convtest.SandboxOptions{
 		Config: cfg, Start: start, Channel: tc.Channel, Contact: contactOf(tc.Contact), HTTP: mocks,
+		Provider: func(id string) (tandem.Provider, bool) {
+			return providerFunc(func(ctx context.Context, req *tandem.AIRequest) (*tandem.AIResult, error) { return llm.call(id, req) }), true
+		},
+		Desk:           func(id string) (tandem.Desk, bool) { return desk, true },
+		DeskNeedsEmail: tc.Mocks.Desk.NeedsEmail,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -401,6 +410,87 @@ func (h *mockHTTP) Do(req *http.Request) (*http.Response, error) {
 	}
 	return nil, fmt.Errorf("no mock answers %s %s", req.Method, req.URL)
 }
+
+// mockLLM answers from a test's LLM mocks (step, provider, prompt_contains, times).
+type mockLLM struct {
+	mu    sync.Mutex
+	mocks []*convtest.LLMMock
+	used  map[int]int
+}
+
+type providerFunc func(context.Context, *tandem.AIRequest) (*tandem.AIResult, error)
+
+func (f providerFunc) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIResult, error) {
+	return f(ctx, req)
+}
+
+func (l *mockLLM) call(provider string, req *tandem.AIRequest) (*tandem.AIResult, error) {
+	var prompt strings.Builder
+	prompt.WriteString(req.System)
+	for _, m := range req.Messages {
+		prompt.WriteString("\n" + m.Content)
+	}
+	prompt.WriteString("\n" + req.Input)
+	for _, it := range req.Intents {
+		prompt.WriteString("\n" + it.ID + ": " + it.Description)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, m := range l.mocks {
+		switch {
+		case m.Times > 0 && l.used[i] >= m.Times,
+			m.Match.Step != "" && m.Match.Step != req.Step,
+			m.Match.Provider != "" && m.Match.Provider != provider,
+			m.Match.PromptContains != "" && !strings.Contains(strings.ToLower(prompt.String()), strings.ToLower(m.Match.PromptContains)):
+			continue
+		}
+		l.used[i]++
+		if m.Error != nil {
+			return nil, &tandem.AIError{Status: m.Error.Status, Message: cmp.Or(m.Error.Message, fmt.Sprintf("the provider answered %d", m.Error.Status))}
+		}
+		res := &tandem.AIResult{Provider: provider, Text: m.Reply, Model: cmp.Or(req.Model, "mock"), FinishReason: "stop",
+			Intent: m.Intent, Confidence: m.Confidence, Memory: cmp.Or(req.Memory, "mock-thread"), Usage: tandem.Usage{Calls: 1}}
+		if m.JSON != nil {
+			res.JSON = m.JSON
+			if res.Text == "" {
+				b, _ := json.Marshal(m.JSON)
+				res.Text = string(b)
+			}
+		}
+		if m.ToolCall != nil {
+			args, _ := json.Marshal(m.ToolCall.Arguments)
+			if m.ToolCall.Arguments == nil {
+				args = []byte("{}")
+			}
+			res.ToolCalls = []tandem.ToolCall{{ID: fmt.Sprintf("call_%d", l.used[i]), Name: m.ToolCall.Name, Arguments: args}}
+			res.FinishReason = "tool_calls"
+		}
+		return res, nil
+	}
+	return nil, &tandem.AIError{Status: 500, Message: fmt.Sprintf("no LLM mock answers step %q", req.Step)}
+}
+
+// mockDesk is an external desk that is available or not.
+type mockDesk struct{ available bool }
+
+func (d mockDesk) NeedsEmail() bool { return false }
+
+func (d mockDesk) Health(context.Context) error {
+	if !d.available {
+		return errors.New("the desk is unavailable (mocked)")
+	}
+	return nil
+}
+
+func (d mockDesk) Start(_ context.Context, s tandem.DeskStart) (string, error) {
+	if !d.available {
+		return "", errors.New("the desk is unavailable (mocked)")
+	}
+	return "desk-session", nil
+}
+
+func (d mockDesk) Send(context.Context, string, *tandem.Message) error { return nil }
+func (d mockDesk) Close(context.Context, string, string) error         { return nil }
 
 func (h *mockHTTP) requests() []*recorded {
 	h.mu.Lock()

@@ -80,6 +80,8 @@ type Frame struct {
 // Wait is what a waiting run waits for: a message, a timer, an effect's result, or a message
 // and a timer (whichever comes first).
 type Wait struct {
+	// Human is set while the run waits on a handoff for agents.
+	Human    bool      `json:"human,omitempty"`
 	Message  bool      `json:"message,omitempty"`
 	TimerID  string    `json:"timer_id,omitempty"`
 	Due      time.Time `json:"due,omitempty"`
@@ -90,8 +92,10 @@ type Wait struct {
 type Debounce struct {
 	Messages []tandem.Message `json:"messages"`
 	Window   time.Duration    `json:"window"`
-	TimerID  string           `json:"timer_id"`
-	Due      time.Time        `json:"due"`
+	// First is set when the burst opened the conversation (conversation_start flows may start).
+	First   bool      `json:"first,omitempty"`
+	TimerID string    `json:"timer_id"`
+	Due     time.Time `json:"due"`
 }
 
 // Handoff is a conversation's human handoff.

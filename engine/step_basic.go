@@ -143,12 +143,14 @@ func (conditionHandler) enter(c *cursor, s *flow.Step) outcome {
 			if name == "" {
 				name = "#" + expr.FormatNumber(float64(i+1))
 			}
-			c.trace(s, "", nil, map[string]any{"branch": name, "next": br.Next}, "")
-			return c.branch(s, br.Next)
+			o := c.branch(s, br.Next)
+			c.trace(s, "", nil, map[string]any{"branch": name, "next": o.next}, "")
+			return o
 		}
 	}
-	c.trace(s, "", nil, map[string]any{"branch": "else", "next": b.Else}, "")
-	return c.branch(s, b.Else)
+	o := c.branch(s, b.Else)
+	c.trace(s, "", nil, map[string]any{"branch": "else", "next": o.next}, "")
+	return o
 }
 
 // goto — jump.
@@ -271,11 +273,11 @@ type assignHandler struct{}
 
 func (assignHandler) enter(c *cursor, s *flow.Step) outcome {
 	b := s.Body.(*flow.AssignStep)
-	if !b.Team.IsZero() {
-		c.conv.Team = c.render(&b.Team)
+	if b.Team != nil {
+		c.conv.Team = c.render(b.Team)
 	}
-	if !b.User.IsZero() {
-		c.conv.Assignee = c.render(&b.User)
+	if b.User != nil {
+		c.conv.Assignee = c.render(b.User)
 	}
 	c.out.ConversationChanged = true
 	c.trace(s, "", nil, map[string]any{"team": c.conv.Team, "assignee": c.conv.Assignee}, "")
@@ -288,6 +290,7 @@ type stopHandler struct{}
 func (stopHandler) enter(c *cursor, s *flow.Step) outcome {
 	b := s.Body.(*flow.StopStep)
 	c.trace(s, "", map[string]any{"pause_bot": b.PauseBot, "then_start": b.ThenStart}, nil, "")
+	steps := c.st.Run.Steps
 	c.endRun(tandem.RunCompleted, tandem.ReasonStopped, "")
 	if b.PauseBot {
 		c.conv.BotPaused = true
@@ -298,7 +301,7 @@ func (stopHandler) enter(c *cursor, s *flow.Step) outcome {
 		if err != nil {
 			c.trace(s, "then_start", nil, nil, "flow "+b.ThenStart+" cannot start: "+err.Error())
 		} else {
-			c.startRun(f, nil, nil)
+			c.startAfter(f, nil, nil, steps)
 		}
 	}
 	return outcome{kind: kindWait} // the run is over; advance sees it replaced

@@ -27,15 +27,15 @@ func (flowHandler) enter(c *cursor, s *flow.Step) outcome {
 	r := c.st.Run
 	c.trace(s, "", map[string]any{"start": f.ID, "version": f.Version, "mode": firstNonEmpty(b.Mode, "call"), "variables": vars}, nil, "")
 	if b.Mode == "replace" {
-		m := r.Message
+		m, steps := r.Message, r.Steps
 		c.endRun(tandem.RunCompleted, tandem.ReasonReplaced, "")
-		c.startRun(f, m, vars)
+		c.startAfter(f, m, vars, steps)
 		return outcome{kind: kindWait}
 	}
 	if len(r.Frames) >= maxFrames {
 		return c.fail(s, "", fmt.Sprintf("flows call each other more than %d levels deep", maxFrames))
 	}
-	c.flows[fmt.Sprintf("%s@%d", f.ID, f.Version)] = f
+	c.flows[flowKey{f.ID, f.Version}] = f
 	r.Frames = append(r.Frames, Frame{FlowID: r.FlowID, Version: r.Version, Step: s.ID, Vars: r.Vars, Outputs: r.Outputs})
 	r.FlowID, r.Version = f.ID, f.Version
 	r.Vars = initialVars(f, vars)

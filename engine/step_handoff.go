@@ -177,9 +177,11 @@ func (handoffHandler) resume(c *cursor, s *flow.Step, ev *tandem.Event) outcome 
 			h.Session = r.Desk.Session
 		}
 		c.setLocal("phase", "active")
+		c.st.Run.Wait = &Wait{Human: true}
 		return outcome{kind: kindWait}
 	}
 	// Events of an active handoff are routed by the cursor (handoffInbound & co.).
+	c.st.Run.Wait = &Wait{Human: true}
 	return outcome{kind: kindWait}
 }
 

@@ -60,12 +60,19 @@ func (c *cursor) matchStart() *flow.Flow {
 }
 
 // preemptor returns a flow with `preempt: true` whose trigger matches the message while another
-// run is active.
+// flow's run is active (a flow does not preempt itself: the message is its run's).
 func (c *cursor) preemptor(m *tandem.Message) *flow.Flow {
+	running := map[string]bool{}
+	if r := c.st.Run; r != nil {
+		running[r.FlowID] = true
+		for _, fr := range r.Frames {
+			running[fr.FlowID] = true
+		}
+	}
 	var cands []candidate
 	for _, f := range c.env.Flows.Triggerable() {
 		t := &f.Trigger
-		if !t.Preempt || t.Kind() != flow.OnMessage || !c.channelOK(t) || !t.Match.Test(m.Text) {
+		if !t.Preempt || t.Kind() != flow.OnMessage || running[f.ID] || !c.channelOK(t) || !t.Match.Test(m.Text) {
 			continue
 		}
 		spec := 0

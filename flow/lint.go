@@ -263,7 +263,9 @@ func (l *linter) step(i int, s *Step) {
 	case *NotifyStep:
 		l.known(i, "team", "team", literal(b.Team), env.Teams)
 	case *AssignStep:
-		l.known(i, "team", "team", literal(b.Team), env.Teams)
+		if b.Team != nil {
+			l.known(i, "team", "team", literal(*b.Team), env.Teams)
+		}
 	case *SplitStep:
 		l.split(i, b)
 	case *FlowStep:

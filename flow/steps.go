@@ -509,10 +509,11 @@ type NotifyStep struct {
 // Refs implements Body.
 func (s *NotifyStep) Refs() []Ref { return nil }
 
-// AssignStep sets the conversation's team and assignee; the bot keeps going.
+// AssignStep sets the conversation's team and assignee; the bot keeps going. A field set to ""
+// clears it; an absent field is left alone.
 type AssignStep struct {
-	Team expr.Template `json:"team,omitempty"`
-	User expr.Template `json:"user,omitempty"`
+	Team *expr.Template `json:"team,omitempty"`
+	User *expr.Template `json:"user,omitempty"`
 }
 
 // Refs implements Body.
