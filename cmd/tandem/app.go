@@ -51,7 +51,8 @@ Usage:
   tandem flow schema                         print the flow JSON Schema
   tandem flow push FILE... | publish ID... | list | pull ID...   against a server (TANDEM_URL, TANDEM_TOKEN)
   tandem migrate [--data DIR]                apply database migrations
-  tandem token create --name NAME [--data DIR]   mint an API token
+  tandem token create [--name NAME] [--data DIR]   mint an API token
+  tandem bench w1|w2 [--duration 10s] [--concurrency 64] [--baseline] [--json]
   tandem version
 
 Run "tandem COMMAND --help" for a command's options.
@@ -107,6 +108,8 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 		return m.runServe(ctx, rest)
 	case "token":
 		return m.runToken(ctx, rest)
+	case "bench":
+		return m.runBench(ctx, rest)
 	}
 	fmt.Fprint(m.Stderr, usage)
 	return usagef("unknown command %q", cmd)

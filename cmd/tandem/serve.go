@@ -41,6 +41,8 @@ type serveOptions struct {
 	Ready func(addr string)
 	// HTTP carries out http steps (default: the guarded client).
 	HTTP runner.HTTPDoer
+	// WrapObserver, when set, wraps the metrics observer of the runner (bench measurements).
+	WrapObserver func(runner.Observer) runner.Observer
 }
 
 // server is a running Tandem: database, runner, HTTP API.
@@ -169,6 +171,17 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if err != nil {
 		return fail(err)
 	}
+	// Desks are the operator's own services, named in tandem.yaml: they may be private. Each
+	// desk bounds its calls itself; the client's timeout is a backstop.
+	desks, err := workspace.Desks(cfg, safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}))
+	if err != nil {
+		return fail(err)
+	}
+	for _, d := range cfg.Desks {
+		if _, ok := desks[d.ID]; !ok && d.Kind != config.InboxDesk {
+			log.Warn("desk kind not available in this version; handoffs to it take on_unavailable", "desk", d.ID, "kind", d.Kind)
+		}
+	}
 	s.metrics = metrics.New(db, wall.Now)
 	hub := api.NewHub()
 	channels, err := buildChannels(cfg, log)
@@ -183,11 +196,16 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if o.HTTP != nil {
 		doer = o.HTTP
 	}
+	var observer runner.Observer = s.metrics
+	if o.WrapObserver != nil {
+		observer = o.WrapObserver(observer)
+	}
 	s.run = runner.New(runner.Config{
-		DB: db, Clock: wall, Logger: log, Observer: s.metrics, Poll: poll, Env: env,
+		DB: db, Clock: wall, Logger: log, Observer: observer, Poll: poll, Env: env,
 		Channel:   func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
 		HTTP:      doer,
 		Provider:  func(id string) (tandem.Provider, bool) { p, ok := providers[id]; return p, ok },
+		Desk:      func(id string) (tandem.Desk, bool) { d, ok := desks[id]; return d, ok },
 		Knowledge: kn,
 		Notify:    hub.Notify,
 	})
