@@ -119,6 +119,12 @@ type Passage struct {
 	Score  float64 `json:"score"`
 }
 
+// HistoryWanter is implemented by assistant providers that do not keep the conversation
+// themselves: an assistant step that names no history sends them this many recent turns.
+type HistoryWanter interface {
+	HistoryTurns() int
+}
+
 // Embedder turns texts into vectors, for hybrid knowledge ranking; providers that offer
 // embeddings implement it.
 type Embedder interface {

@@ -80,7 +80,7 @@ func (c *cursor) aiCall(s *flow.Step, call *flow.AICall, req *tandem.AIRequest) 
 		req.Fallback = &tandem.AIFallback{Provider: call.Fallback.Provider, Model: call.Fallback.Model}
 	}
 	req.Memory = c.st.Memory[req.Provider]
-	if m := c.st.Run.Message; m != nil && req.History > 0 {
+	if m := c.st.Run.Message; m != nil {
 		req.HistoryBefore = m.ID
 	}
 	id := c.effect(tandem.Effect{Kind: tandem.EffectAI, Await: true, AI: req})
@@ -315,7 +315,7 @@ func (assistantHandler) enter(c *cursor, s *flow.Step) outcome {
 		input = c.render(b.Input)
 	}
 	req := &tandem.AIRequest{Op: tandem.AIAssist, System: c.render(&b.Instructions), Input: input,
-		Messages: []tandem.ChatMessage{c.userMessage(input)}}
+		Messages: []tandem.ChatMessage{c.userMessage(input)}, History: b.History}
 	c.trace(s, "", map[string]any{"input": input, "provider": c.providerID(b.Provider)}, nil, "")
 	return c.aiCall(s, &b.AICall, req)
 }

@@ -400,6 +400,10 @@ type AssistantStep struct {
 	Input        *expr.Template `json:"input,omitempty"`
 	Instructions expr.Template  `json:"instructions,omitempty"`
 	Send         bool           `json:"send,omitempty"`
+	// History is the turns of the conversation sent along (-1 for none). By default, providers
+	// that keep the conversation themselves get none, and those that do not (Chatbase v1, the
+	// webhook) get the turns they ask for (tandem.HistoryWanter).
+	History int `json:"history,omitempty"`
 }
 
 // Refs implements Body.

@@ -306,6 +306,13 @@ func (r *Runner) doAI(ctx context.Context, conversationID string, req *tandem.AI
 	if req.Op == engine.AISearch {
 		return r.search(ctx, req)
 	}
+	if req.History == 0 && req.Op == tandem.AIAssist && r.cfg.Provider != nil {
+		if p, ok := r.cfg.Provider(req.Provider); ok {
+			if hw, ok := p.(tandem.HistoryWanter); ok {
+				req.History = hw.HistoryTurns()
+			}
+		}
+	}
 	if req.History > 0 {
 		hist, err := r.db.MessagesBefore(ctx, conversationID, req.HistoryBefore, 2*req.History)
 		if err != nil {
@@ -344,7 +351,7 @@ func (r *Runner) aiAttempts(ctx context.Context, req *tandem.AIRequest, attempts
 	}
 	timeout := req.Timeout
 	if timeout <= 0 {
-		timeout = 60 * time.Second
+		timeout = 120 * time.Second
 	}
 	for i := 1; ; i++ {
 		cctx, cancel := context.WithTimeout(ctx, timeout)

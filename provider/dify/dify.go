@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -266,10 +265,9 @@ func (p *Provider) chat(ctx context.Context, req *tandem.AIRequest, body ChatReq
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		env := readEnvelope(resp.Body)
-		if env.Status == 0 {
-			env.Status = resp.StatusCode
-		}
-		return nil, isGone(resp.StatusCode, env.Code), p.apiError(resp.StatusCode, env, retryAfter(resp.Header.Get("Retry-After"), p.now()))
+		ae := p.apiError(resp.StatusCode, env, retryAfter(resp.Header, p.now()))
+		ae.Temporary = shouldRetry(resp.Header, ae.Temporary)
+		return nil, isGone(resp.StatusCode, env.Code), ae
 	}
 	var st *state
 	if strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), "text/event-stream") {
@@ -278,7 +276,7 @@ func (p *Provider) chat(ctx context.Context, req *tandem.AIRequest, body ChatReq
 			p.stopTask(ctx, st.taskID, body.User)
 		}
 	} else {
-		st, err = p.readBlocking(resp.Body)
+		st, err = p.readBlocking(ctx, resp.Body)
 	}
 	if err != nil {
 		return nil, st != nil && st.gone, err
@@ -300,7 +298,7 @@ func (p *Provider) stopTask(ctx context.Context, taskID, user string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	b, _ := json.Marshal(map[string]string{"user": user})
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, p.baseURL()+"/chat-messages/"+taskID+"/stop", bytes.NewReader(b))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, p.baseURL()+"/chat-messages/"+url.PathEscape(taskID)+"/stop", bytes.NewReader(b))
 	if err != nil {
 		return
 	}
@@ -313,12 +311,12 @@ func (p *Provider) stopTask(ctx context.Context, taskID, user string) {
 
 // result turns what Dify answered into the step's result.
 func (p *Provider) result(req *tandem.AIRequest, body ChatRequest, st *state) (*tandem.AIResult, bool, error) {
-	text := st.text
+	text := strings.TrimSpace(st.text)
 	if len(st.files) > 0 {
 		// Tandem results carry text only: files the app made are given as links after the text.
-		text = strings.TrimSpace(strings.TrimSpace(text) + "\n" + strings.Join(st.files, "\n"))
+		text = strings.TrimSpace(text + "\n" + strings.Join(st.files, "\n"))
 	}
-	if strings.TrimSpace(text) == "" {
+	if text == "" {
 		return nil, false, &tandem.AIError{Message: p.name() + " returned an empty answer"}
 	}
 	memory := st.conversationID
@@ -378,17 +376,20 @@ type blockingAnswer struct {
 	} `json:"data"`
 }
 
-func (p *Provider) readBlocking(r io.Reader) (*state, error) {
+func (p *Provider) readBlocking(ctx context.Context, r io.Reader) (*state, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxBody+1))
 	if err != nil {
-		return nil, &tandem.AIError{Message: p.name() + ": the answer was cut: " + err.Error(), Temporary: true}
+		if context.Cause(ctx) != nil {
+			return nil, p.transportError(ctx, err)
+		}
+		return nil, p.cutError()
 	}
 	if len(b) > maxBody {
 		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the answer is larger than %d MB", p.name(), maxBody>>20)}
 	}
 	var a blockingAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
-		return nil, &tandem.AIError{Message: p.name() + " answered with malformed JSON (" + oneLine(err.Error()) + ")"}
+		return nil, p.malformed("answered", b, err)
 	}
 	st := &state{conversationID: a.ConversationID, taskID: a.TaskID, meta: a.Metadata}
 	switch {
@@ -401,6 +402,15 @@ func (p *Provider) readBlocking(r io.Reader) (*state, error) {
 	}
 	st.text = *a.Answer
 	return st, nil
+}
+
+// malformed reports an answer that cannot be read: not JSON at all (from something between
+// Tandem and Dify: a temporary 502), or JSON of another shape (permanent).
+func (p *Provider) malformed(what string, b []byte, err error) *tandem.AIError {
+	if !json.Valid(b) {
+		return &tandem.AIError{Status: malformedStatus, Message: p.name() + " " + what + " with malformed JSON (" + clip(oneLine(err.Error()), 120) + ")", Temporary: true}
+	}
+	return &tandem.AIError{Message: p.name() + " " + what + " with JSON of an unexpected shape (" + clip(oneLine(err.Error()), 120) + ")"}
 }
 
 func (p *Provider) pauseError() *tandem.AIError {
@@ -421,8 +431,6 @@ func readEnvelope(r io.Reader) envelope {
 type envelope struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
-	Status  int    `json:"status"`
-	Params  string `json:"params"`
 }
 
 // isGone reports an answer meaning that the stored conversation cannot be continued.
@@ -469,6 +477,8 @@ func (p *Provider) apiError(status int, e envelope, wait time.Duration) *tandem.
 		s = "does not know the conversation or app (404)" + detail
 	case e.Code == "rate_limit_error":
 		s = "says the plan's quota is used up until it resets (429 rate_limit_error)"
+	case status == http.StatusTooManyRequests && quotaExhausted(e.Code+" "+msg):
+		s = "says a quota is used up (429)"
 	case status == http.StatusTooManyRequests:
 		s, temporary = "is busy: too many requests for this app (429)", true
 	case status >= 500:
@@ -522,24 +532,6 @@ func (p *Provider) redact(s string) string {
 		s = strings.ReplaceAll(s, p.APIKey, "[redacted]")
 	}
 	return s
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(h, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -130,7 +130,7 @@ func (p *Provider) dispatch(st *state, data []string, atEOF bool) (bool, error) 
 		if atEOF {
 			return true, p.cutError()
 		}
-		return true, &tandem.AIError{Message: p.name() + " sent a stream event that is not JSON (" + oneLine(err.Error()) + ")"}
+		return true, p.malformed("sent a stream event", []byte(payload), err)
 	}
 	if st.conversationID == "" {
 		st.conversationID = ev.ConversationID
