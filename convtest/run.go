@@ -128,8 +128,8 @@ func setup(ctx context.Context, t *Test, verbose bool, openDB func() (*store.DB,
 	sb, err := NewSandbox(ctx, SandboxOptions{
 		DB:     db,
 		Config: cfg, Start: start, Channel: t.Channel, Contact: contactOf(t.Contact),
-		HTTP:           httpMock{w: s.w},
-		Provider:       func(id string) (tandem.Provider, bool) { return llmMock{w: s.w, id: id}, true },
+		HTTP:     httpMock{w: s.w},
+		Provider: func(id string) (tandem.Provider, bool) { return llmMock{w: s.w, id: id}, true },
 		Desk: func(id string) (tandem.Desk, bool) {
 			if id == "inbox" {
 				return inboxDesk{}, true

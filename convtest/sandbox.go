@@ -50,10 +50,10 @@ type Sandbox struct {
 	Config *config.Config
 	// Knowledge is the configuration's knowledge bases, ingested into the sandbox's store.
 	Knowledge *knowledge.Index
-	kind   string
-	ext    string
-	conv   string
-	seq    int
+	kind      string
+	ext       string
+	conv      string
+	seq       int
 	// contactTemplate is the contact the conversation starts with.
 	contactTemplate tandem.Contact
 }
@@ -114,12 +114,12 @@ func NewSandbox(ctx context.Context, o SandboxOptions) (*Sandbox, error) {
 	contact.ExternalID = s.ext
 	s.Runner = runner.New(runner.Config{
 		DB: db, Env: env, Clock: s.Clock,
-		Channel:  func(string) (tandem.Channel, bool) { return funcChannel{kind: kind, deliver: deliver}, true },
-		HTTP:     doer,
+		Channel:   func(string) (tandem.Channel, bool) { return funcChannel{kind: kind, deliver: deliver}, true },
+		HTTP:      doer,
 		Provider:  o.Provider,
 		Desk:      o.Desk,
 		Knowledge: s.Knowledge,
-		Sleep:    func(context.Context, time.Duration) error { return nil },
+		Sleep:     func(context.Context, time.Duration) error { return nil },
 	})
 	s.contactTemplate = contact
 	return s, nil
