@@ -19,6 +19,9 @@ const (
 
 // DeskStart is what a desk gets when a conversation is handed to it.
 type DeskStart struct {
+	// Session is the handoff's id, chosen by the engine before the desk is called, so that
+	// messages and closes sent while the desk answers already name it.
+	Session      string        `json:"session,omitempty"`
 	Conversation *Conversation `json:"conversation"`
 	Contact      *Contact      `json:"contact"`
 	Team         string        `json:"team,omitempty"`

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/desk/inbox"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
 )
@@ -38,6 +39,8 @@ type Config struct {
 	RateLimit float64
 	// NewID returns fresh ids.
 	NewID func() string
+	// Inbox is the built-in agent inbox behind /api/v1/inbox; nil answers 503 there.
+	Inbox *inbox.Service
 }
 
 // Observer receives one measurement per request.
@@ -112,6 +115,9 @@ func New(cfg Config) *Server {
 		{"GET", "/api/v1/contacts/{id}", s.contactGet, false},
 		{"PATCH", "/api/v1/contacts/{id}", s.contactPatch, false},
 	}
+	// Areas of the API that live in their own files add their routes here.
+	s.routes = append(s.routes, s.inboxRoutes()...)
+	s.routes = append(s.routes, s.hookRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -480,4 +481,83 @@ func checkDeliveries(t *testing.T, e *env, rc *receiver, conv string, want []str
 	if !slices.Equal(ids, bot) {
 		t.Errorf("delivered message ids %q, want the bot's messages %q in order", ids, bot)
 	}
+}
+
+// A client that gives up a long-poll leaves nothing behind: its wait is taken off the hub, and
+// the request is recorded as 499 (client closed), not as a server error.
+func TestMessagesLongPollClientGone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	conv, in := e.say("u-1", "m-1", "hello")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/conversations/"+conv+"/messages?after="+in+"&wait=30s", nil)
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		resp, err := e.srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	waiting := func() int {
+		e.hub.mu.Lock()
+		defer e.hub.mu.Unlock()
+		return len(e.hub.waiters[conv])
+	}
+	waitFor(t, "the long-poll to wait", 10*time.Second, func() bool { return waiting() > 0 })
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the canceled request succeeded")
+	}
+	waitFor(t, "the handler to end", 10*time.Second, func() bool {
+		return waiting() == 0 && seen.snapshot()["GET /api/v1/conversations/{id}/messages"][statusClientClosed]
+	})
+}
+
+// Many deliveries of one message at once are stored once: one 202, the others 200 with the
+// same ids (invariant 2 under concurrency).
+func TestInboundDuplicateConcurrent(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, options{db: db})
+		const n = 8
+		type answer struct {
+			status int
+			body   map[string]any
+		}
+		answers := make(chan answer, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				r := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "hello")})
+				var b map[string]any
+				json.Unmarshal(r.body, &b)
+				answers <- answer{r.status, b}
+			})
+		}
+		wg.Wait()
+		close(answers)
+		statuses := map[int]int{}
+		ids := map[string]bool{}
+		for a := range answers {
+			statuses[a.status]++
+			ids[fmt.Sprint(a.body["conversation_id"], "/", a.body["message_id"])] = true
+		}
+		if statuses[http.StatusAccepted] != 1 || statuses[http.StatusOK] != n-1 || len(ids) != 1 {
+			t.Errorf("statuses %v, ids %v; want one 202, %d 200, all with the same ids", statuses, ids, n-1)
+		}
+		e.drain()
+		var list struct {
+			Conversations []conversationJSON `json:"conversations"`
+		}
+		e.do(request{method: "GET", path: "/api/v1/conversations"}).mustStatus(t, http.StatusOK).json(t, &list)
+		if len(list.Conversations) != 1 {
+			t.Fatalf("%d conversations, want 1", len(list.Conversations))
+		}
+		got := texts(e.messages(list.Conversations[0].ID, "").Messages)
+		if want := []string{"contact: hello", "bot: You said: hello", "bot: What is your e-mail?"}; !slices.Equal(got, want) {
+			t.Errorf("messages %q, want %q", got, want)
+		}
+	})
 }

@@ -88,12 +88,7 @@ func (s *Server) flowCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.DB.FlowGet(r.Context(), d.ID); err == nil {
-		return tandem.Errorf(tandem.ECONFLICT, "Flow %q already exists; change it with PUT /api/v1/flows/%s.", d.ID, d.ID)
-	} else if tandem.ErrorCode(err) != tandem.ENOTFOUND {
-		return err
-	}
-	if _, err := s.cfg.DB.FlowPut(r.Context(), *d, s.cfg.Clock.Now()); err != nil {
+	if err := s.cfg.DB.FlowCreate(r.Context(), *d, s.cfg.Clock.Now()); err != nil {
 		return err
 	}
 	saved, err := s.cfg.DB.FlowGet(r.Context(), d.ID)

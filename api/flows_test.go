@@ -406,3 +406,34 @@ func TestFlowRunBadInput(t *testing.T) {
 		t.Errorf("refused runs opened %d conversations", len(list.Conversations))
 	}
 }
+
+// Deleting a flow stops new runs, but a conversation waiting in it keeps its pinned version
+// (invariant 5); publishing the id again continues the version numbers.
+func TestFlowDeleteKeepsRunningConversations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	conv, _ := e.say("u-1", "m-1", "hello")
+	e.drain()
+	e.do(request{method: "DELETE", path: "/api/v1/flows/echo"}).mustStatus(t, http.StatusNoContent)
+
+	e.say("u-1", "m-2", "a@b.co")
+	e.drain()
+	want := []string{"contact: hello", "bot: You said: hello", "bot: What is your e-mail?", "contact: a@b.co", "bot: Thanks, a@b.co."}
+	if got := texts(e.messages(conv, "").Messages); !slices.Equal(got, want) {
+		t.Errorf("the waiting conversation after the delete: %q, want %q", got, want)
+	}
+	other, _ := e.say("u-2", "m-3", "hello")
+	e.drain()
+	if got := texts(e.messages(other, "").Messages); !slices.Equal(got, []string{"contact: hello"}) {
+		t.Errorf("a new conversation after the delete: %q, want no bot answer", got)
+	}
+
+	e.do(request{method: "PUT", path: "/api/v1/flows/echo", body: strings.Replace(echoFlow, "You said", "You wrote", 1)}).mustStatus(t, http.StatusCreated)
+	var p struct {
+		Version int `json:"version"`
+	}
+	e.do(request{method: "POST", path: "/api/v1/flows/echo/publish"}).mustStatus(t, http.StatusCreated).json(t, &p)
+	if p.Version != 2 {
+		t.Errorf("published again as version %d, want 2", p.Version)
+	}
+}

@@ -18,6 +18,10 @@ import (
 	"github.com/tandemchat/tandem/store"
 )
 
+// statusClientClosed is what metrics and logs record for a request whose client went away
+// before the answer.
+const statusClientClosed = 499
+
 type ctxKey int
 
 const (
@@ -93,6 +97,12 @@ func (s *Server) wrap(rt route) http.Handler {
 		}()
 		err := s.serve(w, r, rt)
 		if err == nil {
+			return
+		}
+		if w.status == 0 && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+			// The client went away (a long-poll it gave up): nobody to answer, nothing failed.
+			// Recorded as 499, nginx's "client closed request"; never sent.
+			w.status = statusClientClosed
 			return
 		}
 		if tandem.ErrorCode(err) == tandem.EINTERNAL {

@@ -295,7 +295,7 @@ func (p llmMock) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIRes
 		if msg == "" {
 			msg = fmt.Sprintf("the provider answered %d", m.Error.Status)
 		}
-		ae := &tandem.AIError{Status: m.Error.Status, Message: msg}
+		ae := &tandem.AIError{Status: m.Error.Status, Message: msg, Temporary: m.Error.Status == 429 || m.Error.Status >= 500}
 		if m.Error.RetryAfter != "" {
 			ae.RetryAfter, _ = tandem.ParseDuration(m.Error.RetryAfter)
 		}

@@ -6,6 +6,12 @@ import (
 
 // agent handles a human agent's action on the conversation.
 func (c *cursor) agent(a *tandem.AgentAction) {
+	if a.Desk != "" && a.Desk != "inbox" && (!c.st.Handoff.Active() || c.st.Handoff.Desk != a.Desk) {
+		// An external desk acts only inside its own active handoff: a callback arriving after
+		// the handoff closed on our side must not take the conversation over.
+		c.trace(nil, "agent_ignored", map[string]any{"desk": a.Desk, "action": a.Action}, nil, "")
+		return
+	}
 	switch a.Action {
 	case tandem.AgentMessage:
 		if a.Message == nil {

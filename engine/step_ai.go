@@ -236,7 +236,7 @@ func (classifyHandler) enter(c *cursor, s *flow.Step) outcome {
 		intents[i] = tandem.Intent{ID: it.ID, Description: it.Description, Examples: it.Examples}
 	}
 	req := &tandem.AIRequest{Op: tandem.AIClassify, System: classifyPrompt(c.render(&b.Instructions), intents), Input: input,
-		Messages: []tandem.ChatMessage{c.userMessage(input)}, Intents: intents, MaxTokens: 20}
+		Messages: []tandem.ChatMessage{c.userMessage(input)}, Intents: intents, MaxTokens: 64}
 	c.trace(s, "", map[string]any{"input": input, "provider": c.providerID(b.Provider)}, nil, "")
 	return c.aiCall(s, &b.AICall, req)
 }

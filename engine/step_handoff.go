@@ -211,7 +211,14 @@ func handoffStart(c *cursor, s *flow.Step, b *flow.HandoffStep, desk string) out
 			latest = &m
 		}
 	}
-	h := &Handoff{Status: tandem.HandoffQueued, Desk: desk, Team: team, StartedAt: c.now, RunStep: s.ID}
+	// The session id is ours, minted now: every later call to the desk names it, even those
+	// sent before the desk has answered the start.
+	tag := c.id()
+	if len(tag) > 10 {
+		tag = tag[len(tag)-10:]
+	}
+	h := &Handoff{Status: tandem.HandoffQueued, Desk: desk, Team: team, StartedAt: c.now, RunStep: s.ID,
+		Session: "hf_" + c.conv.ID + "_" + strings.ToLower(tag)}
 	c.st.Handoff = h
 	c.conv.Status = tandem.ConversationQueued
 	if team != "" {
@@ -222,7 +229,7 @@ func handoffStart(c *cursor, s *flow.Step, b *flow.HandoffStep, desk string) out
 	h.WaitTimer = c.setTimer(c.now.Add(wait), keyHandoffWait)
 	c.setLocal("phase", "start")
 	id := c.effect(tandem.Effect{Kind: tandem.EffectDesk, Await: true, Desk: &tandem.DeskRequest{
-		Desk: desk, Op: "start", Team: team, Contact: &contact, Rounds: rounds, Message: latest}})
+		Desk: desk, Op: "start", Session: h.Session, Team: team, Contact: &contact, Rounds: rounds, Message: latest}})
 	c.trace(s, "connecting", map[string]any{"desk": desk, "team": team, "rounds": rounds}, nil, "")
 	return c.wait(false, zeroTime, id)
 }

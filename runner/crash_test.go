@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,12 +123,14 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runner.New(runner.Config{
-		DB:      db,
-		Env:     &engine.Env{},
-		Clock:   clock.Wall{},
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Channel: func(string) (tandem.Channel, bool) { return sinkChannel{url: sink, client: &http.Client{Timeout: 5 * time.Second}}, true },
-		HTTP:    safehttp.NewClient(safehttp.Options{AllowPrivate: true}),
+		DB:     db,
+		Env:    &engine.Env{},
+		Clock:  clock.Wall{},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Channel: func(string) (tandem.Channel, bool) {
+			return sinkChannel{url: sink, client: &http.Client{Timeout: 5 * time.Second}}, true
+		},
+		HTTP: safehttp.NewClient(safehttp.Options{AllowPrivate: true}),
 	})
 	f := mustFlow(t, crashFlow(sink))
 	if _, _, err := r.Publish(ctx, f, "yaml"); err != nil {
@@ -263,6 +267,9 @@ func (c *crashChild) kill() {
 
 // crashSink is the parent's loopback server: the child's channel (/deliver) and API (/call).
 type crashSink struct {
+	// latency, when set, is how long a request takes: a real provider and API are not
+	// instantaneous, which leaves sends and calls in flight when a kill lands.
+	latency    func(path string) time.Duration
 	mu         sync.Mutex
 	deliveries []crashDelivery
 	calls      map[string][]string // text → Idempotency-Key of every call
@@ -274,6 +281,13 @@ func newCrashSink() *crashSink {
 }
 
 func (s *crashSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.latency != nil {
+		select {
+		case <-time.After(s.latency(r.URL.Path)):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	switch r.URL.Path {
 	case "/deliver":
 		var d crashDelivery
@@ -385,7 +399,8 @@ func (s *crashSupervisor) killChild() string {
 // "later" reply arrives), every call is made with one key, and nothing is sent twice with
 // different keys: a reply delivered more than once (a send in flight at a kill) always carries
 // the same idempotency key. Invariant 3 is checked too: each conversation's replies first
-// arrive in the order of its messages. TANDEM_CRASH_SEED=n replays a run.
+// arrive in the order of its messages. TANDEM_CRASH_SEED=n repeats a run's random choices
+// (kill moments, pacing, latencies; the scheduling of goroutines still varies).
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the crash test starts and kills processes for several seconds; run without -short")
@@ -417,9 +432,15 @@ func TestCrash(t *testing.T) {
 	}
 
 	began := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(60*time.Second))
 	defer cancel()
 	sink := newCrashSink()
+	sink.latency = func(path string) time.Duration {
+		if path == "/call" {
+			return randBetween(0, 100*time.Millisecond)
+		}
+		return randBetween(0, 30*time.Millisecond)
+	}
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
 	sup := &crashSupervisor{dir: filepath.Join(t.TempDir(), "data"), sink: srv.URL, up: make(chan struct{})}
@@ -454,7 +475,7 @@ func TestCrash(t *testing.T) {
 					dupAcks.Add(1)
 				}
 				select {
-				case <-time.After(randBetween(0, 600*time.Millisecond)): // pacing, not synchronisation
+				case <-time.After(randBetween(0, scaled(600*time.Millisecond))): // pacing, not synchronisation
 				case <-ctx.Done():
 					return
 				}
@@ -476,6 +497,8 @@ func TestCrash(t *testing.T) {
 	// sends, calls and timers alike.
 	kills := 0
 	var killLog []string
+	var atKills work // what the dead process left to do, summed over the kills
+	var downtime time.Duration
 killing:
 	for kills < maxKills {
 		select {
@@ -485,19 +508,25 @@ killing:
 			}
 		default:
 		}
-		wait := randBetween(150*time.Millisecond, 600*time.Millisecond)
+		wait := randBetween(scaled(150*time.Millisecond), scaled(600*time.Millisecond))
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
 			t.Fatalf("deadline during the kills: %v", ctx.Err())
 		}
-		if out := sup.killChild(); strings.Contains(out, "level=ERROR") {
+		if out := sup.killChild(); strings.Contains(out, "level=ERROR") || strings.Contains(out, "DATA RACE") {
 			killLog = append(killLog, out)
 		}
 		kills++
+		restartBegan := time.Now()
+		w := pendingWork(t, sup.dir)
+		atKills.timers += w.timers
+		atKills.effects += w.effects
+		atKills.events += w.events
 		if err := sup.start(ctx); err != nil {
 			t.Fatal(err)
 		}
+		downtime += time.Since(restartBegan)
 	}
 	select {
 	case <-sendsDone:
@@ -556,13 +585,43 @@ killing:
 	if calls != convs*perConv {
 		t.Errorf("calls made for %d messages, want %d", calls, convs*perConv)
 	}
+	if atKills.timers == 0 {
+		t.Errorf("no kill left a timer waiting: the test did not exercise timers across a crash")
+	}
 	for _, out := range killLog {
+		if strings.Contains(out, "DATA RACE") {
+			t.Errorf("a child found a data race:\n%s", out)
+			continue
+		}
 		t.Logf("a child logged errors:\n%s", out)
 	}
 	t.Logf("%d conversations × %d messages: %d kills, %d inbound acknowledged (%d re-sent after a kill, %d recognised as duplicates), "+
-		"%d deliveries of %d replies (%d duplicates, same key), %d calls with %d repeats (same key); kills over after %v, all done after %v",
+		"%d deliveries of %d replies (%d duplicates, same key), %d calls with %d repeats (same key); left by the killed processes: "+
+		"%d timers, %d effects, %d events; restarts took %v on average; kills over after %v, all done after %v",
 		convs, perConv, kills, acked.Load(), resent.Load(), dupAcks.Load(), total, expected, total-expected, calls, callDups,
+		atKills.timers, atKills.effects, atKills.events, (downtime / time.Duration(max(kills, 1))).Round(time.Millisecond),
 		stoppedKilling.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+}
+
+// work counts what a dead child left in its database.
+type work struct{ timers, effects, events int }
+
+// pendingWork reads, between a kill and the restart, what the database holds to do.
+func pendingWork(tb testing.TB, dir string) work {
+	tb.Helper()
+	u := (&url.URL{Scheme: "file", Path: filepath.Join(dir, "tandem.db")}).String() + "?mode=ro&_pragma=busy_timeout(10000)"
+	raw, err := sql.Open("sqlite", u)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer raw.Close()
+	var w work
+	err = raw.QueryRow(`SELECT (SELECT COUNT(*) FROM timers), (SELECT COUNT(*) FROM outbox WHERE status = 'pending'), (SELECT COUNT(*) FROM events)`).
+		Scan(&w.timers, &w.effects, &w.events)
+	if err != nil {
+		tb.Fatalf("the killed process's database cannot be read: %v", err)
+	}
+	return w
 }
 
 // postInbound posts a message to the live child until one acknowledges it, across kills: an

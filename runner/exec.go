@@ -111,7 +111,11 @@ func (r *Runner) execDesk(ctx context.Context, it *store.OutboxItem) (*tandem.Ef
 		res.Desk.Error = fmt.Sprintf("desk %q is not configured", d.Desk)
 		return res, nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	limit := 30 * time.Second
+	if d.Op == "start" {
+		limit = 2 * time.Minute // a desk may retry its establish call inside Start
+	}
+	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var err error
 	switch d.Op {
@@ -132,7 +136,7 @@ func (r *Runner) execDesk(ctx context.Context, it *store.OutboxItem) (*tandem.Ef
 			}
 		}
 		var session string
-		session, err = desk.Start(cctx, tandem.DeskStart{Conversation: &conv.Conversation, Contact: d.Contact, Team: d.Team, Transcript: d.Transcript})
+		session, err = desk.Start(cctx, tandem.DeskStart{Session: d.Session, Conversation: &conv.Conversation, Contact: d.Contact, Team: d.Team, Transcript: d.Transcript})
 		res.Desk.Session = session
 	case "send":
 		err = desk.Send(cctx, d.Session, d.Message)
@@ -367,8 +371,10 @@ func (r *Runner) aiAttempts(ctx context.Context, req *tandem.AIRequest, attempts
 		var ae *tandem.AIError
 		status, wait, temporary := 0, time.Duration(0), errors.Is(err, context.DeadlineExceeded)
 		if errors.As(err, &ae) {
+			// The adapter knows whether its failure is worth another try (a 429 without
+			// quota left is not).
 			status, wait = ae.Status, ae.RetryAfter
-			temporary = temporary || ae.Temporary || ae.Status == 429 || ae.Status >= 500
+			temporary = temporary || ae.Temporary
 		}
 		msg := err.Error()
 		if errors.Is(err, context.DeadlineExceeded) {

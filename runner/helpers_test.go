@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -173,6 +174,15 @@ func (c *fakeChannel) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.delivered)
+}
+
+// scaled stretches a duration for -race builds, which run several times slower; deadlines and
+// the crash test's pacing use it so that they bound hangs, not speed.
+func scaled(d time.Duration) time.Duration {
+	if raceEnabled {
+		return 5 * d
+	}
+	return d
 }
 
 // waitFor waits until cond holds, re-checking whenever signal fires (if given) and every few
@@ -344,6 +354,46 @@ func withPrefix(texts []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// logSink is a slog handler that keeps the messages of the records it gets.
+type logSink struct {
+	mu     sync.Mutex
+	msgs   []string
+	signal chan struct{}
+}
+
+func newLogSink() *logSink { return &logSink{signal: make(chan struct{})} }
+
+func (l *logSink) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logSink) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logSink) WithGroup(string) slog.Handler            { return l }
+
+func (l *logSink) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	close(l.signal)
+	l.signal = make(chan struct{})
+	return nil
+}
+
+func (l *logSink) changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.signal
+}
+
+// has reports whether a record's message contains s.
+func (l *logSink) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.msgs {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // errTransient is what a fake provider outage returns.

@@ -223,6 +223,10 @@ func (r *Runner) Kick(id string) {
 		for {
 			if err := r.process(r.ctx, id); err != nil && !errors.Is(err, context.Canceled) {
 				r.log.Error("conversation processing failed; it will be retried", "conversation", id, "err", err)
+				// Its events stay queued, and nothing else would look at them before the next
+				// event of the conversation or a restart: try again after a poll interval
+				// (a Kick after Stop does nothing).
+				time.AfterFunc(r.cfg.Poll, func() { r.Kick(id) })
 			}
 			r.mu.Lock()
 			if !s.again {

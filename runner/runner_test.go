@@ -2,9 +2,11 @@ package runner_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/runner"
+	"github.com/tandemchat/tandem/store"
 )
 
 // greetFlow answers every message once and ends.
@@ -95,6 +98,37 @@ func TestInboundDuplicateProcessedOnce(t *testing.T) {
 	if got, want := h.ch.texts("alice"), []string{"hello hi", "hello hi"}; !slices.Equal(got, want) {
 		t.Fatalf("after a new provider id: bot answers = %q, want %q", got, want)
 	}
+
+	// Retries racing each other: one copy is stored, all get its ids.
+	const copies = 20
+	results := make([]store.InboundResult, copies)
+	var wg sync.WaitGroup
+	for i := range copies {
+		wg.Go(func() {
+			res, err := h.r.Inbound(context.Background(), inboundParams("alice", "wamid.3", "again"))
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = res
+		})
+	}
+	wg.Wait()
+	fresh := 0
+	for _, res := range results {
+		if !res.Duplicate {
+			fresh++
+		}
+		if res.MessageID != results[0].MessageID {
+			t.Errorf("concurrent copies got message ids %q and %q", res.MessageID, results[0].MessageID)
+		}
+	}
+	if fresh != 1 {
+		t.Errorf("%d of %d concurrent copies were stored, want 1", fresh, copies)
+	}
+	h.drain(h.r)
+	if got, want := h.ch.texts("alice"), []string{"hello hi", "hello hi", "hello again"}; !slices.Equal(got, want) {
+		t.Fatalf("after concurrent copies: bot answers = %q, want %q", got, want)
+	}
 }
 
 // Invariant 2: every send carries an idempotency key (the effect id, also the stored message
@@ -171,19 +205,79 @@ func TestSendsOfOneTurnDoNotWaitForThePoll(t *testing.T) {
 	}
 }
 
+// A turn that fails (here: a conversation state that cannot be read, repaired a moment later,
+// as a database hiccup would be) is retried: its events stay queued and are processed without
+// waiting for another message or a restart.
+func TestFailedTurnIsRetried(t *testing.T) {
+	t.Parallel()
+	logs := newLogSink()
+	h := newHarness(t, true, func(c *runner.Config) { c.Logger = slog.New(logs) })
+	h.publish(h.r, greetFlow)
+	h.start(h.r)
+	res := h.say(h.r, "ivan", "p-1", "one")
+	waitFor(t, 10*time.Second, "the first answer", func() bool { return h.ch.count() == 1 }, h.ch.changed)
+
+	raw, err := sql.Open("sqlite", "file:"+h.db.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var good string
+	if err := raw.QueryRow(`SELECT state FROM conversations WHERE id = ?`, res.ConversationID).Scan(&good); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE conversations SET state = '{"run": 7' WHERE id = ?`, res.ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	h.say(h.r, "ivan", "p-2", "two")
+	waitFor(t, 10*time.Second, "the turn to fail", func() bool { return logs.has("conversation processing failed") }, logs.changed)
+	if _, err := raw.Exec(`UPDATE conversations SET state = ? WHERE id = ?`, good, res.ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the failed turn to be retried", func() bool { return h.ch.count() == 2 }, h.ch.changed)
+	if got, want := h.ch.texts("ivan"), []string{"hello one", "hello two"}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
+}
+
 // Invariant 3: with background workers and many goroutines writing to 20 conversations at
 // once (several goroutines per conversation), each conversation answers its messages in the
 // order it took them (the order of its stored inbound messages), and conversations progress in
-// parallel: one conversation's replies are held at the channel until every other conversation
-// is done, which would deadlock if conversations were served one after another.
+// parallel: the first reply of every conversation is held at the channel until all 20 are in
+// flight at once, then one conversation's replies are held until every other conversation is
+// done. Either would hang if conversations were served one after another. (Turns themselves
+// commit through SQLite's one writer, in group commits; what runs side by side is everything
+// that waits on the outside.)
 func TestConversationOrderAndParallelism(t *testing.T) {
 	h := newHarness(t, true)
 	h.publish(h.r, echoFlow)
 	const convs, senders, perSender = 20, 3, 4
 	perConv := senders * perSender
-	gate := make(chan struct{})
+	var (
+		barrierMu sync.Mutex
+		inFlight  = map[string]bool{}
+		allIn     = make(chan struct{}) // closed when every conversation has a send in flight
+		gate      = make(chan struct{}) // holds c00's sends
+	)
 	h.ch.setHook(func(ctx context.Context, out tandem.Outbound) error {
-		if out.Contact.ExternalID != "c00" {
+		contact := out.Contact.ExternalID
+		barrierMu.Lock()
+		first := !inFlight[contact]
+		if first {
+			inFlight[contact] = true
+			if len(inFlight) == convs {
+				close(allIn)
+			}
+		}
+		barrierMu.Unlock()
+		if first {
+			select {
+			case <-allIn:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if contact != "c00" {
 			return nil
 		}
 		select {
@@ -194,7 +288,7 @@ func TestConversationOrderAndParallelism(t *testing.T) {
 		}
 	})
 	h.start(h.r)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(scaled(10 * time.Second))
 
 	var wg sync.WaitGroup
 	errs := make(chan error, convs*senders)
@@ -241,6 +335,13 @@ func TestConversationOrderAndParallelism(t *testing.T) {
 	}, h.ch.changed)
 	waitFor(t, time.Until(deadline), "the outbox to empty", func() bool { return h.outboxDepth() == 0 }, h.ch.changed)
 
+	keys := map[string]bool{}
+	for _, s := range h.ch.tries() {
+		if s.Key == "" || keys[s.Key] {
+			t.Fatalf("send %q: idempotency key %q missing or reused (no send failed here)", s.Text, s.Key)
+		}
+		keys[s.Key] = true
+	}
 	for c := range convs {
 		contact := fmt.Sprintf("c%02d", c)
 		var want []string
@@ -264,11 +365,14 @@ func TestConversationOrderAndParallelism(t *testing.T) {
 }
 
 // Invariant 4: a conversation waiting on a question holds no goroutine: with 1,000 waiting
-// conversations and the workers running, the goroutine count is back to what it was before the
-// runner started, give or take the runner's fixed loops; what a waiting conversation keeps is
-// its state row and a timer row in the database.
+// conversations (250 with -short) and the workers running, the goroutine count is back to what
+// it was before the runner started, give or take the runner's fixed loops; what a waiting
+// conversation keeps is its state row and a timer row in the database.
 func TestWaitingHoldsNoGoroutine(t *testing.T) {
 	n := 1000
+	if testing.Short() {
+		n = 250 // the same proof, quicker (-race -short runs it ten times slower)
+	}
 	h := newHarness(t, false)
 	h.publish(h.r, `
 format: 1
@@ -309,8 +413,8 @@ steps:
 	for err := range errs {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "1,000 questions to be delivered", func() bool { return h.ch.count() == n }, h.ch.changed)
-	waitFor(t, 10*time.Second, "the outbox to empty and the queues to drain", func() bool {
+	waitFor(t, scaled(60*time.Second), sprintf("%d questions to be delivered", n), func() bool { return h.ch.count() == n }, h.ch.changed)
+	waitFor(t, scaled(10*time.Second), "the outbox to empty and the queues to drain", func() bool {
 		return h.outboxDepth() == 0 && rawCount(t, raw, `SELECT COUNT(*) FROM events`) == 0
 	}, nil)
 

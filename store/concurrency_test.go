@@ -189,14 +189,18 @@ func TestGroupCommit(t *testing.T) {
 	}
 	db = storetest.OpenSQLite(t, path)
 	fx := newFixture(t, db)
-	for i, res := range results {
-		ms := fx.messages(res.ConversationID)
-		found := false
-		for _, m := range ms {
-			found = found || (m.ID == res.MessageID && m.Text == fmt.Sprintf("m%03d", i))
+	stored := map[string]string{} // message id → text
+	for _, res := range results {
+		if _, ok := stored[res.MessageID]; ok {
+			continue
 		}
-		if !found {
-			t.Errorf("message m%03d (%+v) is not in its conversation after reopening", i, res)
+		for _, m := range fx.messages(res.ConversationID) {
+			stored[m.ID] = m.Text
+		}
+	}
+	for i, res := range results {
+		if got, want := stored[res.MessageID], fmt.Sprintf("m%03d", i); got != want {
+			t.Errorf("message %s after reopening: %q, want %q", res.MessageID, got, want)
 		}
 	}
 	if got := fx.count(`SELECT COUNT(*) FROM messages`); got != n {

@@ -123,11 +123,11 @@ func (q q) upsertContact(p InboundParams) (c *tandem.Contact, fill bool, err err
 	if ext == "" {
 		return nil, false, tandem.Errorf(tandem.EINVALID, "contact.external_id is required.")
 	}
-	c, err = q.contactByExternal(p.ChannelID, ext)
+	c, found, err := q.contactByExternal(p.ChannelID, ext)
 	if err != nil {
 		return nil, false, err
 	}
-	if c == nil {
+	if !found {
 		n := p.Contact
 		n.ID = p.NewID()
 		n.ChannelID = p.ChannelID
@@ -143,9 +143,9 @@ func (q q) upsertContact(p InboundParams) (c *tandem.Contact, fill bool, err err
 		if k, _ := r.RowsAffected(); k == 1 {
 			return &n, false, nil
 		}
-		if c, err = q.contactByExternal(p.ChannelID, ext); err != nil {
+		if c, found, err = q.contactByExternal(p.ChannelID, ext); err != nil {
 			return nil, false, err
-		} else if c == nil {
+		} else if !found {
 			return nil, false, fmt.Errorf("inbound: contact %s/%s: neither inserted nor found", p.ChannelID, ext)
 		}
 	}
@@ -166,22 +166,23 @@ func (q q) upsertContact(p InboundParams) (c *tandem.Contact, fill bool, err err
 	return c, fill, nil
 }
 
-// contactByExternal returns the contact with an external id on a channel, or nil.
-func (q q) contactByExternal(channelID, ext string) (*tandem.Contact, error) {
-	var c tandem.Contact
+// contactByExternal returns the contact with an external id on a channel; found is false when
+// there is none.
+func (q q) contactByExternal(channelID, ext string) (c *tandem.Contact, found bool, err error) {
+	c = &tandem.Contact{}
 	var data string
-	err := q.row(`SELECT id, data FROM contacts WHERE channel_id = ? AND external_id = ?`, channelID, ext).Scan(&c.ID, &data)
+	err = q.row(`SELECT id, data FROM contacts WHERE channel_id = ? AND external_id = ?`, channelID, ext).Scan(&c.ID, &data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, false, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("inbound: contact: %w", err)
+		return nil, false, fmt.Errorf("inbound: contact: %w", err)
 	}
 	id := c.ID
-	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return nil, fmt.Errorf("inbound: contact %s: %w", id, err)
+	if err := json.Unmarshal([]byte(data), c); err != nil {
+		return nil, false, fmt.Errorf("inbound: contact %s: %w", id, err)
 	}
 	c.ID = id
-	return &c, nil
+	return c, true, nil
 }
 
 func (q q) saveContact(c *tandem.Contact) error {
@@ -204,7 +205,8 @@ func (q q) openConversation(p InboundParams, contactID string) (string, error) {
 	if q.db.dialect == Postgres {
 		// Creating a conversation is serialised per contact and channel, so that two first
 		// messages on two connections do not open two conversations. Only this path takes the
-		// lock, before any row lock, so it cannot take part in a deadlock; the commit frees it.
+		// lock, and before any conversation lock, so it cannot close a deadlock cycle; the
+		// commit frees it.
 		if _, err := q.exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, "tandem open "+contactID+" "+p.ChannelID); err != nil {
 			return "", fmt.Errorf("inbound: conversation: %w", err)
 		}
@@ -345,8 +347,9 @@ var ErrNothing = errors.New("nothing to process")
 // Process locks a conversation, loads it with up to max queued events, lets fn compute the
 // changes, and writes them — state, outbox, timers, runs, trace — in one transaction. It
 // returns how many events were processed and whether more are queued. fn sees the events in
-// seq order and must not call other DB methods on SQLite (see write); an error from fn, or
-// ErrNothing, writes nothing. fn may stop early: Changes.DoneSeq says how far it got.
+// seq order; an error from fn, or ErrNothing, writes nothing; fn may stop early: Changes.DoneSeq
+// says how far it got. fn may read through other DB methods (reads have connections of their
+// own), except on ":memory:", where the one connection is the writer's; it must never write.
 func (db *DB) Process(ctx context.Context, conversationID string, max int, fn func(*Batch) (*Changes, error)) (n int, more bool, err error) {
 	if max <= 0 {
 		max = 1

@@ -45,6 +45,13 @@ func (db *DB) KnowledgeGet(ctx context.Context, kb string) (*KnowledgeState, err
 // one transaction: searches see the old index or the new one, never a mix.
 func (db *DB) KnowledgeReplace(ctx context.Context, kb, hash string, chunks []Chunk, now time.Time) error {
 	return db.write(ctx, func(q q) error {
+		if db.dialect == Postgres {
+			// Replicas starting together ingest the same base: they take turns, or both would
+			// write the same generation. The commit frees the lock.
+			if _, err := q.exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, "tandem kb "+kb); err != nil {
+				return fmt.Errorf("knowledge %s: %w", kb, err)
+			}
+		}
 		var gen int64
 		err := q.row(`SELECT generation FROM kb_state WHERE kb_id = ?`, kb).Scan(&gen)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {

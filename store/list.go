@@ -200,12 +200,30 @@ func (db *DB) MessageGet(ctx context.Context, conversationID, id string) (*tande
 	var created int64
 	err := db.read(ctx).row(`SELECT direction, author, type, text, data, channel_message_id, created_at FROM messages WHERE conversation_id = ? AND id = ?`,
 		conversationID, id).Scan(&m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &created)
-	if err != nil {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("Message", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("message %s: %w", id, err)
 	}
 	var d messageData
 	_ = json.Unmarshal([]byte(data), &d)
 	m.Buttons, m.Render, m.Media, m.Location, m.Option, m.AgentID = d.Buttons, d.Render, d.Media, d.Location, d.Option, d.Agent
 	m.CreatedAt = fromMicros(created)
 	return &m, nil
+}
+
+// FlowCreate creates a flow's draft; it fails with a conflict when the flow exists, also when
+// two requests race.
+func (db *DB) FlowCreate(ctx context.Context, d FlowDraft, now time.Time) error {
+	return db.write(ctx, func(q q) error {
+		r, err := q.exec(`INSERT INTO flows (id, draft, draft_format, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			d.ID, d.Source, d.Format, d.Name, micros(now), micros(now))
+		if err != nil {
+			return fmt.Errorf("flow %s: create: %w", d.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return tandem.Errorf(tandem.ECONFLICT, "Flow %q already exists; change it with PUT /api/v1/flows/%s.", d.ID, d.ID)
+		}
+		return nil
+	})
 }

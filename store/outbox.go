@@ -310,7 +310,6 @@ func (db *DB) TimerFire(ctx context.Context, now time.Time, limit int) ([]string
 				if n, _ := r.RowsAffected(); n == 0 {
 					continue // canceled, or fired by another replica meanwhile
 				}
-				t := t
 				if err := q.insertEvent(&tandem.Event{ConversationID: conv, Kind: tandem.EventTimer, At: t.Due, Timer: &t}); err != nil {
 					if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 						continue // the conversation is gone: the timer is dropped

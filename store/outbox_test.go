@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"testing"
@@ -337,6 +338,55 @@ func TestTimers(t *testing.T) {
 		evs := f.queued(b)
 		if len(evs) != 1 || evs[0].Timer.ID != "b-07" || !evs[0].Timer.Due.Equal(t0.Add(7*time.Minute)) {
 			t.Errorf("timer events of b: %+v", evs)
+		}
+	})
+}
+
+// TestOutboxClaimConcurrent: workers (on PostgreSQL, replicas on their own connections) claim at
+// once; every effect is claimed by exactly one of them.
+func TestOutboxClaimConcurrent(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		const convs = 30
+		for i := range convs {
+			conv := f.inbound(fmt.Sprintf("c%d", i), "hi", "").ConversationID
+			f.process(conv, func(_ *store.Batch, ch *store.Changes) {
+				ch.Effects = []tandem.Effect{sendEffect(fmt.Sprintf("s%d", i)), httpEffect(fmt.Sprintf("h%d", i), false)}
+			})
+		}
+		const workers = 4
+		got := make(chan []string, workers)
+		for range workers {
+			go func() {
+				var ids []string
+				for {
+					items, err := db.OutboxClaim(f.ctx, t0, 3, time.Hour)
+					if err != nil {
+						t.Error(err)
+						break
+					}
+					if len(items) == 0 {
+						break
+					}
+					ids = append(ids, claimedIDs(items)...)
+				}
+				got <- ids
+			}()
+		}
+		seen := map[string]int{}
+		for range workers {
+			for _, id := range <-got {
+				seen[id]++
+			}
+		}
+		if len(seen) != 2*convs {
+			t.Errorf("%d effects claimed, want %d", len(seen), 2*convs)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("%s claimed %d times", id, n)
+			}
 		}
 	})
 }

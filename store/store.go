@@ -223,8 +223,9 @@ func (db *DB) read(ctx context.Context) q { return q{db: db, x: db.r, ctx: ctx} 
 
 // write runs fn in a write transaction. On SQLite, concurrent writes share one transaction
 // (group commit), each in its own savepoint so that one failing leaves the others intact; fn
-// must not block on anything but the database, and must not call other DB methods: on SQLite
-// the batcher would wait for itself, and ":memory:" has one connection for reads and writes.
+// must not block on anything but the database. fn must not write through other DB methods (on
+// SQLite the batcher would wait for itself) nor, on ":memory:", read through them (its one
+// connection serves reads and writes, and fn holds it).
 func (db *DB) write(ctx context.Context, fn func(q) error) error {
 	if db.batch != nil {
 		return db.batch.do(ctx, db, fn)

@@ -12,13 +12,23 @@ import (
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/desk"
 	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/knowledge"
 	"github.com/tandemchat/tandem/provider"
 	"github.com/tandemchat/tandem/store"
 
 	// Provider kinds available in this build.
+	_ "github.com/tandemchat/tandem/provider/assistants"
+	_ "github.com/tandemchat/tandem/provider/chatbase"
+	_ "github.com/tandemchat/tandem/provider/dify"
 	_ "github.com/tandemchat/tandem/provider/local"
+	_ "github.com/tandemchat/tandem/provider/openai"
+	_ "github.com/tandemchat/tandem/provider/responses"
+	_ "github.com/tandemchat/tandem/provider/webhook"
+
+	// Desk kinds available in this build.
+	_ "github.com/tandemchat/tandem/desk/webhook"
 )
 
 // Env returns the engine environment of a configuration.
@@ -82,6 +92,29 @@ func Providers(cfg *config.Config, client *http.Client, kn tandem.Knowledge) (ma
 			return nil, fmt.Errorf("%w (providers: %s)", err, p.ID)
 		}
 		out[p.ID] = pv
+	}
+	return out, nil
+}
+
+// Desks builds the configured external desks whose kind this build has, by id. The built-in
+// inbox is not among them (its package builds it with what it needs); a desk of a kind not
+// available is left out, so a handoff to it takes on_unavailable.
+func Desks(cfg *config.Config, client *http.Client) (map[string]tandem.Desk, error) {
+	available := map[string]bool{}
+	for _, k := range desk.Kinds() {
+		available[k] = true
+	}
+	out := map[string]tandem.Desk{}
+	for _, d := range cfg.Desks {
+		if d.Kind == config.InboxDesk || !available[d.Kind] {
+			continue
+		}
+		dk, err := desk.New(desk.Config{ID: d.ID, Kind: d.Kind, URL: d.URL, Username: d.Username, Password: d.Password,
+			Secret: d.Secret, HealthURL: d.HealthURL, Timeout: d.Timeout.D()}, desk.Deps{HTTP: client})
+		if err != nil {
+			return nil, fmt.Errorf("%w (desks: %s)", err, d.ID)
+		}
+		out[d.ID] = dk
 	}
 	return out, nil
 }

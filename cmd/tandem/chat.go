@@ -70,10 +70,17 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow, checkConfig bool, channel string, contact tandem.Contact) error {
 	out := m.Stdout
 	var providers map[string]tandem.Provider
+	// Configured desks are called for real (their agents' replies cannot come back to a
+	// terminal: /agent plays them).
+	desks, err := workspace.Desks(cfg, safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}))
+	if err != nil {
+		return err
+	}
 	sb, err := convtest.NewSandbox(ctx, convtest.SandboxOptions{
 		Config: cfg, Start: time.Now().Truncate(time.Second), Channel: channel, Contact: contact,
 		HTTP:     m.chatHTTP,
 		Provider: func(id string) (tandem.Provider, bool) { p, ok := providers[id]; return p, ok },
+		Desk:     func(id string) (tandem.Desk, bool) { d, ok := desks[id]; return d, ok },
 		Deliver:  func(msg tandem.Message) { printBot(out, msg) },
 	})
 	if err != nil {

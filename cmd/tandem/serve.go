@@ -19,6 +19,7 @@ import (
 	apichannel "github.com/tandemchat/tandem/channel/api"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/desk/inbox"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/metrics"
@@ -55,6 +56,8 @@ type server struct {
 	log     *slog.Logger
 	cfg     *config.Config
 	metrics *metrics.Metrics
+	// inbox is the built-in agent inbox; Stop ends its loops and event streams.
+	inbox *inbox.Service
 	// stopWatch ends the knowledge re-ingest loop.
 	stopWatch func()
 }
@@ -101,6 +104,7 @@ func (m *Main) serve(ctx context.Context, o serveOptions) error {
 func (s *server) close(ctx context.Context) error {
 	s.stopWatch()
 	s.api.Drain()
+	s.inbox.Stop() // open event streams end, so Shutdown does not wait for them
 	herr := s.http.Shutdown(ctx)
 	rerr := s.run.Stop(ctx)
 	derr := s.db.Close()
@@ -200,15 +204,24 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if o.WrapObserver != nil {
 		observer = o.WrapObserver(observer)
 	}
+	ibx := inbox.New(inbox.Config{DB: db, Workspace: cfg, Clock: wall, Logger: log}) // the built-in inbox desk
 	s.run = runner.New(runner.Config{
 		DB: db, Clock: wall, Logger: log, Observer: observer, Poll: poll, Env: env,
-		Channel:   func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
-		HTTP:      doer,
-		Provider:  func(id string) (tandem.Provider, bool) { p, ok := providers[id]; return p, ok },
-		Desk:      func(id string) (tandem.Desk, bool) { d, ok := desks[id]; return d, ok },
+		Channel:  func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
+		HTTP:     doer,
+		Provider: func(id string) (tandem.Provider, bool) { p, ok := providers[id]; return p, ok },
+		Desk: func(id string) (tandem.Desk, bool) {
+			if d, ok := ibx.Desk(id); ok {
+				return d, true
+			}
+			d, ok := desks[id]
+			return d, ok
+		},
 		Knowledge: kn,
-		Notify:    hub.Notify,
+		Notify:    func(id string) { hub.Notify(id); ibx.Notify(id) },
 	})
+	ibx.SetEvents(s.run)
+	s.inbox = ibx
 	if err := s.run.LoadFlows(ctx); err != nil {
 		return fail(err)
 	}
@@ -218,11 +231,15 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if err := s.run.Start(ctx); err != nil {
 		return fail(err)
 	}
+	if err := ibx.Start(ctx); err != nil {
+		s.run.Stop(ctx)
+		return fail(err)
+	}
 	wctx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopWatch = stopWatch
 	go kn.Watch(wctx, 30*time.Second)
 	s.api = api.New(api.Config{DB: db, Runner: s.run, Workspace: cfg, Clock: wall, Logger: log, Hub: hub,
-		Observer: s.metrics, Metrics: s.metrics.Handler(), RateLimit: o.RateLimit})
+		Observer: s.metrics, Metrics: s.metrics.Handler(), RateLimit: o.RateLimit, Inbox: ibx})
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		s.run.Stop(ctx)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tandemchat/tandem/store/storetest"
 )
 
 // output is an io.Writer tests read while a command runs: every write wakes those waiting for
@@ -304,6 +306,19 @@ steps:
 // restart on the same data folder the conversation continues where it was.
 func TestServe(t *testing.T) {
 	t.Parallel()
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			if store == "postgres" {
+				env["TANDEM_DATABASE_URL"] = storetest.PostgresURL(t) // skips without TANDEM_TEST_POSTGRES_URL
+			}
+			testServe(t, cli{env: env})
+		})
+	}
+}
+
+func testServe(t *testing.T, c cli) {
 	// The slow call blocks until released; it tells when it has arrived.
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -326,7 +341,6 @@ func TestServe(t *testing.T) {
 		}
 	})
 
-	c := cli{env: map[string]string{}}
 	cfg := writeWorkspace(t, map[string]string{"echo.yaml": echoFlow, "slow.yaml": slowFlow(slow.URL)})
 	data := filepath.Join(t.TempDir(), "data")
 	token := c.token(t, data)

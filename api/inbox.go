@@ -1,0 +1,457 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/desk/inbox"
+	"github.com/tandemchat/tandem/store"
+)
+
+// inboxRoutes returns the routes of the agents' inbox: logins, agents, presence, teams, the
+// inbox's conversations and what agents do in them, and the stream of changes.
+//
+// Agent actions that go through the engine (messages, close, resume-bot) answer 202 with the
+// conversation as it stands when the action is queued: the runner processes it right after, and
+// the change shows in the event stream and in GET /api/v1/conversations/{id}. Assignments are
+// written at once and answer 200 with the conversation as assigned.
+func (s *Server) inboxRoutes() []route {
+	return []route{
+		{"POST", "/api/v1/inbox/login", s.inboxLogin, true},
+		{"GET", "/api/v1/inbox/agents", s.inboxAgents, false},
+		{"POST", "/api/v1/inbox/agents", s.inboxAgentCreate, false},
+		{"GET", "/api/v1/inbox/agents/{email}", s.inboxAgent, false},
+		{"PUT", "/api/v1/inbox/presence", s.inboxPresence, false},
+		{"GET", "/api/v1/inbox/teams", s.inboxTeams, false},
+		{"GET", "/api/v1/inbox/conversations", s.inboxConversations, false},
+		{"POST", "/api/v1/inbox/conversations/{id}/assign", s.inboxAssign, false},
+		{"POST", "/api/v1/inbox/conversations/{id}/messages", s.inboxMessage, false},
+		{"GET", "/api/v1/inbox/conversations/{id}/notes", s.inboxNotes, false},
+		{"POST", "/api/v1/inbox/conversations/{id}/notes", s.inboxNote, false},
+		{"POST", "/api/v1/inbox/conversations/{id}/close", s.inboxClose, false},
+		{"POST", "/api/v1/inbox/conversations/{id}/resume-bot", s.inboxResumeBot, false},
+		{"GET", "/api/v1/inbox/events", s.inboxEvents, false},
+	}
+}
+
+// inbox returns the inbox service and the actor of an authenticated request.
+func (s *Server) inbox(r *http.Request) (*inbox.Service, inbox.Actor, error) {
+	ib := s.cfg.Inbox
+	if ib == nil {
+		return nil, inbox.Actor{}, tandem.Errorf(tandem.EUNAVAILABLE, "The inbox is not enabled on this server.")
+	}
+	tok, _ := r.Context().Value(keyToken).(*store.Token)
+	by, err := ib.Actor(r.Context(), tok)
+	return ib, by, err
+}
+
+// agentJSON is an agent as the inbox API shows it: status is what counts (online, away,
+// offline — offline also when unseen for a while), presence what the agent set.
+type agentJSON struct {
+	Email      string     `json:"email"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	Status     string     `json:"status"`
+	Presence   string     `json:"presence"`
+	Teams      []string   `json:"teams"`
+	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+func toAgentJSON(a *inbox.AgentView) agentJSON {
+	out := agentJSON{Email: a.Email, Name: a.Name, Role: a.Role, Status: a.Status, Presence: a.Presence, Teams: a.Teams, CreatedAt: a.CreatedAt}
+	if out.Teams == nil {
+		out.Teams = []string{}
+	}
+	if !a.LastSeenAt.IsZero() {
+		t := a.LastSeenAt
+		out.LastSeenAt = &t
+	}
+	return out
+}
+
+func (s *Server) inboxLogin(w http.ResponseWriter, r *http.Request) error {
+	ib := s.cfg.Inbox
+	if ib == nil {
+		return tandem.Errorf(tandem.EUNAVAILABLE, "The inbox is not enabled on this server.")
+	}
+	var body struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if strings.TrimSpace(body.Email) == "" {
+		return invalid("email", "required.")
+	}
+	if body.Password == "" {
+		return invalid("password", "required.")
+	}
+	token, a, err := ib.Login(r.Context(), body.Email, body.Password)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"token": token, "agent": toAgentJSON(a)})
+}
+
+func (s *Server) inboxAgents(w http.ResponseWriter, r *http.Request) error {
+	ib, _, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	list, err := ib.Agents(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]agentJSON, len(list))
+	for i := range list {
+		out[i] = toAgentJSON(&list[i])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"agents": out})
+}
+
+func (s *Server) inboxAgent(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	a, err := ib.Agent(r.Context(), by, r.PathValue("email"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toAgentJSON(a))
+}
+
+func (s *Server) inboxAgentCreate(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Email    string   `json:"email"`
+		Name     string   `json:"name"`
+		Password string   `json:"password"`
+		Role     string   `json:"role"`
+		Teams    []string `json:"teams"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	a, err := ib.CreateAgent(r.Context(), by, inbox.NewAgent{Email: body.Email, Name: body.Name, Password: body.Password, Role: body.Role, Teams: body.Teams})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toAgentJSON(a))
+}
+
+func (s *Server) inboxPresence(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Status string `json:"status"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	a, err := ib.SetPresence(r.Context(), by, body.Status)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toAgentJSON(a))
+}
+
+// teamJSON is a team of the configuration as the inbox shows it.
+type teamJSON struct {
+	ID            string   `json:"id"`
+	Name          string   `json:"name"`
+	Strategy      string   `json:"strategy"`
+	ReassignAfter string   `json:"reassign_after,omitempty"`
+	Members       []string `json:"members"`
+	Online        int      `json:"online"`
+}
+
+func (s *Server) inboxTeams(w http.ResponseWriter, r *http.Request) error {
+	ib, _, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	teams, err := ib.Teams(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]teamJSON, len(teams))
+	for i, t := range teams {
+		out[i] = teamJSON{ID: t.ID, Name: t.Name, Strategy: t.Strategy, Members: t.Members, Online: t.Online}
+		if t.ReassignAfter > 0 {
+			out[i].ReassignAfter = tandem.FormatDuration(t.ReassignAfter)
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"teams": out})
+}
+
+// inboxConversationJSON is a conversation of the inbox: the conversation with its contact and
+// its last message.
+type inboxConversationJSON struct {
+	conversationJSON
+	LastMessage *messageJSON `json:"last_message"`
+}
+
+func (s *Server) inboxConversations(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p := inbox.ListParams{Status: q.Get("status"), Team: q.Get("team"), Agent: q.Get("agent"), Before: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return invalid("limit", "a number from 1 to 500.")
+		}
+		p.Limit = n
+	}
+	list, next, err := ib.List(r.Context(), by, p)
+	if err != nil {
+		return err
+	}
+	out := make([]inboxConversationJSON, len(list))
+	for i := range list {
+		it := &list[i]
+		out[i] = inboxConversationJSON{conversationJSON: toConversationJSON(&it.ConversationInfo, it.Contact)}
+		if it.LastMessage != nil {
+			m := toMessageJSON(it.LastMessage)
+			out[i].LastMessage = &m
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"conversations": out, "next_cursor": next})
+}
+
+// writeConversation answers with a conversation and its contact, as GET /conversations/{id}.
+func (s *Server) writeConversation(w http.ResponseWriter, r *http.Request, status int, info *store.ConversationInfo) error {
+	contact, err := s.cfg.DB.ContactGet(r.Context(), info.ContactID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, toConversationJSON(info, contact))
+}
+
+func (s *Server) inboxAssign(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Agent string `json:"agent"`
+		Team  string `json:"team"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	info, err := ib.Assign(r.Context(), by, r.PathValue("id"), inbox.AssignRequest{Agent: body.Agent, Team: body.Team})
+	if err != nil {
+		return err
+	}
+	return s.writeConversation(w, r, http.StatusOK, info)
+}
+
+// textBody is the body of an agent's message or note.
+type textBody struct {
+	Text string `json:"text"`
+}
+
+func (s *Server) inboxMessage(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	var body textBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	info, err := ib.Message(r.Context(), by, r.PathValue("id"), body.Text)
+	if err != nil {
+		return err
+	}
+	return s.writeConversation(w, r, http.StatusAccepted, info)
+}
+
+// noteJSON is an internal note.
+type noteJSON struct {
+	ID             string    `json:"id"`
+	ConversationID string    `json:"conversation_id"`
+	Author         string    `json:"author"`
+	Text           string    `json:"text"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func toNoteJSON(n *tandem.Note) noteJSON {
+	return noteJSON{ID: n.ID, ConversationID: n.ConversationID, Author: n.Author, Text: n.Text, CreatedAt: n.CreatedAt}
+}
+
+func (s *Server) inboxNote(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	var body textBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	n, err := ib.Note(r.Context(), by, r.PathValue("id"), body.Text)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toNoteJSON(n))
+}
+
+func (s *Server) inboxNotes(w http.ResponseWriter, r *http.Request) error {
+	if _, _, err := s.inbox(r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if _, err := s.cfg.DB.ConversationGet(r.Context(), id); err != nil {
+		return err
+	}
+	notes, err := s.cfg.DB.Notes(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := make([]noteJSON, len(notes))
+	for i := range notes {
+		out[i] = toNoteJSON(&notes[i])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"notes": out})
+}
+
+func (s *Server) inboxClose(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	info, err := ib.Close(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.writeConversation(w, r, http.StatusAccepted, info)
+}
+
+func (s *Server) inboxResumeBot(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	info, err := ib.ResumeBot(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.writeConversation(w, r, http.StatusAccepted, info)
+}
+
+// Event stream timing.
+const (
+	ssePing  = 15 * time.Second // a comment line keeps proxies from closing an idle stream
+	sseWrite = time.Minute      // each write must get through within this
+)
+
+// inboxEvents is GET /api/v1/inbox/events: a text/event-stream of the inbox's changes —
+// `conversation`, `message`, `note` and `presence` events, each with an id; a client that
+// reconnects with Last-Event-ID (or ?after=) gets what it missed, or a `reset` event when that
+// is too old (reload the lists). A `: ping` comment comes every 15 s. The stream ends when the
+// client goes, when the server stops, or when the client falls too far behind.
+func (s *Server) inboxEvents(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	last := r.Header.Get("Last-Event-ID")
+	if v := r.URL.Query().Get("after"); v != "" {
+		last = v
+	}
+	sub := ib.Subscribe()
+	defer sub.Close()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(chunk string) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(sseWrite))
+		if _, err := fmt.Fprint(w, chunk); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	var seen uint64
+	buf := "retry: 3000\n\n"
+	if last != "" {
+		evs, ok := ib.Since(last)
+		if !ok {
+			buf += "event: reset\ndata: {}\n\n"
+		} else {
+			seen = ib.Seq(last)
+			for i := range evs {
+				buf += sseEvent(&evs[i])
+				seen = evs[i].Num()
+			}
+		}
+	}
+	if !send(buf) {
+		return nil
+	}
+	ping := time.NewTicker(ssePing)
+	defer ping.Stop()
+	ctx := r.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.C:
+			if !ok {
+				return nil // the server stops, or the client lagged: it reconnects and resumes
+			}
+			if ev.Num() <= seen {
+				continue
+			}
+			if !send(sseEvent(&ev)) {
+				return nil
+			}
+		case <-ping.C:
+			if !send(": ping\n\n") {
+				return nil
+			}
+			// An open stream counts as the agent being seen.
+			if err := ib.Seen(ctx, by); err != nil && ctx.Err() == nil {
+				s.log.Warn("inbox: presence not refreshed", "agent", by.Agent, "err", err)
+			}
+		}
+	}
+}
+
+// sseEvent formats one event of the stream.
+func sseEvent(ev *inbox.Event) string {
+	var data any = struct{}{}
+	switch {
+	case ev.Conversation != nil:
+		data = toConversationJSON(ev.Conversation, nil)
+	case ev.Message != nil:
+		data = toMessageJSON(ev.Message)
+	case ev.Note != nil:
+		data = toNoteJSON(ev.Note)
+	case ev.Agent != nil:
+		data = toAgentJSON(ev.Agent)
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		b = []byte("{}")
+	}
+	return "id: " + ev.ID + "\nevent: " + ev.Kind + "\ndata: " + string(b) + "\n\n"
+}

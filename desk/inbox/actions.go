@@ -1,0 +1,325 @@
+package inbox
+
+import (
+	"context"
+	"strings"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/store"
+)
+
+// maxText bounds an agent's message or note.
+const maxText = 10000
+
+// ListParams selects conversations of the inbox.
+type ListParams struct {
+	// Status is queued or assigned ("" for both).
+	Status string
+	Team   string
+	// Agent keeps the conversations assigned to an agent; "me" is the acting agent.
+	Agent  string
+	Before string
+	Limit  int
+}
+
+// List returns the conversations in the inbox (queued or assigned, not handed to another desk),
+// most recently updated first, with their contact and last message, and the next cursor. A page
+// may hold fewer than Limit conversations when some were handed to other desks; the cursor
+// still goes on.
+func (s *Service) List(ctx context.Context, by Actor, p ListParams) ([]store.InboxItem, string, error) {
+	lp := store.InboxListParams{Team: p.Team, Before: p.Before, Limit: p.Limit}
+	switch p.Status {
+	case "":
+	case tandem.ConversationQueued, tandem.ConversationAssigned:
+		lp.Statuses = []string{p.Status}
+	default:
+		return nil, "", tandem.Errorf(tandem.EINVALID, "status: %q is not an inbox status (queued, assigned).", p.Status)
+	}
+	if p.Agent == "me" {
+		if by.Agent == "" {
+			return nil, "", errMe
+		}
+		p.Agent = by.Agent
+	}
+	lp.Assignee = p.Agent
+	list, next, err := s.db.InboxList(ctx, lp)
+	if err != nil {
+		return nil, "", err
+	}
+	out := list[:0]
+	for i := range list {
+		if inInbox(&list[i].ConversationInfo) {
+			out = append(out, list[i])
+		}
+	}
+	return out, next, nil
+}
+
+var errMe = tandem.Errorf(tandem.EINVALID, `agent: "me" needs an agent's token (log in as an agent); this API token has no agent.`)
+
+// conversation reads a conversation an agent acts on: an unknown one is not found, one handed to
+// another desk is a conflict.
+func (s *Service) conversation(ctx context.Context, id string) (*store.ConversationInfo, handoffInfo, error) {
+	info, err := s.db.ConversationGet(ctx, id)
+	if err != nil {
+		return nil, handoffInfo{}, err
+	}
+	h := handoffOf(info)
+	if h.external() {
+		return nil, h, tandem.Errorf(tandem.ECONFLICT, "The conversation is handed to desk %q; answer it there.", h.Desk)
+	}
+	return info, h, nil
+}
+
+// mayAct checks that the actor may act on the conversation: an admin always; an agent unless
+// another agent has it.
+func mayAct(by Actor, info *store.ConversationInfo) error {
+	if by.Admin || info.Status != tandem.ConversationAssigned || info.Assignee == "" || info.Assignee == by.Agent {
+		return nil
+	}
+	return tandem.Errorf(tandem.EFORBIDDEN, "The conversation is assigned to %s; only they or an admin may act on it.", info.Assignee)
+}
+
+func open(info *store.ConversationInfo) error {
+	if info.Status == tandem.ConversationClosed {
+		return tandem.Errorf(tandem.ECONFLICT, "The conversation is closed.")
+	}
+	return nil
+}
+
+// botHandles reports whether the bot answers the conversation: no handoff, not paused. Taking
+// such a conversation needs the engine to pause the bot.
+func botHandles(info *store.ConversationInfo, h handoffInfo) bool {
+	return !info.BotPaused && !h.active()
+}
+
+// AssignRequest says who gets a conversation: an agent ("me" for the acting agent), a team
+// (a transfer: the conversation goes back to that team's queue), or both.
+type AssignRequest struct {
+	Agent string
+	Team  string
+}
+
+// Assign assigns a conversation.
+//
+//   - {agent: "me"} takes it: it succeeds only while no other agent has it, so of agents taking
+//     one conversation at once exactly one wins; the others get a conflict. Taking a conversation
+//     the bot handles pauses the bot.
+//   - {agent: e-mail} gives it to that agent: an admin may always; an agent may give away its own
+//     conversations and unassigned ones (as a take, for the other agent).
+//   - {team: id} transfers it to the team's queue (an admin, the agent that has it, or anyone
+//     while it is queued), where an online member gets it by the team's strategy; with an agent
+//     too, that agent gets it in the new team.
+func (s *Service) Assign(ctx context.Context, by Actor, id string, r AssignRequest) (*store.ConversationInfo, error) {
+	r.Agent, r.Team = strings.TrimSpace(r.Agent), strings.TrimSpace(r.Team)
+	if r.Agent == "" && r.Team == "" {
+		return nil, tandem.Errorf(tandem.EINVALID, `agent: give an agent ("me" or an e-mail) or a team.`)
+	}
+	claim := r.Agent == "me"
+	target := strings.ToLower(r.Agent)
+	if claim {
+		if by.Agent == "" {
+			return nil, errMe
+		}
+		target = by.Agent
+	}
+	if r.Team != "" {
+		if _, ok := s.teams[r.Team]; !ok {
+			return nil, tandem.Errorf(tandem.ENOTFOUND, "Team %q does not exist.", r.Team)
+		}
+	}
+	if target != "" {
+		if _, err := s.db.AgentGet(ctx, target); err != nil {
+			return nil, err
+		}
+	}
+	info, h, err := s.conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := open(info); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	if r.Team != "" {
+		if !inInbox(info) {
+			return nil, tandem.Errorf(tandem.ECONFLICT, "Only a conversation in the inbox (queued or assigned) can be transferred; take it first.")
+		}
+		if err := mayAct(by, info); err != nil {
+			return nil, err
+		}
+		if _, err := s.db.ConversationTransfer(ctx, id, r.Team, now); err != nil {
+			return nil, err
+		}
+		s.b.wake()
+		if target == "" {
+			if info, err = s.db.ConversationGet(ctx, id); err != nil {
+				return nil, err
+			}
+			if _, err := s.assignQueued(ctx, info); err != nil {
+				s.log.Warn("inbox: a transferred conversation could not be assigned; it will be tried again", "conversation", id, "err", err)
+			}
+			return s.db.ConversationGet(ctx, id)
+		}
+		claim = claim || !by.Admin
+	}
+	// Who may give the conversation to target, and whether only while nobody else has it.
+	mine := info.Status == tandem.ConversationAssigned && info.Assignee == by.Agent && by.Agent != ""
+	conditional := claim
+	switch {
+	case by.Admin || claim:
+	case target == by.Agent:
+		conditional = true
+	case mine:
+	case info.Status == tandem.ConversationAssigned && info.Assignee != "":
+		return nil, mayAct(by, info)
+	default:
+		conditional = true
+	}
+	ok, err := s.db.ConversationAssign(ctx, id, target, conditional, now)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		cur, err := s.db.ConversationGet(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Status == tandem.ConversationClosed {
+			return nil, tandem.Errorf(tandem.ECONFLICT, "The conversation is closed.")
+		}
+		return nil, tandem.Errorf(tandem.ECONFLICT, "%s took the conversation first.", cur.Assignee)
+	}
+	s.b.wake()
+	if botHandles(info, h) {
+		// The engine pauses the bot: from now on only agents answer.
+		if err := s.enqueue(ctx, tandem.Event{ConversationID: id, Kind: tandem.EventAgent,
+			Agent: &tandem.AgentAction{Action: tandem.AgentTake, Agent: target, Desk: "inbox"}}); err != nil {
+			return nil, err
+		}
+	}
+	s.log.Info("inbox: conversation assigned by hand", "conversation", id, "agent", target, "by", by.name())
+	return s.db.ConversationGet(ctx, id)
+}
+
+func (by Actor) name() string {
+	if by.Agent != "" {
+		return by.Agent
+	}
+	return "token:" + by.Token
+}
+
+func (s *Service) enqueue(ctx context.Context, ev tandem.Event) error {
+	if s.cfg.Events == nil {
+		return tandem.Errorf(tandem.EUNAVAILABLE, "The inbox is not connected to the runner.")
+	}
+	ev.At = s.clock.Now()
+	return s.cfg.Events.Enqueue(ctx, ev)
+}
+
+func checkText(field, text string) (string, error) {
+	t := strings.TrimSpace(text)
+	if t == "" {
+		return "", tandem.Errorf(tandem.EINVALID, "%s: required.", field)
+	}
+	if len(text) > maxText {
+		return "", tandem.Errorf(tandem.EINVALID, "%s: at most %d bytes.", field, maxText)
+	}
+	return text, nil
+}
+
+// Message queues an agent's text message to the customer. In a queued handoff the first agent
+// message connects it; in a conversation the bot handles, it takes the conversation over (the
+// bot pauses: never both answering). An agent writing in an unassigned conversation takes it
+// first, with the same rule as {agent: "me"}. The message is sent when the runner processes it.
+func (s *Service) Message(ctx context.Context, by Actor, id, text string) (*store.ConversationInfo, error) {
+	text, err := checkText("text", text)
+	if err != nil {
+		return nil, err
+	}
+	info, _, err := s.conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := open(info); err != nil {
+		return nil, err
+	}
+	if err := mayAct(by, info); err != nil {
+		return nil, err
+	}
+	if by.Agent != "" && !(info.Status == tandem.ConversationAssigned && info.Assignee == by.Agent) && !(by.Admin && info.Status == tandem.ConversationAssigned) {
+		ok, err := s.db.ConversationAssign(ctx, id, by.Agent, true, s.clock.Now())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			cur, err := s.db.ConversationGet(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return nil, tandem.Errorf(tandem.ECONFLICT, "%s took the conversation first.", cur.Assignee)
+		}
+		s.b.wake()
+	}
+	ev := tandem.Event{ConversationID: id, Kind: tandem.EventAgent, Agent: &tandem.AgentAction{Action: tandem.AgentMessage, Agent: by.Agent, Desk: "inbox",
+		Message: &tandem.Message{Type: tandem.MessageText, Text: text, AgentID: by.Agent}}}
+	if err := s.enqueue(ctx, ev); err != nil {
+		return nil, err
+	}
+	return s.db.ConversationGet(ctx, id)
+}
+
+// Note stores an internal note on a conversation: agents see it, the customer never does.
+func (s *Service) Note(ctx context.Context, by Actor, id, text string) (*tandem.Note, error) {
+	text, err := checkText("text", text)
+	if err != nil {
+		return nil, err
+	}
+	n := tandem.Note{ID: s.cfg.NewID(), ConversationID: id, Author: by.name(), Text: text, CreatedAt: s.clock.Now()}
+	if err := s.db.NoteInsert(ctx, n); err != nil {
+		return nil, err
+	}
+	s.b.wake()
+	return &n, nil
+}
+
+// Close queues the agent's close: an active handoff ends (the customer gets the agent_closed
+// text and the bot goes on from the handoff step's next); otherwise the conversation closes.
+func (s *Service) Close(ctx context.Context, by Actor, id string) (*store.ConversationInfo, error) {
+	info, _, err := s.conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := open(info); err != nil {
+		return nil, err
+	}
+	if err := mayAct(by, info); err != nil {
+		return nil, err
+	}
+	if err := s.enqueue(ctx, tandem.Event{ConversationID: id, Kind: tandem.EventAgent,
+		Agent: &tandem.AgentAction{Action: tandem.AgentClose, Agent: by.Agent, Desk: "inbox"}}); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// ResumeBot queues giving the conversation back to the bot (ending an active handoff).
+func (s *Service) ResumeBot(ctx context.Context, by Actor, id string) (*store.ConversationInfo, error) {
+	info, h, err := s.conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := open(info); err != nil {
+		return nil, err
+	}
+	if botHandles(info, h) && info.Status == tandem.ConversationBot {
+		return nil, tandem.Errorf(tandem.ECONFLICT, "The bot already handles the conversation.")
+	}
+	if err := mayAct(by, info); err != nil {
+		return nil, err
+	}
+	if err := s.enqueue(ctx, tandem.Event{ConversationID: id, Kind: tandem.EventResumeBot}); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
