@@ -221,6 +221,7 @@ func handoffStart(c *cursor, s *flow.Step, b *flow.HandoffStep, desk string) out
 		Session: "hf_" + c.conv.ID + "_" + strings.ToLower(tag)}
 	c.st.Handoff = h
 	c.conv.Status = tandem.ConversationQueued
+	c.conv.Assignee = "" // a new handoff waits in the queue for whoever takes it
 	if team != "" {
 		c.conv.Team = team
 	}
@@ -396,6 +397,7 @@ func (c *cursor) handoffClose(by, deskReason, textKey string, branch func(*flow.
 		c.effect(tandem.Effect{Kind: tandem.EffectDesk, Desk: &tandem.DeskRequest{Desk: h.Desk, Op: "close", Session: h.Session, Reason: deskReason}})
 	}
 	c.conv.Status = tandem.ConversationBot
+	c.conv.Assignee = ""
 	c.out.ConversationChanged = true
 	if b == nil {
 		// No run waits on this handoff (it was canceled): the customer still gets the text.

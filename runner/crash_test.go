@@ -398,8 +398,9 @@ func (s *crashSupervisor) killChild() string {
 // acknowledged is lost (every message gets both its replies), every timer fires (every
 // "later" reply arrives), every call is made with one key, and nothing is sent twice with
 // different keys: a reply delivered more than once (a send in flight at a kill) always carries
-// the same idempotency key. Invariant 3 is checked too: each conversation's replies first
-// arrive in the order of its messages. TANDEM_CRASH_SEED=n repeats a run's random choices
+// the same idempotency key; at the end the database holds no queued event, effect or timer and
+// every run completed. Invariant 3 is checked too: each conversation's replies first arrive in
+// the order of its messages. TANDEM_CRASH_SEED=n repeats a run's random choices
 // (kill moments, pacing, latencies; the scheduling of goroutines still varies).
 func TestCrash(t *testing.T) {
 	if testing.Short() {
@@ -551,6 +552,14 @@ killing:
 	deadline, _ := ctx.Deadline()
 	waitFor(t, time.Until(deadline), sprintf("all %d replies", expected), complete, sink.changed)
 
+	// The process left nothing half-done: no queued event, effect or timer, and every run
+	// (one per message) completed.
+	waitFor(t, time.Until(deadline), "the database to have nothing left to do",
+		func() bool { return pendingWork(t, sup.dir) == work{} }, sink.changed)
+	if runs, done := crashRuns(t, sup.dir); runs != convs*perConv || done != runs {
+		t.Errorf("runs: %d, %d completed; want %d, all completed", runs, done, convs*perConv)
+	}
+
 	order, keys, total := sink.snapshot()
 	for contact, w := range want {
 		if got := order[contact]; !slices.Equal(got, w) {
@@ -606,17 +615,37 @@ killing:
 // work counts what a dead child left in its database.
 type work struct{ timers, effects, events int }
 
-// pendingWork reads, between a kill and the restart, what the database holds to do.
-func pendingWork(tb testing.TB, dir string) work {
+// crashDB opens the child's database read-only, for a moment.
+func crashDB(tb testing.TB, dir string) *sql.DB {
 	tb.Helper()
 	u := (&url.URL{Scheme: "file", Path: filepath.Join(dir, "tandem.db")}).String() + "?mode=ro&_pragma=busy_timeout(10000)"
 	raw, err := sql.Open("sqlite", u)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return raw
+}
+
+// crashRuns counts the runs and the completed ones.
+func crashRuns(tb testing.TB, dir string) (runs, completed int) {
+	tb.Helper()
+	raw := crashDB(tb, dir)
+	defer raw.Close()
+	err := raw.QueryRow(`SELECT COUNT(*), COUNT(*) FILTER (WHERE status = ?) FROM runs`, tandem.RunCompleted).Scan(&runs, &completed)
+	if err != nil {
+		tb.Fatalf("runs: %v", err)
+	}
+	return runs, completed
+}
+
+// pendingWork reads what the child's database holds to do: between a kill and the restart,
+// what the dead process left.
+func pendingWork(tb testing.TB, dir string) work {
+	tb.Helper()
+	raw := crashDB(tb, dir)
 	defer raw.Close()
 	var w work
-	err = raw.QueryRow(`SELECT (SELECT COUNT(*) FROM timers), (SELECT COUNT(*) FROM outbox WHERE status = 'pending'), (SELECT COUNT(*) FROM events)`).
+	err := raw.QueryRow(`SELECT (SELECT COUNT(*) FROM timers), (SELECT COUNT(*) FROM outbox WHERE status = 'pending'), (SELECT COUNT(*) FROM events)`).
 		Scan(&w.timers, &w.effects, &w.events)
 	if err != nil {
 		tb.Fatalf("the killed process's database cannot be read: %v", err)

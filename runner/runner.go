@@ -244,14 +244,11 @@ func (r *Runner) Kick(id string) {
 func (r *Runner) process(ctx context.Context, id string) error {
 	for {
 		start := time.Now()
-		var effects, timers, sent bool
+		var effects, timers bool
 		n, more, err := r.db.Process(ctx, id, 16, func(b *store.Batch) (*store.Changes, error) {
 			ch, err := r.handle(b)
 			if ch != nil {
 				effects, timers = len(ch.Effects) > 0, len(ch.Timers) > 0
-				for i := range ch.Effects {
-					sent = sent || ch.Effects[i].Kind == tandem.EffectSend
-				}
 			}
 			return ch, err
 		})
@@ -261,7 +258,9 @@ func (r *Runner) process(ctx context.Context, id string) error {
 		if n > 0 {
 			r.obs.Turn(time.Since(start), n)
 		}
-		if sent && r.cfg.Notify != nil {
+		if n > 0 && r.cfg.Notify != nil {
+			// Messages, status, assignee: whatever changed, long-polls and the inbox's event
+			// stream look again now rather than at their next poll.
 			r.cfg.Notify(id)
 		}
 		if effects {

@@ -226,7 +226,7 @@ func (db *DB) AgentSeen(ctx context.Context, email string, now time.Time) (befor
 
 // ConversationAssign assigns a conversation to an agent; the status becomes assigned. With
 // onlyIfUnassigned it succeeds only while no other agent has it — the conversation is queued,
-// handled by the bot, or already the agent's — so that of two agents taking one conversation at
+// handled by the bot, assigned to nobody, or already the agent's — so that of two agents taking one conversation at
 // once exactly one wins: ok is false for the other. Without, any conversation that is not
 // closed is assigned. A closed conversation is never assigned (ok false); an unknown one is a
 // not-found error.
@@ -240,7 +240,7 @@ func (db *DB) ConversationAssign(ctx context.Context, id, agent string, onlyIfUn
 			// The condition is re-checked on the row as it is when the update runs: on
 			// PostgreSQL a concurrent assignment holds the row lock, and this one then sees its
 			// result (READ COMMITTED re-evaluates WHERE); SQLite has one writer.
-			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ? WHERE id = ? AND (status IN ('queued', 'bot') OR (status = 'assigned' AND assignee = ?))`,
+			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ? WHERE id = ? AND (status IN ('queued', 'bot') OR (status = 'assigned' AND assignee IN ('', ?)))`,
 				agent, micros(now), id, agent)
 		} else {
 			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ? WHERE id = ? AND status <> 'closed'`,

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
 
+	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/desk/inbox"
@@ -69,6 +71,9 @@ func (m *Main) runAgent(ctx context.Context, args []string) error {
 	ib := inbox.New(inbox.Config{DB: db, Workspace: cfg, Clock: clock.Wall{}})
 	a, err := ib.CreateAgent(ctx, inbox.Actor{Admin: true, Token: "cli"}, inbox.NewAgent{Email: *email, Name: *name, Password: password, Role: *role, Teams: teamList})
 	if err != nil {
+		if tandem.ErrorCode(err) != tandem.EINTERNAL {
+			return errors.New(tandem.ErrorMessage(err))
+		}
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "agent %s (%s) created; log in with POST /api/v1/inbox/login\n", a.Email, a.Role)

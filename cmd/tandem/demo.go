@@ -144,6 +144,11 @@ func demoWorkspace(dir string) (*config.Config, error) {
 	for i := range cfg.Providers {
 		cfg.Providers[i].Kind = "local"
 	}
+	// Offline, external desks are the built-in inbox: handoffs land there.
+	for i := range cfg.Desks {
+		cfg.Desks[i].Kind = config.InboxDesk
+	}
+	cfg.Warnings = nil
 	cfg.Dir = dir
 	cfg.FlowsDir = filepath.Join(dir, "flows")
 	return cfg, nil

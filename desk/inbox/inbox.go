@@ -130,11 +130,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("inbox: already started")
 	}
-	s.started = true
 	// The stream's baseline is taken now: what is in the inbox when it starts is not news.
 	if err := s.b.poll(ctx); err != nil {
 		return err
 	}
+	s.started = true
 	lctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	s.wg.Add(2)
@@ -214,8 +214,14 @@ func (s *Service) Notify(conversationID string) {
 
 // Desk returns the inbox desk for the id "inbox": runner.Config.Desk's lookup.
 func (s *Service) Desk(id string) (tandem.Desk, bool) {
-	if s == nil || id != config.InboxDesk {
+	if s == nil {
 		return nil, false
+	}
+	if id != config.InboxDesk {
+		// A desk of kind inbox under another id is the built-in inbox too.
+		if d, ok := s.cfg.Workspace.Desk(id); !ok || d.Kind != config.InboxDesk {
+			return nil, false
+		}
 	}
 	return s.desk, true
 }
@@ -230,8 +236,8 @@ func (d *deskImpl) NeedsEmail() bool { return false }
 func (d *deskImpl) Health(ctx context.Context) error { return d.s.db.Ping(ctx) }
 
 // Start is called when a handoff to the inbox starts: the engine has set the conversation queued
-// in its team. The session is the conversation id. Assignment problems are logged, not
-// returned: the conversation stays queued and the next Tick tries again.
+// in its team. The session is the engine's (the conversation id when it gives none). Assignment
+// problems are logged, not returned: the conversation stays queued and the next Tick tries again.
 func (d *deskImpl) Start(ctx context.Context, st tandem.DeskStart) (string, error) {
 	if st.Conversation == nil || st.Conversation.ID == "" {
 		return "", tandem.Permanent(errors.New("inbox: a handoff without a conversation"))
@@ -247,6 +253,9 @@ func (d *deskImpl) Start(ctx context.Context, st tandem.DeskStart) (string, erro
 		s.log.Warn("inbox: a queued conversation could not be read; it will be assigned later", "conversation", id, "err", err)
 	}
 	s.b.wake()
+	if st.Session != "" {
+		return st.Session, nil
+	}
 	return id, nil
 }
 
