@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/desk/inbox"
 	"github.com/tandemchat/tandem/examples"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/runner"
@@ -60,6 +62,12 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	token, _, err := db.TokenCreate(ctx, "demo", "", time.Now(), runner.NewID)
+	if err == nil {
+		// An agent of the support team, to try the inbox.
+		ib := inbox.New(inbox.Config{DB: db, Workspace: cfg, Clock: clock.Wall{}})
+		_, err = ib.CreateAgent(ctx, inbox.Actor{Admin: true, Token: "demo"}, inbox.NewAgent{
+			Email: demoAgent, Name: "Ana (demo agent)", Password: demoPassword, Role: "admin", Teams: []string{"support", "sales"}})
+	}
 	db.Close()
 	if err != nil {
 		return err
@@ -70,7 +78,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		HTTP: demoHTTP{next: http.DefaultTransport},
 		Ready: func(listen string) {
 			base := "http://" + displayAddr(listen)
-			fmt.Fprintf(m.Stdout, demoText, base, dir, token)
+			fmt.Fprintf(m.Stdout, demoText, base, dir, token, demoAgent, demoPassword)
 		},
 	})
 }
@@ -90,9 +98,23 @@ Talk to the bot through the API channel "api". In another terminal:
   say 1                     # "Order status"; then try an order number such as 10234
   curl -s "%[1]s/api/v1/conversations/$CONV" -H "Authorization: Bearer $TOKEN"
 
-Other things to try: "I'd like a quote", "support", "take a note", "menu".
+Other things to try: "I'd like a quote", "support", "take a note", "faq", "menu".
+
+The agents' inbox: log in as %[4]s with password %[5]s and use its API:
+
+  AGENT=$(curl -s -X POST %[1]s/api/v1/inbox/login -d '{"email": "%[4]s", "password": "%[5]s"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
+  curl -s -X PUT %[1]s/api/v1/inbox/presence -H "Authorization: Bearer $AGENT" -d '{"status": "online"}'
+  curl -s "%[1]s/api/v1/inbox/conversations?status=queued" -H "Authorization: Bearer $AGENT"
+  curl -s -X POST %[1]s/api/v1/inbox/conversations/$CONV/messages -H "Authorization: Bearer $AGENT" -d '{"text": "Hi, I am Ana."}'
+
 The API is described at %[1]s/api/v1/openapi.json; metrics are at %[1]s/metrics.
 `
+
+// The demo's agent login.
+const (
+	demoAgent    = "ana@acme.com"
+	demoPassword = "demo-password"
+)
 
 func displayAddr(listen string) string {
 	if strings.HasPrefix(listen, "[::]:") || strings.HasPrefix(listen, "0.0.0.0:") {
