@@ -42,9 +42,14 @@ func (r *Runner) execute(ctx context.Context, it *store.OutboxItem) {
 	}
 	now := r.cfg.Clock.Now()
 	var queued bool
+	var next *store.OutboxItem
 	switch {
 	case err == nil:
-		queued, err = r.db.OutboxDone(ctx, it, res, now)
+		var lease time.Time
+		if r.running() {
+			lease = now.Add(claimLease) // and claim the lane's next effect, carried out next
+		}
+		queued, next, err = r.db.OutboxComplete(ctx, it, res, now, lease)
 		r.obs.Effect(e.Kind, true, time.Since(start))
 	case tandem.IsPermanent(err) || now.Sub(it.CreatedAt) > r.cfg.SendMaxAge:
 		r.log.Warn("effect failed for good", "conversation", it.ConversationID, "effect", e.ID, "kind", e.Kind, "err", err)
@@ -69,15 +74,14 @@ func (r *Runner) execute(ctx context.Context, it *store.OutboxItem) {
 	if queued {
 		r.Kick(it.ConversationID)
 	}
+	if next != nil {
+		r.dispatch([]store.OutboxItem{*next})
+	}
 }
 
 // execSend delivers a message through the conversation's channel.
 func (r *Runner) execSend(ctx context.Context, it *store.OutboxItem) (*tandem.EffectResult, error) {
-	conv, err := r.db.ConversationGet(ctx, it.ConversationID)
-	if err != nil {
-		return nil, err
-	}
-	contact, err := r.db.ContactGet(ctx, conv.ContactID)
+	conv, contact, err := r.db.ConversationContact(ctx, it.ConversationID)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +94,7 @@ func (r *Runner) execSend(ctx context.Context, it *store.OutboxItem) (*tandem.Ef
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	sent, err := ch.Send(cctx, tandem.Outbound{Conversation: &conv.Conversation, Contact: contact, Message: it.Effect.Send, IdempotencyKey: it.Effect.ID})
+	sent, err := ch.Send(cctx, tandem.Outbound{Conversation: conv, Contact: contact, Message: it.Effect.Send, IdempotencyKey: it.Effect.ID})
 	if err != nil {
 		return nil, err
 	}

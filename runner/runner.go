@@ -91,6 +91,8 @@ type Runner struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	sem     chan struct{}
+	// esem bounds the effects carried out at once.
+	esem chan struct{}
 	wakeOut chan struct{}
 	wakeTim chan struct{}
 }
@@ -115,7 +117,7 @@ func New(cfg Config) *Runner {
 		cfg.Sleep = sleep
 	}
 	r := &Runner{cfg: cfg, db: cfg.DB, log: cfg.Logger, obs: cfg.Observer, slots: map[string]*slot{},
-		sem: make(chan struct{}, cfg.Workers), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
+		sem: make(chan struct{}, cfg.Workers), esem: make(chan struct{}, cfg.Workers), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
 	if r.obs == nil {
 		r.obs = nopObserver{}
 	}
@@ -198,6 +200,27 @@ func (r *Runner) Enqueue(ctx context.Context, ev tandem.Event) error {
 	return nil
 }
 
+// running reports whether the background workers run.
+func (r *Runner) running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.started && !r.stopped
+}
+
+// dispatch carries out claimed effects in the background.
+func (r *Runner) dispatch(items []store.OutboxItem) {
+	for i := range items {
+		it := items[i]
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.esem <- struct{}{}
+			defer func() { <-r.esem }()
+			r.execute(r.ctx, &it)
+		}()
+	}
+}
+
 // Kick makes sure a conversation's queued events get processed. With workers started it
 // processes them in the background, one goroutine per busy conversation; before Start (or in
 // Drain mode) it does nothing: Drain finds queued events itself.
@@ -245,15 +268,23 @@ func (r *Runner) process(ctx context.Context, id string) error {
 	for {
 		start := time.Now()
 		var effects, timers bool
+		var last *store.Changes
 		n, more, err := r.db.Process(ctx, id, 16, func(b *store.Batch) (*store.Changes, error) {
 			ch, err := r.handle(b)
 			if ch != nil {
 				effects, timers = len(ch.Effects) > 0, len(ch.Timers) > 0
 			}
+			last = ch
 			return ch, err
 		})
 		if err != nil {
 			return err
+		}
+		if last != nil && len(last.Claimed) > 0 {
+			// The effects first in their lane were claimed with the commit: carry them out
+			// now, with no claim of their own and no wait for the outbox poll.
+			r.dispatch(last.Claimed)
+			effects = len(last.Claimed) < len(last.Effects)
 		}
 		if n > 0 {
 			r.obs.Turn(time.Since(start), n)
@@ -361,6 +392,11 @@ func (r *Runner) handle(b *store.Batch) (*store.Changes, error) {
 		return nil, fmt.Errorf("conversation %s: state: %w", b.Conversation.ID, err)
 	}
 	ch.State = state
+	if r.running() {
+		// With the workers running, effects first in their lane are claimed by the commit and
+		// carried out at once (Drain claims them one at a time instead, deterministically).
+		ch.Lease = now.Add(claimLease)
+	}
 	if st.Run != nil {
 		ch.RunID, ch.RunStatus = st.Run.ID, st.Run.Status
 	} else if st.Last != nil {

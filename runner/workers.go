@@ -106,11 +106,11 @@ func (r *Runner) outboxLoop() {
 		}
 		for i := range items {
 			it := items[i]
-			r.sem <- struct{}{}
+			r.esem <- struct{}{}
 			r.wg.Add(1)
 			go func() {
 				defer r.wg.Done()
-				defer func() { <-r.sem }()
+				defer func() { <-r.esem }()
 				r.execute(r.ctx, &it)
 				// The effect's lane may hold the next effect (a turn's second message), which
 				// OutboxNext does not count while this one is claimed: claim it now, not at

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // maxBatch bounds how many write jobs share one SQLite transaction.
@@ -78,6 +80,10 @@ func newBatcher(w *sql.DB) *batcher {
 						break fill
 					}
 				}
+				if debugBatches {
+					batchCount.Add(1)
+					jobCount.Add(int64(len(batch)))
+				}
 				b.commit(batch)
 				b.prepare()
 			}
@@ -87,6 +93,15 @@ func newBatcher(w *sql.DB) *batcher {
 }
 
 var errClosed = errors.New("the database is closed")
+
+var (
+	debugBatches         = os.Getenv("TANDEM_DEBUG_BATCHES") != ""
+	batchCount, jobCount atomic.Int64
+)
+
+// BatchStats returns how many write batches and jobs SQLite's batcher committed (with
+// TANDEM_DEBUG_BATCHES set).
+func BatchStats() (batches, jobs int64) { return batchCount.Load(), jobCount.Load() }
 
 func (b *batcher) do(ctx context.Context, db *DB, fn func(q) error) error {
 	j := &job{ctx: ctx, db: db, fn: fn, err: make(chan error, 1)}

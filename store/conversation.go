@@ -187,7 +187,7 @@ func (q q) contactByExternal(channelID, ext string) (c *tandem.Contact, found bo
 
 func (q q) saveContact(c *tandem.Contact) error {
 	b, _ := json.Marshal(c)
-	_, err := q.exec(`UPDATE contacts SET data = ?, updated_at = ? WHERE id = ?`, string(b), micros(c.UpdatedAt), c.ID)
+	_, err := q.exec(`UPDATE contacts SET data = ?, updated_at = ?, version = version + 1 WHERE id = ?`, string(b), micros(c.UpdatedAt), c.ID)
 	if err != nil {
 		return fmt.Errorf("contact %s: save: %w", c.ID, err)
 	}
@@ -252,6 +252,11 @@ func (q q) insertMessage(m *tandem.Message) error {
 	if err := q.row(`UPDATE conversations SET msg_seq = msg_seq + 1 WHERE id = ? RETURNING msg_seq`, m.ConversationID).Scan(&seq); err != nil {
 		return fmt.Errorf("message: seq: %w", err)
 	}
+	return q.insertMessageSeq(m, seq)
+}
+
+// insertMessageSeq inserts a message with a sequence number already taken.
+func (q q) insertMessageSeq(m *tandem.Message, seq int64) error {
 	data, _ := json.Marshal(messageData{Buttons: m.Buttons, Render: m.Render, Media: m.Media, Location: m.Location, Option: m.Option, Agent: m.AgentID})
 	_, err := q.exec(`INSERT INTO messages (conversation_id, id, seq, direction, author, type, text, data, channel_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ConversationID, m.ID, seq, m.Direction, m.Author, m.Type, m.Text, string(data), m.ChannelMessageID, micros(m.CreatedAt))
@@ -321,6 +326,9 @@ type Batch struct {
 	Contact      *tandem.Contact
 	State        []byte
 	Events       []tandem.Event
+
+	// What the batch was read at: the commit checks nothing changed since.
+	version, contactVersion, doneSeq int64
 }
 
 // Changes is what processing a batch produced; it is written in the same transaction.
@@ -339,104 +347,14 @@ type Changes struct {
 	Runs         []tandem.Run
 	Trace        []tandem.StepTrace
 	Notes        []tandem.Note
+	// Lease, when set, claims the effects that are first in their lane until then; Process
+	// returns them in Claimed for the caller to carry out at once, without a claim of its own.
+	Lease   time.Time
+	Claimed []OutboxItem
 }
 
 // ErrNothing is returned by a Process callback that decided to write nothing.
 var ErrNothing = errors.New("nothing to process")
-
-// Process locks a conversation, loads it with up to max queued events, lets fn compute the
-// changes, and writes them — state, outbox, timers, runs, trace — in one transaction. It
-// returns how many events were processed and whether more are queued. fn sees the events in
-// seq order; an error from fn, or ErrNothing, writes nothing; fn may stop early: Changes.DoneSeq
-// says how far it got. fn may read through other DB methods (reads have connections of their
-// own), except on ":memory:", where the one connection is the writer's; it must never write.
-func (db *DB) Process(ctx context.Context, conversationID string, max int, fn func(*Batch) (*Changes, error)) (n int, more bool, err error) {
-	if max <= 0 {
-		max = 1
-	}
-	err = db.write(ctx, func(q q) error {
-		n, more = 0, false
-		// One event more than asked says whether more are queued.
-		b, doneSeq, err := q.loadForProcess(conversationID, max+1)
-		if err != nil || b == nil {
-			return err
-		}
-		queued := len(b.Events)
-		if queued > max {
-			b.Events = b.Events[:max]
-		}
-		ch, err := fn(b)
-		if errors.Is(err, ErrNothing) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if ch == nil {
-			return fmt.Errorf("process %s: no changes and no error", conversationID)
-		}
-		if ch.Conversation == nil {
-			ch.Conversation = b.Conversation
-		}
-		if last := b.Events[len(b.Events)-1].Seq; ch.DoneSeq < doneSeq || ch.DoneSeq > last {
-			return fmt.Errorf("process %s: done seq %d is outside the events given, %d to %d", conversationID, ch.DoneSeq, doneSeq+1, last)
-		}
-		if err := q.writeChanges(conversationID, ch); err != nil {
-			return err
-		}
-		for _, ev := range b.Events {
-			if ev.Seq <= ch.DoneSeq {
-				n++
-			}
-		}
-		more = n < queued
-		return nil
-	})
-	if err != nil {
-		n, more = 0, false
-	}
-	return n, more, err
-}
-
-func (q q) loadForProcess(id string, max int) (*Batch, int64, error) {
-	lock := ""
-	if q.db.dialect == Postgres {
-		lock = " FOR UPDATE"
-	}
-	conv, state, doneSeq, err := q.conversation(`SELECT `+conversationCols+`, state, done_seq FROM conversations WHERE id = ?`+lock, id)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := q.query(`SELECT data FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, doneSeq, max)
-	if err != nil {
-		return nil, 0, fmt.Errorf("process %s: events: %w", id, err)
-	}
-	var events []tandem.Event
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			rows.Close()
-			return nil, 0, err
-		}
-		var ev tandem.Event
-		if err := json.Unmarshal([]byte(data), &ev); err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("process %s: event: %w", id, err)
-		}
-		events = append(events, ev)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	if len(events) == 0 {
-		return nil, doneSeq, nil
-	}
-	contact, err := q.contact(conv.ContactID)
-	if err != nil {
-		return nil, 0, err
-	}
-	return &Batch{Conversation: conv, Contact: contact, State: []byte(state), Events: events}, doneSeq, nil
-}
 
 const conversationCols = `id, contact_id, channel_id, channel_kind, status, team, assignee, bot_paused, data, created_at, updated_at`
 
@@ -479,80 +397,6 @@ func (q q) contact(id string) (*tandem.Contact, error) {
 		return nil, fmt.Errorf("contact %s: %w", id, err)
 	}
 	return &c, nil
-}
-
-func (q q) writeChanges(id string, ch *Changes) error {
-	c := ch.Conversation
-	data, _ := json.Marshal(convData{Attributes: c.Attributes, Tags: c.Tags})
-	paused := 0
-	if c.BotPaused {
-		paused = 1
-	}
-	handoff := ch.Handoff
-	if handoff == "" {
-		handoff = tandem.HandoffNone
-	}
-	if _, err := q.exec(`UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?, updated_at = ? WHERE id = ?`,
-		c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, string(data), string(ch.State), ch.DoneSeq, micros(c.UpdatedAt), id); err != nil {
-		return fmt.Errorf("process %s: conversation: %w", id, err)
-	}
-	if ch.Contact != nil {
-		if err := q.saveContact(ch.Contact); err != nil {
-			return err
-		}
-	}
-	if _, err := q.exec(`DELETE FROM events WHERE conversation_id = ? AND seq <= ?`, id, ch.DoneSeq); err != nil {
-		return fmt.Errorf("process %s: events: %w", id, err)
-	}
-	for i := range ch.Effects {
-		if err := q.insertEffect(id, &ch.Effects[i], c.UpdatedAt); err != nil {
-			return err
-		}
-	}
-	for _, t := range ch.Timers {
-		// Setting a timer again moves it: a repeated id must not make the turn fail forever.
-		if _, err := q.exec(`INSERT INTO timers (conversation_id, id, due_at, key) VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id, id) DO UPDATE SET due_at = excluded.due_at, key = excluded.key`,
-			id, t.ID, micros(t.Due), t.Key); err != nil {
-			return fmt.Errorf("process %s: timer: %w", id, err)
-		}
-	}
-	if len(ch.CancelTimers) > 0 {
-		args := []any{id}
-		for _, t := range ch.CancelTimers {
-			args = append(args, t)
-		}
-		if _, err := q.exec(`DELETE FROM timers WHERE conversation_id = ? AND id IN (`+placeholders(len(ch.CancelTimers))+`)`, args...); err != nil {
-			return fmt.Errorf("process %s: cancel timers: %w", id, err)
-		}
-	}
-	for _, r := range ch.Runs {
-		if r.ConversationID == "" {
-			r.ConversationID = id
-		}
-		if err := q.upsertRun(&r); err != nil {
-			return err
-		}
-	}
-	for _, t := range ch.Trace {
-		data, _ := json.Marshal(struct {
-			Input  map[string]any `json:"input,omitempty"`
-			Output map[string]any `json:"output,omitempty"`
-			Next   string         `json:"next,omitempty"`
-			Error  string         `json:"error,omitempty"`
-			Flow   string         `json:"flow,omitempty"`
-		}{t.Input, t.Output, t.Next, t.Error, t.FlowID})
-		if _, err := q.exec(`INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, t.RunID, t.Seq, t.Step, t.Type, string(data), micros(t.StartedAt), t.DurationUS); err != nil {
-			return fmt.Errorf("process %s: trace: %w", id, err)
-		}
-	}
-	for _, n := range ch.Notes {
-		if _, err := q.exec(`INSERT INTO notes (conversation_id, id, author, text, created_at) VALUES (?, ?, ?, ?, ?)`,
-			id, n.ID, n.Author, n.Text, micros(n.CreatedAt)); err != nil {
-			return fmt.Errorf("process %s: note: %w", id, err)
-		}
-	}
-	return nil
 }
 
 func placeholders(n int) string {

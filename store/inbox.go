@@ -240,10 +240,10 @@ func (db *DB) ConversationAssign(ctx context.Context, id, agent string, onlyIfUn
 			// The condition is re-checked on the row as it is when the update runs: on
 			// PostgreSQL a concurrent assignment holds the row lock, and this one then sees its
 			// result (READ COMMITTED re-evaluates WHERE); SQLite has one writer.
-			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ? WHERE id = ? AND (status IN ('queued', 'bot') OR (status = 'assigned' AND assignee IN ('', ?)))`,
+			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ?, version = version + 1 WHERE id = ? AND (status IN ('queued', 'bot') OR (status = 'assigned' AND assignee IN ('', ?)))`,
 				agent, micros(now), id, agent)
 		} else {
-			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ? WHERE id = ? AND status <> 'closed'`,
+			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ?, version = version + 1 WHERE id = ? AND status <> 'closed'`,
 				agent, micros(now), id)
 		}
 		if err != nil {
@@ -345,10 +345,10 @@ func (db *DB) TeamAssign(ctx context.Context, p TeamAssignParams) (agent string,
 		}
 		var r sql.Result
 		if p.From == "" {
-			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ? WHERE id = ? AND status = 'queued' AND team = ?`,
+			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ?, version = version + 1 WHERE id = ? AND status = 'queued' AND team = ?`,
 				pick, micros(p.Now), p.ConversationID, p.Team)
 		} else {
-			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ? WHERE id = ? AND status = 'assigned' AND assignee = ? AND handoff = 'queued'`,
+			r, err = q.exec(`UPDATE conversations SET status = 'assigned', assignee = ?, updated_at = ?, version = version + 1 WHERE id = ? AND status = 'assigned' AND assignee = ? AND handoff = 'queued'`,
 				pick, micros(p.Now), p.ConversationID, p.From)
 		}
 		if err != nil {
@@ -371,7 +371,7 @@ func (db *DB) TeamAssign(ctx context.Context, p TeamAssignParams) (agent string,
 // holds.
 func (db *DB) ConversationRequeue(ctx context.Context, id, from string, now time.Time) (ok bool, err error) {
 	err = db.write(ctx, func(q q) error {
-		r, err := q.exec(`UPDATE conversations SET status = 'queued', assignee = '', updated_at = ? WHERE id = ? AND status = 'assigned' AND assignee = ? AND handoff = 'queued'`,
+		r, err := q.exec(`UPDATE conversations SET status = 'queued', assignee = '', updated_at = ?, version = version + 1 WHERE id = ? AND status = 'assigned' AND assignee = ? AND handoff = 'queued'`,
 			micros(now), id, strings.ToLower(from))
 		if err != nil {
 			return fmt.Errorf("conversation %s: requeue: %w", id, err)
@@ -399,7 +399,7 @@ func (db *DB) AssignmentRenew(ctx context.Context, id, agent string, now time.Ti
 func (db *DB) ConversationTransfer(ctx context.Context, id, team string, now time.Time) (ok bool, err error) {
 	err = db.write(ctx, func(q q) error {
 		ok = false
-		r, err := q.exec(`UPDATE conversations SET status = 'queued', team = ?, assignee = '', updated_at = ? WHERE id = ? AND status IN ('queued', 'assigned')`,
+		r, err := q.exec(`UPDATE conversations SET status = 'queued', team = ?, assignee = '', updated_at = ?, version = version + 1 WHERE id = ? AND status IN ('queued', 'assigned')`,
 			team, micros(now), id)
 		if err != nil {
 			return fmt.Errorf("conversation %s: transfer: %w", id, err)

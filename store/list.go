@@ -227,3 +227,30 @@ func (db *DB) FlowCreate(ctx context.Context, d FlowDraft, now time.Time) error 
 		return nil
 	})
 }
+
+// ConversationContact returns a conversation and its contact in one read (what a channel needs
+// to deliver a message).
+func (db *DB) ConversationContact(ctx context.Context, id string) (*tandem.Conversation, *tandem.Contact, error) {
+	var c tandem.Conversation
+	var paused int
+	var data, cdata string
+	var created, updated int64
+	err := db.read(ctx).row(`SELECT c.id, c.contact_id, c.channel_id, c.channel_kind, c.status, c.team, c.assignee, c.bot_paused, c.data, c.created_at, c.updated_at, k.data
+FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?`, id).Scan(
+		&c.ID, &c.ContactID, &c.ChannelID, &c.ChannelKind, &c.Status, &c.Team, &c.Assignee, &paused, &data, &created, &updated, &cdata)
+	if isNoRows(err) {
+		return nil, nil, notFound("Conversation", id)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	c.BotPaused = paused != 0
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	var d convData
+	_ = json.Unmarshal([]byte(data), &d)
+	c.Attributes, c.Tags = d.Attributes, d.Tags
+	var k tandem.Contact
+	if err := json.Unmarshal([]byte(cdata), &k); err != nil {
+		return nil, nil, fmt.Errorf("contact of conversation %s: %w", id, err)
+	}
+	return &c, &k, nil
+}

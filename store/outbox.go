@@ -18,66 +18,90 @@ const (
 	OutboxFailed  = "failed"
 )
 
-// insertEffect stores an effect: a send is also recorded as an outbound message, a notification
-// is recorded for agents; everything but notifications goes to the outbox.
-func (q q) insertEffect(convID string, e *tandem.Effect, now time.Time) error {
-	if e.ID == "" {
-		return fmt.Errorf("outbox: a %s effect has no id", e.Kind)
-	}
-	switch e.Kind {
-	case tandem.EffectNotify:
-		n := e.Notify
-		if n == nil {
-			return fmt.Errorf("notification %s: empty", e.ID)
+// insertEffects stores a batch's effects: a send is also recorded as an outbound message (with
+// the next message sequence number), a notification is recorded for agents; everything but
+// notifications goes to the outbox, numbered from outSeq. With a lease, the effects first in
+// their lane are claimed at once and returned in ch.Claimed.
+func (q q) insertEffects(convID string, ch *Changes, msgSeq, outSeq int64) error {
+	now := ch.Conversation.UpdatedAt
+	seen := map[string]bool{} // lanes that already got an effect in this batch
+	for i := range ch.Effects {
+		e := &ch.Effects[i]
+		if e.ID == "" {
+			return fmt.Errorf("outbox: a %s effect has no id", e.Kind)
 		}
-		_, err := q.exec(`INSERT INTO notifications (conversation_id, id, team, agent, text, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			convID, e.ID, n.Team, n.Agent, n.Text, micros(now))
+		switch e.Kind {
+		case tandem.EffectNotify:
+			n := e.Notify
+			if n == nil {
+				return fmt.Errorf("notification %s: empty", e.ID)
+			}
+			_, err := q.exec(`INSERT INTO notifications (conversation_id, id, team, agent, text, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				convID, e.ID, n.Team, n.Agent, n.Text, micros(now))
+			if err != nil {
+				return fmt.Errorf("notification: %w", err)
+			}
+			continue
+		case tandem.EffectSend:
+			if e.Send == nil {
+				return fmt.Errorf("outbox: send %s has no message", e.ID)
+			}
+			// The message is stored as sent; the outbox keeps the same copy, completed.
+			m := *e.Send
+			m.ConversationID = convID
+			if m.ID == "" {
+				m.ID = e.ID
+			}
+			if m.Direction == "" {
+				m.Direction = tandem.DirectionOut
+			}
+			if m.Author == "" {
+				m.Author = tandem.AuthorBot
+			}
+			if m.Type == "" {
+				m.Type = tandem.MessageText
+			}
+			if m.CreatedAt.IsZero() {
+				m.CreatedAt = now
+			}
+			msgSeq++
+			if err := q.insertMessageSeq(&m, msgSeq); err != nil {
+				return err
+			}
+			c := *e
+			c.Send = &m
+			*e = c
+		}
+		outSeq++
+		lane := e.Lane()
+		claim := false
+		if !ch.Lease.IsZero() && !seen[lane] {
+			claim = lane == e.ID // a call is alone in its lane
+			if !claim {
+				var pending int
+				if err := q.row(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending'`, convID, lane).Scan(&pending); err != nil {
+					return fmt.Errorf("outbox: lane: %w", err)
+				}
+				claim = pending == 0
+			}
+		}
+		seen[lane] = true
+		data, _ := json.Marshal(e)
+		await, claimed := 0, int64(0)
+		if e.Await {
+			await = 1
+		}
+		if claim {
+			claimed = micros(ch.Lease)
+		}
+		_, err := q.exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, claimed_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			convID, e.ID, lane, outSeq, e.Kind, await, string(data), micros(now), claimed, micros(now))
 		if err != nil {
-			return fmt.Errorf("notification: %w", err)
+			return fmt.Errorf("outbox: insert: %w", err)
 		}
-		return nil
-	case tandem.EffectSend:
-		if e.Send == nil {
-			return fmt.Errorf("outbox: send %s has no message", e.ID)
+		if claim {
+			ch.Claimed = append(ch.Claimed, OutboxItem{ConversationID: convID, Effect: *e, CreatedAt: now})
 		}
-		// The message is stored as sent; the outbox keeps the same copy, completed.
-		m := *e.Send
-		m.ConversationID = convID
-		if m.ID == "" {
-			m.ID = e.ID
-		}
-		if m.Direction == "" {
-			m.Direction = tandem.DirectionOut
-		}
-		if m.Author == "" {
-			m.Author = tandem.AuthorBot
-		}
-		if m.Type == "" {
-			m.Type = tandem.MessageText
-		}
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = now
-		}
-		if err := q.insertMessage(&m); err != nil {
-			return err
-		}
-		c := *e
-		c.Send = &m
-		e = &c
-	}
-	var seq int64
-	if err := q.row(`UPDATE conversations SET out_seq = out_seq + 1 WHERE id = ? RETURNING out_seq`, convID).Scan(&seq); err != nil {
-		return fmt.Errorf("outbox: seq: %w", err)
-	}
-	data, _ := json.Marshal(e)
-	await := 0
-	if e.Await {
-		await = 1
-	}
-	_, err := q.exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		convID, e.ID, e.Lane(), seq, e.Kind, await, string(data), micros(now), micros(now))
-	if err != nil {
-		return fmt.Errorf("outbox: insert: %w", err)
 	}
 	return nil
 }
@@ -154,8 +178,20 @@ ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(
 // result is queued for its conversation in the same transaction; queued reports that. A row
 // already done (a second execution after an expired lease) changes nothing.
 func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time) (queued bool, err error) {
+	queued, _, err = db.OutboxComplete(ctx, it, res, now, time.Time{})
+	return queued, err
+}
+
+// OutboxComplete is OutboxDone that, with a lease, also claims the next effect of the same lane
+// and returns it, so that a conversation's sends follow one another without waiting for a poll.
+func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now, lease time.Time) (queued bool, next *OutboxItem, err error) {
 	err = db.write(ctx, func(q q) error {
-		queued = false
+		queued, next = false, nil
+		defer func() {
+			if next == nil && !lease.IsZero() && it.Effect.Lane() != it.Effect.ID {
+				next, _ = q.claimNext(it.ConversationID, it.Effect.Lane(), now, lease)
+			}
+		}()
 		r, err := q.exec(`DELETE FROM outbox WHERE conversation_id = ? AND id = ? AND status = 'pending'`, it.ConversationID, it.Effect.ID)
 		if err != nil {
 			return fmt.Errorf("outbox: done: %w", err)
@@ -163,7 +199,10 @@ func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.Effect
 		if n, _ := r.RowsAffected(); n == 0 {
 			return nil
 		}
-		if it.Effect.Kind == tandem.EffectSend && res != nil && res.Send != nil {
+		if it.Effect.Kind == tandem.EffectSend && res != nil && res.Send != nil &&
+			(res.Send.Failed || (res.Send.ChannelMessageID != "" && res.Send.ChannelMessageID != sentMessageID(&it.Effect))) {
+			// Only what is news is written: a failure, or the provider's own id of the message
+			// (delivery reports name it). A plain success changes nothing to read.
 			status := "sent"
 			if res.Send.Failed {
 				status = "failed"
@@ -179,7 +218,30 @@ func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.Effect
 		queued = true
 		return q.insertEvent(&tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
 	})
-	return queued, err
+	if err != nil {
+		next = nil
+	}
+	return queued, next, err
+}
+
+// claimNext claims the oldest pending effect of a lane when it is due and unclaimed.
+func (q q) claimNext(convID, lane string, now, lease time.Time) (*OutboxItem, error) {
+	it := OutboxItem{ConversationID: convID}
+	var data string
+	var created, next, claimed int64
+	err := q.row(`SELECT data, attempts, created_at, next_at, claimed_until FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending' ORDER BY seq LIMIT 1`,
+		convID, lane).Scan(&data, &it.Attempts, &created, &next, &claimed)
+	if err != nil || next > micros(now) || claimed > micros(now) {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(data), &it.Effect); err != nil {
+		return nil, err
+	}
+	if _, err := q.exec(`UPDATE outbox SET claimed_until = ? WHERE conversation_id = ? AND id = ?`, micros(lease), convID, it.Effect.ID); err != nil {
+		return nil, err
+	}
+	it.CreatedAt = fromMicros(created)
+	return &it, nil
 }
 
 // OutboxRetry schedules another attempt of an effect.

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -44,6 +45,9 @@ type DB struct {
 	batch *batcher
 	// rewrite caches queries with ? placeholders rewritten for PostgreSQL.
 	rewrite sync.Map
+	// rstmts caches the read pool's prepared statements by query text; rcount counts them.
+	rstmts sync.Map
+	rcount atomic.Int64
 	path    string
 }
 
@@ -105,7 +109,11 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 			w.Close()
 			return nil, err
 		}
+		// Readers never wait on the writer (WAL); keep them all open rather than dialing a new
+		// connection for most reads.
 		r.SetMaxOpenConns(4)
+		r.SetMaxIdleConns(4)
+		r.SetConnMaxIdleTime(0)
 		db.r = r
 	}
 	db.batch = newBatcher(w)
@@ -211,12 +219,46 @@ func (q q) exec(query string, args ...any) (sql.Result, error) {
 }
 
 func (q q) query(query string, args ...any) (*sql.Rows, error) {
+	if st := q.readStmt(query); st != nil {
+		return st.QueryContext(q.ctx, args...)
+	}
 	return q.x.QueryContext(q.ctx, q.db.sqlText(query), args...)
 }
 
 func (q q) row(query string, args ...any) *sql.Row {
+	if st := q.readStmt(query); st != nil {
+		return st.QueryRowContext(q.ctx, args...)
+	}
 	return q.x.QueryRowContext(q.ctx, q.db.sqlText(query), args...)
 }
+
+// readStmt returns the read pool's prepared statement of a query (prepared at first use and
+// kept: parsing was a large part of every read), or nil for queriers that are not the read pool.
+func (q q) readStmt(query string) *sql.Stmt {
+	if q.x != q.db.r || q.db.r == q.db.w {
+		return nil
+	}
+	if st, ok := q.db.rstmts.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	if q.db.rcount.Load() >= maxReadStmts {
+		return nil
+	}
+	st, err := q.db.r.PrepareContext(q.ctx, q.db.sqlText(query))
+	if err != nil {
+		return nil
+	}
+	if prev, loaded := q.db.rstmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt)
+	}
+	q.db.rcount.Add(1)
+	return st
+}
+
+// maxReadStmts bounds the read statement cache (queries built with a variable number of ? are
+// distinct texts).
+const maxReadStmts = 500
 
 // read returns a querier on the read pool.
 func (db *DB) read(ctx context.Context) q { return q{db: db, x: db.r, ctx: ctx} }

@@ -306,6 +306,9 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 		}
 	}
 	res.TurnsPerS, res.HalfRate = round2(res.TurnsPerS), round2(res.HalfRate)
+	if b, j := store.BatchStats(); b > 0 {
+		fmt.Fprintf(m.Stderr, "batches %d, jobs %d, %.1f jobs per batch, %.1f jobs per turn\n", b, j, float64(j)/float64(b), float64(j)/float64(res.Turns*2+o.Concurrency))
+	}
 	return res, nil
 }
 

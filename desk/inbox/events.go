@@ -102,6 +102,13 @@ func (b *broker) run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-b.wakeC:
+			// Busy conversations wake the broker at every turn: read changes at most every
+			// 100 ms, so a burst costs one read.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 }

@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tandemchat/tandem"
+)
+
+// ErrConflict reports that a conversation or its contact changed between the read of a batch
+// and its commit; Process reads again and retries.
+var ErrConflict = errors.New("the conversation changed meanwhile")
+
+// maxConflicts bounds Process's retries of a batch that keeps meeting changes.
+const maxConflicts = 20
+
+// Process reads a conversation with up to max queued events, lets fn compute the changes,
+// and writes them — state, outbox, timers, runs, trace — in one transaction, provided the
+// conversation and its contact did not change since the read (else it reads again and retries).
+// The computation runs outside the write transaction: on SQLite the single writer only writes.
+// It returns how many events were processed and whether more are queued. fn sees the events in
+// seq order; an error from fn, or ErrNothing, writes nothing; fn may stop early: Changes.DoneSeq
+// says how far it got. fn may read through other DB methods; it must never write.
+func (db *DB) Process(ctx context.Context, conversationID string, max int, fn func(*Batch) (*Changes, error)) (n int, more bool, err error) {
+	if max <= 0 {
+		max = 1
+	}
+	for attempt := 0; ; attempt++ {
+		b, queued, err := db.load(ctx, conversationID, max)
+		if err != nil || b == nil {
+			return 0, false, err
+		}
+		ch, err := fn(b)
+		if errors.Is(err, ErrNothing) {
+			return 0, false, nil
+		} else if err != nil {
+			return 0, false, err
+		}
+		if ch == nil {
+			return 0, false, fmt.Errorf("process %s: no changes and no error", conversationID)
+		}
+		if ch.Conversation == nil {
+			ch.Conversation = b.Conversation
+		}
+		if last := b.Events[len(b.Events)-1].Seq; ch.DoneSeq < b.doneSeq || ch.DoneSeq > last {
+			return 0, false, fmt.Errorf("process %s: done seq %d is outside the events given, %d to %d", conversationID, ch.DoneSeq, b.doneSeq+1, last)
+		}
+		err = db.write(ctx, func(q q) error {
+			ch.Claimed = ch.Claimed[:0]
+			return q.commit(conversationID, b, ch)
+		})
+		if errors.Is(err, ErrConflict) && attempt < maxConflicts {
+			continue
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		for _, ev := range b.Events {
+			if ev.Seq <= ch.DoneSeq {
+				n++
+			}
+		}
+		return n, n < queued, nil
+	}
+}
+
+// load reads a conversation, its contact and up to max of its queued events (nil when none),
+// and how many events are queued (max+1 meaning "more").
+func (db *DB) load(ctx context.Context, id string, max int) (*Batch, int, error) {
+	q := db.read(ctx)
+	var c tandem.Conversation
+	var paused int
+	var data, state string
+	var created, updated int64
+	b := &Batch{}
+	err := q.row(`SELECT `+conversationCols+`, state, done_seq, version FROM conversations WHERE id = ?`, id).Scan(
+		&c.ID, &c.ContactID, &c.ChannelID, &c.ChannelKind, &c.Status, &c.Team, &c.Assignee,
+		&paused, &data, &created, &updated, &state, &b.doneSeq, &b.version)
+	if err != nil {
+		if isNoRows(err) {
+			return nil, 0, notFound("Conversation", id)
+		}
+		return nil, 0, fmt.Errorf("process %s: %w", id, err)
+	}
+	c.BotPaused = paused != 0
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	var d convData
+	if err := json.Unmarshal([]byte(data), &d); err != nil {
+		return nil, 0, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	c.Attributes, c.Tags = d.Attributes, d.Tags
+	rows, err := q.query(`SELECT data FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, b.doneSeq, max+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("process %s: events: %w", id, err)
+	}
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		var ev tandem.Event
+		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("process %s: event: %w", id, err)
+		}
+		b.Events = append(b.Events, ev)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	queued := len(b.Events)
+	if queued == 0 {
+		return nil, 0, nil
+	}
+	if queued > max {
+		b.Events = b.Events[:max]
+	}
+	var cdata string
+	if err := q.row(`SELECT data, version FROM contacts WHERE id = ?`, c.ContactID).Scan(&cdata, &b.contactVersion); err != nil {
+		if isNoRows(err) {
+			return nil, 0, notFound("Contact", c.ContactID)
+		}
+		return nil, 0, fmt.Errorf("contact %s: %w", c.ContactID, err)
+	}
+	var contact tandem.Contact
+	if err := json.Unmarshal([]byte(cdata), &contact); err != nil {
+		return nil, 0, fmt.Errorf("contact %s: %w", c.ContactID, err)
+	}
+	b.Conversation, b.Contact, b.State = &c, &contact, []byte(state)
+	return b, queued, nil
+}
+
+// commit writes a batch's changes if the conversation (and, when it changed, the contact) is
+// still at the version the batch read; else ErrConflict.
+func (q q) commit(id string, b *Batch, ch *Changes) error {
+	c := ch.Conversation
+	data, _ := json.Marshal(convData{Attributes: c.Attributes, Tags: c.Tags})
+	paused := 0
+	if c.BotPaused {
+		paused = 1
+	}
+	handoff := ch.Handoff
+	if handoff == "" {
+		handoff = tandem.HandoffNone
+	}
+	// Sequence numbers for the batch's outbound messages and effects come as ranges with the
+	// same update (one statement instead of one per message).
+	var msgs, outs int64
+	for i := range ch.Effects {
+		switch ch.Effects[i].Kind {
+		case tandem.EffectNotify:
+		case tandem.EffectSend:
+			msgs++
+			outs++
+		default:
+			outs++
+		}
+	}
+	var msgTop, outTop int64
+	err := q.row(`UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
+ data = ?, state = ?, done_seq = ?, updated_at = ?, version = version + 1, msg_seq = msg_seq + ?, out_seq = out_seq + ?
+ WHERE id = ? AND version = ? AND done_seq = ? RETURNING msg_seq, out_seq`,
+		c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, string(data), string(ch.State), ch.DoneSeq,
+		micros(c.UpdatedAt), msgs, outs, id, b.version, b.doneSeq).Scan(&msgTop, &outTop)
+	if isNoRows(err) {
+		return ErrConflict
+	} else if err != nil {
+		return fmt.Errorf("process %s: conversation: %w", id, err)
+	}
+	if ch.Contact != nil {
+		cb, _ := json.Marshal(ch.Contact)
+		r, err := q.exec(`UPDATE contacts SET data = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
+			string(cb), micros(ch.Contact.UpdatedAt), ch.Contact.ID, b.contactVersion)
+		if err != nil {
+			return fmt.Errorf("process %s: contact: %w", id, err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return ErrConflict
+		}
+	}
+	if _, err := q.exec(`DELETE FROM events WHERE conversation_id = ? AND seq <= ?`, id, ch.DoneSeq); err != nil {
+		return fmt.Errorf("process %s: events: %w", id, err)
+	}
+	if len(ch.Effects) > 0 {
+		if err := q.insertEffects(id, ch, msgTop-msgs, outTop-outs); err != nil {
+			return err
+		}
+	}
+	for _, t := range ch.Timers {
+		// Setting a timer again moves it: a repeated id must not make the turn fail forever.
+		if _, err := q.exec(`INSERT INTO timers (conversation_id, id, due_at, key) VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id, id) DO UPDATE SET due_at = excluded.due_at, key = excluded.key`,
+			id, t.ID, micros(t.Due), t.Key); err != nil {
+			return fmt.Errorf("process %s: timer: %w", id, err)
+		}
+	}
+	if len(ch.CancelTimers) > 0 {
+		args := []any{id}
+		for _, t := range ch.CancelTimers {
+			args = append(args, t)
+		}
+		if _, err := q.exec(`DELETE FROM timers WHERE conversation_id = ? AND id IN (`+placeholders(len(ch.CancelTimers))+`)`, args...); err != nil {
+			return fmt.Errorf("process %s: cancel timers: %w", id, err)
+		}
+	}
+	for _, r := range ch.Runs {
+		if r.ConversationID == "" {
+			r.ConversationID = id
+		}
+		if err := q.upsertRun(&r); err != nil {
+			return err
+		}
+	}
+	if err := q.insertTrace(id, ch.Trace); err != nil {
+		return err
+	}
+	for _, n := range ch.Notes {
+		if _, err := q.exec(`INSERT INTO notes (conversation_id, id, author, text, created_at) VALUES (?, ?, ?, ?, ?)`,
+			id, n.ID, n.Author, n.Text, micros(n.CreatedAt)); err != nil {
+			return fmt.Errorf("process %s: note: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// traceRows is how many trace rows go in one INSERT.
+const traceRows = 16
+
+// insertTrace writes trace rows, several per statement.
+func (q q) insertTrace(id string, trace []tandem.StepTrace) error {
+	for len(trace) > 0 {
+		n := min(len(trace), traceRows)
+		args := make([]any, 0, n*8)
+		for _, t := range trace[:n] {
+			data, _ := json.Marshal(struct {
+				Input  map[string]any `json:"input,omitempty"`
+				Output map[string]any `json:"output,omitempty"`
+				Next   string         `json:"next,omitempty"`
+				Error  string         `json:"error,omitempty"`
+				Flow   string         `json:"flow,omitempty"`
+			}{t.Input, t.Output, t.Next, t.Error, t.FlowID})
+			args = append(args, id, t.RunID, t.Seq, t.Step, t.Type, string(data), micros(t.StartedAt), t.DurationUS)
+		}
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+		if _, err := q.exec(`INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at, duration_us) VALUES `+values, args...); err != nil {
+			return fmt.Errorf("process %s: trace: %w", id, err)
+		}
+		trace = trace[n:]
+	}
+	return nil
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
