@@ -92,7 +92,7 @@ type Runner struct {
 	wg      sync.WaitGroup
 	sem     chan struct{}
 	// esem bounds the effects carried out at once.
-	esem chan struct{}
+	esem    chan struct{}
 	wakeOut chan struct{}
 	wakeTim chan struct{}
 }

@@ -48,7 +48,7 @@ type DB struct {
 	// rstmts caches the read pool's prepared statements by query text; rcount counts them.
 	rstmts sync.Map
 	rcount atomic.Int64
-	path    string
+	path   string
 }
 
 // Open opens the database named by url: "postgres://..." for PostgreSQL, otherwise a SQLite
