@@ -92,9 +92,12 @@ type Runner struct {
 	wg      sync.WaitGroup
 	sem     chan struct{}
 	// esem bounds the effects carried out at once.
-	esem    chan struct{}
-	wakeOut chan struct{}
-	wakeTim chan struct{}
+	esem chan struct{}
+	// stopC is closed when Stop begins.
+	stopC    chan struct{}
+	stopOnce sync.Once
+	wakeOut  chan struct{}
+	wakeTim  chan struct{}
 }
 
 type slot struct{ again bool }
@@ -117,7 +120,7 @@ func New(cfg Config) *Runner {
 		cfg.Sleep = sleep
 	}
 	r := &Runner{cfg: cfg, db: cfg.DB, log: cfg.Logger, obs: cfg.Observer, slots: map[string]*slot{},
-		sem: make(chan struct{}, cfg.Workers), esem: make(chan struct{}, cfg.Workers), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
+		sem: make(chan struct{}, cfg.Workers), esem: make(chan struct{}, cfg.Workers), stopC: make(chan struct{}), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
 	if r.obs == nil {
 		r.obs = nopObserver{}
 	}

@@ -62,6 +62,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 
 // cancelIdle wakes the loops so they see the stop.
 func (r *Runner) cancelIdle() {
+	r.stopOnce.Do(func() { close(r.stopC) })
 	wake(r.wakeOut)
 	wake(r.wakeTim)
 }
@@ -74,17 +75,38 @@ func (r *Runner) isStopped() bool {
 
 // recoverLoop processes every conversation whose events were queued but not processed when the
 // previous process stopped.
+// Afterwards it sweeps, every sweepEvery, for events queued long ago that nobody processed (a
+// replica that accepted them died, a turn that failed for good until now).
 func (r *Runner) recoverLoop() {
 	defer r.wg.Done()
-	ids, err := r.db.Pending(r.ctx, 100000)
-	if err != nil {
-		r.log.Error("pending conversations cannot be listed", "err", err)
-		return
-	}
-	for _, id := range ids {
-		r.Kick(id)
+	var before time.Time
+	for {
+		ids, err := r.db.PendingSince(r.ctx, before, 100000)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			r.log.Error("pending conversations cannot be listed", "err", err)
+		}
+		for _, id := range ids {
+			r.Kick(id)
+		}
+		t := time.NewTimer(sweepEvery)
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return
+		case <-r.stopC:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if r.isStopped() {
+			return
+		}
+		before = r.cfg.Clock.Now().Add(-sweepEvery)
 	}
 }
+
+// sweepEvery is how often queued events older than it are looked for.
+const sweepEvery = 30 * time.Second
 
 // claimLease is how long a claimed effect is reserved for this process; it outlasts the
 // longest call (120 s timeout with retries). A process that dies leaves its claims to expire

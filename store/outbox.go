@@ -400,7 +400,17 @@ func (db *DB) TimerNext(ctx context.Context) (time.Time, bool, error) {
 
 // Pending returns the conversations with queued events (after a restart, they are processed).
 func (db *DB) Pending(ctx context.Context, limit int) ([]string, error) {
-	rows, err := db.read(ctx).query(`SELECT DISTINCT conversation_id FROM events LIMIT ?`, limit)
+	return db.PendingSince(ctx, time.Time{}, limit)
+}
+
+// PendingSince returns the conversations with events queued before t (all, for a zero t): a
+// sweep finds work that nobody processed (its replica died) without taking work in progress.
+func (db *DB) PendingSince(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	query, args := `SELECT DISTINCT conversation_id FROM events LIMIT ?`, []any{limit}
+	if !before.IsZero() {
+		query, args = `SELECT DISTINCT conversation_id FROM events WHERE created_at < ? LIMIT ?`, []any{micros(before), limit}
+	}
+	rows, err := db.read(ctx).query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pending: %w", err)
 	}

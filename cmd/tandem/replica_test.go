@@ -370,9 +370,16 @@ func (r *replica) stop(d time.Duration) (int, error) {
 		return r.cmd.ProcessState.ExitCode(), nil
 	case <-time.After(d):
 	}
-	r.cmd.Process.Kill()
-	<-r.exited
-	return -1, fmt.Errorf("did not stop within %s of SIGTERM; killed", d)
+	// SIGQUIT makes the Go runtime print every goroutine: where the shutdown is stuck.
+	before := len(r.stderr.String())
+	r.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-r.exited:
+	case <-time.After(5 * time.Second):
+		r.cmd.Process.Kill()
+		<-r.exited
+	}
+	return -1, fmt.Errorf("did not stop within %s of SIGTERM; its goroutines at SIGQUIT:\n%s", d, r.stderr.String()[before:])
 }
 
 // replicaAck is a message the replica acknowledged.
