@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -30,6 +31,9 @@ type Metrics struct {
 	runsEnded    *prometheus.CounterVec
 	requests     *prometheus.CounterVec
 	requestDur   *prometheus.HistogramVec
+	aiCalls      *prometheus.CounterVec
+	aiDur        *prometheus.HistogramVec
+	aiTokens     *prometheus.CounterVec
 }
 
 // New returns metrics registered on a new registry; db feeds the gauges read at scrape time.
@@ -47,8 +51,12 @@ func New(db *store.DB, now func() time.Time) *Metrics {
 		runsEnded:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_runs_ended_total", Help: "Runs that ended, by status and reason."}, []string{"status", "reason"}),
 		requests:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"}),
 		requestDur:   prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_http_request_duration_seconds", Help: "HTTP request durations by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 3, 12)}, []string{"route"}),
+		aiCalls:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_ai_calls_total", Help: "AI calls by provider and outcome (ok, rate_limited, timeout, auth, server_error, error)."}, []string{"provider", "result"}),
+		aiDur:        prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_ai_call_duration_seconds", Help: "AI call latency by provider, retries included.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}, []string{"provider"}),
+		aiTokens:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_ai_tokens_total", Help: "AI tokens by provider and direction (input, output)."}, []string{"provider", "direction"}),
 	}
 	reg.MustRegister(m.turns, m.turnEvents, m.turnDuration, m.steps, m.effects, m.effectDur, m.timerLate, m.runsEnded, m.requests, m.requestDur,
+		m.aiCalls, m.aiDur, m.aiTokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		reg.MustRegister(&dbCollector{db: db, now: now})
@@ -95,6 +103,18 @@ func (m *Metrics) TimerLate(d time.Duration) { m.timerLate.Observe(max(d, 0).Sec
 
 // RunEnded implements runner.Observer.
 func (m *Metrics) RunEnded(status, reason string) { m.runsEnded.WithLabelValues(status, reason).Inc() }
+
+// AICall implements runner.Observer.
+func (m *Metrics) AICall(provider, kind string, d time.Duration, u tandem.Usage) {
+	m.aiCalls.WithLabelValues(provider, kind).Inc()
+	m.aiDur.WithLabelValues(provider).Observe(d.Seconds())
+	if u.InputTokens > 0 {
+		m.aiTokens.WithLabelValues(provider, "input").Add(float64(u.InputTokens))
+	}
+	if u.OutputTokens > 0 {
+		m.aiTokens.WithLabelValues(provider, "output").Add(float64(u.OutputTokens))
+	}
+}
 
 // Request implements api.Observer.
 func (m *Metrics) Request(route string, status int, d time.Duration) {

@@ -34,7 +34,11 @@ func (r *Runner) execute(ctx context.Context, it *store.OutboxItem) {
 	case tandem.EffectHTTP:
 		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, HTTP: r.doHTTP(ctx, e.HTTP)}
 	case tandem.EffectAI:
-		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, AI: r.doAI(ctx, it.ConversationID, e.AI)}
+		ai := r.doAI(ctx, it.ConversationID, e.AI)
+		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, AI: ai}
+		if e.AI.Op != engine.AISearch {
+			r.obs.AICall(firstNonEmpty(ai.Provider, e.AI.Provider), aiErrorKind(ai), time.Since(start), ai.Usage)
+		}
 	case tandem.EffectDesk:
 		res, err = r.execDesk(ctx, it)
 	default:
@@ -470,4 +474,30 @@ func (r *Runner) transcript(ctx context.Context, conversationID, question string
 		start = i
 	}
 	return msgs[start:], nil
+}
+
+// aiErrorKind classifies an AI call's outcome for metrics.
+func aiErrorKind(res *tandem.AIResult) string {
+	switch {
+	case res.Error == "":
+		return "ok"
+	case res.Status == 429:
+		return "rate_limited"
+	case res.Status == 401 || res.Status == 403:
+		return "auth"
+	case res.Status >= 500:
+		return "server_error"
+	case strings.Contains(res.Error, "timeout"):
+		return "timeout"
+	}
+	return "error"
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

@@ -64,15 +64,19 @@ type Observer interface {
 	Effect(kind string, ok bool, d time.Duration)
 	TimerLate(d time.Duration)
 	RunEnded(status, reason string)
+	// AICall reports one AI call (retries and fallback included) with its tokens; kind is
+	// "ok" or the kind of failure (rate_limited, timeout, auth, server_error, error).
+	AICall(provider, kind string, d time.Duration, usage tandem.Usage)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Turn(time.Duration, int)            {}
-func (nopObserver) Step(string, time.Duration)         {}
-func (nopObserver) Effect(string, bool, time.Duration) {}
-func (nopObserver) TimerLate(time.Duration)            {}
-func (nopObserver) RunEnded(string, string)            {}
+func (nopObserver) Turn(time.Duration, int)                            {}
+func (nopObserver) Step(string, time.Duration)                         {}
+func (nopObserver) Effect(string, bool, time.Duration)                 {}
+func (nopObserver) TimerLate(time.Duration)                            {}
+func (nopObserver) RunEnded(string, string)                            {}
+func (nopObserver) AICall(string, string, time.Duration, tandem.Usage) {}
 
 // Runner processes conversations.
 type Runner struct {
@@ -272,8 +276,10 @@ func (r *Runner) process(ctx context.Context, id string) error {
 		start := time.Now()
 		var effects, timers bool
 		var last *store.Changes
+		var late []time.Duration
 		n, more, err := r.db.Process(ctx, id, 16, func(b *store.Batch) (*store.Changes, error) {
-			ch, err := r.handle(b)
+			late = late[:0]
+			ch, err := r.handle(b, &late)
 			if ch != nil {
 				effects, timers = len(ch.Effects) > 0, len(ch.Timers) > 0
 			}
@@ -289,7 +295,9 @@ func (r *Runner) process(ctx context.Context, id string) error {
 			r.dispatch(last.Claimed)
 			effects = len(last.Claimed) < len(last.Effects)
 		}
-		if n > 0 {
+		if n > 0 && last != nil {
+			// Observed only for the attempt that committed: a conflict runs the batch again.
+			r.observe(last, late)
 			r.obs.Turn(time.Since(start), n)
 		}
 		if n > 0 && r.cfg.Notify != nil {
@@ -309,6 +317,21 @@ func (r *Runner) process(ctx context.Context, id string) error {
 	}
 }
 
+// observe reports the committed changes of one batch to the observer.
+func (r *Runner) observe(ch *store.Changes, late []time.Duration) {
+	for _, d := range late {
+		r.obs.TimerLate(d)
+	}
+	for _, t := range ch.Trace {
+		r.obs.Step(t.Type, time.Duration(t.DurationUS)*time.Microsecond)
+	}
+	for _, run := range ch.Runs {
+		if tandem.Terminal(run.Status) {
+			r.obs.RunEnded(run.Status, run.Reason)
+		}
+	}
+}
+
 func wake(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
@@ -317,7 +340,9 @@ func wake(c chan struct{}) {
 }
 
 // handle runs the engine over a batch of events.
-func (r *Runner) handle(b *store.Batch) (*store.Changes, error) {
+// The lateness of the timers it fires is appended to late; the caller reports it, with the
+// steps and ended runs, once the changes are committed.
+func (r *Runner) handle(b *store.Batch, late *[]time.Duration) (*store.Changes, error) {
 	st := &engine.State{}
 	if len(b.State) > 2 {
 		if err := json.Unmarshal(b.State, st); err != nil {
@@ -331,7 +356,7 @@ func (r *Runner) handle(b *store.Batch) (*store.Changes, error) {
 		ev := &b.Events[i]
 		now = r.cfg.Clock.Now()
 		if ev.Kind == tandem.EventTimer && ev.Timer != nil {
-			r.obs.TimerLate(now.Sub(ev.Timer.Due))
+			*late = append(*late, now.Sub(ev.Timer.Due))
 		}
 		out := r.env.Process(&engine.Input{Now: now, Conversation: b.Conversation, Contact: b.Contact, State: st, Event: ev})
 		ch.Effects = append(ch.Effects, out.Effects...)
@@ -342,11 +367,6 @@ func (r *Runner) handle(b *store.Batch) (*store.Changes, error) {
 		ch.Notes = append(ch.Notes, out.Notes...)
 		contactChanged = contactChanged || out.ContactChanged
 		ch.DoneSeq = ev.Seq
-		for _, run := range out.Runs {
-			if tandem.Terminal(run.Status) {
-				r.obs.RunEnded(run.Status, run.Reason)
-			}
-		}
 	}
 	// A timer set and canceled within the batch never needs a row.
 	if len(ch.CancelTimers) > 0 && len(ch.Timers) > 0 {
@@ -381,9 +401,6 @@ func (r *Runner) handle(b *store.Batch) (*store.Changes, error) {
 			}
 		}
 		ch.Runs = kept
-	}
-	for _, t := range ch.Trace {
-		r.obs.Step(t.Type, time.Duration(t.DurationUS)*time.Microsecond)
 	}
 	b.Conversation.UpdatedAt = now
 	if contactChanged {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
 )
@@ -875,5 +876,97 @@ func TestStopDeadlineLeavesEffectForNextProcess(t *testing.T) {
 	}
 	if got, want := h.ch.texts("gina"), []string{"hello hi"}; !slices.Equal(got, want) {
 		t.Fatalf("delivered %q, want %q", got, want)
+	}
+}
+
+// countingObserver counts the runner's measurements.
+type countingObserver struct {
+	mu    sync.Mutex
+	ended int
+	steps int
+}
+
+func (o *countingObserver) Turn(time.Duration, int) {}
+func (o *countingObserver) Step(string, time.Duration) {
+	o.mu.Lock()
+	o.steps++
+	o.mu.Unlock()
+}
+func (o *countingObserver) Effect(string, bool, time.Duration) {}
+func (o *countingObserver) TimerLate(time.Duration)            {}
+func (o *countingObserver) RunEnded(string, string) {
+	o.mu.Lock()
+	o.ended++
+	o.mu.Unlock()
+}
+func (o *countingObserver) AICall(string, string, time.Duration, tandem.Usage) {}
+
+// hookClock is a clock that runs a hook once, at the first Now after it is armed.
+type hookClock struct {
+	tandem.Clock
+	mu   sync.Mutex
+	hook func()
+}
+
+func (c *hookClock) Now() time.Time {
+	c.mu.Lock()
+	hook := c.hook
+	c.hook = nil
+	c.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return c.Clock.Now()
+}
+
+// A turn computed twice because another writer changed the conversation meanwhile (another
+// replica, an agent) is measured once: metrics count what was committed, not the attempts.
+func TestConflictRetryMeasuredOnce(t *testing.T) {
+	t.Parallel()
+	obs := &countingObserver{}
+	hc := &hookClock{Clock: clock.NewVirtual(t0)}
+	h := newHarness(t, false, func(c *runner.Config) {
+		c.Observer = obs
+		c.Clock = hc
+	})
+	h.publish(h.r, `
+format: 1
+id: remember
+trigger: {on: message, match: any}
+steps:
+  - {id: keep, type: set, assign: [{target: contact.last, value: "{{message.text}}"}]}
+  - {id: reply, type: message, text: "noted {{message.text}}"}
+`)
+	res := h.say(h.r, "dave", "m-1", "one")
+	conflicts := 0
+	hc.mu.Lock()
+	hc.hook = func() {
+		// The contact changes between the batch's read and its commit.
+		conflicts++
+		name := "Dave"
+		if _, err := h.db.ContactUpdate(context.Background(), res.ContactID, store.ContactPatch{Name: &name}, t0); err != nil {
+			t.Error(err)
+		}
+	}
+	hc.mu.Unlock()
+	h.drain(h.r)
+
+	if conflicts != 1 {
+		t.Fatalf("the hook ran %d times, want 1", conflicts)
+	}
+	if got, want := h.ch.texts("dave"), []string{"noted one"}; !slices.Equal(got, want) {
+		t.Fatalf("bot answers = %q, want %q", got, want)
+	}
+	c, err := h.db.ContactGet(context.Background(), res.ContactID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != "Dave" || c.Attributes["last"] != "one" {
+		t.Errorf("contact = name %q, attributes %v; want both the update and the flow's attribute", c.Name, c.Attributes)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.ended != 1 || obs.steps != 2 {
+		t.Errorf("measured %d ended runs and %d steps, want 1 and 2 (once, though the turn was computed twice)", obs.ended, obs.steps)
 	}
 }
