@@ -75,7 +75,7 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 	// busy_timeout first: every later pragma may need to wait for a lock. WAL lets readers run
 	// beside the one writer; synchronous=NORMAL is durable in WAL mode across process crashes
 	// (only an OS crash can lose the last commits); foreign keys are not used but kept on.
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-16000)"
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-16000)&_pragma=temp_store(MEMORY)"
 	var wdsn, rdsn string
 	if memory {
 		// A private in-memory database lives in its one connection.
