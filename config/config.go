@@ -117,7 +117,19 @@ type Prompt struct {
 type Knowledge struct {
 	ID      string   `yaml:"id" json:"id"`
 	Sources []string `yaml:"sources" json:"sources"`
-	Line    int      `yaml:"-" json:"-"`
+	// Embeddings is an extension: hybrid ranking (full text fused with vectors) with the
+	// embeddings of a configured provider. nil: full text only, offline.
+	Embeddings *Embeddings `yaml:"embeddings" json:"embeddings,omitempty"`
+	Line       int         `yaml:"-" json:"-"`
+}
+
+// Embeddings names the provider that embeds a knowledge base's passages and the questions
+// asked of it, and its embedding model.
+type Embeddings struct {
+	Provider string `yaml:"provider" json:"provider"` // the id of a provider whose kind offers embeddings
+	// Model is the embedding model; "" only on api.openai.com, which defaults to
+	// text-embedding-3-small.
+	Model string `yaml:"model" json:"model,omitempty"`
 }
 
 // Channel is a way in for customers. Which fields apply depends on Kind.

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -453,6 +454,34 @@ knowledge: [{id: faq}, {id: kb, sources: ["kb/[a.md"]}]
 			},
 		},
 		{
+			name: "knowledge embeddings",
+			src: `providers:
+  - {id: openai, kind: openai, api_key: k}
+  - {id: ollama, kind: openai, base_url: "http://127.0.0.1:11434/v1"}
+  - {id: dify, kind: dify, api_key: k}
+knowledge:
+  - {id: a, sources: [a.md], embeddings: {provider: dify}}
+  - {id: b, sources: [b.md], embeddings: {provider: local}}
+  - {id: c, sources: [c.md], embeddings: {provider: gpt}}
+  - {id: d, sources: [d.md], embeddings: {model: text-embedding-3-small}}
+  - id: e
+    sources: [e.md]
+    embeddings:
+      provider: ollama
+  - {id: f, sources: [f.md], embeddings: {provider: openai, modle: text-embedding-3-large}}
+  - {id: g, sources: [g.md], embeddings: text-embedding-3-small}
+`,
+			want: []string{
+				`tandem.yaml:6: knowledge[0].embeddings.provider: provider "dify" is of kind dify, which offers no embeddings; use a provider of kind openai`,
+				`tandem.yaml:7: knowledge[1].embeddings.provider: provider "local" is of kind local, which offers no embeddings; use a provider of kind openai`,
+				`tandem.yaml:8: knowledge[2].embeddings.provider: "gpt" names no provider (defined: dify, ollama, openai)`,
+				`tandem.yaml:9: knowledge[3].embeddings.provider: required (the id of a provider of kind openai)`,
+				`tandem.yaml:12: knowledge[4].embeddings.model: required with provider "ollama": only api.openai.com has a default embedding model; name the server's (on Ollama, nomic-embed-text for example; on Azure, the deployment)`,
+				`tandem.yaml:14: knowledge[5].embeddings.modle: unknown key; did you mean model?`,
+				`tandem.yaml:15: knowledge[6].embeddings: expected a mapping of keys, found "text-embedding-3-small"`,
+			},
+		},
+		{
 			name: "handoff, http and limits",
 			src: `providers: [{id: a, kind: openai, timeout: 5m, max_tokens: -1, temperature: 3}]
 handoff:
@@ -535,6 +564,62 @@ http: {allow: [10.0.0.0/8, 192.168.1.10, intranet]}
 				t.Errorf("errors.As(*Problem) = %+v", p)
 			}
 		})
+	}
+}
+
+// A knowledge base's embeddings name a provider that offers them and, off api.openai.com, the
+// model; without the key a base ranks by full text only.
+func TestKnowledgeEmbeddings(t *testing.T) {
+	t.Parallel()
+	c := mustParse(t, `providers:
+  - {id: openai, kind: openai, api_key: "${OPENAI_API_KEY}"}
+  - {id: ollama, kind: openai, base_url: "http://127.0.0.1:11434/v1", model: llama3.2}
+  - {id: azure, kind: openai, base_url: "https://acme.openai.azure.com/openai/v1"}
+knowledge:
+  - {id: faq, sources: [kb/*.md], embeddings: {provider: openai}}
+  - id: manual
+    sources: [manual/*.md]
+    embeddings: {provider: ollama, model: nomic-embed-text}
+  - {id: azure, sources: [kb/*.md], embeddings: {provider: azure, model: embeddings-deployment}}
+  - {id: plain, sources: [kb/*.md]}
+  - {id: off, sources: [kb/*.md], embeddings: null}
+`, map[string]string{"OPENAI_API_KEY": "sk-leak-openai"})
+	got := map[string]*config.Embeddings{}
+	for _, k := range c.Knowledge {
+		got[k.ID] = k.Embeddings
+	}
+	want := map[string]*config.Embeddings{
+		"faq":    {Provider: "openai"},
+		"manual": {Provider: "ollama", Model: "nomic-embed-text"},
+		"azure":  {Provider: "azure", Model: "embeddings-deployment"},
+		"plain":  nil,
+		"off":    nil,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("embeddings %v, want %v", got, want)
+	}
+	if len(c.Warnings) > 0 {
+		t.Errorf("warnings %v", c.Warnings)
+	}
+	b, err := json.Marshal(c.Knowledge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), `"embeddings":{"provider":"ollama","model":"nomic-embed-text"}`; !strings.Contains(got, want) {
+		t.Errorf("JSON %s lacks %s", got, want)
+	}
+	if strings.Contains(string(b), `"plain","sources":["kb/*.md"],"embeddings"`) {
+		t.Errorf("JSON %s shows embeddings for a base without them", b)
+	}
+
+	// An unset ${VAR} as the provider is a warning, like other values: the base ranks by full
+	// text.
+	c, err = config.Parse("tandem.yaml", []byte("providers: [{id: openai, kind: openai}]\nknowledge: [{id: faq, sources: [a.md], embeddings: {provider: \"${EMBEDDINGS}\"}}]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Warnings, []string{`tandem.yaml:2: ${EMBEDDINGS} is not set; knowledge[0].embeddings.provider is empty`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
 	}
 }
 

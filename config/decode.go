@@ -41,15 +41,31 @@ func (d *decoder) fail(line int, path, format string, args ...any) {
 	d.bad[path] = true
 }
 
-// keepNew drops validation problems about a key path that already failed to decode.
+// keepNew drops validation problems about a key path that already failed to decode, or a key
+// inside it (embeddings: text-embedding-3-small is not also missing its provider).
 func (d *decoder) keepNew(probs []*Problem) []*Problem {
 	out := probs[:0]
 	for _, p := range probs {
-		if !d.bad[p.Path] {
+		if !d.failed(p.Path) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// failed reports whether path or one of its parents failed to decode.
+func (d *decoder) failed(path string) bool {
+	for p := path; p != ""; {
+		if d.bad[p] {
+			return true
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return false
+		}
+		p = p[:i]
+	}
+	return false
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

@@ -29,6 +29,12 @@ var (
 	deskKinds     = []string{"inbox", "webhook", "intercom", "livechat", "chatwoot"}
 )
 
+// embeddingKinds are the provider kinds that offer embeddings, for knowledge bases.
+var embeddingKinds = []string{"openai"}
+
+// openAIHost is the one server with a default embedding model.
+const openAIHost = "api.openai.com"
+
 var openaiKeys = []string{"api_key", "base_url", "model", "organization", "project", "headers", "timeout", "max_tokens", "temperature"}
 
 var providerSpecs = map[string]kind{
@@ -126,7 +132,7 @@ func (c *Config) check() (probs, warnings []*Problem) {
 			k.problem("secrets."+name, 0, "%q is not a secret name (use letters, digits and _, as in {{secret.API_KEY}})", clip(name))
 		}
 	}
-	k.knowledge()
+	k.knowledge(providers)
 	k.channels()
 	schedules := k.schedules()
 	teams := k.teams(schedules)
@@ -281,7 +287,7 @@ func (k *checker) providers() map[string]bool {
 	return ids
 }
 
-func (k *checker) knowledge() {
+func (k *checker) knowledge(providers map[string]bool) {
 	seen := map[string]string{}
 	for i, kb := range k.c.Knowledge {
 		path := fmt.Sprintf("knowledge[%d]", i)
@@ -304,6 +310,39 @@ func (k *checker) knowledge() {
 				}
 			}
 		}
+		if kb.Embeddings != nil {
+			k.embeddings(path+".embeddings", kb.Line, kb.Embeddings, providers)
+		}
+	}
+}
+
+// embeddings checks a knowledge base's embeddings: a provider whose kind offers them, and a
+// model unless the provider is on api.openai.com.
+func (k *checker) embeddings(path string, line int, e *Embeddings, providers map[string]bool) {
+	use := "use a provider of kind " + strings.Join(embeddingKinds, " or ")
+	p, ok := k.c.Provider(e.Provider)
+	switch {
+	case e.Provider == "":
+		if !k.c.unset[path+".provider"] {
+			k.problem(path+".provider", line, "required (the id of a provider of kind %s)", strings.Join(embeddingKinds, " or "))
+		}
+		return
+	case !ok:
+		k.problem(path+".provider", line, "%q names no provider%s", clip(e.Provider), k.choices(providers))
+		return
+	case !slices.Contains(embeddingKinds, p.Kind):
+		k.problem(path+".provider", line, "provider %q is of kind %s, which offers no embeddings; %s", e.Provider, p.Kind, use)
+		return
+	}
+	if e.Model != "" || k.c.unset[path+".model"] {
+		return
+	}
+	host := openAIHost
+	if u, err := url.Parse(p.BaseURL); p.BaseURL != "" && err == nil {
+		host = strings.ToLower(u.Hostname())
+	}
+	if host != openAIHost {
+		k.problem(path+".model", line, "required with provider %q: only %s has a default embedding model; name the server's (on Ollama, nomic-embed-text for example; on Azure, the deployment)", e.Provider, openAIHost)
 	}
 }
 

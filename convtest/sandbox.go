@@ -39,6 +39,9 @@ type SandboxOptions struct {
 	// DB is the store to use, migrated and empty; nil opens a private in-memory SQLite store.
 	// The sandbox closes it.
 	DB *store.DB
+	// Embedders rank the knowledge bases with embeddings hybrid, by id (workspace.Embedders);
+	// nil ranks every base by full text, offline, as conversation tests do.
+	Embedders map[string]tandem.Embedder
 }
 
 // Sandbox is one conversation with the real engine and runner on an in-memory store and a
@@ -103,7 +106,7 @@ func NewSandbox(ctx context.Context, o SandboxOptions) (*Sandbox, error) {
 		doer = noHTTP{}
 	}
 	s := &Sandbox{DB: db, Clock: clock.NewVirtual(start), Config: cfg, kind: kind, ext: o.Contact.ExternalID}
-	if s.Knowledge, err = workspace.Knowledge(ctx, cfg, db, s.Clock, nil); err != nil {
+	if s.Knowledge, err = workspace.Knowledge(ctx, cfg, db, o.Embedders, s.Clock, nil); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -1,7 +1,8 @@
 // Package knowledge ingests knowledge bases (Markdown, text and question,answer CSV files named
 // in the configuration), chunks them, indexes them with the store's full-text search, and
 // answers searches with passages and their sources. With an embedding provider, ranking is
-// hybrid: full-text and vector ranks are fused. Re-ingesting a changed source replaces the
+// hybrid: full-text and vector ranks are fused; when the provider fails, full text ranks alone,
+// so neither a search nor an ingest fails for it. Re-ingesting a changed source replaces the
 // index in one transaction, without downtime.
 package knowledge
 
@@ -10,12 +11,14 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,18 +36,31 @@ type Base struct {
 	// Sources are file paths or glob patterns (absolute, or relative to Dir).
 	Sources []string
 	Dir     string
+	// Embedder, when set, adds vector ranking: passages are embedded at ingest and questions
+	// at search. When it fails, the base ranks by full text only.
+	Embedder tandem.Embedder
+	// EmbedderID names the Embedder's vectors (provider and model): when it changes, the
+	// passages are embedded again, since vectors of two models cannot be compared.
+	EmbedderID string
 }
 
 // Index ingests and searches knowledge bases.
 type Index struct {
-	db    *store.DB
-	bases map[string]Base
-	// Embedder, when set, adds vector ranking.
-	Embedder tandem.Embedder
-	Clock    tandem.Clock
-	Logger   *slog.Logger
-	mu       sync.Mutex // one ingest at a time
+	db     *store.DB
+	bases  map[string]Base
+	Clock  tandem.Clock
+	Logger *slog.Logger
+	mu     sync.Mutex // one ingest at a time
 }
+
+// Bounds on embedding calls, within the caller's deadline and the provider's own timeout.
+const (
+	// IngestEmbedTimeout bounds the embedding of a base's passages at ingest.
+	IngestEmbedTimeout = 2 * time.Minute
+	// QueryEmbedTimeout bounds the embedding of a question, which a customer waits for: past
+	// it, the search ranks by full text.
+	QueryEmbedTimeout = 10 * time.Second
+)
 
 // New returns an index over the bases.
 func New(db *store.DB, bases []Base, clock tandem.Clock, log *slog.Logger) *Index {
@@ -83,6 +99,8 @@ func (b Base) files() ([]string, error) {
 }
 
 // Ingest reads a base's sources and, if they changed since the last ingest, replaces its index.
+// With an Embedder, the passages are embedded too; if that fails, the index holds them without
+// vectors (the base ranks by full text) and the next ingest tries the embeddings again.
 func (x *Index) Ingest(ctx context.Context, id string) (changed bool, err error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -112,31 +130,61 @@ func (x *Index) Ingest(ctx context.Context, id string) (changed bool, err error)
 		}
 		chunks = append(chunks, cs...)
 	}
-	hash := hex.EncodeToString(h.Sum(nil))
-	if st, err := x.db.KnowledgeGet(ctx, id); err == nil && st.Hash == hash {
+	// plain is the hash of an index without vectors (the same as before embeddings existed);
+	// hash also names the vectors, so a new embedding model re-ingests.
+	plain := hex.EncodeToString(h.Sum(nil))
+	hash := plain
+	if b.Embedder != nil {
+		fmt.Fprintf(h, "embeddings\x00%s\x00", b.EmbedderID)
+		hash = hex.EncodeToString(h.Sum(nil))
+	}
+	var stored string
+	if st, err := x.db.KnowledgeGet(ctx, id); err == nil {
+		stored = st.Hash
+	}
+	if stored == hash {
 		return false, nil
 	}
-	if x.Embedder != nil && len(chunks) > 0 {
-		texts := make([]string, len(chunks))
-		for i, c := range chunks {
-			texts[i] = strings.TrimSpace(c.Title + "\n" + c.Text)
-		}
-		vecs, err := x.Embedder.Embed(ctx, texts)
-		if err != nil {
-			x.Logger.Warn("knowledge: embeddings failed; ranking by full text only", "knowledge", id, "err", err)
-		} else {
-			for i := range chunks {
-				if i < len(vecs) {
-					chunks[i].Embedding = encodeVector(vecs[i])
-				}
+	if b.Embedder != nil && len(chunks) > 0 {
+		if err := x.embed(ctx, b.Embedder, chunks); err != nil {
+			x.Logger.Warn("knowledge: embeddings failed; ranking by full text only until the next ingest", "knowledge", id, "err", err)
+			if stored == plain {
+				return false, nil // the index already holds these passages, without vectors
 			}
+			hash = plain
 		}
 	}
 	if err := x.db.KnowledgeReplace(ctx, id, hash, chunks, x.Clock.Now()); err != nil {
 		return false, err
 	}
-	x.Logger.Info("knowledge base ingested", "knowledge", id, "files", len(files), "chunks", len(chunks))
+	x.Logger.Info("knowledge base ingested", "knowledge", id, "files", len(files), "chunks", len(chunks), "vectors", hash != plain)
 	return true, nil
+}
+
+// embed sets the vectors of the chunks (of their title and text), all or none.
+func (x *Index) embed(ctx context.Context, e tandem.Embedder, chunks []store.Chunk) error {
+	ctx, cancel := context.WithTimeout(ctx, IngestEmbedTimeout)
+	defer cancel()
+	texts := make([]string, len(chunks))
+	for i, c := range chunks {
+		texts[i] = strings.TrimSpace(c.Title + "\n" + c.Text)
+	}
+	vecs, err := e.Embed(ctx, texts)
+	if err != nil {
+		return err
+	}
+	if len(vecs) != len(chunks) {
+		return fmt.Errorf("%d vectors for %d passages", len(vecs), len(chunks))
+	}
+	for i := range chunks {
+		if len(vecs[i]) == 0 {
+			return fmt.Errorf("no vector for passage %d", i)
+		}
+	}
+	for i := range chunks {
+		chunks[i].Embedding = encodeVector(vecs[i])
+	}
+	return nil
 }
 
 // IngestAll ingests every base.
@@ -174,7 +222,8 @@ func (x *Index) Watch(ctx context.Context, every time.Duration) {
 
 // Search implements tandem.Knowledge: the k passages that best answer the query.
 func (x *Index) Search(ctx context.Context, kb, query string, k int) ([]tandem.Passage, error) {
-	if _, ok := x.bases[kb]; !ok {
+	b, ok := x.bases[kb]
+	if !ok {
 		return nil, tandem.Errorf(tandem.ENOTFOUND, "Knowledge base %q is not configured.", kb)
 	}
 	if k <= 0 {
@@ -186,8 +235,8 @@ func (x *Index) Search(ctx context.Context, kb, query string, k int) ([]tandem.P
 		return nil, err
 	}
 	ranked := fullTextOrder(hits, terms)
-	if x.Embedder != nil {
-		if fused, err := x.hybrid(ctx, kb, query, ranked); err == nil {
+	if b.Embedder != nil && strings.TrimSpace(query) != "" {
+		if fused, err := x.hybrid(ctx, b, query, ranked); err == nil {
 			ranked = fused
 		} else {
 			x.Logger.Warn("knowledge: vector ranking failed; full text only", "knowledge", kb, "err", err)
@@ -242,15 +291,25 @@ func fullTextOrder(hits []store.ScoredChunk, terms []string) []store.ScoredChunk
 	return out
 }
 
-// hybrid fuses the full-text order with a vector order by reciprocal rank fusion.
-func (x *Index) hybrid(ctx context.Context, kb, query string, ft []store.ScoredChunk) ([]store.ScoredChunk, error) {
-	all, err := x.db.KnowledgeChunks(ctx, kb)
+// hybrid fuses the full-text order with a vector order by reciprocal rank fusion. A base whose
+// index holds no vectors (its embeddings failed at ingest) keeps the full-text order, without
+// embedding the query.
+func (x *Index) hybrid(ctx context.Context, b Base, query string, ft []store.ScoredChunk) ([]store.ScoredChunk, error) {
+	all, err := x.db.KnowledgeChunks(ctx, b.ID)
 	if err != nil {
 		return nil, err
 	}
-	vecs, err := x.Embedder.Embed(ctx, []string{query})
-	if err != nil || len(vecs) == 0 {
-		return nil, fmt.Errorf("query embedding: %v", err)
+	if !slices.ContainsFunc(all, func(c store.ScoredChunk) bool { return c.Embedding != "" }) {
+		return ft, nil
+	}
+	ectx, cancel := context.WithTimeout(ctx, QueryEmbedTimeout)
+	defer cancel()
+	vecs, err := b.Embedder.Embed(ectx, []string{query})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("query embedding: %w", err)
+	case len(vecs) == 0 || len(vecs[0]) == 0:
+		return nil, errors.New("query embedding: no vector")
 	}
 	q := vecs[0]
 	type sim struct {

@@ -37,6 +37,9 @@ type Config struct {
 	// Inputs and ResponseMode are Dify's.
 	Inputs       map[string]any
 	ResponseMode string
+	// EmbeddingModel is the model of a kind that offers embeddings (tandem.Embedder); "": the
+	// kind's default, if it has one.
+	EmbeddingModel string
 }
 
 // Deps are what providers may use besides their configuration.

@@ -48,17 +48,85 @@ func Env(cfg *config.Config) (*engine.Env, error) {
 	}, nil
 }
 
-// Knowledge returns the knowledge index of a configuration's knowledge bases, ingested.
-func Knowledge(ctx context.Context, cfg *config.Config, db *store.DB, clock tandem.Clock, log *slog.Logger) (*knowledge.Index, error) {
+// Knowledge returns the knowledge index of a configuration's knowledge bases, ingested. A base
+// with embeddings ranks hybrid with emb's embedder of its id (see Embedders); a base without
+// one in emb (nil: offline, as in conversation tests) ranks by full text only. An embedding
+// failure never fails the ingest: the base ranks by full text until the next one.
+func Knowledge(ctx context.Context, cfg *config.Config, db *store.DB, emb map[string]tandem.Embedder, clock tandem.Clock, log *slog.Logger) (*knowledge.Index, error) {
 	var bases []knowledge.Base
 	for _, k := range cfg.Knowledge {
-		bases = append(bases, knowledge.Base{ID: k.ID, Sources: k.Sources, Dir: cfg.Dir})
+		b := knowledge.Base{ID: k.ID, Sources: k.Sources, Dir: cfg.Dir}
+		if e, ok := emb[k.ID]; ok && e != nil && k.Embeddings != nil {
+			b.Embedder = e
+			b.EmbedderID = embedderID(cfg, k.Embeddings)
+		}
+		bases = append(bases, b)
 	}
 	x := knowledge.New(db, bases, clock, log)
 	if err := x.IngestAll(ctx); err != nil {
 		return nil, err
 	}
 	return x, nil
+}
+
+// embedderID names the vectors an embeddings configuration makes: its model (vectors of one
+// model are comparable whichever server made them), or the kind's default.
+func embedderID(cfg *config.Config, e *config.Embeddings) string {
+	if e.Model != "" {
+		return "model " + e.Model
+	}
+	kind := ""
+	if p, ok := cfg.Provider(e.Provider); ok {
+		kind = p.Kind
+	}
+	return "default model of kind " + kind
+}
+
+// Embedders builds the embedder of each knowledge base that has embeddings, by knowledge base
+// id: a provider built from the one the base names (its own instance, with the base's embedding
+// model), calling through client. A base whose provider an unset ${VAR} left empty gets none.
+// The embedders are built before the knowledge index, which the providers need in turn.
+func Embedders(cfg *config.Config, client *http.Client) (map[string]tandem.Embedder, error) {
+	out := map[string]tandem.Embedder{}
+	for _, k := range cfg.Knowledge {
+		if k.Embeddings == nil || k.Embeddings.Provider == "" {
+			continue
+		}
+		p, ok := cfg.Provider(k.Embeddings.Provider)
+		if !ok {
+			return nil, fmt.Errorf("knowledge %q: embeddings provider %q is not configured", k.ID, k.Embeddings.Provider)
+		}
+		pc := providerConfig(*p)
+		pc.EmbeddingModel = k.Embeddings.Model
+		pv, err := provider.New(pc, provider.Deps{HTTP: client})
+		if err != nil {
+			return nil, fmt.Errorf("%w (knowledge: %s, embeddings)", err, k.ID)
+		}
+		e, ok := pv.(tandem.Embedder)
+		if !ok {
+			return nil, fmt.Errorf("knowledge %q: provider %q (kind %s) offers no embeddings", k.ID, p.ID, p.Kind)
+		}
+		out[k.ID] = e
+	}
+	return out, nil
+}
+
+// providerConfig is the registry's configuration of a configured provider.
+func providerConfig(p config.Provider) provider.Config {
+	pc := provider.Config{ID: p.ID, Kind: p.Kind, APIKey: p.APIKey, BaseURL: p.BaseURL, Model: p.Model,
+		AssistantID: p.AssistantID, ChatbotID: p.ChatbotID, URL: p.URL, Secret: p.Secret, Instructions: p.Instructions,
+		APIVersion: p.APIVersion, Organization: p.Organization, Project: p.Project, Headers: p.Headers,
+		Timeout: time.Duration(p.Timeout), MaxTokens: p.MaxTokens, Temperature: p.Temperature, ResponseMode: p.ResponseMode}
+	if p.Prompt != nil {
+		pc.PromptID, pc.PromptVer = p.Prompt.ID, p.Prompt.Version
+	}
+	if len(p.Inputs) > 0 {
+		pc.Inputs = map[string]any{}
+		for k, v := range p.Inputs {
+			pc.Inputs[k] = v
+		}
+	}
+	return pc
 }
 
 // Providers builds the configured AI providers (and `local`, always available).
@@ -74,20 +142,7 @@ func Providers(cfg *config.Config, client *http.Client, kn tandem.Knowledge) (ma
 	}
 	out["local"] = local
 	for _, p := range cfg.Providers {
-		pc := provider.Config{ID: p.ID, Kind: p.Kind, APIKey: p.APIKey, BaseURL: p.BaseURL, Model: p.Model,
-			AssistantID: p.AssistantID, ChatbotID: p.ChatbotID, URL: p.URL, Secret: p.Secret, Instructions: p.Instructions,
-			APIVersion: p.APIVersion, Organization: p.Organization, Project: p.Project, Headers: p.Headers,
-			Timeout: time.Duration(p.Timeout), MaxTokens: p.MaxTokens, Temperature: p.Temperature, ResponseMode: p.ResponseMode}
-		if p.Prompt != nil {
-			pc.PromptID, pc.PromptVer = p.Prompt.ID, p.Prompt.Version
-		}
-		if len(p.Inputs) > 0 {
-			pc.Inputs = map[string]any{}
-			for k, v := range p.Inputs {
-				pc.Inputs[k] = v
-			}
-		}
-		pv, err := provider.New(pc, deps)
+		pv, err := provider.New(providerConfig(p), deps)
 		if err != nil {
 			return nil, fmt.Errorf("%w (providers: %s)", err, p.ID)
 		}

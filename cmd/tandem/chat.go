@@ -76,8 +76,13 @@ func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow,
 	if err != nil {
 		return err
 	}
+	ai := safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 3 * time.Minute})
+	emb, err := workspace.Embedders(cfg, ai)
+	if err != nil {
+		return err
+	}
 	sb, err := convtest.NewSandbox(ctx, convtest.SandboxOptions{
-		Config: cfg, Start: time.Now().Truncate(time.Second), Channel: channel, Contact: contact,
+		Config: cfg, Start: time.Now().Truncate(time.Second), Channel: channel, Contact: contact, Embedders: emb,
 		HTTP:     m.chatHTTP,
 		Provider: func(id string) (tandem.Provider, bool) { p, ok := providers[id]; return p, ok },
 		Desk:     func(id string) (tandem.Desk, bool) { d, ok := desks[id]; return d, ok },
@@ -87,7 +92,7 @@ func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow,
 		return err
 	}
 	defer sb.Close()
-	if providers, err = workspace.Providers(cfg, safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 3 * time.Minute}), sb.Knowledge); err != nil {
+	if providers, err = workspace.Providers(cfg, ai, sb.Knowledge); err != nil {
 		return err
 	}
 	if err := sb.Publish(ctx, flows, checkConfig); err != nil {

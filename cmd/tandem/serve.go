@@ -167,11 +167,19 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		return fail(err)
 	}
 	wall := clock.Wall{}
-	kn, err := workspace.Knowledge(ctx, cfg, db, wall, log)
+	// AI providers and their embeddings are the operator's choice, named in tandem.yaml: they
+	// may be private (Ollama on the same host). Each call is bounded by its caller; the
+	// client's timeout is a backstop.
+	ai := safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 3 * time.Minute})
+	emb, err := workspace.Embedders(cfg, ai)
 	if err != nil {
 		return fail(err)
 	}
-	providers, err := workspace.Providers(cfg, safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 3 * time.Minute}), kn)
+	kn, err := workspace.Knowledge(ctx, cfg, db, emb, wall, log)
+	if err != nil {
+		return fail(err)
+	}
+	providers, err := workspace.Providers(cfg, ai, kn)
 	if err != nil {
 		return fail(err)
 	}

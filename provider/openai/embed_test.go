@@ -74,3 +74,23 @@ func TestEmbedFailures(t *testing.T) {
 		t.Errorf("a missing vector: %+v", ae)
 	}
 }
+
+// The configuration's embedding model wins; without one, only api.openai.com has a default.
+func TestEmbeddingModelFromConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		base, model, want string
+	}{
+		{"", "", DefaultEmbeddingModel},
+		{"", "text-embedding-3-large", "text-embedding-3-large"},
+		{"http://127.0.0.1:11434/v1", "", ""},
+		{"http://127.0.0.1:11434/v1", "nomic-embed-text", "nomic-embed-text"},
+		{"https://acme.openai.azure.com/openai/v1", "embeddings-deployment", "embeddings-deployment"},
+	}
+	for _, tt := range tests {
+		p := mustNew(t, provider.Config{BaseURL: tt.base, EmbeddingModel: tt.model})
+		if p.EmbeddingModel != tt.want {
+			t.Errorf("base_url %q, embedding model %q: EmbeddingModel %q, want %q", tt.base, tt.model, p.EmbeddingModel, tt.want)
+		}
+	}
+}

@@ -51,8 +51,8 @@ type Provider struct {
 	SystemRole string
 	// Streaming makes Call stream the answer (server-sent events) instead of waiting for it.
 	Streaming bool
-	// EmbeddingModel is the model Embed uses: text-embedding-3-small on api.openai.com, none
-	// elsewhere unless set (Embed then fails and knowledge ranks by full text only).
+	// EmbeddingModel is the model Embed uses: the configuration's, else text-embedding-3-small
+	// on api.openai.com and none elsewhere (Embed then fails and knowledge ranks by full text).
 	EmbeddingModel string
 
 	c *client
@@ -77,6 +77,9 @@ func New(c provider.Config, d provider.Deps) (*Provider, error) {
 		p.MaxTokensField, p.SystemRole, p.EmbeddingModel, p.needsKey, p.floatFormat = "max_completion_tokens", "developer", DefaultEmbeddingModel, true, true
 	case cl.azure:
 		p.MaxTokensField, p.floatFormat = "max_completion_tokens", true
+	}
+	if c.EmbeddingModel != "" {
+		p.EmbeddingModel = c.EmbeddingModel
 	}
 	if cl.azure && !strings.Contains(cl.base, "/openai/v1") {
 		if c.APIVersion == "" {
