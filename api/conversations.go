@@ -29,6 +29,9 @@ type conversationJSON struct {
 	Attributes  map[string]any  `json:"attributes"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+	// Usage sums the AI calls and tokens of all the conversation's runs; only
+	// GET /conversations/{id} shows it.
+	Usage *tandem.Usage `json:"usage,omitempty"`
 }
 
 type handoffJSON struct {
@@ -126,7 +129,13 @@ func (s *Server) conversationGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toConversationJSON(info, contact))
+	usage, err := s.cfg.DB.ConversationUsage(r.Context(), info.ID)
+	if err != nil {
+		return err
+	}
+	out := toConversationJSON(info, contact)
+	out.Usage = &usage
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // runJSON is a run with its trace.

@@ -76,6 +76,7 @@ type options struct {
 	bodyLimit int64
 	rateLimit float64 // default: unlimited
 	http      runner.HTTPDoer
+	provider  func(id string) (tandem.Provider, bool) // AI providers; default: none
 	// wall starts the runner on the wall clock (background workers); otherwise the runner runs
 	// on a virtual clock and the test drains it.
 	wall bool
@@ -132,7 +133,7 @@ func newEnv(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	e.run = runner.New(runner.Config{
-		DB: db, Clock: clk, Poll: 50 * time.Millisecond, HTTP: doer, Env: wenv,
+		DB: db, Clock: clk, Poll: 50 * time.Millisecond, HTTP: doer, Env: wenv, Provider: o.provider,
 		Sleep:   func(ctx context.Context, d time.Duration) error { return ctx.Err() },
 		Channel: func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
 		Notify:  e.hub.Notify,

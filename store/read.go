@@ -188,6 +188,25 @@ func (db *DB) Runs(ctx context.Context, conversationID string) ([]tandem.Run, er
 	return out, rows.Err()
 }
 
+// ConversationUsage returns the AI calls and tokens of all of a conversation's runs, summed in
+// one aggregate over the conversation's rows of runs (a prefix of their primary key).
+func (db *DB) ConversationUsage(ctx context.Context, conversationID string) (tandem.Usage, error) {
+	// The usage lives in the runs' JSON data (runData). Both databases store it as TEXT: SQLite
+	// reads it with json_extract, PostgreSQL casts it to jsonb. SUM over no runs is NULL, and
+	// PostgreSQL's SUM of bigint is numeric, hence the COALESCE and the final cast.
+	query := `SELECT COALESCE(SUM(json_extract(data, '$.usage.calls')), 0), COALESCE(SUM(json_extract(data, '$.usage.input_tokens')), 0),
+ COALESCE(SUM(json_extract(data, '$.usage.output_tokens')), 0) FROM runs WHERE conversation_id = ?`
+	if db.dialect == Postgres {
+		query = `SELECT COALESCE(SUM((data::jsonb #>> '{usage,calls}')::bigint), 0)::bigint, COALESCE(SUM((data::jsonb #>> '{usage,input_tokens}')::bigint), 0)::bigint,
+ COALESCE(SUM((data::jsonb #>> '{usage,output_tokens}')::bigint), 0)::bigint FROM runs WHERE conversation_id = ?`
+	}
+	var calls, in, out int64
+	if err := db.read(ctx).row(query, conversationID).Scan(&calls, &in, &out); err != nil {
+		return tandem.Usage{}, fmt.Errorf("conversation %s: usage: %w", conversationID, err)
+	}
+	return tandem.Usage{Calls: int(calls), InputTokens: int(in), OutputTokens: int(out)}, nil
+}
+
 // Notes returns a conversation's internal notes, oldest first.
 func (db *DB) Notes(ctx context.Context, conversationID string) ([]tandem.Note, error) {
 	rows, err := db.read(ctx).query(`SELECT id, author, text, created_at FROM notes WHERE conversation_id = ? ORDER BY created_at, id`, conversationID)

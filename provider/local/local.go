@@ -38,7 +38,7 @@ var handoffWords = []string{"human", "person", "agent", "attendant", "somebody",
 
 // Call implements tandem.Provider.
 func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIResult, error) {
-	res := &tandem.AIResult{Provider: req.Provider, Model: "local", FinishReason: "stop"}
+	res := &tandem.AIResult{Provider: req.Provider, Model: "local", FinishReason: "stop", Usage: tandem.Usage{Calls: 1}}
 	input := req.Input
 	if input == "" {
 		for i := len(req.Messages) - 1; i >= 0; i-- {
@@ -96,7 +96,6 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 		b, _ := json.Marshal(map[string]string{"answer": res.Text})
 		res.Text = string(b)
 	}
-	res.Usage = tandem.Usage{Calls: 1}
 	return res, nil
 }
 
