@@ -87,15 +87,20 @@ type Runner struct {
 	log   *slog.Logger
 	obs   Observer
 
-	mu      sync.Mutex
-	slots   map[string]*slot
-	started bool
-	stopped bool
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	sem     chan struct{}
-	// esem bounds the effects carried out at once.
+	mu    sync.Mutex
+	slots map[string]*slot
+	// slotsPeak is the most slots held since the map was last made.
+	slotsPeak int
+	started   bool
+	stopped   bool
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	// convs processes busy conversations, effects carries out effects: each on at most
+	// Workers goroutines, whatever the backlog.
+	convs   *pool
+	effects *pool
+	// esem bounds the effects carried out at once, by the pool and by the outbox loop.
 	esem chan struct{}
 	// stopC is closed when Stop begins.
 	stopC    chan struct{}
@@ -124,10 +129,11 @@ func New(cfg Config) *Runner {
 		cfg.Sleep = sleep
 	}
 	r := &Runner{cfg: cfg, db: cfg.DB, log: cfg.Logger, obs: cfg.Observer, slots: map[string]*slot{},
-		sem: make(chan struct{}, cfg.Workers), esem: make(chan struct{}, cfg.Workers), stopC: make(chan struct{}), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
+		esem: make(chan struct{}, cfg.Workers), stopC: make(chan struct{}), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
 	if r.obs == nil {
 		r.obs = nopObserver{}
 	}
+	r.convs, r.effects = newPool(cfg.Workers, &r.wg), newPool(cfg.Workers, &r.wg)
 	r.flows = newFlowCache(cfg.DB)
 	r.env = *cfg.Env
 	r.env.Flows = r.flows
@@ -218,19 +224,18 @@ func (r *Runner) running() bool {
 func (r *Runner) dispatch(items []store.OutboxItem) {
 	for i := range items {
 		it := items[i]
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
+		r.effects.submit(func() {
 			r.esem <- struct{}{}
 			defer func() { <-r.esem }()
 			r.execute(r.ctx, &it)
-		}()
+		})
 	}
 }
 
 // Kick makes sure a conversation's queued events get processed. With workers started it
-// processes them in the background, one goroutine per busy conversation; before Start (or in
-// Drain mode) it does nothing: Drain finds queued events itself.
+// processes them in the background, on at most Workers goroutines (a conversation waiting for
+// one is a queued entry, not a goroutine); before Start (or in Drain mode) it does nothing:
+// Drain finds queued events itself.
 func (r *Runner) Kick(id string) {
 	r.mu.Lock()
 	if !r.started || r.stopped {
@@ -244,12 +249,9 @@ func (r *Runner) Kick(id string) {
 	}
 	s := &slot{}
 	r.slots[id] = s
-	r.wg.Add(1)
+	r.slotsPeak = max(r.slotsPeak, len(r.slots))
 	r.mu.Unlock()
-	go func() {
-		defer r.wg.Done()
-		r.sem <- struct{}{}
-		defer func() { <-r.sem }()
+	r.convs.submit(func() {
 		for {
 			if err := r.process(r.ctx, id); err != nil && !errors.Is(err, context.Canceled) {
 				r.log.Error("conversation processing failed; it will be retried", "conversation", id, "err", err)
@@ -261,13 +263,16 @@ func (r *Runner) Kick(id string) {
 			r.mu.Lock()
 			if !s.again {
 				delete(r.slots, id)
+				if len(r.slots) == 0 && r.slotsPeak > 1024 {
+					r.slots, r.slotsPeak = map[string]*slot{}, 0 // a map never shrinks: drop what a burst grew
+				}
 				r.mu.Unlock()
 				return
 			}
 			s.again = false
 			r.mu.Unlock()
 		}
-	}()
+	})
 }
 
 // process handles every queued event of one conversation.

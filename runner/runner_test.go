@@ -970,3 +970,60 @@ steps:
 		t.Errorf("measured %d ended runs and %d steps, want 1 and 2 (once, though the turn was computed twice)", obs.ended, obs.steps)
 	}
 }
+
+// gateObserver holds every processing worker after its commit until the gate opens.
+type gateObserver struct {
+	countingObserver
+	gate chan struct{}
+}
+
+func (o *gateObserver) Turn(time.Duration, int) { <-o.gate }
+
+// A burst larger than the workers (ten thousand timers due at once, a broadcast's answers)
+// waits as queued entries, not as a goroutine per conversation: memory under overload stays
+// flat instead of growing by a goroutine stack per busy conversation.
+func TestBacklogHoldsNoGoroutinePerConversation(t *testing.T) {
+	n := 600
+	if testing.Short() {
+		n = 200
+	}
+	const workers = 4
+	obs := &gateObserver{gate: make(chan struct{})}
+	h := newHarness(t, false, func(c *runner.Config) {
+		c.Workers = workers
+		c.Observer = obs
+		c.Poll = time.Hour
+	})
+	h.publish(h.r, greetFlow)
+	h.start(h.r)
+	opened := false
+	open := func() {
+		if !opened {
+			opened = true
+			close(obs.gate)
+		}
+	}
+	defer open()
+
+	baseline := runtime.NumGoroutine()
+	for i := range n {
+		h.say(h.r, fmt.Sprintf("b%04d", i), fmt.Sprintf("bp%04d", i), "hi")
+	}
+	// Every worker is now held after its first commit; the others wait in the queue. Short-lived
+	// goroutines (a query's interrupt watcher) may not have exited yet on a busy machine: the
+	// count must come down to the bound while the workers are still held.
+	limit := baseline + 3*workers + 8
+	lowest := runtime.NumGoroutine()
+	waitFor(t, scaled(10*time.Second), sprintf("%d conversations queued behind %d workers to hold at most %d goroutines (baseline %d)", n, workers, limit, baseline),
+		func() bool {
+			lowest = min(lowest, runtime.NumGoroutine())
+			return lowest <= limit
+		}, nil)
+	open()
+	waitFor(t, scaled(60*time.Second), sprintf("%d answers", n), func() bool { return h.ch.count() == n }, h.ch.changed)
+	for i := range n {
+		if got, want := h.ch.texts(fmt.Sprintf("b%04d", i)), []string{"hello hi"}; !slices.Equal(got, want) {
+			t.Fatalf("customer %d got %q, want %q", i, got, want)
+		}
+	}
+}

@@ -35,6 +35,8 @@ type benchOptions struct {
 	JSON        bool
 	Waiting     int
 	Due         int
+	// MemProfile, when set, is where W2 writes a heap profile once its conversations wait.
+	MemProfile string
 }
 
 // runBench is `tandem bench w1|w2`: the load scenarios of the performance goals, against a
@@ -50,6 +52,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	million := fs.Bool("million", false, "w2: 1,000,000 waiting conversations")
 	fs.IntVar(&o.Due, "due", 10000, "w2: timers made due at the same instant")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "w2: write a heap profile to this file once the conversations wait (go tool pprof)")
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
@@ -497,6 +500,11 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 	res.HeapMB = round2(float64(ms.HeapInuse) / (1 << 20))
 	res.Goroutines = runtime.NumGoroutine()
 	res.DiskBytesPerConversation = round2(float64(dirSize(filepath.Join(dir, "data"))) / float64(o.Waiting))
+	if o.MemProfile != "" {
+		if err := writeHeapProfile(o.MemProfile); err != nil {
+			return nil, err
+		}
+	}
 	// Then o.Due timers made due at the same instant.
 	due := time.Now().Add(5*time.Second + time.Duration(o.Due)*200*time.Microsecond).Truncate(time.Second)
 	late.on.Store(true)
@@ -518,6 +526,18 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 	res.TimerLatenessMaxMS = percentile(late.samples, 1)
 	late.mu.Unlock()
 	return res, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
