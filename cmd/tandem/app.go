@@ -137,8 +137,7 @@ func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
-				return nil, flag.ErrHelp
+				return nil, flag.ErrHelp // fs.Parse printed the usage
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}

@@ -605,6 +605,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"chat", "--help"}, 0, `Usage: tandem chat`, ``},
 		{[]string{"flow", "--help"}, 0, `validate`, ``},
 		{[]string{"token", "--help"}, 0, `token create`, ``},
+		{[]string{"bench", "--help"}, 0, `Usage: tandem bench(?s:.*)-baseline`, ``},
+		{[]string{"agent", "create", "--help"}, 0, `Usage: tandem agent create`, ``},
 	}
 	c := cli{env: map[string]string{}}
 	for _, tt := range tests {
@@ -626,6 +628,9 @@ func TestUsage(t *testing.T) {
 			}
 			if tt.code == 2 && !strings.Contains(r.stderr, "tandem: ") {
 				t.Errorf("a usage error without a one-sentence reason: %q", r.stderr)
+			}
+			if n := strings.Count(r.stdout+r.stderr, "Usage:"); n > 1 {
+				t.Errorf("the usage is printed %d times: %q", n, r.stdout+r.stderr)
 			}
 		})
 	}
