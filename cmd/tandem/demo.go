@@ -214,7 +214,8 @@ func (d demoHTTP) Do(req *http.Request) (*http.Response, error) {
 	case "shop.example.com":
 		id := path.Base(req.URL.Path)
 		status := []string{"shipped", "packing", "delivered"}[len(id)%3]
-		body := fmt.Sprintf(`{"id": %q, "status": %q, "carrier": "DHL", "eta": "in 2 days", "delivered_on": "yesterday"}`, id, status)
+		delivered := time.Now().AddDate(0, 0, -1).Format(time.DateOnly) // the flow says "delivered on <date>"
+		body := fmt.Sprintf(`{"id": %q, "status": %q, "carrier": "DHL", "eta": "in 2 days", "delivered_on": %q}`, id, status, delivered)
 		if !strings.HasPrefix(id, "1") {
 			return demoResponse(req, 404, `{"error": "not found"}`), nil
 		}
