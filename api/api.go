@@ -55,6 +55,8 @@ type Server struct {
 	log    *slog.Logger
 	tokens *tokenCache
 	limit  *limiter
+	// logins throttles password attempts per e-mail and per client address.
+	logins *loginLimiter
 	routes []route
 	// draining is set when the server stops taking requests.
 	mu       sync.Mutex
@@ -90,7 +92,7 @@ func New(cfg Config) *Server {
 	if cfg.Workspace == nil {
 		cfg.Workspace = config.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(), limit: newLimiter(cfg.RateLimit)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(), limit: newLimiter(cfg.RateLimit), logins: newLoginLimiter()}
 	s.routes = []route{
 		{"GET", "/healthz", s.healthz, true},
 		{"GET", "/readyz", s.readyz, true},

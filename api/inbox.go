@@ -93,6 +93,9 @@ func (s *Server) inboxLogin(w http.ResponseWriter, r *http.Request) error {
 	if body.Password == "" {
 		return invalid("password", "required.")
 	}
+	if err := s.logins.allow(w, r, body.Email, s.cfg.Clock.Now()); err != nil {
+		return err
+	}
 	token, a, err := ib.Login(r.Context(), body.Email, body.Password)
 	if err != nil {
 		return err

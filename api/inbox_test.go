@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -716,5 +717,49 @@ func TestInboxEventsOutliveTimeouts(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("timed out waiting for ana's presence")
 		}
+	}
+}
+
+// Logins need no token, so they are throttled on their own: after 10 attempts for one e-mail
+// the next is refused with 429 and Retry-After, even with the right password, while other
+// e-mails still get an answer; one client address gets 30 attempts before it is refused too.
+// (The test environment has already logged its three agents in once each.)
+func TestInboxLoginThrottled(t *testing.T) {
+	t.Parallel()
+	e := newInboxEnv(t, nil)
+	login := func(email, password string) *response {
+		return e.do(request{method: "POST", path: "/api/v1/inbox/login", noAuth: true, body: map[string]string{"email": email, "password": password}})
+	}
+	attempts := 3
+	wrong := 0
+	for ; ; wrong++ {
+		attempts++
+		r := login("ana@acme.com", "guess")
+		if r.status == http.StatusTooManyRequests {
+			break
+		}
+		r.mustStatus(t, http.StatusUnauthorized)
+		if wrong > 10 {
+			t.Fatal("more than 10 wrong passwords in a row were all checked")
+		}
+	}
+	if wrong != 9 {
+		t.Errorf("ana was refused after %d wrong passwords (and one login), want 9: 10 attempts", wrong)
+	}
+	attempts++
+	r := login("Ana@Acme.com ", anaPassword).mustStatus(t, http.StatusTooManyRequests)
+	if code, msg := r.err(t); code != "rate_limited" || !strings.Contains(msg, "e-mail") {
+		t.Errorf("the right password once throttled: %s %q, want rate_limited naming the e-mail", code, msg)
+	}
+	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 || s > 6 {
+		t.Errorf("Retry-After %q, want 1 to 6 seconds", r.header.Get("Retry-After"))
+	}
+	// Other e-mails are still answered, until the address has used its 30 attempts.
+	for ; attempts < 30; attempts++ {
+		login(fmt.Sprintf("user%d@acme.com", attempts), "guess").mustStatus(t, http.StatusUnauthorized)
+	}
+	r = login("cid@acme.com", "guess").mustStatus(t, http.StatusTooManyRequests)
+	if _, msg := r.err(t); !strings.Contains(msg, "address") {
+		t.Errorf("the 31st attempt from one address: %q, want it to name the address", msg)
 	}
 }
