@@ -156,17 +156,17 @@ func (b *batcher) commitOnce(batch []*job) (rest []*job) {
 			results[i] = j.fn(q{db: j.db, x: x, ctx: ctx})
 			break
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		if _, err := x.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			return b.abort(tx, batch, results, i, err)
 		}
 		err := j.fn(q{db: j.db, x: x, ctx: ctx})
 		results[i] = err
 		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
+			if _, rerr := x.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
 				return b.abort(tx, batch, results, i+1, rerr)
 			}
 		}
-		if _, rerr := tx.ExecContext(ctx, "RELEASE job"); rerr != nil {
+		if _, rerr := x.ExecContext(ctx, "RELEASE job"); rerr != nil {
 			return b.abort(tx, batch, results, i+1, rerr)
 		}
 	}

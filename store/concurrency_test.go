@@ -220,12 +220,19 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-// TestGroupCommitIsolation: in one SQLite batch, a job that fails is rolled back alone.
+// TestGroupCommitIsolation: in one SQLite batch, a job that fails is rolled back alone. Twice:
+// the second time the batcher's savepoint statements are prepared ones.
 func TestGroupCommitIsolation(t *testing.T) {
 	t.Parallel()
 	db := storetest.SQLite(t)
 	fx := newFixture(t, db)
 	failing := fx.inbound("c1", "hi", "").ConversationID
+	for round := range 2 {
+		groupCommitIsolation(t, db, fx, failing, round)
+	}
+}
+
+func groupCommitIsolation(t *testing.T, db *store.DB, fx *fixture, failing string, round int) {
 
 	// The first job holds the writer until the two others wait behind it, so that those two
 	// are committed in one batch.
@@ -259,8 +266,8 @@ func TestGroupCommitIsolation(t *testing.T) {
 	}
 	stored := make(chan result, 1)
 	go func() {
-		res, err := db.Inbound(fx.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c2"},
-			Message: tandem.Message{Text: "kept", ChannelMessageID: "p-kept"}, Now: t0, NewID: fx.id})
+		res, err := db.Inbound(fx.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: fmt.Sprintf("c2-%d", round)},
+			Message: tandem.Message{Text: "kept", ChannelMessageID: fmt.Sprintf("p-kept-%d", round)}, Now: t0, NewID: fx.id})
 		stored <- result{res, err}
 	}()
 	waitFor(t, fx.ctx, "two queued writes", func() bool { return db.QueuedWrites() == 2 })
