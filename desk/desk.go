@@ -4,13 +4,11 @@
 package desk
 
 import (
-	"fmt"
 	"net/http"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/registry"
 )
 
 // Config is one configured desk, as tandem.yaml's `desks:` entry gives it.
@@ -41,37 +39,19 @@ type Deps struct {
 // Constructor builds a desk from its configuration.
 type Constructor func(c Config, d Deps) (tandem.Desk, error)
 
-var (
-	mu    sync.RWMutex
-	kinds = map[string]Constructor{}
-)
+var kinds = registry.New[Constructor]("desk")
 
 // Register makes a desk kind available; adapters call it from init.
-func Register(kind string, fn Constructor) {
-	mu.Lock()
-	defer mu.Unlock()
-	kinds[kind] = fn
-}
+func Register(kind string, fn Constructor) { kinds.Register(kind, fn) }
 
 // Kinds lists the registered kinds.
-func Kinds() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(kinds))
-	for k := range kinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Kinds() []string { return kinds.Kinds() }
 
 // New builds a desk of a registered kind.
 func New(c Config, d Deps) (tandem.Desk, error) {
-	mu.RLock()
-	fn, ok := kinds[c.Kind]
-	mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("desk %q: kind %q is not available in this build", c.ID, c.Kind)
+	fn, err := kinds.Get(c.ID, c.Kind)
+	if err != nil {
+		return nil, err
 	}
 	return fn(c, d)
 }

@@ -4,13 +4,11 @@
 package provider
 
 import (
-	"fmt"
 	"net/http"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/registry"
 )
 
 // Config is one configured provider, as tandem.yaml's `providers:` entry gives it.
@@ -56,37 +54,19 @@ type Deps struct {
 // Constructor builds a provider from its configuration.
 type Constructor func(c Config, d Deps) (tandem.Provider, error)
 
-var (
-	mu    sync.RWMutex
-	kinds = map[string]Constructor{}
-)
+var kinds = registry.New[Constructor]("provider")
 
 // Register makes a provider kind available; adapters call it from init.
-func Register(kind string, fn Constructor) {
-	mu.Lock()
-	defer mu.Unlock()
-	kinds[kind] = fn
-}
+func Register(kind string, fn Constructor) { kinds.Register(kind, fn) }
 
 // Kinds lists the registered kinds.
-func Kinds() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(kinds))
-	for k := range kinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Kinds() []string { return kinds.Kinds() }
 
 // New builds a provider of a registered kind.
 func New(c Config, d Deps) (tandem.Provider, error) {
-	mu.RLock()
-	fn, ok := kinds[c.Kind]
-	mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("provider %q: kind %q is not available in this build", c.ID, c.Kind)
+	fn, err := kinds.Get(c.ID, c.Kind)
+	if err != nil {
+		return nil, err
 	}
 	return fn(c, d)
 }
