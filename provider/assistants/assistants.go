@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/aihttp"
+	"github.com/tandemchat/tandem/internal/openaiwire"
 	"github.com/tandemchat/tandem/provider"
 )
 
@@ -67,7 +69,7 @@ type Provider struct {
 	// RunTimeout bounds the wait for a run; a run still going then is cancelled.
 	RunTimeout time.Duration
 
-	c *client
+	c *openaiwire.Client
 	// The assistant's own tools other than functions (file_search, code_interpreter), read once
 	// when a step brings tools: a run's tools replace the assistant's, so they are sent along.
 	mu       sync.Mutex
@@ -80,11 +82,11 @@ func New(c provider.Config, d provider.Deps) (*Provider, error) {
 	if c.AssistantID == "" {
 		return nil, fmt.Errorf("provider %q: kind %s needs assistant_id", c.ID, Kind)
 	}
-	cl, err := newClient(c, d, DefaultBaseURL)
+	cl, err := openaiwire.NewClient(c, d, DefaultBaseURL)
 	if err != nil {
 		return nil, err
 	}
-	cl.header.Set("OpenAI-Beta", "assistants=v2")
+	cl.Header.Set("OpenAI-Beta", "assistants=v2")
 	return &Provider{ID: c.ID, AssistantID: c.AssistantID, Model: c.Model, Instructions: c.Instructions, MaxTokens: c.MaxTokens,
 		Temperature: c.Temperature, Timeout: c.Timeout, PollInterval: DefaultPollInterval, MaxPollInterval: DefaultMaxPollInterval,
 		RunTimeout: DefaultRunTimeout, c: cl}, nil
@@ -92,7 +94,7 @@ func New(c provider.Config, d provider.Deps) (*Provider, error) {
 
 // Call implements tandem.Provider.
 func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIResult, error) {
-	start := p.c.now()
+	start := p.c.Now()
 	if p.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
@@ -119,7 +121,7 @@ func (p *Provider) call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 	)
 	switch {
 	case len(outputs) > 0 && run == "":
-		return nil, &tandem.AIError{Status: 400, Message: p.c.who + ": the request carries tool results, but no run of the assistant is waiting for them"}
+		return nil, &tandem.AIError{Status: 400, Message: p.c.Who + ": the request carries tool results, but no run of the assistant is waiting for them"}
 	case len(outputs) > 0:
 		r, h, err = p.submit(ctx, thread, run, outputs)
 	default:
@@ -151,16 +153,16 @@ func (p *Provider) call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 // explain turns a failure into what the step shows: the shutdown of the API, a wrong assistant
 // id, or the common failure.
 func (p *Provider) explain(ctx context.Context, start time.Time, err error) *tandem.AIError {
-	var f *failure
+	var f *openaiwire.Failure
 	if errors.As(err, &f) {
 		switch {
 		case p.gone(f):
-			return &tandem.AIError{Status: f.Status, Message: p.c.who + ": " + fmt.Sprintf(Sunset, f.Status)}
+			return &tandem.AIError{Status: f.Status, Message: p.c.Who + ": " + fmt.Sprintf(Sunset, f.Status)}
 		case (f.Status == 404 || f.Status == 400) && missingAssistant.MatchString(f.Detail):
-			return &tandem.AIError{Status: f.Status, Message: fmt.Sprintf("%s: the assistant %s does not exist for this API key; check assistant_id (status %d): %s", p.c.who, p.AssistantID, f.Status, f.Detail)}
+			return &tandem.AIError{Status: f.Status, Message: fmt.Sprintf("%s: the assistant %s does not exist for this API key; check assistant_id (status %d): %s", p.c.Who, p.AssistantID, f.Status, f.Detail)}
 		}
 	}
-	return p.c.final(ctx, start, err)
+	return p.c.Final(ctx, start, err)
 }
 
 var (
@@ -171,7 +173,7 @@ var (
 
 // gone reports whether a failure says the Assistants API no longer exists: 410, words to that
 // effect, or, on api.openai.com, a 404 that is not about a missing object.
-func (p *Provider) gone(f *failure) bool {
+func (p *Provider) gone(f *openaiwire.Failure) bool {
 	d := strings.ToLower(f.Detail)
 	said := strings.Contains(d, "sunset") || strings.Contains(d, "shut down") || strings.Contains(d, "no longer available") ||
 		strings.Contains(d, "no longer supported") || (strings.Contains(d, "deprecated") && strings.Contains(d, "assistant"))
@@ -181,7 +183,7 @@ func (p *Provider) gone(f *failure) bool {
 	case said && f.Status >= 400 && f.Status < 500:
 		return true
 	}
-	return p.c.openAI && f.Status == http.StatusNotFound && !missingObject.MatchString(f.Detail)
+	return p.c.OpenAI && f.Status == http.StatusNotFound && !missingObject.MatchString(f.Detail)
 }
 
 // addTurn puts the turn's messages on the thread: a new thread gets every message the request
@@ -197,8 +199,8 @@ func (p *Provider) addTurn(ctx context.Context, thread string, msgs []tandem.Cha
 		if !ok {
 			return thread, nil
 		}
-		_, err := p.c.call(ctx, http.MethodPost, "/threads/"+url.PathEscape(thread)+"/messages", m, nil)
-		var f *failure
+		_, err := p.c.Call(ctx, http.MethodPost, "/threads/"+url.PathEscape(thread)+"/messages", m, nil)
+		var f *openaiwire.Failure
 		if !errors.As(err, &f) || f.Status != 404 || !missingThread.MatchString(f.Detail) {
 			return thread, err
 		}
@@ -216,18 +218,18 @@ func (p *Provider) addTurn(ctx context.Context, thread string, msgs []tandem.Cha
 	var out struct {
 		ID string `json:"id"`
 	}
-	if _, err := p.c.call(ctx, http.MethodPost, "/threads", body, &out); err != nil {
+	if _, err := p.c.Call(ctx, http.MethodPost, "/threads", body, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {
-		return "", p.c.malformed("answered a new thread without its id", "")
+		return "", p.c.Malformed("answered a new thread without its id", "")
 	}
 	return out.ID, nil
 }
 
 // startRun runs the assistant on the thread.
 func (p *Provider) startRun(ctx context.Context, thread string, req *tandem.AIRequest, oneOff bool) (*runObject, http.Header, error) {
-	body := runRequest{AssistantID: p.AssistantID, Model: firstOf(req.Model, p.Model), Temperature: req.Temperature}
+	body := runRequest{AssistantID: p.AssistantID, Model: openaiwire.FirstOf(req.Model, p.Model), Temperature: req.Temperature}
 	if oneOff {
 		body.Instructions = req.System // a classification replaces the assistant's instructions
 	} else {
@@ -244,7 +246,7 @@ func (p *Provider) startRun(ctx context.Context, thread string, req *tandem.AIRe
 	}
 	if req.Output == "json" {
 		if len(req.Schema) > 0 {
-			body.ResponseFormat = map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": "answer", "schema": json.RawMessage(req.Schema), "strict": strictable(req.Schema)}}
+			body.ResponseFormat = map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": "answer", "schema": json.RawMessage(req.Schema), "strict": openaiwire.Strictable(req.Schema)}}
 		} else {
 			body.ResponseFormat = map[string]any{"type": "json_object"}
 			if !strings.Contains(strings.ToLower(body.Instructions+body.AdditionalInstructions), "json") {
@@ -272,7 +274,7 @@ func (p *Provider) startRun(ctx context.Context, thread string, req *tandem.AIRe
 		}
 	}
 	var r runObject
-	h, err := p.c.call(ctx, http.MethodPost, "/threads/"+url.PathEscape(thread)+"/runs", body, &r)
+	h, err := p.c.Call(ctx, http.MethodPost, "/threads/"+url.PathEscape(thread)+"/runs", body, &r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,7 +283,7 @@ func (p *Provider) startRun(ctx context.Context, thread string, req *tandem.AIRe
 
 func (p *Provider) checkRun(r *runObject, h http.Header) (*runObject, http.Header, error) {
 	if r.ID == "" || r.Status == "" {
-		return nil, nil, p.c.malformed("answered with a run without its id or status", "")
+		return nil, nil, p.c.Malformed("answered with a run without its id or status", "")
 	}
 	return r, h, nil
 }
@@ -296,7 +298,7 @@ func (p *Provider) assistantTools(ctx context.Context) ([]json.RawMessage, error
 	var a struct {
 		Tools []json.RawMessage `json:"tools"`
 	}
-	if _, err := p.c.call(ctx, http.MethodGet, "/assistants/"+url.PathEscape(p.AssistantID), nil, &a); err != nil {
+	if _, err := p.c.Call(ctx, http.MethodGet, "/assistants/"+url.PathEscape(p.AssistantID), nil, &a); err != nil {
 		return nil, err
 	}
 	for _, t := range a.Tools {
@@ -315,7 +317,7 @@ func (p *Provider) assistantTools(ctx context.Context) ([]json.RawMessage, error
 func (p *Provider) submit(ctx context.Context, thread, run string, outputs []toolOutput) (*runObject, http.Header, error) {
 	var r runObject
 	path := "/threads/" + url.PathEscape(thread) + "/runs/" + url.PathEscape(run) + "/submit_tool_outputs"
-	h, err := p.c.call(ctx, http.MethodPost, path, map[string]any{"tool_outputs": outputs}, &r)
+	h, err := p.c.Call(ctx, http.MethodPost, path, map[string]any{"tool_outputs": outputs}, &r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -330,7 +332,7 @@ func (p *Provider) cancel(ctx context.Context, thread, run string) {
 	defer stop()
 	base := "/threads/" + url.PathEscape(thread) + "/runs/" + url.PathEscape(run)
 	var r runObject
-	h, err := p.c.call(ctx, http.MethodPost, base+"/cancel", map[string]any{}, &r)
+	h, err := p.c.Call(ctx, http.MethodPost, base+"/cancel", map[string]any{}, &r)
 	if err != nil {
 		return
 	}
@@ -339,7 +341,7 @@ func (p *Provider) cancel(ctx context.Context, thread, run string) {
 		if sleep(ctx, pollAfter(h, interval)) != nil {
 			return
 		}
-		if h, err = p.c.call(ctx, http.MethodGet, base, nil, &r); err != nil {
+		if h, err = p.c.Call(ctx, http.MethodGet, base, nil, &r); err != nil {
 			return
 		}
 		interval = min(2*interval, p.MaxPollInterval)
@@ -360,7 +362,7 @@ func (p *Provider) wait(ctx context.Context, thread string, r *runObject, h http
 		err := sleep(ctx, pollAfter(h, interval))
 		if err == nil {
 			var next runObject
-			h, err = p.c.call(ctx, http.MethodGet, "/threads/"+url.PathEscape(thread)+"/runs/"+url.PathEscape(r.ID), nil, &next)
+			h, err = p.c.Call(ctx, http.MethodGet, "/threads/"+url.PathEscape(thread)+"/runs/"+url.PathEscape(r.ID), nil, &next)
 			if err == nil {
 				_, _, err = p.checkRun(&next, h)
 				r = &next
@@ -402,14 +404,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // finish reads a run that is over or needs tools.
 func (p *Provider) finish(ctx context.Context, req *tandem.AIRequest, thread string, r *runObject) (*tandem.AIResult, error) {
-	res := &tandem.AIResult{Provider: req.Provider, Model: firstOf(r.Model, req.Model, p.Model), Usage: tandem.Usage{Calls: 1}, Memory: thread}
+	res := &tandem.AIResult{Provider: req.Provider, Model: openaiwire.FirstOf(r.Model, req.Model, p.Model), Usage: tandem.Usage{Calls: 1}, Memory: thread}
 	if r.Usage != nil {
 		res.Usage.InputTokens, res.Usage.OutputTokens = r.Usage.PromptTokens, r.Usage.CompletionTokens
 	}
 	switch r.Status {
 	case "requires_action":
 		if r.RequiredAction == nil {
-			return nil, p.c.malformed("answered with a run that requires an action it does not name", "")
+			return nil, p.c.Malformed("answered with a run that requires an action it does not name", "")
 		}
 		for _, tc := range r.RequiredAction.SubmitToolOutputs.ToolCalls {
 			res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: arguments(tc.Function.Arguments)})
@@ -435,17 +437,17 @@ func (p *Provider) finish(ctx context.Context, req *tandem.AIRequest, thread str
 	case "failed":
 		code, msg := "", "no reason given"
 		if r.LastError != nil {
-			code, msg = r.LastError.Code, firstOf(r.LastError.Message, msg)
+			code, msg = r.LastError.Code, openaiwire.FirstOf(r.LastError.Message, msg)
 		}
-		status := codeStatus(code)
-		return nil, &tandem.AIError{Status: status, Temporary: retryable(status, code),
-			Message: fmt.Sprintf("%s: the assistant's run %s failed (status %d, %s): %s", p.c.who, r.ID, status, firstOf(code, "no code"), clip(p.c.redact(oneLine(msg)), 1000))}
+		status := openaiwire.CodeStatus(code)
+		return nil, &tandem.AIError{Status: status, Temporary: openaiwire.Retryable(status, code),
+			Message: fmt.Sprintf("%s: the assistant's run %s failed (status %d, %s): %s", p.c.Who, r.ID, status, openaiwire.FirstOf(code, "no code"), aihttp.Clip(p.c.Redact(aihttp.OneLine(msg)), 1000))}
 	case "expired":
-		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the assistant's run %s expired before it finished", p.c.who, r.ID), Temporary: true}
+		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the assistant's run %s expired before it finished", p.c.Who, r.ID), Temporary: true}
 	case "cancelled":
-		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the assistant's run %s was cancelled", p.c.who, r.ID)}
+		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the assistant's run %s was cancelled", p.c.Who, r.ID)}
 	}
-	return nil, p.c.malformed(fmt.Sprintf("answered with a run in the unknown status %q", r.Status), "")
+	return nil, p.c.Malformed(fmt.Sprintf("answered with a run in the unknown status %q", r.Status), "")
 }
 
 // answer is the text of the assistant's messages of a run, oldest first, without the markers of
@@ -467,7 +469,7 @@ func (p *Provider) answer(ctx context.Context, thread, run string) (string, erro
 		} `json:"data"`
 	}
 	q := url.Values{"run_id": {run}, "order": {"asc"}, "limit": {"100"}}
-	if _, err := p.c.call(ctx, http.MethodGet, "/threads/"+url.PathEscape(thread)+"/messages?"+q.Encode(), nil, &list); err != nil {
+	if _, err := p.c.Call(ctx, http.MethodGet, "/threads/"+url.PathEscape(thread)+"/messages?"+q.Encode(), nil, &list); err != nil {
 		return "", err
 	}
 	var parts []string

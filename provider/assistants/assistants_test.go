@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -347,7 +346,7 @@ func TestSunsetAndSeedFailures(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			p := mustNew(t, srv.URL, "sk-test-s")
-			p.c.openAI = tt.openAI
+			p.c.OpenAI = tt.openAI
 			_, err := p.Call(pt.Context(t, 10*time.Second), pt.NewRequest(tandem.AIAssist))
 			ae := pt.MustAIError(t, err, "sk-test-s")
 			if ae.Status != tt.status || ae.Temporary {
@@ -379,21 +378,5 @@ func TestPollAfter(t *testing.T) {
 	h.Set("openai-poll-after-ms", "250")
 	if got := pollAfter(h, 2*time.Second); got != 250*time.Millisecond {
 		t.Errorf("hint: %s", got)
-	}
-}
-
-// TestWireInSync keeps this package's copy of the shared HTTP code equal to provider/openai's.
-func TestWireInSync(t *testing.T) {
-	t.Parallel()
-	body := func(path string) string {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, rest, _ := strings.Cut(string(b), "\n")
-		return rest
-	}
-	if body("wire.go") != body("../openai/wire.go") {
-		t.Error("wire.go differs from ../openai/wire.go below the package clause; copy the change to every OpenAI kind")
 	}
 }

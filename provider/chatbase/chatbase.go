@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/aihttp"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/provider"
 )
@@ -171,11 +172,11 @@ func Transcript(req *tandem.AIRequest) []Message {
 		for _, img := range m.Images {
 			content += " [image: " + img + "]"
 		}
-		if content = clip(strings.TrimSpace(content), MaxContent); content != "" {
+		if content = aihttp.Clip(strings.TrimSpace(content), MaxContent); content != "" {
 			out = append(out, Message{Role: m.Role, Content: content})
 		}
 	}
-	if in := clip(strings.TrimSpace(req.Input), MaxContent); in != "" && (len(out) == 0 || out[len(out)-1].Role != "user") {
+	if in := aihttp.Clip(strings.TrimSpace(req.Input), MaxContent); in != "" && (len(out) == 0 || out[len(out)-1].Role != "user") {
 		out = append(out, Message{Role: "user", Content: in})
 	}
 	if len(out) > MaxMessages {
@@ -329,7 +330,7 @@ func (p *Provider) post(ctx context.Context, path string, body any) ([]byte, str
 	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, p.root()+path, bytes.NewReader(b))
 	if err != nil {
-		return nil, "", &tandem.AIError{Message: p.name() + ": base_url is not usable: " + p.redact(oneLine(err.Error()))}
+		return nil, "", &tandem.AIError{Message: p.name() + ": base_url is not usable: " + p.redact(aihttp.OneLine(err.Error()))}
 	}
 	for k, v := range p.Headers {
 		hr.Header.Set(k, v)
@@ -346,7 +347,7 @@ func (p *Provider) post(ctx context.Context, path string, body any) ([]byte, str
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		code, msg := readError(resp.Body)
 		ae := p.apiError(resp.StatusCode, code, msg, p.wait(resp.Header))
-		ae.Temporary = shouldRetry(resp.Header, ae.Temporary)
+		ae.Temporary = aihttp.ShouldRetry(resp.Header, ae.Temporary)
 		if code == "CHAT_CONVERSATION_NOT_ONGOING" || code == "CHAT_CONVERSATION_MISMATCH" {
 			return nil, "", &goneError{ae}
 		}
@@ -364,7 +365,7 @@ func (p *Provider) post(ctx context.Context, path string, body any) ([]byte, str
 
 // wait is how long Chatbase asks to wait: Retry-After, or x-ratelimit-reset (epoch ms, v2).
 func (p *Provider) wait(h http.Header) time.Duration {
-	if d := retryAfter(h, p.now()); d > 0 {
+	if d := aihttp.RetryAfter(h, p.now()); d > 0 {
 		return d
 	}
 	if ms, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-Ratelimit-Reset")), 10, 64); err == nil {
@@ -391,14 +392,14 @@ func readError(r io.Reader) (code, msg string) {
 		}
 		switch {
 		case json.Unmarshal(e.Error, &s) == nil && s != "":
-			return "", clip(oneLine(s), 300)
+			return "", aihttp.Clip(aihttp.OneLine(s), 300)
 		case json.Unmarshal(e.Error, &obj) == nil && (obj.Code != "" || obj.Message != ""):
-			return obj.Code, clip(oneLine(obj.Message), 300)
+			return obj.Code, aihttp.Clip(aihttp.OneLine(obj.Message), 300)
 		case e.Message != "":
-			return "", clip(oneLine(e.Message), 300)
+			return "", aihttp.Clip(aihttp.OneLine(e.Message), 300)
 		}
 	}
-	return "", clip(oneLine(string(b)), 200)
+	return "", aihttp.Clip(aihttp.OneLine(string(b)), 200)
 }
 
 // apiError turns a Chatbase error into an AIError with one clear sentence. 429 (without a
@@ -419,7 +420,7 @@ func (p *Provider) apiError(status int, code, msg string, wait time.Duration) *t
 		s = fmt.Sprintf("refused the API key (status %d)%s; check the provider's api_key", status, note)
 	case code == "SUBSCRIPTION_API_RESTRICTED_PLAN":
 		s = "says the plan has no API access" + note
-	case code == "CHAT_CREDITS_EXHAUSTED" || code == "CHAT_AGENT_CREDITS_EXHAUSTED" || (status == http.StatusTooManyRequests && quotaExhausted(code+" "+msg)):
+	case code == "CHAT_CREDITS_EXHAUSTED" || code == "CHAT_AGENT_CREDITS_EXHAUSTED" || (status == http.StatusTooManyRequests && aihttp.QuotaExhausted(code+" "+msg)):
 		s = "says the message credits or quota are used up" + detail + note
 	case code == "CHAT_CONVERSATION_NOT_ONGOING" || code == "CHAT_CONVERSATION_MISMATCH":
 		s = "says the conversation has ended, was taken over or belongs to someone else" + note
@@ -457,16 +458,16 @@ func (p *Provider) transportError(ctx context.Context, err error) *tandem.AIErro
 	if errors.As(err, &ue) && ue.Err != nil {
 		err = ue.Err // the URL is in the configuration already
 	}
-	return &tandem.AIError{Message: p.redact(p.name() + " cannot be reached: " + oneLine(err.Error())), Temporary: true}
+	return &tandem.AIError{Message: p.redact(p.name() + " cannot be reached: " + aihttp.OneLine(err.Error())), Temporary: true}
 }
 
 // malformed reports an answer that cannot be read: not JSON at all (from something between
 // Tandem and Chatbase: a temporary 502), or JSON of another shape (permanent).
 func (p *Provider) malformed(b []byte, err error) *tandem.AIError {
 	if !json.Valid(b) {
-		return &tandem.AIError{Status: malformedStatus, Message: p.name() + " answered with malformed JSON (" + clip(oneLine(err.Error()), 120) + ")", Temporary: true}
+		return &tandem.AIError{Status: aihttp.MalformedStatus, Message: p.name() + " answered with malformed JSON (" + aihttp.Clip(aihttp.OneLine(err.Error()), 120) + ")", Temporary: true}
 	}
-	return &tandem.AIError{Message: p.name() + " answered JSON of an unexpected shape (" + clip(oneLine(err.Error()), 120) + ")"}
+	return &tandem.AIError{Message: p.name() + " answered JSON of an unexpected shape (" + aihttp.Clip(aihttp.OneLine(err.Error()), 120) + ")"}
 }
 
 // root is the base URL without a trailing slash or API version path.
@@ -508,17 +509,6 @@ func (p *Provider) redact(s string) string {
 func hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:16])
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip shortens s to at most n runes.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // HistoryTurns implements tandem.HistoryWanter: v1 keeps no conversation, so each call resends

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/aihttp"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/provider"
 )
@@ -265,8 +266,8 @@ func (p *Provider) chat(ctx context.Context, req *tandem.AIRequest, body ChatReq
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		env := readEnvelope(resp.Body)
-		ae := p.apiError(resp.StatusCode, env, retryAfter(resp.Header, p.now()))
-		ae.Temporary = shouldRetry(resp.Header, ae.Temporary)
+		ae := p.apiError(resp.StatusCode, env, aihttp.RetryAfter(resp.Header, p.now()))
+		ae.Temporary = aihttp.ShouldRetry(resp.Header, ae.Temporary)
 		return nil, isGone(resp.StatusCode, env.Code), ae
 	}
 	var st *state
@@ -396,7 +397,7 @@ func (p *Provider) readBlocking(ctx context.Context, r io.Reader) (*state, error
 	case a.Event == "human_input_required" || a.Event == "workflow_paused" || (a.Data != nil && a.Data.Status == "paused"):
 		return st, p.pauseError()
 	case a.Data != nil && (a.Data.Status == "failed" || a.Data.Status == "stopped"):
-		return st, &tandem.AIError{Message: fmt.Sprintf("%s: the Chatflow run %s: %s", p.name(), a.Data.Status, oneLine(a.Data.Error))}
+		return st, &tandem.AIError{Message: fmt.Sprintf("%s: the Chatflow run %s: %s", p.name(), a.Data.Status, aihttp.OneLine(a.Data.Error))}
 	case a.Answer == nil:
 		return st, &tandem.AIError{Message: p.name() + " answered JSON without an answer"}
 	}
@@ -408,9 +409,9 @@ func (p *Provider) readBlocking(ctx context.Context, r io.Reader) (*state, error
 // Tandem and Dify: a temporary 502), or JSON of another shape (permanent).
 func (p *Provider) malformed(what string, b []byte, err error) *tandem.AIError {
 	if !json.Valid(b) {
-		return &tandem.AIError{Status: malformedStatus, Message: p.name() + " " + what + " with malformed JSON (" + clip(oneLine(err.Error()), 120) + ")", Temporary: true}
+		return &tandem.AIError{Status: aihttp.MalformedStatus, Message: p.name() + " " + what + " with malformed JSON (" + aihttp.Clip(aihttp.OneLine(err.Error()), 120) + ")", Temporary: true}
 	}
-	return &tandem.AIError{Message: p.name() + " " + what + " with JSON of an unexpected shape (" + clip(oneLine(err.Error()), 120) + ")"}
+	return &tandem.AIError{Message: p.name() + " " + what + " with JSON of an unexpected shape (" + aihttp.Clip(aihttp.OneLine(err.Error()), 120) + ")"}
 }
 
 func (p *Provider) pauseError() *tandem.AIError {
@@ -423,7 +424,7 @@ func readEnvelope(r io.Reader) envelope {
 	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
 	var e envelope
 	if json.Unmarshal(b, &e) != nil || (e.Code == "" && e.Message == "") {
-		e = envelope{Message: clip(oneLine(string(b)), 200)}
+		e = envelope{Message: aihttp.Clip(aihttp.OneLine(string(b)), 200)}
 	}
 	return e
 }
@@ -441,7 +442,7 @@ func isGone(status int, code string) bool {
 // apiError turns one of Dify's errors into an AIError with one clear sentence. Retrying helps
 // only with 429 too_many_requests and 5xx (the runner retries those when the step says so).
 func (p *Provider) apiError(status int, e envelope, wait time.Duration) *tandem.AIError {
-	msg := oneLine(e.Message)
+	msg := aihttp.OneLine(e.Message)
 	detail := ""
 	if msg != "" {
 		detail = ": " + strings.TrimRight(msg, ". ")
@@ -477,7 +478,7 @@ func (p *Provider) apiError(status int, e envelope, wait time.Duration) *tandem.
 		s = "does not know the conversation or app (404)" + detail
 	case e.Code == "rate_limit_error":
 		s = "says the plan's quota is used up until it resets (429 rate_limit_error)"
-	case status == http.StatusTooManyRequests && quotaExhausted(e.Code+" "+msg):
+	case status == http.StatusTooManyRequests && aihttp.QuotaExhausted(e.Code+" "+msg):
 		s = "says a quota is used up (429)"
 	case status == http.StatusTooManyRequests:
 		s, temporary = "is busy: too many requests for this app (429)", true
@@ -514,7 +515,7 @@ func (p *Provider) transportError(ctx context.Context, err error) *tandem.AIErro
 	if safehttp.IsBlocked(err) {
 		return &tandem.AIError{Message: p.name() + ": base_url is a private address, which outbound HTTP may not reach"}
 	}
-	return &tandem.AIError{Message: p.redact(p.name() + " cannot be reached: " + oneLine(unwrapURL(err).Error())), Temporary: true}
+	return &tandem.AIError{Message: p.redact(p.name() + " cannot be reached: " + aihttp.OneLine(unwrapURL(err).Error())), Temporary: true}
 }
 
 // unwrapURL drops net/http's "Post <url>:" prefix: the URL is in the configuration already.
@@ -532,15 +533,4 @@ func (p *Provider) redact(s string) string {
 		s = strings.ReplaceAll(s, p.APIKey, "[redacted]")
 	}
 	return s
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip shortens s to at most n runes.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/aihttp"
 )
 
 // errIdle is the cause of a request canceled because its stream stalled.
@@ -104,7 +105,7 @@ func (p *Provider) endOfStream(ctx context.Context, st *state, rerr error) error
 	case st.wfStatus == "failed" || st.wfStatus == "stopped":
 		msg := fmt.Sprintf("%s: the Chatflow run %s", p.name(), st.wfStatus)
 		if st.wfError != "" {
-			msg += ": " + oneLine(st.wfError)
+			msg += ": " + aihttp.OneLine(st.wfError)
 		}
 		return &tandem.AIError{Message: p.redact(msg)}
 	case st.ended || st.wfStatus == "succeeded" || st.wfStatus == "partial-succeeded":

@@ -28,7 +28,7 @@ func (p *Provider) Embed(ctx context.Context, texts []string) ([][]float32, erro
 		return nil, nil
 	}
 	if p.EmbeddingModel == "" {
-		return nil, &tandem.AIError{Status: 400, Message: fmt.Sprintf("%s: no embedding model is set for %s", p.c.who, p.c.base)}
+		return nil, &tandem.AIError{Status: 400, Message: fmt.Sprintf("%s: no embedding model is set for %s", p.c.Who, p.c.Base)}
 	}
 	ctx, cancel, start := p.begin(ctx)
 	defer cancel()
@@ -43,18 +43,18 @@ func (p *Provider) Embed(ctx context.Context, texts []string) ([][]float32, erro
 			body.EncodingFormat = "float"
 		}
 		var resp embedResponse
-		if _, err := p.c.call(ctx, http.MethodPost, p.path("/embeddings", p.EmbeddingModel), body, &resp); err != nil {
-			return nil, p.c.final(ctx, start, err)
+		if _, err := p.c.Call(ctx, http.MethodPost, p.path("/embeddings", p.EmbeddingModel), body, &resp); err != nil {
+			return nil, p.c.Final(ctx, start, err)
 		}
 		for _, d := range resp.Data {
 			if d.Index < 0 || d.Index >= len(batch) || len(d.Embedding) == 0 {
-				return nil, p.c.malformed(fmt.Sprintf("answered with an embedding for input %d of %d", d.Index, len(batch)), "").ai
+				return nil, p.c.Malformed(fmt.Sprintf("answered with an embedding for input %d of %d", d.Index, len(batch)), "").AI
 			}
 			out[from+d.Index] = d.Embedding
 		}
 		for i := range batch {
 			if out[from+i] == nil {
-				return nil, p.c.malformed(fmt.Sprintf("answered without an embedding for input %d", i), "").ai
+				return nil, p.c.Malformed(fmt.Sprintf("answered without an embedding for input %d", i), "").AI
 			}
 		}
 	}

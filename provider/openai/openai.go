@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/openaiwire"
 	"github.com/tandemchat/tandem/provider"
 )
 
@@ -55,7 +56,7 @@ type Provider struct {
 	// on api.openai.com and none elsewhere (Embed then fails and knowledge ranks by full text).
 	EmbeddingModel string
 
-	c *client
+	c *openaiwire.Client
 	// Azure classic: requests go to {root}/openai/deployments/{deployment}/...; deployment is
 	// fixed when the base_url names it, else the model names it.
 	deployments bool
@@ -66,31 +67,31 @@ type Provider struct {
 
 // New builds an openai provider from its configuration.
 func New(c provider.Config, d provider.Deps) (*Provider, error) {
-	cl, err := newClient(c, d, DefaultBaseURL)
+	cl, err := openaiwire.NewClient(c, d, DefaultBaseURL)
 	if err != nil {
 		return nil, err
 	}
 	p := &Provider{ID: c.ID, Model: c.Model, MaxTokens: c.MaxTokens, Temperature: c.Temperature, Timeout: c.Timeout,
 		MaxTokensField: "max_tokens", SystemRole: "system", c: cl}
 	switch {
-	case cl.openAI:
+	case cl.OpenAI:
 		p.MaxTokensField, p.SystemRole, p.EmbeddingModel, p.needsKey, p.floatFormat = "max_completion_tokens", "developer", DefaultEmbeddingModel, true, true
-	case cl.azure:
+	case cl.Azure:
 		p.MaxTokensField, p.floatFormat = "max_completion_tokens", true
 	}
 	if c.EmbeddingModel != "" {
 		p.EmbeddingModel = c.EmbeddingModel
 	}
-	if cl.azure && !strings.Contains(cl.base, "/openai/v1") {
+	if cl.Azure && !strings.Contains(cl.Base, "/openai/v1") {
 		if c.APIVersion == "" {
 			return nil, fmt.Errorf("provider %q: an Azure deployment URL needs api_version (such as 2024-10-21), or use the v1 base_url https://<resource>.openai.azure.com/openai/v1", c.ID)
 		}
 		p.deployments = true
-		if i := strings.Index(cl.base, "/openai/deployments/"); i >= 0 {
-			p.deployment = strings.Trim(cl.base[i+len("/openai/deployments/"):], "/")
-			cl.base = cl.base[:i]
+		if i := strings.Index(cl.Base, "/openai/deployments/"); i >= 0 {
+			p.deployment = strings.Trim(cl.Base[i+len("/openai/deployments/"):], "/")
+			cl.Base = cl.Base[:i]
 		} else {
-			cl.base = strings.TrimSuffix(cl.base, "/openai")
+			cl.Base = strings.TrimSuffix(cl.Base, "/openai")
 		}
 	}
 	return p, nil
@@ -109,7 +110,7 @@ func (p *Provider) path(endpoint, model string) string {
 }
 
 func (p *Provider) model(req *tandem.AIRequest) string {
-	return firstOf(req.Model, p.Model)
+	return openaiwire.FirstOf(req.Model, p.Model)
 }
 
 // Call implements tandem.Provider: complete, classify and assist are one chat completion of
@@ -125,17 +126,17 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 		return nil, err
 	}
 	var resp chatResponse
-	if _, err := p.c.call(ctx, http.MethodPost, p.path("/chat/completions", body.Model), body, &resp); err != nil {
-		return nil, p.c.final(ctx, start, err)
+	if _, err := p.c.Call(ctx, http.MethodPost, p.path("/chat/completions", body.Model), body, &resp); err != nil {
+		return nil, p.c.Final(ctx, start, err)
 	}
 	if len(resp.Choices) == 0 {
 		if len(resp.Error) > 0 && string(resp.Error) != "null" {
-			return nil, p.c.eventFailure(resp.Raw()).ai
+			return nil, p.c.EventFailure(resp.Raw()).AI
 		}
-		return nil, p.c.malformed("answered without choices", "").ai
+		return nil, p.c.Malformed("answered without choices", "").AI
 	}
 	ch := resp.Choices[0]
-	res := p.result(req, firstOf(resp.Model, body.Model), ch.FinishReason, deref(ch.Message.Content), deref(ch.Message.Refusal), ch.Message.ToolCalls)
+	res := p.result(req, openaiwire.FirstOf(resp.Model, body.Model), ch.FinishReason, deref(ch.Message.Content), deref(ch.Message.Refusal), ch.Message.ToolCalls)
 	if resp.Usage != nil {
 		res.Usage.InputTokens, res.Usage.OutputTokens = resp.Usage.PromptTokens, resp.Usage.CompletionTokens
 	}
@@ -144,7 +145,7 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 
 // begin applies the configured timeout and notes the start of a call.
 func (p *Provider) begin(ctx context.Context) (context.Context, context.CancelFunc, time.Time) {
-	start := p.c.now()
+	start := p.c.Now()
 	if p.Timeout > 0 {
 		ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 		return ctx, cancel, start
@@ -291,10 +292,10 @@ func (r *chatResponse) Raw() []byte {
 func (p *Provider) request(req *tandem.AIRequest) (*chatRequest, error) {
 	body := &chatRequest{Model: p.model(req), Temperature: req.Temperature}
 	if body.Model == "" && p.deployment == "" {
-		return nil, &tandem.AIError{Status: 400, Message: fmt.Sprintf("%s: no model is set; give the provider a model, or the step one", p.c.who)}
+		return nil, &tandem.AIError{Status: 400, Message: fmt.Sprintf("%s: no model is set; give the provider a model, or the step one", p.c.Who)}
 	}
-	if p.needsKey && p.c.header.Get("Authorization") == "" {
-		return nil, &tandem.AIError{Status: 401, Message: fmt.Sprintf("%s: no api_key is configured for %s", p.c.who, p.c.base)}
+	if p.needsKey && p.c.Header.Get("Authorization") == "" {
+		return nil, &tandem.AIError{Status: 401, Message: fmt.Sprintf("%s: no api_key is configured for %s", p.c.Who, p.c.Base)}
 	}
 	if body.Temperature == nil {
 		body.Temperature = p.Temperature
@@ -309,7 +310,7 @@ func (p *Provider) request(req *tandem.AIRequest) (*chatRequest, error) {
 	system := req.System
 	if req.Output == "json" {
 		if len(req.Schema) > 0 {
-			body.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchema{Name: "answer", Schema: json.RawMessage(req.Schema), Strict: strictable(req.Schema)}}
+			body.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchema{Name: "answer", Schema: json.RawMessage(req.Schema), Strict: openaiwire.Strictable(req.Schema)}}
 		} else {
 			body.ResponseFormat = &responseFormat{Type: "json_object"}
 			// JSON mode is refused unless the messages ask for JSON (contracts/openai.md §3.3).
@@ -328,7 +329,7 @@ func (p *Provider) request(req *tandem.AIRequest) (*chatRequest, error) {
 		body.Messages = append(body.Messages, chatMessage{Role: "user", Content: req.Input})
 	}
 	if len(body.Messages) == 0 {
-		return nil, &tandem.AIError{Status: 400, Message: p.c.who + ": the request has no messages"}
+		return nil, &tandem.AIError{Status: 400, Message: p.c.Who + ": the request has no messages"}
 	}
 	for _, t := range req.Tools {
 		params := json.RawMessage(t.Parameters)
@@ -338,7 +339,7 @@ func (p *Provider) request(req *tandem.AIRequest) (*chatRequest, error) {
 		body.Tools = append(body.Tools, chatTool{Type: "function", Function: toolFunction{Name: t.Name, Description: t.Description, Parameters: params}})
 	}
 	if len(body.Tools) > 0 {
-		body.ToolChoice = firstOf(req.ToolChoice, "auto")
+		body.ToolChoice = openaiwire.FirstOf(req.ToolChoice, "auto")
 	}
 	return body, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/openaiwire"
 	"github.com/tandemchat/tandem/provider"
 	pt "github.com/tandemchat/tandem/provider/providertest"
 )
@@ -352,8 +353,8 @@ func TestStrictable(t *testing.T) {
 		{`not json`, false},
 	}
 	for _, tt := range tests {
-		if got := strictable([]byte(tt.schema)); got != tt.want {
-			t.Errorf("strictable(%s) = %v, want %v", tt.schema, got, tt.want)
+		if got := openaiwire.Strictable([]byte(tt.schema)); got != tt.want {
+			t.Errorf("openaiwire.Strictable(%s) = %v, want %v", tt.schema, got, tt.want)
 		}
 	}
 }
@@ -412,7 +413,7 @@ func TestProfiles(t *testing.T) {
 		if want := []string{tt.role, tt.field, tt.embed}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: role, max tokens field, embedding model = %q, want %q", tt.base, got, want)
 		}
-		if p.c.header.Get(tt.header) == "" {
+		if p.c.Header.Get(tt.header) == "" {
 			t.Errorf("%s: no %s header", tt.base, tt.header)
 		}
 	}

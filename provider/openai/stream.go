@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/openaiwire"
 )
 
 // chunk is one event of a streamed chat completion (contracts/openai.md §3.5).
@@ -43,19 +44,19 @@ func (p *Provider) Stream(ctx context.Context, req *tandem.AIRequest, onText fun
 		finish, model string
 		u             *usage
 	)
-	err = p.c.stream(ctx, p.path("/chat/completions", body.Model), body, func(ev event) (bool, error) {
+	err = p.c.Stream(ctx, p.path("/chat/completions", body.Model), body, func(ev openaiwire.Event) (bool, error) {
 		data := strings.TrimSpace(ev.Data)
 		if data == "[DONE]" {
 			return true, nil
 		}
 		var c chunk
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			return false, p.c.malformed("sent an event that is not a chat completion chunk", data).ai
+			return false, p.c.Malformed("sent an event that is not a chat completion chunk", data).AI
 		}
 		if len(c.Error) > 0 && string(c.Error) != "null" {
-			return false, p.c.eventFailure([]byte(data)).ai
+			return false, p.c.EventFailure([]byte(data)).AI
 		}
-		model = firstOf(c.Model, model)
+		model = openaiwire.FirstOf(c.Model, model)
 		if c.Usage != nil {
 			u = c.Usage
 		}
@@ -82,8 +83,8 @@ func (p *Provider) Stream(ctx context.Context, req *tandem.AIRequest, onText fun
 				if i == len(calls) {
 					calls = append(calls, toolCall{})
 				}
-				calls[i].ID = firstOf(calls[i].ID, tc.ID)
-				calls[i].Function.Name = firstOf(calls[i].Function.Name, tc.Function.Name)
+				calls[i].ID = openaiwire.FirstOf(calls[i].ID, tc.ID)
+				calls[i].Function.Name = openaiwire.FirstOf(calls[i].Function.Name, tc.Function.Name)
 				calls[i].Function.Arguments += tc.Function.Arguments
 			}
 			if ch.FinishReason != nil && *ch.FinishReason != "" {
@@ -93,10 +94,10 @@ func (p *Provider) Stream(ctx context.Context, req *tandem.AIRequest, onText fun
 		return false, nil
 	})
 	// Some servers end without [DONE]: an answer is complete once its finish_reason came.
-	if err != nil && !(finish != "" && errors.Is(err, errEnded)) {
-		return nil, p.c.final(ctx, start, err)
+	if err != nil && !(finish != "" && errors.Is(err, openaiwire.ErrEnded)) {
+		return nil, p.c.Final(ctx, start, err)
 	}
-	res := p.result(req, firstOf(model, body.Model), finish, text.String(), refusal.String(), calls)
+	res := p.result(req, openaiwire.FirstOf(model, body.Model), finish, text.String(), refusal.String(), calls)
 	if u != nil {
 		res.Usage.InputTokens, res.Usage.OutputTokens = u.PromptTokens, u.CompletionTokens
 	}

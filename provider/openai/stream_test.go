@@ -108,7 +108,7 @@ func TestStreamFailures(t *testing.T) {
 			srv, _ := fake(t, func(w http.ResponseWriter, r pt.Request) { tt.serve(t, w, r) })
 			p := mustNew(t, provider.Config{APIKey: "sk-test-cut", BaseURL: srv.URL, Model: "m"})
 			if tt.idle > 0 {
-				p.c.idle = tt.idle
+				p.c.Idle = tt.idle
 			}
 			res, err := p.Stream(pt.Context(t, 10*time.Second), pt.NewRequest(tandem.AIComplete), nil)
 			if res != nil {
@@ -131,19 +131,5 @@ func TestStreamEndingAfterFinishWithoutDone(t *testing.T) {
 	}
 	if res.Text != "Hello" || res.FinishReason != "stop" {
 		t.Errorf("result %+v", res)
-	}
-}
-
-func TestReadEvents(t *testing.T) {
-	t.Parallel()
-	in := ": comment\n\nevent: a\ndata: 1\n\ndata: x\ndata: y\r\n\r\nid: 7\nretry: 10\ndata:no-space\n\nevent: lost\ndata: cut"
-	var got []event
-	done, err := readEvents(strings.NewReader(in), func() {}, func(e event) (bool, error) {
-		got = append(got, e)
-		return false, nil
-	})
-	want := []event{{Name: "a", Data: "1"}, {Data: "x\ny"}, {Data: "no-space"}}
-	if done || err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, %v, %v; want %q", got, done, err, want)
 	}
 }

@@ -385,6 +385,13 @@ func Run(t *testing.T, k Kind) {
 		}
 	})
 
+	RunFailures(t, k)
+}
+
+// RunFailures runs the failure part of the suite alone (every error answer of Failures, a
+// deadline, an unreachable server), for kinds whose request the whole suite does not fit;
+// Serve is not used.
+func RunFailures(t *testing.T, k Kind) {
 	for _, f := range Failures() {
 		t.Run("failure: "+f.Name, func(t *testing.T) {
 			t.Parallel()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/openaiwire"
 	"github.com/tandemchat/tandem/provider"
 )
 
@@ -51,12 +52,12 @@ type Provider struct {
 	// Streaming makes Call stream the answer (server-sent events) instead of waiting for it.
 	Streaming bool
 
-	c *client
+	c *openaiwire.Client
 }
 
 // New builds an openai-responses provider from its configuration.
 func New(c provider.Config, d provider.Deps) (*Provider, error) {
-	cl, err := newClient(c, d, DefaultBaseURL)
+	cl, err := openaiwire.NewClient(c, d, DefaultBaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +78,7 @@ func (p *Provider) Stream(ctx context.Context, req *tandem.AIRequest, onText fun
 }
 
 func (p *Provider) call(ctx context.Context, req *tandem.AIRequest, stream bool, onText func(string)) (*tandem.AIResult, error) {
-	start := p.c.now()
+	start := p.c.Now()
 	if p.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
@@ -104,7 +105,7 @@ func (p *Provider) call(ctx context.Context, req *tandem.AIRequest, stream bool,
 		body.Input = input(req.Messages, req.Input)
 		if p.Conversations {
 			if memory, err = p.conversation(ctx, req); err != nil {
-				return nil, p.c.final(ctx, start, err)
+				return nil, p.c.Final(ctx, start, err)
 			}
 			body.continueFrom(memory)
 		}
@@ -116,14 +117,14 @@ func (p *Provider) call(ctx context.Context, req *tandem.AIRequest, stream bool,
 		body.Input = input(req.Messages, req.Input)
 		if strings.HasPrefix(req.Memory, "conv_") || p.Conversations {
 			if memory, err = p.conversation(ctx, req); err != nil {
-				return nil, p.c.final(ctx, start, err)
+				return nil, p.c.Final(ctx, start, err)
 			}
 			body.continueFrom(memory)
 		}
 		resp, err = p.send(ctx, body, stream, onText)
 	}
 	if err != nil {
-		return nil, p.c.final(ctx, start, err)
+		return nil, p.c.Final(ctx, start, err)
 	}
 	res, err := p.result(req, resp, body.Model)
 	if err != nil {
@@ -140,7 +141,7 @@ func (p *Provider) call(ctx context.Context, req *tandem.AIRequest, stream bool,
 
 // lost reports whether a failure says the stored state named memory is gone.
 func lost(err error, memory string) bool {
-	var f *failure
+	var f *openaiwire.Failure
 	if !errors.As(err, &f) || (f.Status != 400 && f.Status != 404) {
 		return false
 	}
@@ -156,11 +157,11 @@ func (p *Provider) conversation(ctx context.Context, req *tandem.AIRequest) (str
 	var out struct {
 		ID string `json:"id"`
 	}
-	if _, err := p.c.call(ctx, http.MethodPost, "/conversations", in, &out); err != nil {
+	if _, err := p.c.Call(ctx, http.MethodPost, "/conversations", in, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {
-		return "", p.c.malformed("answered a new conversation without its id", "")
+		return "", p.c.Malformed("answered a new conversation without its id", "")
 	}
 	return out.ID, nil
 }
@@ -169,7 +170,7 @@ func (p *Provider) conversation(ctx context.Context, req *tandem.AIRequest) (str
 func (p *Provider) send(ctx context.Context, body *request, stream bool, onText func(string)) (*response, error) {
 	if !stream {
 		var resp response
-		if _, err := p.c.call(ctx, http.MethodPost, "/responses", body, &resp); err != nil {
+		if _, err := p.c.Call(ctx, http.MethodPost, "/responses", body, &resp); err != nil {
 			return nil, err
 		}
 		return &resp, nil
@@ -177,33 +178,33 @@ func (p *Provider) send(ctx context.Context, body *request, stream bool, onText 
 	sb := *body
 	sb.Stream = true
 	var final *response
-	err := p.c.stream(ctx, "/responses", &sb, func(ev event) (bool, error) {
+	err := p.c.Stream(ctx, "/responses", &sb, func(ev openaiwire.Event) (bool, error) {
 		data := strings.TrimSpace(ev.Data)
 		if data == "[DONE]" {
 			return true, nil
 		}
 		var e streamEvent
 		if err := json.Unmarshal([]byte(data), &e); err != nil {
-			return false, p.c.malformed("sent an event that is not a Responses event", data).ai
+			return false, p.c.Malformed("sent an event that is not a Responses event", data).AI
 		}
-		switch firstOf(e.Type, ev.Name) {
+		switch openaiwire.FirstOf(e.Type, ev.Name) {
 		case "response.output_text.delta":
 			if onText != nil && e.Delta != "" {
 				onText(e.Delta)
 			}
 		case "response.completed", "response.incomplete", "response.failed":
 			if e.Response == nil {
-				return false, p.c.malformed("ended the stream without the response", data).ai
+				return false, p.c.Malformed("ended the stream without the response", data).AI
 			}
 			final = e.Response
 			return true, nil
 		case "error":
-			return false, p.c.eventFailure([]byte(data)).ai
+			return false, p.c.EventFailure([]byte(data)).AI
 		}
 		return false, nil
 	})
 	if err == nil && final == nil {
-		err = errEnded
+		err = openaiwire.ErrEnded
 	}
 	if err != nil {
 		return nil, err
@@ -217,15 +218,15 @@ func (p *Provider) result(req *tandem.AIRequest, resp *response, model string) (
 	case "failed":
 		code, msg := "", "the response failed"
 		if resp.Error != nil {
-			code, msg = resp.Error.Code, firstOf(resp.Error.Message, msg)
+			code, msg = resp.Error.Code, openaiwire.FirstOf(resp.Error.Message, msg)
 		}
-		return nil, p.c.fail(codeStatus(code), code, msg, "").ai
+		return nil, p.c.Fail(openaiwire.CodeStatus(code), code, msg, "").AI
 	case "cancelled":
-		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the response %s was cancelled", p.c.who, resp.ID)}
+		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the response %s was cancelled", p.c.Who, resp.ID)}
 	case "queued", "in_progress":
-		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the response %s is still %s", p.c.who, resp.ID, resp.Status), Temporary: true}
+		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the response %s is still %s", p.c.Who, resp.ID, resp.Status), Temporary: true}
 	}
-	res := &tandem.AIResult{Provider: req.Provider, Model: firstOf(resp.Model, model), FinishReason: "stop", Usage: tandem.Usage{Calls: 1}}
+	res := &tandem.AIResult{Provider: req.Provider, Model: openaiwire.FirstOf(resp.Model, model), FinishReason: "stop", Usage: tandem.Usage{Calls: 1}}
 	if resp.Usage != nil {
 		res.Usage.InputTokens, res.Usage.OutputTokens = resp.Usage.InputTokens, resp.Usage.OutputTokens
 	}
@@ -242,7 +243,7 @@ func (p *Provider) result(req *tandem.AIRequest, resp *response, model string) (
 				}
 			}
 		case "function_call":
-			res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: firstOf(it.CallID, it.ID), Name: it.Name, Arguments: arguments(it.Arguments)})
+			res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: openaiwire.FirstOf(it.CallID, it.ID), Name: it.Name, Arguments: arguments(it.Arguments)})
 		}
 	}
 	res.Text = text.String()
@@ -385,12 +386,12 @@ type streamEvent struct {
 
 // request builds what every call sends besides its input and state.
 func (p *Provider) request(req *tandem.AIRequest) (*request, error) {
-	body := &request{Model: firstOf(req.Model, p.Model), Instructions: firstOf(req.System, p.Instructions), Temperature: req.Temperature}
+	body := &request{Model: openaiwire.FirstOf(req.Model, p.Model), Instructions: openaiwire.FirstOf(req.System, p.Instructions), Temperature: req.Temperature}
 	if p.PromptID != "" {
 		body.Prompt = &prompt{ID: p.PromptID, Version: p.PromptVersion}
 	}
 	if body.Model == "" && body.Prompt == nil {
-		return nil, &tandem.AIError{Status: 400, Message: fmt.Sprintf("%s: no model and no prompt are set; give the provider a prompt id or a model", p.c.who)}
+		return nil, &tandem.AIError{Status: 400, Message: fmt.Sprintf("%s: no model and no prompt are set; give the provider a prompt id or a model", p.c.Who)}
 	}
 	if body.Temperature == nil {
 		body.Temperature = p.Temperature
@@ -403,7 +404,7 @@ func (p *Provider) request(req *tandem.AIRequest) (*request, error) {
 	}
 	if req.Output == "json" {
 		if len(req.Schema) > 0 {
-			strict := strictable(req.Schema)
+			strict := openaiwire.Strictable(req.Schema)
 			body.Text = &text{Format: format{Type: "json_schema", Name: "answer", Schema: json.RawMessage(req.Schema), Strict: &strict}}
 		} else {
 			body.Text = &text{Format: format{Type: "json_object"}}
@@ -419,10 +420,10 @@ func (p *Provider) request(req *tandem.AIRequest) (*request, error) {
 			params = json.RawMessage(`{"type":"object","properties":{}}`)
 		}
 		// strict is sent as false unless the schema fits it: function tools default to strict.
-		body.Tools = append(body.Tools, tool{Type: "function", Name: t.Name, Description: t.Description, Parameters: params, Strict: strictable(params)})
+		body.Tools = append(body.Tools, tool{Type: "function", Name: t.Name, Description: t.Description, Parameters: params, Strict: openaiwire.Strictable(params)})
 	}
 	if len(body.Tools) > 0 {
-		body.ToolChoice = firstOf(req.ToolChoice, "auto")
+		body.ToolChoice = openaiwire.FirstOf(req.ToolChoice, "auto")
 	}
 	return body, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -474,22 +473,6 @@ func TestNeedsAModelOrAPrompt(t *testing.T) {
 	_, err := mustNew(t, provider.Config{BaseURL: "http://127.0.0.1:1"}).Call(pt.Context(t, 10*time.Second), pt.NewRequest(tandem.AIAssist))
 	if ae := pt.MustAIError(t, err, ""); ae.Status != 400 || ae.Temporary {
 		t.Errorf("%+v", ae)
-	}
-}
-
-// TestWireInSync keeps this package's copy of the shared HTTP code equal to provider/openai's.
-func TestWireInSync(t *testing.T) {
-	t.Parallel()
-	body := func(path string) string {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, rest, _ := strings.Cut(string(b), "\n")
-		return rest
-	}
-	if body("wire.go") != body("../openai/wire.go") {
-		t.Error("wire.go differs from ../openai/wire.go below the package clause; copy the change to every OpenAI kind")
 	}
 }
 

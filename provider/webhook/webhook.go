@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/aihttp"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/provider"
 )
@@ -203,8 +204,8 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 		return nil, p.transportError(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := p.statusError(resp.StatusCode, b, retryAfter(resp.Header, p.now()))
-		ae.Temporary = shouldRetry(resp.Header, ae.Temporary)
+		ae := p.statusError(resp.StatusCode, b, aihttp.RetryAfter(resp.Header, p.now()))
+		ae.Temporary = aihttp.ShouldRetry(resp.Header, ae.Temporary)
 		return nil, ae
 	}
 	if len(b) > maxBody {
@@ -214,9 +215,9 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 	if err := json.Unmarshal(b, &a); err != nil {
 		if !json.Valid(b) {
 			// Not JSON at all: something in between (a proxy, a login page) answered.
-			return nil, &tandem.AIError{Status: malformedStatus, Message: p.name() + ` answered with malformed JSON; it must answer {"text": "..."} (` + clip(oneLine(err.Error()), 120) + ")", Temporary: true}
+			return nil, &tandem.AIError{Status: aihttp.MalformedStatus, Message: p.name() + ` answered with malformed JSON; it must answer {"text": "..."} (` + aihttp.Clip(aihttp.OneLine(err.Error()), 120) + ")", Temporary: true}
 		}
-		return nil, &tandem.AIError{Message: p.name() + ` answered JSON of an unexpected shape; it must answer {"text": "..."} (` + clip(oneLine(err.Error()), 120) + ")"}
+		return nil, &tandem.AIError{Message: p.name() + ` answered JSON of an unexpected shape; it must answer {"text": "..."} (` + aihttp.Clip(aihttp.OneLine(err.Error()), 120) + ")"}
 	}
 	return p.result(req, &a)
 }
@@ -278,7 +279,7 @@ func (p *Provider) statusError(status int, body []byte, wait time.Duration) *tan
 		detail = string(body)
 	}
 	msg := fmt.Sprintf("%s answered status %d", p.name(), status)
-	detail = clip(oneLine(detail), 200)
+	detail = aihttp.Clip(aihttp.OneLine(detail), 200)
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		// What an endpoint says about refused credentials may echo them: not repeated.
@@ -287,7 +288,7 @@ func (p *Provider) statusError(status int, body []byte, wait time.Duration) *tan
 		msg += ": " + detail
 	}
 	temporary := status == http.StatusTooManyRequests || status >= 500 || status == http.StatusRequestTimeout
-	if status == http.StatusTooManyRequests && quotaExhausted(detail) {
+	if status == http.StatusTooManyRequests && aihttp.QuotaExhausted(detail) {
 		temporary = false
 	}
 	return &tandem.AIError{Status: status, Message: p.redact(msg), RetryAfter: wait, Temporary: temporary}
@@ -309,7 +310,7 @@ func (p *Provider) transportError(ctx context.Context, err error) *tandem.AIErro
 	if errors.As(err, &ue) && ue.Err != nil {
 		err = ue.Err // the URL may carry a token: it is not repeated
 	}
-	return &tandem.AIError{Message: p.redact(p.name() + " cannot be reached: " + oneLine(err.Error())), Temporary: true}
+	return &tandem.AIError{Message: p.redact(p.name() + " cannot be reached: " + aihttp.OneLine(err.Error())), Temporary: true}
 }
 
 // name is how error messages call this provider: by id and host, never the whole URL (its
@@ -344,17 +345,6 @@ func (p *Provider) redact(s string) string {
 		s = strings.ReplaceAll(s, u.RawQuery, "[redacted]")
 	}
 	return s
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip shortens s to at most n runes.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // HistoryTurns implements tandem.HistoryWanter: the webhook gets the recent history with each

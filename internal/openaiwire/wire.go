@@ -1,10 +1,7 @@
-package assistants
-
-// This file is the HTTP side the three OpenAI kinds share (contracts/openai.md §1, §2, §3.5):
-// base URL and auth headers, error answers turned into *tandem.AIError with Retry-After, and
-// server-sent events. Adapters may not import each other, so provider/openai,
-// provider/responses and provider/assistants each hold an identical copy of it below the
-// package clause; TestWireInSync fails when the copies drift apart.
+// Package openaiwire is the HTTP side the three OpenAI provider kinds share (openai,
+// openai-responses, openai-assistants; contracts/openai.md §1, §2, §3.5): base URL and auth
+// headers, error answers turned into *tandem.AIError with Retry-After, and server-sent events.
+package openaiwire
 
 import (
 	"bufio"
@@ -24,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/aihttp"
 	"github.com/tandemchat/tandem/provider"
 )
 
@@ -34,26 +32,26 @@ const (
 	idleDefault  = 60 * time.Second
 )
 
-// client calls one OpenAI-style server.
-type client struct {
+// Client calls one OpenAI-style server.
+type Client struct {
 	http   *http.Client
-	base   string      // without a trailing slash: https://api.openai.com/v1
+	Base   string      // without a trailing slash: https://api.openai.com/v1
 	query  url.Values  // added to every URL: Azure's api-version
-	header http.Header // sent with every request: auth, organisation, project, custom headers
+	Header http.Header // sent with every request: auth, organisation, project, custom headers
 	// secrets are kept out of every error text: the key and credential-like header values.
 	secrets []string
-	who     string // names the provider in messages: AI provider "openai"
-	azure   bool
-	openAI  bool // the server is api.openai.com
-	now     func() time.Time
-	idle    time.Duration // a stream that sends nothing for this long is cut
+	Who     string // names the provider in messages: AI provider "openai"
+	Azure   bool
+	OpenAI  bool // the server is api.openai.com
+	Now     func() time.Time
+	Idle    time.Duration // a stream that sends nothing for this long is cut
 }
 
-// newClient returns a client for a configured provider; defaultBase is used when the
+// NewClient returns a Client for a configured provider; defaultBase is used when the
 // configuration has no base_url. Azure (an *.azure.com host, an api_version or a deployment
 // URL) gets the key in an api-key header, everything else as a Bearer token; a custom
 // Authorization or api-key header wins over both.
-func newClient(c provider.Config, d provider.Deps, defaultBase string) (*client, error) {
+func NewClient(c provider.Config, d provider.Deps, defaultBase string) (*Client, error) {
 	base := strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
 	if base == "" {
 		base = defaultBase
@@ -67,31 +65,31 @@ func newClient(c provider.Config, d provider.Deps, defaultBase string) (*client,
 		hc = &http.Client{}
 	}
 	host := strings.ToLower(u.Hostname())
-	cl := &client{http: hc, base: base, header: http.Header{}, who: fmt.Sprintf("AI provider %q", c.ID),
-		azure:  strings.HasSuffix(host, ".azure.com") || c.APIVersion != "" || strings.Contains(u.Path, "/openai/deployments/"),
-		openAI: host == "api.openai.com", now: time.Now, idle: idleDefault}
-	cl.header.Set("User-Agent", "Tandem")
+	cl := &Client{http: hc, Base: base, Header: http.Header{}, Who: fmt.Sprintf("AI provider %q", c.ID),
+		Azure:  strings.HasSuffix(host, ".azure.com") || c.APIVersion != "" || strings.Contains(u.Path, "/openai/deployments/"),
+		OpenAI: host == "api.openai.com", Now: time.Now, Idle: idleDefault}
+	cl.Header.Set("User-Agent", "Tandem")
 	for k, v := range c.Headers {
-		cl.header.Set(k, v)
+		cl.Header.Set(k, v)
 		if credential(k) && v != "" {
 			cl.secrets = append(cl.secrets, v, strings.TrimSpace(strings.TrimPrefix(v, "Bearer ")))
 		}
 	}
 	if c.APIKey != "" {
 		cl.secrets = append(cl.secrets, c.APIKey)
-		if cl.header.Get("Authorization") == "" && cl.header.Get("Api-Key") == "" {
-			if cl.azure {
-				cl.header.Set("Api-Key", c.APIKey)
+		if cl.Header.Get("Authorization") == "" && cl.Header.Get("Api-Key") == "" {
+			if cl.Azure {
+				cl.Header.Set("Api-Key", c.APIKey)
 			} else {
-				cl.header.Set("Authorization", "Bearer "+c.APIKey)
+				cl.Header.Set("Authorization", "Bearer "+c.APIKey)
 			}
 		}
 	}
 	if c.Organization != "" {
-		cl.header.Set("OpenAI-Organization", c.Organization)
+		cl.Header.Set("OpenAI-Organization", c.Organization)
 	}
 	if c.Project != "" {
-		cl.header.Set("OpenAI-Project", c.Project)
+		cl.Header.Set("OpenAI-Project", c.Project)
 	}
 	if c.APIVersion != "" {
 		cl.query = url.Values{"api-version": {c.APIVersion}}
@@ -106,8 +104,8 @@ func credential(name string) bool {
 }
 
 // url is the address of path (which may carry its own query) on the server.
-func (c *client) url(path string) string {
-	u := c.base + path
+func (c *Client) url(path string) string {
+	u := c.Base + path
 	if len(c.query) > 0 {
 		sep := "?"
 		if strings.Contains(path, "?") {
@@ -119,20 +117,20 @@ func (c *client) url(path string) string {
 }
 
 // send makes one request with a JSON body (none when in is nil).
-func (c *client) send(ctx context.Context, method, path string, in any, accept string) (*http.Response, error) {
+func (c *Client) Send(ctx context.Context, method, path string, in any, accept string) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the request cannot be encoded: %v", c.who, err)}
+			return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the request cannot be encoded: %v", c.Who, err)}
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.url(path), body)
 	if err != nil {
-		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the request cannot be built: %s", c.who, c.redact(err.Error()))}
+		return nil, &tandem.AIError{Message: fmt.Sprintf("%s: the request cannot be built: %s", c.Who, c.Redact(err.Error()))}
 	}
-	req.Header = c.header.Clone()
+	req.Header = c.Header.Clone()
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -141,9 +139,9 @@ func (c *client) send(ctx context.Context, method, path string, in any, accept s
 }
 
 // call sends a JSON request and decodes the JSON answer into out (when not nil). A non-2xx
-// answer is a *failure; an answer that is not JSON is a malformed one (502, temporary).
-func (c *client) call(ctx context.Context, method, path string, in, out any) (http.Header, error) {
-	resp, err := c.send(ctx, method, path, in, "application/json")
+// answer is a *Failure; an answer that is not JSON is a malformed one (502, temporary).
+func (c *Client) Call(ctx context.Context, method, path string, in, out any) (http.Header, error) {
+	resp, err := c.Send(ctx, method, path, in, "application/json")
 	if err != nil {
 		return nil, err
 	}
@@ -157,24 +155,24 @@ func (c *client) call(ctx context.Context, method, path string, in, out any) (ht
 	}
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
-			return resp.Header, c.malformed(fmt.Sprintf("answered %d with a body that is not the expected JSON", resp.StatusCode), string(body))
+			return resp.Header, c.Malformed(fmt.Sprintf("answered %d with a body that is not the expected JSON", resp.StatusCode), string(body))
 		}
 	}
 	return resp.Header, nil
 }
 
 // failure is an error answer: the *tandem.AIError the runner sees, and what the body said.
-type failure struct {
-	ai     *tandem.AIError
+type Failure struct {
+	AI     *tandem.AIError
 	Status int
 	Code   string // error.code, else error.type
 	Detail string // the server's message: one line, clipped, secrets removed
 }
 
-func (f *failure) Error() string { return f.ai.Message }
+func (f *Failure) Error() string { return f.AI.Message }
 
 // Unwrap lets errors.As find the *tandem.AIError.
-func (f *failure) Unwrap() error { return f.ai }
+func (f *Failure) Unwrap() error { return f.AI }
 
 // errorBody reads the error shapes of OpenAI and the compatible servers: {"error": {...}},
 // {"error": "text"}, the flat {"object": "error", "message", "code": 400} of older vLLM, and
@@ -206,11 +204,11 @@ func parseError(b []byte) (msg, code string, ok bool) {
 		}
 		var o errorObject
 		if json.Unmarshal(e.Error, &o) == nil {
-			return o.Message, firstOf(rawString(o.Code), o.Type), true
+			return o.Message, FirstOf(rawString(o.Code), o.Type), true
 		}
 	}
 	if e.Message != "" {
-		return e.Message, firstOf(rawString(e.Code), e.Type), true
+		return e.Message, FirstOf(rawString(e.Code), e.Type), true
 	}
 	if len(e.Detail) > 0 && string(e.Detail) != "null" {
 		var s string
@@ -234,7 +232,7 @@ func rawString(r json.RawMessage) string {
 	return strings.Trim(string(r), `"`)
 }
 
-func firstOf(ss ...string) string {
+func FirstOf(ss ...string) string {
 	for _, s := range ss {
 		if s != "" {
 			return s
@@ -244,53 +242,48 @@ func firstOf(ss ...string) string {
 }
 
 // failure reads a non-2xx answer.
-func (c *client) failure(resp *http.Response) error {
+func (c *Client) failure(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	msg, code, ok := parseError(b)
 	if !ok {
-		msg = clip(strings.TrimSpace(string(b)), 200)
+		msg = aihttp.Clip(strings.TrimSpace(string(b)), 200)
 	}
-	f := c.fail(resp.StatusCode, code, msg, resp.Header.Get("X-Request-Id"))
-	f.ai.RetryAfter = retryAfter(resp.Header, c.now())
-	if f.ai.RetryAfter == 0 && resp.StatusCode == http.StatusTooManyRequests {
-		f.ai.RetryAfter = rateLimitReset(resp.Header)
+	f := c.Fail(resp.StatusCode, code, msg, resp.Header.Get("X-Request-Id"))
+	f.AI.RetryAfter = aihttp.RetryAfter(resp.Header, c.Now())
+	if f.AI.RetryAfter == 0 && resp.StatusCode == http.StatusTooManyRequests {
+		f.AI.RetryAfter = rateLimitReset(resp.Header)
 	}
-	switch strings.ToLower(strings.TrimSpace(resp.Header.Get("X-Should-Retry"))) {
-	case "true":
-		f.ai.Temporary = true
-	case "false":
-		f.ai.Temporary = false
-	}
+	f.AI.Temporary = aihttp.ShouldRetry(resp.Header, f.AI.Temporary)
 	return f
 }
 
 // fail builds the failure of a status and the server's code and message.
-func (c *client) fail(status int, code, msg, requestID string) *failure {
-	detail := clip(c.redact(oneLine(msg)), 1000)
+func (c *Client) Fail(status int, code, msg, requestID string) *Failure {
+	detail := aihttp.Clip(c.Redact(aihttp.OneLine(msg)), 1000)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s (status %d", c.who, phrase(status, code), status)
+	fmt.Fprintf(&b, "%s: %s (status %d", c.Who, phrase(status, code), status)
 	if code != "" && code != strconv.Itoa(status) {
-		fmt.Fprintf(&b, ", %s", c.redact(code))
+		fmt.Fprintf(&b, ", %s", c.Redact(code))
 	}
 	if requestID != "" {
-		fmt.Fprintf(&b, ", request %s", c.redact(requestID))
+		fmt.Fprintf(&b, ", request %s", c.Redact(requestID))
 	}
 	b.WriteString(")")
 	if detail != "" {
 		b.WriteString(": " + detail)
 	}
-	return &failure{ai: &tandem.AIError{Status: status, Message: b.String(), Temporary: retryable(status, code)},
+	return &Failure{AI: &tandem.AIError{Status: status, Message: b.String(), Temporary: Retryable(status, code)},
 		Status: status, Code: code, Detail: detail}
 }
 
 // eventFailure reads an error reported inside a stream, after the 200.
-func (c *client) eventFailure(raw []byte) *failure {
+func (c *Client) EventFailure(raw []byte) *Failure {
 	msg, code, _ := parseError(raw)
-	return c.fail(codeStatus(code), code, firstOf(msg, "the server reported an error in the middle of the answer"), "")
+	return c.Fail(CodeStatus(code), code, FirstOf(msg, "the server reported an error in the middle of the answer"), "")
 }
 
-// codeStatus is the status of an error known only by its code: a number, or a name.
-func codeStatus(code string) int {
+// CodeStatus is the status of an error known only by its code: a number, or a name.
+func CodeStatus(code string) int {
 	if n, err := strconv.Atoi(code); err == nil && n >= 400 && n < 600 {
 		return n
 	}
@@ -334,8 +327,8 @@ func phrase(status int, code string) string {
 	return "the call failed"
 }
 
-// retryable applies the official SDKs' rule: 408, 409, 429 (except no quota) and 5xx.
-func retryable(status int, code string) bool {
+// Retryable applies the official SDKs' rule: 408, 409, 429 (except no quota) and 5xx.
+func Retryable(status int, code string) bool {
 	switch {
 	case status == 429:
 		return code != "insufficient_quota"
@@ -343,29 +336,6 @@ func retryable(status int, code string) bool {
 		return true
 	}
 	return false
-}
-
-// retryAfter reads retry-after-ms, else Retry-After (seconds or an HTTP date).
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s > 0 {
-			return time.Duration(s * float64(time.Second))
-		}
-		return 0
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // rateLimitReset reads when an exhausted rate-limit bucket refills (x-ratelimit-reset-*, Go
@@ -385,49 +355,49 @@ func rateLimitReset(h http.Header) time.Duration {
 
 // malformed is an answer that cannot be read: counted as 502 (a bad answer from upstream), and
 // temporary, since proxies and overloaded servers produce them.
-func (c *client) malformed(what, sample string) *failure {
-	msg := fmt.Sprintf("%s: the server %s (status 502)", c.who, what)
-	if s := clip(c.redact(oneLine(sample)), 200); s != "" {
+func (c *Client) Malformed(what, sample string) *Failure {
+	msg := fmt.Sprintf("%s: the server %s (status 502)", c.Who, what)
+	if s := aihttp.Clip(c.Redact(aihttp.OneLine(sample)), 200); s != "" {
 		msg += ": " + s
 	}
-	return &failure{ai: &tandem.AIError{Status: http.StatusBadGateway, Message: msg, Temporary: true}, Status: http.StatusBadGateway}
+	return &Failure{AI: &tandem.AIError{Status: http.StatusBadGateway, Message: msg, Temporary: true}, Status: http.StatusBadGateway}
 }
 
 // interrupted is a stream that stopped before its end: temporary, never a partial answer.
-func (c *client) interrupted(why string) *tandem.AIError {
-	return &tandem.AIError{Message: fmt.Sprintf("%s: the answer stream %s before the answer was complete", c.who, why), Temporary: true}
+func (c *Client) interrupted(why string) *tandem.AIError {
+	return &tandem.AIError{Message: fmt.Sprintf("%s: the answer stream %s before the answer was complete", c.Who, why), Temporary: true}
 }
 
 // final turns any error of a call that started at start into the *tandem.AIError the runner
 // reads: failures keep theirs; a passed deadline is a timeout, a refused or reset connection a
 // network error (both temporary).
-func (c *client) final(ctx context.Context, start time.Time, err error) *tandem.AIError {
+func (c *Client) Final(ctx context.Context, start time.Time, err error) *tandem.AIError {
 	var ae *tandem.AIError
 	if errors.As(err, &ae) {
 		return ae
 	}
-	if errors.Is(err, errEnded) {
+	if errors.Is(err, ErrEnded) {
 		return c.interrupted("ended")
 	}
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		within := ""
-		if d := c.now().Sub(start).Round(100 * time.Millisecond); d > 0 {
+		if d := c.Now().Sub(start).Round(100 * time.Millisecond); d > 0 {
 			within = " within " + d.String()
 		}
-		return &tandem.AIError{Message: fmt.Sprintf("%s did not answer%s (timeout)", c.who, within), Temporary: true}
+		return &tandem.AIError{Message: fmt.Sprintf("%s did not answer%s (timeout)", c.Who, within), Temporary: true}
 	case errors.Is(err, context.Canceled):
-		return &tandem.AIError{Message: c.who + ": the call was canceled"}
+		return &tandem.AIError{Message: c.Who + ": the call was canceled"}
 	}
-	return &tandem.AIError{Message: fmt.Sprintf("%s cannot be reached: %s", c.who, c.redact(oneLine(err.Error()))), Temporary: true}
+	return &tandem.AIError{Message: fmt.Sprintf("%s cannot be reached: %s", c.Who, c.Redact(aihttp.OneLine(err.Error()))), Temporary: true}
 }
 
 // keyLike matches API keys as servers echo them ("Incorrect API key provided: sk-ab***yz").
 var keyLike = regexp.MustCompile(`\b(sk|rk|pk)-[A-Za-z0-9_*.\-]{3,}|\bgsk_[A-Za-z0-9_*]{3,}`)
 
 // redact removes the key, credential headers and anything that looks like a key.
-func (c *client) redact(s string) string {
+func (c *Client) Redact(s string) string {
 	for _, k := range c.secrets {
 		if len(k) >= 4 {
 			s = strings.ReplaceAll(s, k, "[redacted]")
@@ -436,28 +406,19 @@ func (c *client) redact(s string) string {
 	return keyLike.ReplaceAllString(s, "$1-***")
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
-
-// event is one server-sent event.
-type event struct {
+// Event is one server-sent event.
+type Event struct {
 	Name string // the event: line, "" when absent
 	Data string // the data: lines, joined with newlines
 }
 
-// stream posts a JSON request and hands each server-sent event to fn until fn says it has the
-// whole answer. A stream that ends, breaks or stays silent for c.idle before that is a
+// Stream posts a JSON request and hands each server-sent event to fn until fn says it has the
+// whole answer. A stream that ends, breaks or stays silent for c.Idle before that is a
 // temporary failure. A JSON answer instead of a stream is read as an error report.
-func (c *client) stream(ctx context.Context, path string, in any, fn func(event) (done bool, err error)) error {
+func (c *Client) Stream(ctx context.Context, path string, in any, fn func(Event) (done bool, err error)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, err := c.send(ctx, http.MethodPost, path, in, "text/event-stream")
+	resp, err := c.Send(ctx, http.MethodPost, path, in, "text/event-stream")
 	if err != nil {
 		return err
 	}
@@ -468,41 +429,41 @@ func (c *client) stream(ctx context.Context, path string, in any, fn func(event)
 	if ct := resp.Header.Get("Content-Type"); strings.Contains(ct, "json") && !strings.Contains(ct, "event-stream") {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		if msg, code, ok := parseError(b); ok {
-			return c.fail(codeStatus(code), code, msg, resp.Header.Get("X-Request-Id"))
+			return c.Fail(CodeStatus(code), code, msg, resp.Header.Get("X-Request-Id"))
 		}
-		return c.malformed("answered with JSON instead of an event stream", string(b))
+		return c.Malformed("answered with JSON instead of an event stream", string(b))
 	}
 	var idled atomic.Bool
-	timer := time.AfterFunc(c.idle, func() { idled.Store(true); cancel() })
+	timer := time.AfterFunc(c.Idle, func() { idled.Store(true); cancel() })
 	defer timer.Stop()
-	done, err := readEvents(resp.Body, func() { timer.Reset(c.idle) }, fn)
+	done, err := ReadEvents(resp.Body, func() { timer.Reset(c.Idle) }, fn)
 	var ae *tandem.AIError
 	switch {
 	case errors.As(err, &ae):
 		return err
 	case idled.Load():
-		return c.interrupted(fmt.Sprintf("sent nothing for %s", c.idle))
+		return c.interrupted(fmt.Sprintf("sent nothing for %s", c.Idle))
 	case err != nil && ctx.Err() != nil:
 		return ctx.Err()
 	case err != nil:
-		return c.interrupted("broke off (" + c.redact(oneLine(err.Error())) + ")")
+		return c.interrupted("broke off (" + c.Redact(aihttp.OneLine(err.Error())) + ")")
 	case !done:
-		return errEnded
+		return ErrEnded
 	}
 	return nil
 }
 
-// errEnded is a stream that ended before the handler had the whole answer; final turns it into
+// ErrEnded is a stream that ended before the handler had the whole answer; final turns it into
 // a temporary failure unless the caller decides the answer was complete.
-var errEnded = errors.New("the stream ended")
+var ErrEnded = errors.New("the stream ended")
 
-// readEvents parses a server-sent event stream (comments skipped, multi-line data joined, CRLF
+// ReadEvents parses a server-sent event stream (comments skipped, multi-line data joined, CRLF
 // accepted) and hands each event to fn until fn says done; touch is called on every line. It
 // reports whether fn said done before the stream ended; an event cut short is dropped.
-func readEvents(r io.Reader, touch func(), fn func(event) (bool, error)) (bool, error) {
+func ReadEvents(r io.Reader, touch func(), fn func(Event) (bool, error)) (bool, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxEvent)
-	var ev event
+	var ev Event
 	var data []string
 	for sc.Scan() {
 		touch()
@@ -517,7 +478,7 @@ func readEvents(r io.Reader, touch func(), fn func(event) (bool, error)) (bool, 
 			if err != nil || done {
 				return done, err
 			}
-			ev, data = event{}, nil
+			ev, data = Event{}, nil
 		case strings.HasPrefix(line, ":"):
 		default:
 			field, value, _ := strings.Cut(line, ":")
@@ -533,10 +494,10 @@ func readEvents(r io.Reader, touch func(), fn func(event) (bool, error)) (bool, 
 	return false, sc.Err()
 }
 
-// strictable reports whether a JSON Schema fits Structured Outputs' strict mode: an object at
+// Strictable reports whether a JSON Schema fits Structured Outputs' strict mode: an object at
 // the root, and every object listing all its properties as required with
 // additionalProperties false. Other schemas are sent with strict false (a 400 otherwise).
-func strictable(schema []byte) bool {
+func Strictable(schema []byte) bool {
 	var v any
 	if json.Unmarshal(schema, &v) != nil {
 		return false
