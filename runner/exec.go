@@ -222,7 +222,7 @@ func (r *Runner) httpOnce(ctx context.Context, req *tandem.HTTPRequest) (*tandem
 		res.Error, res.ErrorKind = fmt.Sprintf("the response is larger than %d MB", maxResponse>>20), "status"
 	}
 	res.Body = string(b[:min(len(b), maxResponse)])
-	return res, retryAfter(resp.Header.Get("Retry-After"), r.cfg.Clock.Now())
+	return res, safehttp.RetryAfter(resp.Header, r.cfg.Clock.Now())
 }
 
 func errorKind(err error) string {
@@ -294,21 +294,6 @@ func backoff(base time.Duration, n int, retryAfter, limit time.Duration) time.Du
 		return min(retryAfter, 5*time.Minute)
 	}
 	return time.Duration(d)
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(h, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // doAI calls an AI provider with the step's retry policy and its fallback, after filling in the

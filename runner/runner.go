@@ -19,6 +19,7 @@ import (
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/flow"
+	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -126,7 +127,7 @@ func New(cfg Config) *Runner {
 		cfg.SendMaxAge = 24 * time.Hour
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = safehttp.Sleep
 	}
 	r := &Runner{cfg: cfg, db: cfg.DB, log: cfg.Logger, obs: cfg.Observer, slots: map[string]*slot{},
 		esem: make(chan struct{}, cfg.Workers), stopC: make(chan struct{}), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
@@ -145,17 +146,6 @@ func New(cfg Config) *Runner {
 
 // NewID returns a new sortable unique id.
 func NewID() string { return ulid.Make().String() }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Env returns the engine environment the runner uses.
 func (r *Runner) Env() *engine.Env { return &r.env }

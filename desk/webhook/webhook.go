@@ -134,7 +134,7 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 	}
 	return &Desk{ID: c.ID, URL: base, Username: c.Username, password: c.Password, secret: c.Secret,
 		HealthURL: strings.TrimSpace(c.HealthURL), Timeout: timeout, UserAgent: "tandem/" + version(), Client: client,
-		Now: time.Now, Sleep: sleep}, nil
+		Now: time.Now, Sleep: safehttp.Sleep}, nil
 }
 
 func checkURL(s string) error {
@@ -151,17 +151,6 @@ func version() string {
 		return strings.TrimPrefix(bi.Main.Version, "v")
 	}
 	return "dev"
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // NeedsEmail implements tandem.Desk: GPTBots-style desks open a conversation with an e-mail.
@@ -501,7 +490,7 @@ func (d *Desk) attempt(ctx context.Context, c call) (retryAfter time.Duration, e
 	case s >= 200 && s <= 299:
 		return 0, nil
 	case s == http.StatusTooManyRequests || s >= 500:
-		return parseRetryAfter(resp.Header.Get("Retry-After"), d.Now()), &statusError{d.ID, redactURL(target), s}
+		return safehttp.RetryAfter(resp.Header, d.Now()), &statusError{d.ID, redactURL(target), s}
 	default:
 		return 0, tandem.Permanent(&statusError{d.ID, redactURL(target), s})
 	}
@@ -540,20 +529,6 @@ func redactURL(s string) string {
 	u.User = nil
 	u.RawQuery, u.Fragment = "", ""
 	return u.String()
-}
-
-func parseRetryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(h, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // ---- handoff ids ----

@@ -1,41 +1,17 @@
 // Package aihttp holds what every AI provider adapter does the same way with an HTTP answer:
-// how long the server asks to wait, whether it says to retry, whether a 429 is a used-up quota,
+// whether it says to retry, whether a 429 is a used-up quota,
 // and how a server's text is cut down for an error message.
 package aihttp
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // MalformedStatus is the status given to a 2xx answer whose body is not what the API sends:
 // something between Tandem and the API (a proxy, a captive portal) answered, as a bad gateway
 // does, so it is reported and retried like one.
 const MalformedStatus = http.StatusBadGateway
-
-// RetryAfter reads how long the server asks to wait: retry-after-ms (milliseconds), else
-// Retry-After (seconds or an HTTP date); 0 when it says nothing usable.
-func RetryAfter(h http.Header, now time.Time) time.Duration {
-	if ms, err := strconv.ParseFloat(strings.TrimSpace(h.Get("Retry-After-Ms")), 64); err == nil && ms > 0 {
-		return time.Duration(ms * float64(time.Millisecond))
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
 
 // ShouldRetry applies the server's x-should-retry header, when it sends one, to a guess.
 func ShouldRetry(h http.Header, guess bool) bool {

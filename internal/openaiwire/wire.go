@@ -22,6 +22,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/internal/aihttp"
+	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/provider"
 )
 
@@ -249,7 +250,7 @@ func (c *Client) failure(resp *http.Response) error {
 		msg = aihttp.Clip(strings.TrimSpace(string(b)), 200)
 	}
 	f := c.Fail(resp.StatusCode, code, msg, resp.Header.Get("X-Request-Id"))
-	f.AI.RetryAfter = aihttp.RetryAfter(resp.Header, c.Now())
+	f.AI.RetryAfter = safehttp.RetryAfter(resp.Header, c.Now())
 	if f.AI.RetryAfter == 0 && resp.StatusCode == http.StatusTooManyRequests {
 		f.AI.RetryAfter = rateLimitReset(resp.Header)
 	}

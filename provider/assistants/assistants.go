@@ -27,6 +27,7 @@ import (
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/internal/aihttp"
 	"github.com/tandemchat/tandem/internal/openaiwire"
+	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/provider"
 )
 
@@ -338,7 +339,7 @@ func (p *Provider) cancel(ctx context.Context, thread, run string) {
 	}
 	interval := p.PollInterval
 	for r.Status == "cancelling" || r.Status == "queued" || r.Status == "in_progress" {
-		if sleep(ctx, pollAfter(h, interval)) != nil {
+		if safehttp.Sleep(ctx, pollAfter(h, interval)) != nil {
 			return
 		}
 		if h, err = p.c.Call(ctx, http.MethodGet, base, nil, &r); err != nil {
@@ -359,7 +360,7 @@ func (p *Provider) wait(ctx context.Context, thread string, r *runObject, h http
 	}
 	interval := p.PollInterval
 	for r.Status == "queued" || r.Status == "in_progress" || r.Status == "cancelling" {
-		err := sleep(ctx, pollAfter(h, interval))
+		err := safehttp.Sleep(ctx, pollAfter(h, interval))
 		if err == nil {
 			var next runObject
 			h, err = p.c.Call(ctx, http.MethodGet, "/threads/"+url.PathEscape(thread)+"/runs/"+url.PathEscape(r.ID), nil, &next)
@@ -389,17 +390,6 @@ func pollAfter(h http.Header, d time.Duration) time.Duration {
 		return time.Duration(ms) * time.Millisecond
 	}
 	return max(d, time.Millisecond)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // finish reads a run that is over or needs tools.

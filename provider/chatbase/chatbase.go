@@ -365,7 +365,7 @@ func (p *Provider) post(ctx context.Context, path string, body any) ([]byte, str
 
 // wait is how long Chatbase asks to wait: Retry-After, or x-ratelimit-reset (epoch ms, v2).
 func (p *Provider) wait(h http.Header) time.Duration {
-	if d := aihttp.RetryAfter(h, p.now()); d > 0 {
+	if d := safehttp.RetryAfter(h, p.now()); d > 0 {
 		return d
 	}
 	if ms, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-Ratelimit-Reset")), 10, 64); err == nil {

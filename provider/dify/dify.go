@@ -266,7 +266,7 @@ func (p *Provider) chat(ctx context.Context, req *tandem.AIRequest, body ChatReq
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		env := readEnvelope(resp.Body)
-		ae := p.apiError(resp.StatusCode, env, aihttp.RetryAfter(resp.Header, p.now()))
+		ae := p.apiError(resp.StatusCode, env, safehttp.RetryAfter(resp.Header, p.now()))
 		ae.Temporary = aihttp.ShouldRetry(resp.Header, ae.Temporary)
 		return nil, isGone(resp.StatusCode, env.Code), ae
 	}

@@ -204,7 +204,7 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 		return nil, p.transportError(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := p.statusError(resp.StatusCode, b, aihttp.RetryAfter(resp.Header, p.now()))
+		ae := p.statusError(resp.StatusCode, b, safehttp.RetryAfter(resp.Header, p.now()))
 		ae.Temporary = aihttp.ShouldRetry(resp.Header, ae.Temporary)
 		return nil, ae
 	}
