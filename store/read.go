@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tandemchat/tandem"
 )
@@ -209,22 +210,7 @@ func (db *DB) ConversationUsage(ctx context.Context, conversationID string) (tan
 
 // Notes returns a conversation's internal notes, oldest first.
 func (db *DB) Notes(ctx context.Context, conversationID string) ([]tandem.Note, error) {
-	rows, err := db.read(ctx).query(`SELECT id, author, text, created_at FROM notes WHERE conversation_id = ? ORDER BY created_at, id`, conversationID)
-	if err != nil {
-		return nil, fmt.Errorf("notes: %w", err)
-	}
-	defer rows.Close()
-	var out []tandem.Note
-	for rows.Next() {
-		n := tandem.Note{ConversationID: conversationID}
-		var created int64
-		if err := rows.Scan(&n.ID, &n.Author, &n.Text, &created); err != nil {
-			return nil, err
-		}
-		n.CreatedAt = fromMicros(created)
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return db.NotesSince(ctx, conversationID, time.Time{})
 }
 
 // Notifications returns a conversation's internal notifications, oldest first.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -49,16 +48,9 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	}
 	var flows []*flow.Flow
 	for _, file := range files {
-		src, err := os.ReadFile(file)
+		f, _, err := m.readFlow(file)
 		if err != nil {
-			return fmt.Errorf("flow file %s cannot be read: %w", file, err)
-		}
-		f, findings := flow.Parse(file, src)
-		if f == nil {
-			for _, fd := range findings {
-				fmt.Fprintln(m.Stderr, fd.String())
-			}
-			return fmt.Errorf("flow %s is invalid; fix the errors above", file)
+			return err
 		}
 		flows = append(flows, f)
 	}

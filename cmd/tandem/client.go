@@ -95,16 +95,9 @@ func (m *Main) runFlowClient(ctx context.Context, sub string, args []string) err
 			return usagef("flow push: name flow files")
 		}
 		for _, file := range pos {
-			src, err := os.ReadFile(file)
+			f, src, err := m.readFlow(file)
 			if err != nil {
-				return fmt.Errorf("flow file %s cannot be read: %w", file, err)
-			}
-			f, findings := flow.Parse(file, src)
-			if f == nil {
-				for _, fd := range findings {
-					fmt.Fprintln(m.Stderr, fd.String())
-				}
-				return fmt.Errorf("%s is invalid; fix it before pushing", file)
+				return err
 			}
 			ctype := "application/yaml"
 			if strings.HasSuffix(file, ".json") {

@@ -97,3 +97,20 @@ func (m *Main) runFlowValidate(args []string) error {
 	}
 	return nil
 }
+
+// readFlow reads and parses a flow file; when it does not parse, its findings are printed and
+// the error says so.
+func (m *Main) readFlow(file string) (*flow.Flow, []byte, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("flow file %s cannot be read: %w", file, err)
+	}
+	f, findings := flow.Parse(file, src)
+	if f == nil {
+		for _, fd := range findings {
+			fmt.Fprintln(m.Stderr, fd.String())
+		}
+		return nil, nil, fmt.Errorf("flow %s is invalid; fix the errors above", file)
+	}
+	return f, src, nil
+}

@@ -552,3 +552,17 @@ func strictNode(v any) bool {
 	}
 	return true
 }
+
+// Arguments keeps a tool call's arguments as JSON: valid JSON as is, anything else as a JSON
+// string (so the agent reports it to the model as invalid), nothing as {}.
+func Arguments(s string) tandem.JSON {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return tandem.JSON("{}")
+	case json.Valid([]byte(s)):
+		return tandem.JSON(s)
+	}
+	b, _ := json.Marshal(s)
+	return b
+}

@@ -404,7 +404,7 @@ func (p *Provider) finish(ctx context.Context, req *tandem.AIRequest, thread str
 			return nil, p.c.Malformed("answered with a run that requires an action it does not name", "")
 		}
 		for _, tc := range r.RequiredAction.SubmitToolOutputs.ToolCalls {
-			res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: arguments(tc.Function.Arguments)})
+			res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: openaiwire.Arguments(tc.Function.Arguments)})
 		}
 		res.FinishReason, res.Memory = "tool_calls", thread+"/"+r.ID
 		return res, nil
@@ -517,20 +517,6 @@ func threadMessage(m tandem.ChatMessage) (message, bool) {
 		parts = append(parts, part{Type: "image_url", ImageURL: &imageURL{URL: u}})
 	}
 	return message{Role: m.Role, Content: parts}, true
-}
-
-// arguments keeps a tool call's arguments as JSON: valid JSON as is, anything else as a JSON
-// string (so the agent reports it to the model as invalid), nothing as {}.
-func arguments(s string) tandem.JSON {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		return tandem.JSON("{}")
-	case json.Valid([]byte(s)):
-		return tandem.JSON(s)
-	}
-	b, _ := json.Marshal(s)
-	return b
 }
 
 // ---- the wire format ----

@@ -160,7 +160,7 @@ func (p *Provider) result(req *tandem.AIRequest, model, finish, text, refusal st
 		res.Text, res.FinishReason = refusal, "refusal"
 	}
 	for _, tc := range calls {
-		res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: arguments(tc.Function.Arguments)})
+		res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: openaiwire.Arguments(tc.Function.Arguments)})
 	}
 	if req.Output == "json" {
 		var v any
@@ -169,20 +169,6 @@ func (p *Provider) result(req *tandem.AIRequest, model, finish, text, refusal st
 		}
 	}
 	return res
-}
-
-// arguments keeps a tool call's arguments as JSON: valid JSON as is, anything else as a JSON
-// string (so the agent reports it to the model as invalid), nothing as {}.
-func arguments(s string) tandem.JSON {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		return tandem.JSON("{}")
-	case json.Valid([]byte(s)):
-		return tandem.JSON(s)
-	}
-	b, _ := json.Marshal(s)
-	return b
 }
 
 func deref(s *string) string {

@@ -243,7 +243,7 @@ func (p *Provider) result(req *tandem.AIRequest, resp *response, model string) (
 				}
 			}
 		case "function_call":
-			res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: openaiwire.FirstOf(it.CallID, it.ID), Name: it.Name, Arguments: arguments(it.Arguments)})
+			res.ToolCalls = append(res.ToolCalls, tandem.ToolCall{ID: openaiwire.FirstOf(it.CallID, it.ID), Name: it.Name, Arguments: openaiwire.Arguments(it.Arguments)})
 		}
 	}
 	res.Text = text.String()
@@ -265,20 +265,6 @@ func (p *Provider) result(req *tandem.AIRequest, resp *response, model string) (
 		}
 	}
 	return res, nil
-}
-
-// arguments keeps a tool call's arguments as JSON: valid JSON as is, anything else as a JSON
-// string (so the agent reports it to the model as invalid), nothing as {}.
-func arguments(s string) tandem.JSON {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		return tandem.JSON("{}")
-	case json.Valid([]byte(s)):
-		return tandem.JSON(s)
-	}
-	b, _ := json.Marshal(s)
-	return b
 }
 
 // ---- the wire format ----
