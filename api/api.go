@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/desk/inbox"
 	"github.com/tandemchat/tandem/runner"
@@ -25,8 +26,9 @@ type Config struct {
 	Runner *runner.Runner
 	// Workspace is the loaded configuration: channels, providers, schedules...
 	Workspace *config.Config
-	Clock     tandem.Clock
-	Logger    *slog.Logger
+	// Clock gives the time (default: the wall clock).
+	Clock  tandem.Clock
+	Logger *slog.Logger
 	// Hub wakes long-polls when a conversation gets messages; nil polls only.
 	Hub *Hub
 	// Observer receives request measurements (metrics); nil ignores them.
@@ -88,6 +90,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.NewID == nil {
 		cfg.NewID = runner.NewID
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Workspace == nil {
 		cfg.Workspace = config.Default()
