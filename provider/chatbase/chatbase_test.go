@@ -13,13 +13,13 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/provider"
 	"github.com/tandemchat/tandem/provider/chatbase"
+	"github.com/tandemchat/tandem/provider/providertest"
 )
 
 const (
@@ -27,38 +27,15 @@ const (
 	chatbot = "ckl123abc456"
 )
 
-type call struct {
-	Method, Path string
-	Header       http.Header
-	Body         map[string]any
-}
-
-// fake is a Chatbase API on httptest: handle answers, calls records what it received.
-type fake struct {
-	mu     sync.Mutex
-	calls  []call
-	handle func(w http.ResponseWriter, r *http.Request, body map[string]any)
-}
-
-func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	_ = json.Unmarshal(b, &body)
-	f.mu.Lock()
-	f.calls = append(f.calls, call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	f.mu.Unlock()
-	f.handle(w, r, body)
-}
-
-func (f *fake) Calls() []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]call(nil), f.calls...)
-}
+// call is one request the fake received; fake is the API on httptest.
+type (
+	call = providertest.Call
+	fake = providertest.JSONFake
+)
 
 func setup(t *testing.T, cfg provider.Config, handle func(w http.ResponseWriter, r *http.Request, body map[string]any)) (*chatbase.Provider, *fake) {
 	t.Helper()
-	f := &fake{handle: handle}
+	f := &fake{Handle: handle}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	cfg.ID, cfg.Kind, cfg.APIKey, cfg.ChatbotID = "bot", chatbase.Kind, key, chatbot

@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/provider"
 	"github.com/tandemchat/tandem/provider/dify"
+	"github.com/tandemchat/tandem/provider/providertest"
 )
 
 const (
@@ -30,43 +30,22 @@ const (
 )
 
 // call is one request the fake Dify received.
-type call struct {
-	Method, Path string
-	Header       http.Header
-	Body         map[string]any
-}
-
-// fake is a Dify Service API on httptest: handle answers each POST, calls records them.
-type fake struct {
-	mu     sync.Mutex
-	calls  []call
-	handle func(w http.ResponseWriter, r *http.Request, body map[string]any)
-}
-
-func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	_ = json.Unmarshal(b, &body)
-	f.mu.Lock()
-	f.calls = append(f.calls, call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	f.mu.Unlock()
-	if strings.HasSuffix(r.URL.Path, "/stop") {
-		io.WriteString(w, `{"result":"success"}`)
-		return
-	}
-	f.handle(w, r, body)
-}
-
-func (f *fake) Calls() []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]call(nil), f.calls...)
-}
+// call is one request the fake received; fake is the API on httptest.
+type (
+	call = providertest.Call
+	fake = providertest.JSONFake
+)
 
 // setup starts a fake Dify and a provider pointed at it (base URL …/v1, blocking).
 func setup(t *testing.T, mode string, handle func(w http.ResponseWriter, r *http.Request, body map[string]any)) (*dify.Provider, *fake) {
 	t.Helper()
-	f := &fake{handle: handle}
+	f := &fake{Handle: func(w http.ResponseWriter, r *http.Request, body map[string]any) {
+		if strings.HasSuffix(r.URL.Path, "/stop") { // a stop request always succeeds
+			io.WriteString(w, `{"result":"success"}`)
+			return
+		}
+		handle(w, r, body)
+	}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	p, err := dify.New(provider.Config{ID: "support", Kind: dify.Kind, APIKey: key, BaseURL: srv.URL + "/v1/", ResponseMode: mode},

@@ -159,6 +159,39 @@ func (rc *Recorder) Requests() []Request {
 	return append([]Request(nil), rc.reqs...)
 }
 
+// Call is one request a JSONFake received, its JSON body decoded (nil when it is not JSON).
+type Call struct {
+	Method, Path string
+	Header       http.Header
+	Body         map[string]any
+}
+
+// JSONFake is a fake JSON API on httptest: Handle answers each request, Calls returns what it
+// received.
+type JSONFake struct {
+	Handle func(w http.ResponseWriter, r *http.Request, body map[string]any)
+
+	mu    sync.Mutex
+	calls []Call
+}
+
+func (f *JSONFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	var body map[string]any
+	_ = json.Unmarshal(b, &body)
+	f.mu.Lock()
+	f.calls = append(f.calls, Call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	f.mu.Unlock()
+	f.Handle(w, r, body)
+}
+
+// Calls returns the requests received so far.
+func (f *JSONFake) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Call(nil), f.calls...)
+}
+
 // Routes lists "METHOD /path" of every request received, in order.
 func (rc *Recorder) Routes() []string {
 	var out []string
