@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -450,10 +449,9 @@ func (db *DB) InboxQueued(ctx context.Context, team, after string, limit int) (l
 	where := `status = 'queued' AND team = ?`
 	args := []any{team}
 	if after != "" {
-		us, id, ok := strings.Cut(after, "_")
-		t, err := strconv.ParseInt(us, 10, 64)
-		if !ok || err != nil {
-			return nil, "", tandem.Errorf(tandem.EINVALID, "cursor: %q is not a cursor this API returned.", after)
+		t, id, err := parseCursor(after)
+		if err != nil {
+			return nil, "", err
 		}
 		where += ` AND (updated_at > ? OR (updated_at = ? AND id > ?))`
 		args = append(args, t, t, id)
@@ -473,11 +471,7 @@ func (db *DB) InboxQueued(ctx context.Context, team, after string, limit int) (l
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	if len(list) == limit {
-		last := list[len(list)-1]
-		next = fmt.Sprintf("%d_%s", micros(last.UpdatedAt), last.ID)
-	}
-	return list, next, nil
+	return list, nextCursor(list, limit), nil
 }
 
 // ---- listing ----
@@ -541,10 +535,9 @@ func (db *DB) InboxList(ctx context.Context, p InboxListParams) ([]InboxItem, st
 		args = append(args, strings.ToLower(p.Assignee))
 	}
 	if p.Before != "" {
-		us, id, ok := strings.Cut(p.Before, "_")
-		t, err := strconv.ParseInt(us, 10, 64)
-		if !ok || err != nil {
-			return nil, "", tandem.Errorf(tandem.EINVALID, "cursor: %q is not a cursor this API returned.", p.Before)
+		t, id, err := parseCursor(p.Before)
+		if err != nil {
+			return nil, "", err
 		}
 		where = append(where, "(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))")
 		args = append(args, t, t, id)
@@ -595,12 +588,7 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.updated_at DESC, c.id DESC
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) == p.Limit {
-		last := out[len(out)-1]
-		next = fmt.Sprintf("%d_%s", micros(last.UpdatedAt), last.ID)
-	}
-	return out, next, nil
+	return out, nextCursor(out, p.Limit), nil
 }
 
 // ---- changes, for the inbox's event stream ----

@@ -35,10 +35,9 @@ func (db *DB) ConversationList(ctx context.Context, p ConversationListParams) ([
 		args = append(args, p.Team)
 	}
 	if p.Before != "" {
-		us, id, ok := strings.Cut(p.Before, "_")
-		t, err := strconv.ParseInt(us, 10, 64)
-		if !ok || err != nil {
-			return nil, "", tandem.Errorf(tandem.EINVALID, "cursor: %q is not a cursor this API returned.", p.Before)
+		t, id, err := parseCursor(p.Before)
+		if err != nil {
+			return nil, "", err
 		}
 		where = append(where, "(updated_at < ? OR (updated_at = ? AND id < ?))")
 		args = append(args, t, t, id)
@@ -68,12 +67,7 @@ func (db *DB) ConversationList(ctx context.Context, p ConversationListParams) ([
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) == p.Limit {
-		last := out[len(out)-1]
-		next = fmt.Sprintf("%d_%s", micros(last.UpdatedAt), last.ID)
-	}
-	return out, next, nil
+	return out, nextCursor(out, p.Limit), nil
 }
 
 // ContactPatch changes a contact's fields: each non-nil field is set; attributes set to nil
@@ -253,4 +247,27 @@ FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?`, id)
 		return nil, nil, fmt.Errorf("contact of conversation %s: %w", id, err)
 	}
 	return &c, &k, nil
+}
+
+// A page cursor is the updated_at (microseconds) and id of the last conversation of a page.
+
+// nextCursor is the cursor of the page after list, "" when list is not a full page.
+func nextCursor[T interface{ info() *ConversationInfo }](list []T, limit int) string {
+	if len(list) == 0 || len(list) < limit {
+		return ""
+	}
+	last := list[len(list)-1].info()
+	return fmt.Sprintf("%d_%s", micros(last.UpdatedAt), last.ID)
+}
+
+func (c ConversationInfo) info() *ConversationInfo { return &c }
+
+// parseCursor reads a cursor nextCursor made.
+func parseCursor(c string) (updatedMicros int64, id string, err error) {
+	us, id, ok := strings.Cut(c, "_")
+	t, perr := strconv.ParseInt(us, 10, 64)
+	if !ok || perr != nil {
+		return 0, "", tandem.Errorf(tandem.EINVALID, "cursor: %q is not a cursor this API returned.", c)
+	}
+	return t, id, nil
 }
