@@ -1,6 +1,9 @@
 package tandem
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Handoff states of a conversation.
 const (
@@ -41,4 +44,18 @@ type Desk interface {
 	Send(ctx context.Context, session string, m *Message) error
 	// Close tells the desk the handoff ended and why (TIMEOUT, USER_CLOSED).
 	Close(ctx context.Context, session string, reason string) error
+}
+
+// DeskLink ties a handoff to the desk's own record of it (an Intercom conversation, a LiveChat
+// chat, a Chatwoot conversation): later calls find the desk's record by the handoff's session,
+// the desk's webhooks find the handoff by Ref. Data is the desk's own bookkeeping.
+type DeskLink struct {
+	Desk           string    `json:"desk"`
+	Session        string    `json:"session"`
+	ConversationID string    `json:"conversation_id"`
+	Ref            string    `json:"ref"`
+	Data           JSON      `json:"data,omitempty"`
+	Open           bool      `json:"open"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }

@@ -43,6 +43,9 @@ type Config struct {
 	NewID func() string
 	// Inbox is the built-in agent inbox behind /api/v1/inbox; nil answers 503 there.
 	Inbox *inbox.Service
+	// Desks returns the external desk with the id (nil when it is not built), for its
+	// webhooks under /hooks/; nil: every desk webhook answers as for an unknown desk.
+	Desks func(id string) tandem.Desk
 }
 
 // Observer receives one measurement per request.

@@ -18,6 +18,7 @@ import (
 	apichannel "github.com/tandemchat/tandem/channel/api"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/desk"
 	"github.com/tandemchat/tandem/desk/webhook"
 	"github.com/tandemchat/tandem/desk/webhook/webhooktest"
 	"github.com/tandemchat/tandem/metrics"
@@ -129,16 +130,7 @@ desks:
 	e := &env{t: t, db: db, cfg: cfg, hub: NewHub(), clock: clock.NewVirtual(t0)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	desks, err := workspace.Desks(cfg, fd.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range desks {
-		wd := d.(*webhook.Desk)
-		wd.Now = e.clock.Now
-		wd.Sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
-		wd.Timeout = 2 * time.Second
-	}
+	var desks map[string]tandem.Desk
 	api := &apichannel.Channel{ID: "api", Client: &http.Client{Timeout: 5 * time.Second}}
 	wenv, err := workspace.Env(cfg)
 	if err != nil {
@@ -151,10 +143,19 @@ desks:
 		Desk:    func(id string) (tandem.Desk, bool) { d, ok := desks[id]; return d, ok },
 		Notify:  e.hub.Notify,
 	})
+	desks, err = workspace.Desks(cfg, desk.Deps{HTTP: fd.Client(), Store: db, Sink: e.run, Logger: log, Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range desks {
+		wd := d.(*webhook.Desk)
+		wd.Sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+		wd.Timeout = 2 * time.Second
+	}
 	e.publish(handoffFlow)
 	m := metrics.New(db, e.clock.Now)
 	e.api = New(Config{DB: db, Runner: e.run, Workspace: cfg, Clock: e.clock, Hub: e.hub, Observer: observer{m}, Logger: log,
-		Metrics: m.Handler(), RateLimit: -1})
+		Metrics: m.Handler(), RateLimit: -1, Desks: func(id string) tandem.Desk { return desks[id] }})
 	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(e.srv.Close)
 	tok, rec, err := db.TokenCreate(ctx, "test", "", t0, runner.NewID)

@@ -39,7 +39,7 @@ func Env(cfg *config.Config) (*engine.Env, error) {
 	}
 	desks := map[string]engine.DeskInfo{"inbox": {}}
 	for _, d := range cfg.Desks {
-		desks[d.ID] = engine.DeskInfo{NeedsEmail: d.Kind == "webhook" || d.Kind == "intercom" || d.Kind == "livechat"}
+		desks[d.ID] = engine.DeskInfo{NeedsEmail: desk.NeedsEmail(d.Kind)}
 	}
 	return &engine.Env{
 		Schedules: schedules, Location: cfg.Location(), Language: cfg.Workspace.Language,
@@ -151,10 +151,11 @@ func Providers(cfg *config.Config, client *http.Client, kn tandem.Knowledge) (ma
 	return out, nil
 }
 
-// Desks builds the configured external desks whose kind this build has, by id. The built-in
-// inbox is not among them (its package builds it with what it needs); a desk of a kind not
-// available is left out, so a handoff to it takes on_unavailable.
-func Desks(cfg *config.Config, client *http.Client) (map[string]tandem.Desk, error) {
+// Desks builds the configured external desks whose kind this build has, by id, with deps
+// (its HTTP client is the one they call through). The built-in inbox is not among them (its
+// package builds it with what it needs); a desk of a kind not available is left out, so a
+// handoff to it takes on_unavailable.
+func Desks(cfg *config.Config, deps desk.Deps) (map[string]tandem.Desk, error) {
 	available := map[string]bool{}
 	for _, k := range desk.Kinds() {
 		available[k] = true
@@ -165,7 +166,7 @@ func Desks(cfg *config.Config, client *http.Client) (map[string]tandem.Desk, err
 			continue
 		}
 		dk, err := desk.New(desk.Config{ID: d.ID, Kind: d.Kind, URL: d.URL, Username: d.Username, Password: d.Password,
-			Secret: d.Secret, HealthURL: d.HealthURL, Timeout: d.Timeout.D()}, desk.Deps{HTTP: client})
+			Secret: d.Secret, HealthURL: d.HealthURL, Timeout: d.Timeout.D(), Options: d.Options()}, deps)
 		if err != nil {
 			return nil, fmt.Errorf("%w (desks: %s)", err, d.ID)
 		}

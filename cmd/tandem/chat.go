@@ -12,6 +12,7 @@ import (
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/convtest"
+	"github.com/tandemchat/tandem/desk"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/workspace"
@@ -62,12 +63,7 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow, checkConfig bool, channel string, contact tandem.Contact) error {
 	out := m.Stdout
 	var providers map[string]tandem.Provider
-	// Configured desks are called for real (their agents' replies cannot come back to a
-	// terminal: /agent plays them).
-	desks, err := workspace.Desks(cfg, safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}))
-	if err != nil {
-		return err
-	}
+	var desks map[string]tandem.Desk
 	ai := safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 3 * time.Minute})
 	emb, err := workspace.Embedders(cfg, ai)
 	if err != nil {
@@ -85,6 +81,13 @@ func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow,
 	}
 	defer sb.Close()
 	if providers, err = workspace.Providers(cfg, ai, sb.Knowledge); err != nil {
+		return err
+	}
+	// Configured desks are called for real (their agents' replies cannot come back to a
+	// terminal: /agent plays them).
+	desks, err = workspace.Desks(cfg, desk.Deps{HTTP: safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}),
+		Store: sb.DB, Sink: sb.Runner})
+	if err != nil {
 		return err
 	}
 	if err := sb.Publish(ctx, flows, checkConfig); err != nil {

@@ -19,6 +19,7 @@ import (
 	apichannel "github.com/tandemchat/tandem/channel/api"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/desk"
 	"github.com/tandemchat/tandem/desk/inbox"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/internal/safehttp"
@@ -183,17 +184,6 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if err != nil {
 		return fail(err)
 	}
-	// Desks are the operator's own services, named in tandem.yaml: they may be private. Each
-	// desk bounds its calls itself; the client's timeout is a backstop.
-	desks, err := workspace.Desks(cfg, safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}))
-	if err != nil {
-		return fail(err)
-	}
-	for _, d := range cfg.Desks {
-		if _, ok := desks[d.ID]; !ok && d.Kind != config.InboxDesk {
-			log.Warn("desk kind not available in this version; handoffs to it take on_unavailable", "desk", d.ID, "kind", d.Kind)
-		}
-	}
 	s.metrics = metrics.New(db, wall.Now)
 	hub := api.NewHub()
 	channels, err := buildChannels(cfg, log)
@@ -212,6 +202,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if o.WrapObserver != nil {
 		observer = o.WrapObserver(observer)
 	}
+	var desks map[string]tandem.Desk                                                 // built below, once the runner they deliver to exists
 	ibx := inbox.New(inbox.Config{DB: db, Workspace: cfg, Clock: wall, Logger: log}) // the built-in inbox desk
 	s.run = runner.New(runner.Config{
 		DB: db, Clock: wall, Logger: log, Observer: observer, Poll: poll, Env: env,
@@ -230,6 +221,19 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	})
 	ibx.SetEvents(s.run)
 	s.inbox = ibx
+	// Desks are the operator's own services, named in tandem.yaml: they may be private. Each
+	// desk bounds its calls itself; the client's timeout is a backstop. The runner looks them
+	// up only once it runs, after this.
+	desks, err = workspace.Desks(cfg, desk.Deps{HTTP: safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}),
+		Store: db, Sink: s.run, Logger: log, Clock: wall})
+	if err != nil {
+		return fail(err)
+	}
+	for _, d := range cfg.Desks {
+		if _, ok := desks[d.ID]; !ok && d.Kind != config.InboxDesk {
+			log.Warn("desk kind not available in this version; handoffs to it take on_unavailable", "desk", d.ID, "kind", d.Kind)
+		}
+	}
 	if err := s.run.LoadFlows(ctx); err != nil {
 		return fail(err)
 	}
@@ -246,8 +250,19 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	wctx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopWatch = stopWatch
 	go kn.Watch(wctx, 30*time.Second)
+	for _, d := range desks {
+		if p, ok := d.(desk.Poller); ok && p.PollInterval() > 0 {
+			go pollDesk(wctx, p, log)
+		}
+	}
 	s.api = api.New(api.Config{DB: db, Runner: s.run, Workspace: cfg, Clock: wall, Logger: log, Hub: hub,
-		Observer: s.metrics, Metrics: s.metrics.Handler(), RateLimit: o.RateLimit, Inbox: ibx})
+		Observer: s.metrics, Metrics: s.metrics.Handler(), RateLimit: o.RateLimit, Inbox: ibx,
+		Desks: func(id string) tandem.Desk {
+			if d, ok := desks[id]; ok {
+				return d
+			}
+			return nil
+		}})
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		s.run.Stop(ctx)
@@ -262,6 +277,25 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	}
 	log.Info("tandem is serving", "addr", ln.Addr().String(), "store", store, "workspace", cfg.Workspace.Name, "version", Version)
 	return s, nil
+}
+
+// pollDesk runs a desk's poll at once and then every PollInterval until ctx ends; a failed poll
+// is logged and tried again at the next tick.
+func pollDesk(ctx context.Context, p desk.Poller, log *slog.Logger) {
+	t := time.NewTicker(p.PollInterval())
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		if err := p.Poll(pctx); err != nil && ctx.Err() == nil {
+			log.Warn("desk poll failed; it runs again at the next interval", "err", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // buildChannels makes the configured channels that can send.

@@ -1,9 +1,9 @@
-// Package webhook is the desk of kind `webhook` (contracts/handoff-webhook.md): a business's
-// own help desk, reached through three calls with GPTBots' field names — POST
-// {url}/conversation/establish, {url}/chat and {url}/conversation/close — and answering through
-// two callbacks, which this package authenticates and parses (callback.go) and the api package
-// serves under /hooks/desk/{desk_id}/. It keeps no state that matters across restarts: the
-// outbox makes the calls durable, the store makes callbacks idempotent.
+// Package webhook is the desk of kind `webhook`: a business's own help desk, reached through
+// three calls with GPTBots' field names — POST {url}/conversation/establish, {url}/chat and
+// {url}/conversation/close — and answering through two callbacks under
+// /hooks/desk/{desk_id}/, which this package authenticates, parses (callback.go) and serves
+// (hooks.go). It keeps no state that matters across restarts: the outbox makes the calls
+// durable, the sink makes callbacks idempotent.
 package webhook
 
 import (
@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -57,15 +58,13 @@ const (
 	FailedEstablishHold = 60 * time.Second
 )
 
-// Statuses reported by Status (the seed's three service states).
-const (
-	StatusNotConfigured = "not_configured"
-	StatusAvailable     = "available"
-	StatusUnavailable   = "unavailable"
-)
-
 func init() {
-	desk.Register(Kind, func(c desk.Config, d desk.Deps) (tandem.Desk, error) { return New(c, d) })
+	desk.Register(Kind, desk.Kind{
+		New:        func(c desk.Config, d desk.Deps) (tandem.Desk, error) { return New(c, d) },
+		NeedsEmail: true, // GPTBots-style desks open a conversation with an e-mail
+		Hook:       "desk",
+		Routes:     routes(),
+	})
 }
 
 // Desk talks to one webhook desk. Build it with New; it is safe for concurrent use.
@@ -85,7 +84,10 @@ type Desk struct {
 	// password and secret are unexported so that no dump of a Desk shows them; neither is ever
 	// logged nor put in an error.
 	password string
-	secret   string // signs calls (X-Tandem-Signature); the api checks callbacks against it
+	secret   string // signs calls (X-Tandem-Signature) and authenticates callbacks
+
+	sink desk.Sink // takes callbacks into conversations
+	log  *slog.Logger
 
 	mu       sync.Mutex
 	failedAt time.Time // the last establish that failed after its retries
@@ -132,9 +134,19 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Desk{ID: c.ID, URL: base, Username: c.Username, password: c.Password, secret: c.Secret,
+	dk := &Desk{ID: c.ID, URL: base, Username: c.Username, password: c.Password, secret: c.Secret,
 		HealthURL: strings.TrimSpace(c.HealthURL), Timeout: timeout, UserAgent: "tandem/" + version(), Client: client,
-		Now: time.Now, Sleep: safehttp.Sleep}, nil
+		Now: time.Now, Sleep: safehttp.Sleep, sink: d.Sink, log: d.Logger}
+	if d.Clock != nil {
+		dk.Now = d.Clock.Now
+	}
+	if d.Sleep != nil {
+		dk.Sleep = d.Sleep
+	}
+	if dk.log == nil {
+		dk.log = slog.New(slog.DiscardHandler)
+	}
+	return dk, nil
 }
 
 func checkURL(s string) error {
@@ -193,14 +205,14 @@ func (d *Desk) Health(ctx context.Context) error {
 // unavailable (for the API and metrics).
 func (d *Desk) Status() string {
 	if d.URL == "" {
-		return StatusNotConfigured
+		return desk.StatusNotConfigured
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if (!d.failedAt.IsZero() && d.Now().Sub(d.failedAt) < FailedEstablishHold) || d.checkErr != nil {
-		return StatusUnavailable
+		return desk.StatusUnavailable
 	}
-	return StatusAvailable
+	return desk.StatusAvailable
 }
 
 func (d *Desk) checkHealth(ctx context.Context) error {

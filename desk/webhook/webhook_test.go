@@ -469,7 +469,7 @@ func TestHealth(t *testing.T) {
 	t.Run("not configured", func(t *testing.T) {
 		t.Parallel()
 		d, _, _ := setup(t, func(c *desk.Config) { c.URL = "" })
-		if err := d.Health(ctx); err == nil || d.Status() != webhook.StatusNotConfigured {
+		if err := d.Health(ctx); err == nil || d.Status() != desk.StatusNotConfigured {
 			t.Errorf("Health %v, Status %s", err, d.Status())
 		}
 	})
@@ -481,11 +481,11 @@ func TestHealth(t *testing.T) {
 		}
 		fd.Script(webhook.PathEstablish, webhooktest.Reply{Status: 400})
 		d.Start(ctx, start(msg("m1", tandem.DirectionIn, "help")))
-		if d.Health(ctx) == nil || d.Status() != webhook.StatusUnavailable {
+		if d.Health(ctx) == nil || d.Status() != desk.StatusUnavailable {
 			t.Error("available after a failed establish")
 		}
 		clk.Advance(61 * time.Second)
-		if err := d.Health(ctx); err != nil || d.Status() != webhook.StatusAvailable {
+		if err := d.Health(ctx); err != nil || d.Status() != desk.StatusAvailable {
 			t.Errorf("60 s after a failed establish: %v", err)
 		}
 	})
