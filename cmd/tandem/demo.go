@@ -100,7 +100,9 @@ Talk to the bot through the API channel "api". In another terminal:
 
 Other things to try: "I'd like a quote", "support", "take a note", "faq", "menu".
 
-The agents' inbox: log in as %[4]s with password %[5]s and use its API:
+The agents' inbox: open %[1]s/ and log in as %[4]s with password %[5]s
+(an admin: the Admin screens are there too). Hand yourself a conversation by saying "support"
+to the bot above, and answer it in the inbox. The same with curl:
 
   AGENT=$(curl -s -X POST %[1]s/api/v1/inbox/login -d '{"email": "%[4]s", "password": "%[5]s"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
   curl -s -X PUT %[1]s/api/v1/inbox/presence -H "Authorization: Bearer $AGENT" -d '{"status": "online"}'

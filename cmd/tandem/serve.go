@@ -26,6 +26,7 @@ import (
 	"github.com/tandemchat/tandem/metrics"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/web"
 	"github.com/tandemchat/tandem/workspace"
 )
 
@@ -269,7 +270,11 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		return fail(fmt.Errorf("cannot listen on %s: %w", o.Addr, err))
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+	// The browser app (login at /, the inbox, the admin screens) beside the API.
+	root := http.NewServeMux()
+	root.Handle("/", s.api)
+	web.New().Register(root)
+	s.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 90 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	store := "sqlite " + db.Path()
 	if db.Dialect() == "postgres" {

@@ -652,6 +652,20 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(p.stdout.String(), m[1]+"/api/v1/channels/api/messages") {
 		t.Errorf("the curl commands do not name the server's address:\n%s", p.stdout.String())
 	}
+	if want := "open " + m[1] + "/ and log in as " + demoAgent + " with password " + demoPassword; !strings.Contains(p.stdout.String(), want) {
+		t.Errorf("the demo does not say how to open the inbox (%q):\n%s", want, p.stdout.String())
+	}
+	for _, path := range []string{"/", "/inbox"} {
+		res, err := http.Get(m[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(body), `<div id="root">`) {
+			t.Errorf("GET %s: %d, want the web app's page", path, res.StatusCode)
+		}
+	}
 	conv, in := api.say("u-42", "m-1", "where is my order?")
 	got := api.awaitBot(conv, in, 1)
 	if !strings.Contains(strings.Join(got, "\n"), "order number") {

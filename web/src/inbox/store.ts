@@ -1,0 +1,215 @@
+// The inbox's live state: every open conversation of the inbox, loaded once and then kept
+// current by the event stream (no polling). The open conversation's view listens to its own
+// messages, notes and changes through watch().
+import { useSyncExternalStore } from "react";
+import { client, call } from "../api/client";
+import type { Agent, Conversation, InboxConversation, Message, Note, Team } from "../api/types";
+import { openStream, type SSEEvent } from "../api/sse";
+import { session } from "../session/session";
+import { inInbox, sortConversations } from "./model";
+
+const SEEN = "tandem.seen";
+
+export type ConversationEvent =
+  | { kind: "message"; message: Message }
+  | { kind: "note"; note: Note }
+  | { kind: "conversation"; conversation: Conversation };
+
+interface Snapshot {
+  list: InboxConversation[];
+  teams: Team[];
+  agents: Agent[];
+  seen: Record<string, string>;
+  loading: boolean;
+  error: string;
+  connected: boolean;
+}
+
+export class InboxStore {
+  private byId = new Map<string, InboxConversation>();
+  private snap: Snapshot = { list: [], teams: [], agents: [], seen: loadSeen(), loading: true, error: "", connected: false };
+  private listeners = new Set<() => void>();
+  private watchers = new Map<string, Set<(e: ConversationEvent) => void>>();
+  private stream: { close: () => void } | null = null;
+  /** onAssigned is called when a conversation is newly assigned to this agent. */
+  onAssigned: (c: InboxConversation) => void = () => {};
+  /** onMessageShown is called after a customer message is rendered (the latency probe). */
+  me: string;
+
+  constructor(me: string) {
+    this.me = me;
+  }
+
+  subscribe = (l: () => void) => {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  };
+  get = () => this.snap;
+
+  /** start loads the lists and opens the event stream. */
+  start() {
+    this.stream = openStream({
+      url: "/api/v1/inbox/events",
+      token: session.token,
+      onEvent: (ev) => this.apply(ev),
+      onState: (connected) => {
+        const first = connected && !this.snap.connected;
+        this.set({ connected });
+        if (first) void this.load();
+      },
+      onUnauthorized: () => session.expire("Your session has ended; log in again."),
+    });
+  }
+
+  stop() {
+    this.stream?.close();
+  }
+
+  /** load reads every open conversation of the inbox, the teams and the agents. */
+  async load() {
+    try {
+      const all: InboxConversation[] = [];
+      let cursor = "";
+      for (let page = 0; page < 100; page++) {
+        const r = await call(client.GET("/api/v1/inbox/conversations", { params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } } }));
+        all.push(...r.conversations);
+        cursor = r.next_cursor;
+        if (!cursor) break;
+      }
+      const [teams, agents] = await Promise.all([
+        call(client.GET("/api/v1/inbox/teams")),
+        call(client.GET("/api/v1/inbox/agents")),
+      ]);
+      this.byId = new Map(all.map((c) => [c.id, c]));
+      this.set({ teams: teams.teams, agents: agents.agents, loading: false, error: "" }, true);
+    } catch (err) {
+      this.set({ loading: false, error: (err as Error).message });
+    }
+  }
+
+  /** apply takes one event of the stream. */
+  apply(ev: SSEEvent) {
+    let data: unknown;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    switch (ev.event) {
+      case "conversation":
+        this.conversation(data as Conversation);
+        break;
+      case "message": {
+        const m = data as Message;
+        const c = this.byId.get(m.conversation_id);
+        if (c && (!c.last_message || c.last_message.id <= m.id)) {
+          this.byId.set(c.id, { ...c, last_message: m, updated_at: m.created_at > (c.updated_at ?? "") ? m.created_at : c.updated_at });
+          this.set({}, true);
+        }
+        this.emit(m.conversation_id, { kind: "message", message: m });
+        break;
+      }
+      case "note": {
+        const n = data as Note;
+        this.emit(n.conversation_id, { kind: "note", note: n });
+        break;
+      }
+      case "presence": {
+        const a = data as Agent;
+        const agents = this.snap.agents.map((x) => (x.email === a.email ? a : x));
+        this.set({ agents });
+        if (a.email === this.me) session.update(a);
+        break;
+      }
+      case "reset":
+        void this.load();
+        break;
+    }
+  }
+
+  private conversation(c: Conversation) {
+    const old = this.byId.get(c.id);
+    this.emit(c.id, { kind: "conversation", conversation: c });
+    if (!inInbox(c)) {
+      if (old) {
+        this.byId.delete(c.id);
+        this.set({}, true);
+      }
+      return;
+    }
+    const next: InboxConversation = { ...c, contact: c.contact ?? old?.contact, last_message: old?.last_message ?? null };
+    this.byId.set(c.id, next);
+    this.set({}, true);
+    if (c.assignee === this.me && old?.assignee !== this.me) this.onAssigned(next);
+    if (!next.contact) void this.fillContact(c.id);
+  }
+
+  /** fillContact reads the contact of a conversation that came in through the stream. */
+  private async fillContact(id: string) {
+    try {
+      const full = await call(client.GET("/api/v1/conversations/{id}", { params: { path: { id } } }));
+      const cur = this.byId.get(id);
+      if (cur && full.contact) {
+        this.byId.set(id, { ...cur, contact: full.contact });
+        this.set({}, true);
+      }
+    } catch {
+      // the list shows the contact id until the next load
+    }
+  }
+
+  /** put replaces a conversation with what an action answered. */
+  put(c: Conversation) {
+    this.conversation(c);
+  }
+
+  /** markSeen records that this agent read the conversation up to its last message. */
+  markSeen(id: string) {
+    const c = this.byId.get(id);
+    const m = c?.last_message;
+    if (!m || this.snap.seen[id] === m.id) return;
+    const seen = { ...this.snap.seen, [id]: m.id };
+    // Only conversations still open are worth remembering.
+    for (const k of Object.keys(seen)) if (!this.byId.has(k)) delete seen[k];
+    globalThis.localStorage?.setItem(SEEN, JSON.stringify(seen));
+    this.set({ seen });
+  }
+
+  conversationById(id: string) {
+    return this.byId.get(id);
+  }
+
+  /** watch calls f with every event of one conversation until the returned function is called. */
+  watch(id: string, f: (e: ConversationEvent) => void) {
+    let set = this.watchers.get(id);
+    if (!set) this.watchers.set(id, (set = new Set()));
+    set.add(f);
+    return () => {
+      set.delete(f);
+      if (set.size === 0) this.watchers.delete(id);
+    };
+  }
+
+  private emit(id: string, e: ConversationEvent) {
+    for (const f of this.watchers.get(id) ?? []) f(e);
+  }
+
+  private set(p: Partial<Snapshot>, listChanged = false) {
+    this.snap = { ...this.snap, ...p };
+    if (listChanged) this.snap.list = sortConversations([...this.byId.values()]);
+    for (const l of this.listeners) l();
+  }
+}
+
+function loadSeen(): Record<string, string> {
+  try {
+    return JSON.parse(globalThis.localStorage?.getItem(SEEN) ?? "{}") ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** useInbox reads the store's snapshot. */
+export function useInbox(store: InboxStore) {
+  return useSyncExternalStore(store.subscribe, store.get);
+}
