@@ -72,6 +72,16 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 		}
+		if strings.HasPrefix(path, module+"/channel/") && !strings.HasSuffix(path, "test") {
+			// A channel reaches storage only through channel.Inbox and tandem.MediaStore.
+			for _, d := range ours(p.Deps) {
+				for _, banned := range []string{"/store", "/runner", "/api", "/engine", "/workspace", "/config", "/cmd/"} {
+					if d == module+banned || strings.HasPrefix(d, module+banned+"/") || (strings.HasSuffix(banned, "/") && strings.HasPrefix(d, module+banned)) {
+						t.Errorf("channel %s depends on %s; channels import only the root, package channel and internal/", path, d)
+					}
+				}
+			}
+		}
 		for _, kind := range []string{"/channel/", "/provider/", "/desk/"} {
 			i := strings.Index(path, kind)
 			if i < 0 || strings.HasSuffix(path, "test") {

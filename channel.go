@@ -3,6 +3,8 @@ package tandem
 import (
 	"context"
 	"errors"
+	"io"
+	"time"
 )
 
 // Caps says what a channel can render. The engine adapts messages to it: buttons beyond what
@@ -20,17 +22,24 @@ type Caps struct {
 	MaxText int `json:"max_text"`
 	// Media reports whether the channel carries attachments.
 	Media bool `json:"media"`
+	// Statuses reports whether the channel reports delivery (delivered, read, failed) after a
+	// send was accepted: a message step with on_failed then waits for the report.
+	Statuses bool `json:"statuses,omitempty"`
+	// Window is how long after the customer's last message the channel accepts free-form
+	// messages (WhatsApp: 24h; 0: always). Outside it only templates can be sent.
+	Window time.Duration `json:"-"`
 }
 
 // Channel delivers messages to customers on one messaging service. Receiving is done by the
-// channel's webhook handler, which normalises provider payloads into Messages.
+// channel's routes (package channel), which normalise provider payloads into Messages.
 type Channel interface {
 	// Kind is the channel kind: api, web, whatsapp, telegram, ...
 	Kind() string
 	// Caps says what the channel can render.
 	Caps() Caps
 	// Send delivers one message. The key is stable across retries of the same message.
-	// An error wrapped with Permanent is not retried.
+	// An error wrapped with Permanent is not retried; RetryAfter sets the earliest retry;
+	// ContactStopped stops sends to the contact.
 	Send(ctx context.Context, out Outbound) (SendResult, error)
 }
 
@@ -40,6 +49,11 @@ type Outbound struct {
 	Contact        *Contact      `json:"contact"`
 	Message        *Message      `json:"message"`
 	IdempotencyKey string        `json:"idempotency_key"`
+	// LastInboundAt is when the contact last wrote on this channel (zero: never).
+	LastInboundAt time.Time `json:"last_inbound_at,omitzero"`
+	// UseTemplate asks the channel to send Message.Template instead of the message: the
+	// channel's window (Caps.Window) is closed.
+	UseTemplate bool `json:"use_template,omitempty"`
 }
 
 type permanentError struct{ err error }
@@ -59,4 +73,73 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
+}
+
+type retryError struct {
+	err   error
+	after time.Duration
+}
+
+func (e retryError) Error() string { return e.err.Error() }
+func (e retryError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as worth retrying no sooner than after (a 429 or 503 with Retry-After).
+func RetryAfter(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return retryError{err, after}
+}
+
+// RetryDelay returns the delay of a RetryAfter error in err's chain.
+func RetryDelay(err error) (time.Duration, bool) {
+	var r retryError
+	if errors.As(err, &r) {
+		return r.after, true
+	}
+	return 0, false
+}
+
+type stoppedError struct{ err error }
+
+func (e stoppedError) Error() string { return e.err.Error() }
+func (e stoppedError) Unwrap() error { return e.err }
+
+// ContactStopped marks err as the customer having blocked the business (Telegram's "bot was
+// blocked by the user"): the send fails for good and no further send to the contact is tried
+// until the contact writes again. It is also Permanent.
+func ContactStopped(err error) error {
+	if err == nil {
+		return nil
+	}
+	return Permanent(stoppedError{err})
+}
+
+// IsContactStopped reports whether err was marked with ContactStopped.
+func IsContactStopped(err error) bool {
+	var s stoppedError
+	return errors.As(err, &s)
+}
+
+// MediaFile describes a stored file.
+type MediaFile struct {
+	ID        string    `json:"id"`
+	ChannelID string    `json:"channel_id,omitempty"`
+	Mime      string    `json:"mime,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// MediaStore keeps files customers send (downloaded from WhatsApp and Telegram, uploaded to the
+// widget) where every replica can read them: the database by default; an S3-compatible bucket
+// can implement it too.
+type MediaStore interface {
+	// MediaPut stores data (at most max bytes: more is an ETOOLARGE error and nothing is
+	// kept) and returns the file with its ID, Size and SHA256 set.
+	MediaPut(ctx context.Context, f MediaFile, data io.Reader, max int64) (MediaFile, error)
+	// MediaGet returns a stored file and its content; the caller closes it. An unknown id is
+	// an ENOTFOUND error.
+	MediaGet(ctx context.Context, id string) (MediaFile, io.ReadCloser, error)
 }

@@ -60,8 +60,12 @@ type Button struct {
 
 // Media is an attachment: image, video, audio, file (document) or sticker.
 type Media struct {
-	Type    string `json:"type,omitempty"`
-	URL     string `json:"url"`
+	Type string `json:"type,omitempty"`
+	// URL is where the file is: a public link, or /api/v1/media/{ID} for a stored file.
+	URL string `json:"url"`
+	// ID is the media store's id of a stored file ("" for a link).
+	ID      string `json:"id,omitempty"`
+	Size    int64  `json:"size,omitempty"`
 	Mime    string `json:"mime,omitempty"`
 	Name    string `json:"name,omitempty"`
 	Caption string `json:"caption,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/desk/inbox"
@@ -46,6 +47,9 @@ type Config struct {
 	// Desks returns the external desk with the id (nil when it is not built), for its
 	// webhooks under /hooks/; nil: every desk webhook answers as for an unknown desk.
 	Desks func(id string) tandem.Desk
+	// Channels are the configured channels by id, whose kinds' routes the server mounts; nil
+	// builds them from Workspace, storing what they receive through Runner.
+	Channels map[string]channel.Channel
 }
 
 // Observer receives one measurement per request.
@@ -63,6 +67,11 @@ type Server struct {
 	// logins throttles password attempts per e-mail and per client address.
 	logins *loginLimiter
 	routes []route
+	// bodyLimits overrides Config.BodyLimit for routes that take larger bodies (a WhatsApp
+	// webhook batch), by "METHOD pattern".
+	bodyLimits map[string]int64
+	// channels are the configured channels by kind, then id.
+	channels map[string]map[string]channel.Channel
 	// draining is set when the server stops taking requests.
 	mu       sync.Mutex
 	draining bool
@@ -101,13 +110,13 @@ func New(cfg Config) *Server {
 		cfg.Workspace = config.Default()
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(), limit: newLimiter(cfg.RateLimit), logins: newLoginLimiter()}
+	s.setChannels()
 	s.routes = []route{
 		{"GET", "/healthz", s.healthz, true},
 		{"GET", "/readyz", s.readyz, true},
 		{"GET", "/metrics", s.metrics, true},
 		{"GET", "/api/v1/openapi.json", s.openapi, true},
 
-		{"POST", "/api/v1/channels/{channel_id}/messages", s.channelInbound, false},
 		{"GET", "/api/v1/conversations/{id}/messages", s.conversationMessages, false},
 
 		{"GET", "/api/v1/flows", s.flowList, false},
@@ -128,6 +137,7 @@ func New(cfg Config) *Server {
 	// Areas of the API that live in their own files add their routes here.
 	s.routes = append(s.routes, s.inboxRoutes()...)
 	s.routes = append(s.routes, s.hookRoutes()...)
+	s.routes = append(s.routes, s.channelRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}

@@ -3,105 +3,11 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/store"
 )
-
-// inboundBody is a customer message sent by a business's app or backend.
-type inboundBody struct {
-	Contact struct {
-		ExternalID string         `json:"external_id"`
-		Name       string         `json:"name"`
-		Email      string         `json:"email"`
-		Phone      string         `json:"phone"`
-		Language   string         `json:"language"`
-		Attributes map[string]any `json:"attributes"`
-	} `json:"contact"`
-	Message struct {
-		ID       string           `json:"id"`
-		Type     string           `json:"type"`
-		Text     string           `json:"text"`
-		Media    *tandem.Media    `json:"media"`
-		Location *tandem.Location `json:"location"`
-		Option   string           `json:"option"`
-	} `json:"message"`
-}
-
-// channelInbound is POST /api/v1/channels/{channel_id}/messages.
-func (s *Server) channelInbound(w http.ResponseWriter, r *http.Request) error {
-	chID := r.PathValue("channel_id")
-	ch, ok := s.cfg.Workspace.Channel(chID)
-	if !ok || ch.Kind != "api" {
-		return tandem.Errorf(tandem.ENOTFOUND, "Channel %q is not an API channel of this workspace.", chID)
-	}
-	var body inboundBody
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	c, m := body.Contact, body.Message
-	if strings.TrimSpace(c.ExternalID) == "" {
-		return invalid("contact.external_id", "required: your id for the customer.")
-	}
-	msg := tandem.Message{ChannelMessageID: m.ID, Text: m.Text, Media: m.Media, Location: m.Location, Option: m.Option, Type: m.Type}
-	switch {
-	case msg.Type != "":
-	case m.Option != "":
-		msg.Type = tandem.MessageOption
-	case m.Location != nil:
-		msg.Type = tandem.MessageLocation
-	case m.Media != nil:
-		msg.Type = m.Media.Type
-		if msg.Type == "" {
-			msg.Type = tandem.MessageFile
-			if strings.HasPrefix(m.Media.Mime, "image/") {
-				msg.Type = tandem.MessageImage
-			}
-		}
-	default:
-		msg.Type = tandem.MessageText
-	}
-	switch msg.Type {
-	case tandem.MessageText:
-		if strings.TrimSpace(m.Text) == "" {
-			return invalid("message.text", "required for a text message.")
-		}
-	case tandem.MessageImage, tandem.MessageVideo, tandem.MessageAudio, tandem.MessageFile, tandem.MessageSticker:
-		if m.Media == nil || m.Media.URL == "" {
-			return invalid("message.media.url", "required for a %s message.", msg.Type)
-		}
-		m.Media.Type = msg.Type
-	case tandem.MessageLocation:
-		if m.Location == nil {
-			return invalid("message.location", "required for a location message.")
-		}
-	case tandem.MessageOption:
-		if m.Option == "" {
-			return invalid("message.option", "required for an option message: the id of the button the customer picked.")
-		}
-	default:
-		return invalid("message.type", "%q is not a message type (text, image, video, audio, file, sticker, location, option).", msg.Type)
-	}
-	if len(m.ID) > 200 {
-		return invalid("message.id", "at most 200 characters.")
-	}
-	res, err := s.cfg.Runner.Inbound(r.Context(), store.InboundParams{
-		ChannelID: chID, ChannelKind: "api", Message: msg,
-		Contact: tandem.Contact{ExternalID: c.ExternalID, Name: c.Name, Email: c.Email, Phone: c.Phone, Language: c.Language, Attributes: c.Attributes},
-	})
-	if err != nil {
-		return err
-	}
-	status := http.StatusAccepted
-	if res.Duplicate {
-		status = http.StatusOK
-	} else if s.cfg.Hub != nil {
-		s.cfg.Hub.Notify(res.ConversationID)
-	}
-	return writeJSON(w, status, map[string]string{"conversation_id": res.ConversationID, "message_id": res.MessageID})
-}
 
 // messageJSON is a message as the API shows it.
 type messageJSON struct {

@@ -1,14 +1,11 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/jsonhttp"
 )
 
 // eMethodNotAllowed is the code of a request whose path is served, but not with its method.
@@ -59,55 +56,12 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, status, body)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) error { return jsonhttp.Write(w, status, v) }
 
 // decode reads a JSON body into v, refusing unknown fields and naming the field at fault.
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if dec.More() {
-		return tandem.Errorf(tandem.EINVALID, "The body holds more than one JSON value.")
-	}
-	return nil
-}
-
-func decodeError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case isMaxBytes(err):
-		return tandem.Errorf(tandem.ETOOLARGE, "The request body is too large.")
-	case errors.Is(err, io.EOF):
-		return tandem.Errorf(tandem.EINVALID, "The request body is empty; send a JSON object.")
-	case errors.As(err, &syn):
-		return tandem.Errorf(tandem.EINVALID, "The body is not valid JSON (at byte %d): %s.", syn.Offset, strings.TrimPrefix(syn.Error(), "json: "))
-	case errors.As(err, &typ):
-		return tandem.Errorf(tandem.EINVALID, "%s: expected %s, got %s.", fieldName(typ.Field), typ.Type.String(), typ.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return tandem.Errorf(tandem.EINVALID, "%s: unknown field.", strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return tandem.Errorf(tandem.EINVALID, "The body is not valid JSON: it ends too early.")
-	}
-	return tandem.Errorf(tandem.EINVALID, "The body is not valid JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
-}
-
-func fieldName(f string) string {
-	if f == "" {
-		return "body"
-	}
-	return f
-}
+func decode(r *http.Request, v any) error { return jsonhttp.Decode(r, v) }
 
 // invalid returns a 400 error naming a field.
 func invalid(field, format string, args ...any) error {
-	return tandem.Errorf(tandem.EINVALID, "%s: %s", field, fmt.Sprintf(format, args...))
+	return jsonhttp.Invalid(field, format, args...)
 }

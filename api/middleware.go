@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/jsonhttp"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -117,7 +118,11 @@ func (s *Server) wrap(rt route) http.Handler {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit)
+	limit := s.cfg.BodyLimit
+	if l := s.bodyLimits[rt.method+" "+rt.pattern]; l > 0 {
+		limit = l
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if rt.public {
 		return rt.h(w, r)
 	}
@@ -277,7 +282,4 @@ func (l *loginLimiter) allow(w http.ResponseWriter, r *http.Request, email strin
 }
 
 // isMaxBytes reports whether err came from a body over the limit.
-func isMaxBytes(err error) bool {
-	var mb *http.MaxBytesError
-	return errors.As(err, &mb)
-}
+func isMaxBytes(err error) bool { return jsonhttp.IsMaxBytes(err) }

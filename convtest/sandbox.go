@@ -117,7 +117,9 @@ func NewSandbox(ctx context.Context, o SandboxOptions) (*Sandbox, error) {
 	contact.ExternalID = s.ext
 	s.Runner = runner.New(runner.Config{
 		DB: db, Env: env, Clock: s.Clock,
-		Channel:   func(string) (tandem.Channel, bool) { return funcChannel{kind: kind, deliver: deliver}, true },
+		Channel: func(string) (tandem.Channel, bool) {
+			return funcChannel{kind: kind, caps: sandboxCaps(cfg, kind), deliver: deliver}, true
+		},
 		HTTP:      doer,
 		Provider:  o.Provider,
 		Desk:      o.Desk,
@@ -236,11 +238,28 @@ func (s *Sandbox) State(ctx context.Context) (*store.ConversationInfo, *tandem.C
 // funcChannel hands delivered messages to a function.
 type funcChannel struct {
 	kind    string
+	caps    tandem.Caps
 	deliver func(tandem.Message)
 }
 
+// sandboxCaps is what a channel of the kind renders: the first configured channel of that kind
+// says, else one with a bare configuration. Delivery reports are not simulated: a message is
+// delivered when the sandbox's channel takes it.
+func sandboxCaps(cfg *config.Config, kind string) tandem.Caps {
+	c := channel.Config{ID: kind, Kind: kind}
+	for _, ch := range cfg.Channels {
+		if ch.Kind == kind {
+			c = workspace.ChannelConfig(ch)
+			break
+		}
+	}
+	caps := channel.CapsOf(c)
+	caps.Statuses = false
+	return caps
+}
+
 func (c funcChannel) Kind() string      { return c.kind }
-func (c funcChannel) Caps() tandem.Caps { return channel.Caps(c.kind) }
+func (c funcChannel) Caps() tandem.Caps { return c.caps }
 
 func (c funcChannel) Send(_ context.Context, out tandem.Outbound) (tandem.SendResult, error) {
 	c.deliver(*out.Message)

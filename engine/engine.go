@@ -45,8 +45,9 @@ type Env struct {
 	HandoffWait    time.Duration
 	HandoffSession time.Duration
 	TransferRounds int
-	// Caps returns what a channel kind can render.
-	Caps func(kind string) tandem.Caps
+	// Caps returns what the channel of a conversation can render, by channel id (nil: what the
+	// API channel renders). The runner sets it from its channels.
+	Caps func(channelID string) tandem.Caps
 	// NewID returns a fresh unique id.
 	NewID func() string
 }

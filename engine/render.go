@@ -15,7 +15,7 @@ func (c *cursor) caps() tandem.Caps {
 	if c.env.Caps == nil {
 		return defaultCaps
 	}
-	return c.env.Caps(c.conv.ChannelKind)
+	return c.env.Caps(c.conv.ChannelID)
 }
 
 // send queues a message to the customer, adapted to what the channel renders. With await the

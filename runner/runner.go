@@ -17,6 +17,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/internal/safehttp"
@@ -137,6 +138,15 @@ func New(cfg Config) *Runner {
 	r.convs, r.effects = newPool(cfg.Workers, &r.wg), newPool(cfg.Workers, &r.wg)
 	r.flows = newFlowCache(cfg.DB)
 	r.env = *cfg.Env
+	if r.env.Caps == nil && cfg.Channel != nil {
+		// Capabilities come from the channels themselves.
+		r.env.Caps = func(id string) tandem.Caps {
+			if ch, ok := cfg.Channel(id); ok {
+				return ch.Caps()
+			}
+			return channel.DefaultCaps
+		}
+	}
 	r.env.Flows = r.flows
 	if r.env.NewID == nil {
 		r.env.NewID = NewID

@@ -29,6 +29,11 @@ import (
 
 	// Desk kinds available in this build.
 	_ "github.com/tandemchat/tandem/desk/webhook"
+
+	// Channel kinds available in this build.
+	_ "github.com/tandemchat/tandem/channel/api"
+	_ "github.com/tandemchat/tandem/channel/telegram"
+	_ "github.com/tandemchat/tandem/channel/whatsapp"
 )
 
 // Env returns the engine environment of a configuration.
@@ -43,7 +48,7 @@ func Env(cfg *config.Config) (*engine.Env, error) {
 	}
 	return &engine.Env{
 		Schedules: schedules, Location: cfg.Location(), Language: cfg.Workspace.Language,
-		Secrets: cfg.Secrets, DefaultProvider: cfg.DefaultProvider, Desks: desks, Caps: channel.Caps,
+		Secrets: cfg.Secrets, DefaultProvider: cfg.DefaultProvider, Desks: desks,
 		HandoffWait: cfg.Handoff.WaitTimeout.D(), HandoffSession: cfg.Handoff.SessionTimeout.D(), TransferRounds: cfg.Handoff.TransferRounds,
 	}, nil
 }
@@ -173,4 +178,43 @@ func Desks(cfg *config.Config, deps desk.Deps) (map[string]tandem.Desk, error) {
 		out[d.ID] = dk
 	}
 	return out, nil
+}
+
+// ChannelConfig is the registry's configuration of a configured channel.
+func ChannelConfig(c config.Channel) channel.Config {
+	return channel.Config{ID: c.ID, Kind: c.Kind, OutboundURL: c.OutboundURL, Secret: c.Secret,
+		AllowedOrigins: c.AllowedOrigins, IdentitySecret: c.IdentitySecret, IdentitySecretPrevious: c.IdentitySecretPrevious,
+		IdentityRequired: c.IdentityRequired, PhoneNumberID: c.PhoneNumberID, AccessToken: c.AccessToken, AppSecret: c.AppSecret,
+		VerifyToken: c.VerifyToken, APIVersion: c.APIVersion, BaseURL: c.BaseURL, BotToken: c.BotToken, SecretToken: c.SecretToken}
+}
+
+// Channels builds the configured channels whose kind this build has, by id, and lists the ids
+// of those left out because their kind is not available. d.Channels is set to look them up.
+func Channels(cfg *config.Config, d channel.Deps) (built map[string]channel.Channel, unavailable []string, err error) {
+	available := map[string]bool{}
+	for _, k := range channel.Kinds() {
+		available[k] = true
+	}
+	built = map[string]channel.Channel{}
+	d.Channels = func(kind string) map[string]channel.Channel {
+		out := map[string]channel.Channel{}
+		for id, ch := range built {
+			if ch.Kind() == kind {
+				out[id] = ch
+			}
+		}
+		return out
+	}
+	for _, c := range cfg.Channels {
+		if !available[c.Kind] {
+			unavailable = append(unavailable, c.ID)
+			continue
+		}
+		ch, err := channel.New(ChannelConfig(c), d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (channels: %s)", err, c.ID)
+		}
+		built[c.ID] = ch
+	}
+	return built, unavailable, nil
 }

@@ -1,6 +1,7 @@
 // Package api is the API channel: a business's own app or backend sends customer messages to
-// POST /api/v1/channels/{id}/messages and receives the bot's and agents' messages as signed
-// POSTs to its outbound_url (and can also read them with the messages long-poll).
+// POST /api/v1/channels/{id}/messages (with an API token) and receives the bot's and agents'
+// messages as signed POSTs to its outbound_url (and can also read them with the messages
+// long-poll of the API server).
 package api
 
 import (
@@ -13,10 +14,24 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
+	"github.com/tandemchat/tandem/internal/jsonhttp"
 )
+
+func init() {
+	channel.Register(Kind, channel.Kind{
+		New: func(c channel.Config, d channel.Deps) (channel.Channel, error) {
+			return &Channel{ID: c.ID, OutboundURL: c.OutboundURL, Secret: c.Secret, Client: d.Client(), Inbox: d.Inbox}, nil
+		},
+		Routes: []channel.Route{
+			{Method: "POST", Pattern: "/api/v1/channels/{channel_id}/messages", Auth: channel.AuthAPI, Handle: inbound},
+		},
+	})
+}
 
 // Kind is the channel kind.
 const Kind = "api"
@@ -24,12 +39,15 @@ const Kind = "api"
 // SignatureHeader carries the HMAC-SHA256 of the body with the channel secret.
 const SignatureHeader = "X-Tandem-Signature"
 
-// Channel delivers outbound messages to a business's endpoint.
+// Channel takes customer messages from a business's code and delivers outbound messages to its
+// endpoint.
 type Channel struct {
 	ID          string
 	OutboundURL string
 	Secret      string
 	Client      *http.Client
+	// Inbox stores inbound messages (nil: the channel only sends).
+	Inbox channel.Inbox
 }
 
 // Kind implements tandem.Channel.
@@ -37,6 +55,126 @@ func (c *Channel) Kind() string { return Kind }
 
 // Caps implements tandem.Channel: the business's code renders whatever it likes.
 func (c *Channel) Caps() tandem.Caps { return tandem.Caps{Buttons: 100, List: 100, Media: true} }
+
+// Health implements channel.Channel: the channel needs nothing but the server itself.
+func (c *Channel) Health(ctx context.Context) channel.Health {
+	detail := "Messages are read with GET /api/v1/conversations/{id}/messages."
+	if c.OutboundURL != "" {
+		detail = "Messages are POSTed to " + c.OutboundURL + "."
+	}
+	return channel.Health{Status: channel.Available, Detail: detail}
+}
+
+// inboundBody is a customer message sent by a business's app or backend.
+type inboundBody struct {
+	Contact struct {
+		ExternalID string         `json:"external_id"`
+		Name       string         `json:"name"`
+		Email      string         `json:"email"`
+		Phone      string         `json:"phone"`
+		Language   string         `json:"language"`
+		Attributes map[string]any `json:"attributes"`
+	} `json:"contact"`
+	Message struct {
+		ID       string           `json:"id"`
+		Type     string           `json:"type"`
+		Text     string           `json:"text"`
+		Media    *tandem.Media    `json:"media"`
+		Location *tandem.Location `json:"location"`
+		Option   string           `json:"option"`
+	} `json:"message"`
+}
+
+// inbound is POST /api/v1/channels/{channel_id}/messages: a customer message in, answered
+// 202 {"conversation_id", "message_id"}, or 200 with the first answer for a repeated
+// message.id.
+func inbound(ch channel.Channel, w http.ResponseWriter, r *http.Request) error {
+	c := ch.(*Channel)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return jsonhttp.DecodeError(err)
+	}
+	b, err := c.Parse(r.Context(), r.Header, body)
+	if err != nil {
+		return err
+	}
+	if c.Inbox == nil {
+		return tandem.Errorf(tandem.EUNAVAILABLE, "Channel %q takes no messages on this server.", c.ID)
+	}
+	rc, err := c.Inbox.Receive(r.Context(), c.ID, b)
+	if err != nil {
+		return err
+	}
+	got := rc.Messages[0]
+	status := http.StatusAccepted
+	if got.Duplicate {
+		status = http.StatusOK
+	}
+	return jsonhttp.Write(w, status, map[string]string{"conversation_id": got.ConversationID, "message_id": got.MessageID})
+}
+
+// Parse implements channel.Parser: one customer message, checked field by field.
+func (c *Channel) Parse(ctx context.Context, header http.Header, data []byte) (*channel.Batch, error) {
+	var body inboundBody
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return nil, jsonhttp.DecodeError(err)
+	}
+	if dec.More() {
+		return nil, tandem.Errorf(tandem.EINVALID, "The body holds more than one JSON value.")
+	}
+	ct, m := body.Contact, body.Message
+	if strings.TrimSpace(ct.ExternalID) == "" {
+		return nil, jsonhttp.Invalid("contact.external_id", "required: your id for the customer.")
+	}
+	msg := tandem.Message{ChannelMessageID: m.ID, Text: m.Text, Media: m.Media, Location: m.Location, Option: m.Option, Type: m.Type}
+	switch {
+	case msg.Type != "":
+	case m.Option != "":
+		msg.Type = tandem.MessageOption
+	case m.Location != nil:
+		msg.Type = tandem.MessageLocation
+	case m.Media != nil:
+		msg.Type = m.Media.Type
+		if msg.Type == "" {
+			msg.Type = tandem.MessageFile
+			if strings.HasPrefix(m.Media.Mime, "image/") {
+				msg.Type = tandem.MessageImage
+			}
+		}
+	default:
+		msg.Type = tandem.MessageText
+	}
+	switch msg.Type {
+	case tandem.MessageText:
+		if strings.TrimSpace(m.Text) == "" {
+			return nil, jsonhttp.Invalid("message.text", "required for a text message.")
+		}
+	case tandem.MessageImage, tandem.MessageVideo, tandem.MessageAudio, tandem.MessageFile, tandem.MessageSticker:
+		if m.Media == nil || m.Media.URL == "" {
+			return nil, jsonhttp.Invalid("message.media.url", "required for a %s message.", msg.Type)
+		}
+		m.Media.Type = msg.Type
+	case tandem.MessageLocation:
+		if m.Location == nil {
+			return nil, jsonhttp.Invalid("message.location", "required for a location message.")
+		}
+	case tandem.MessageOption:
+		if m.Option == "" {
+			return nil, jsonhttp.Invalid("message.option", "required for an option message: the id of the button the customer picked.")
+		}
+	default:
+		return nil, jsonhttp.Invalid("message.type", "%q is not a message type (text, image, video, audio, file, sticker, location, option).", msg.Type)
+	}
+	if len(m.ID) > 200 {
+		return nil, jsonhttp.Invalid("message.id", "at most 200 characters.")
+	}
+	return &channel.Batch{Messages: []channel.Inbound{{
+		Contact: tandem.Contact{ExternalID: ct.ExternalID, Name: ct.Name, Email: ct.Email, Phone: ct.Phone, Language: ct.Language, Attributes: ct.Attributes},
+		Message: msg,
+	}}}, nil
+}
 
 // Outbound is the JSON POSTed to outbound_url for every bot or agent message.
 type Outbound struct {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/api"
-	apichannel "github.com/tandemchat/tandem/channel/api"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/desk"
@@ -187,9 +187,23 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	}
 	s.metrics = metrics.New(db, wall.Now)
 	hub := api.NewHub()
-	channels, err := buildChannels(cfg, log)
+	// The platforms' API addresses come from tandem.yaml (base_url): the operator's choice,
+	// which may be private (a self-hosted Telegram Bot API server). Each channel bounds its
+	// calls itself; the client's timeout is a backstop.
+	var run *runner.Runner
+	channels, unavailable, err := workspace.Channels(cfg, channel.Deps{
+		HTTP:  safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}),
+		Clock: wall, Logger: log,
+		Inbox: channel.InboxFunc(func(ctx context.Context, id string, b *channel.Batch) (*channel.Receipt, error) {
+			return run.Receive(ctx, id, b)
+		}),
+	})
 	if err != nil {
 		return fail(err)
+	}
+	for _, id := range unavailable {
+		c, _ := cfg.Channel(id)
+		log.Warn("channel kind not available in this version; its messages cannot be sent or received", "channel", id, "kind", c.Kind)
 	}
 	poll := time.Second
 	if db.Dialect() == store.Postgres {
@@ -220,6 +234,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		Knowledge: kn,
 		Notify:    func(id string) { hub.Notify(id); ibx.Notify(id) },
 	})
+	run = s.run
 	ibx.SetEvents(s.run)
 	s.inbox = ibx
 	// Desks are the operator's own services, named in tandem.yaml: they may be private. Each
@@ -263,7 +278,9 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 				return d
 			}
 			return nil
-		}})
+		},
+		Channels: channels})
+	startChannels(wctx, channels, log)
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		s.run.Stop(ctx)
@@ -303,21 +320,23 @@ func pollDesk(ctx context.Context, p desk.Poller, log *slog.Logger) {
 	}
 }
 
-// buildChannels makes the configured channels that can send.
-func buildChannels(cfg *config.Config, log *slog.Logger) (map[string]tandem.Channel, error) {
-	out := map[string]tandem.Channel{}
-	client := safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: 30 * time.Second})
-	for _, c := range cfg.Channels {
-		switch c.Kind {
-		case apichannel.Kind:
-			// The outbound URL is the operator's own endpoint, configured in tandem.yaml, so
-			// it may be private.
-			out[c.ID] = &apichannel.Channel{ID: c.ID, OutboundURL: c.OutboundURL, Secret: c.Secret, Client: client}
-		default:
-			log.Warn("channel kind not available in this version; its messages cannot be sent", "channel", c.ID, "kind", c.Kind)
+// startChannels does what channels do when the server starts (Telegram registers its webhook),
+// in the background: a platform that does not answer delays nothing, and a failure is logged
+// (and shown by the channel's health), never fatal.
+func startChannels(ctx context.Context, channels map[string]channel.Channel, log *slog.Logger) {
+	for id, ch := range channels {
+		st, ok := ch.(channel.Starter)
+		if !ok {
+			continue
 		}
+		go func() {
+			sctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := st.Start(sctx); err != nil {
+				log.Warn("channel could not start; see its health in the admin screens", "channel", id, "kind", ch.Kind(), "err", err)
+			}
+		}()
 	}
-	return out, nil
 }
 
 // publishFolder publishes every flow of the configuration's flows folder; an invalid flow stops
