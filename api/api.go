@@ -1,4 +1,4 @@
-// Package api serves Tandem's HTTP API (spec/server.md): the API channel, flows, runs,
+// Package api serves Tandem's HTTP API (docs/api.md): the API channel, flows, runs,
 // conversations and contacts under /api/v1, the health and metrics endpoints, and the OpenAPI
 // document. Handlers return errors; one table maps error codes to statuses; the route table
 // below is the whole surface, checked against openapi.json by a test.

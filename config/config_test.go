@@ -15,7 +15,7 @@ import (
 	"github.com/tandemchat/tandem/schedule"
 )
 
-// fullEnv sets every variable of testdata/full.yaml (the example of spec/server.md) to a value
+// fullEnv sets every variable of testdata/full.yaml (the example of docs/configuration.md) to a value
 // that is easy to spot if it leaks.
 var fullEnv = map[string]string{
 	"OPENAI_API_KEY":     "sk-leak-openai",

@@ -1,4 +1,4 @@
-// Package convtest runs conversation tests (spec/conversation-tests.md): scripts of customer
+// Package convtest runs conversation tests (docs/conversation-tests.md): scripts of customer
 // turns against the real engine and runner, with a virtual clock, an in-memory store, and
 // mocked HTTP, LLM and desk calls. `tandem test` and the Go golden tests use it.
 package convtest

@@ -25,7 +25,7 @@ const (
 	closedByTimeout = "timeout"
 )
 
-// handoff — give the conversation to humans. The sequence (spec/flows.md): schedule, desk
+// handoff — give the conversation to humans. The sequence (docs/flows.md): schedule, desk
 // health, e-mail when the desk needs one, connecting text and transcript, then the handoff's
 // own state machine (waiting prompt, connected, closes), each exit to its branch.
 type handoffHandler struct{}

@@ -1,4 +1,4 @@
-// Package flow reads, checks and represents flow documents (spec/flows.md): YAML or JSON with
+// Package flow reads, checks and represents flow documents (docs/flows.md): YAML or JSON with
 // line numbers in every finding, the JSON Schema, the lint of the Validation section, and
 // published versions identified by a content hash. It does no I/O: callers pass bytes.
 package flow

@@ -25,7 +25,7 @@ type Env struct {
 	Flows map[string]bool
 }
 
-// Validate lints a parsed flow with the checks of the Validation section of spec/flows.md that
+// Validate lints a parsed flow with the checks of the Validation section of docs/flows.md that
 // the schema cannot make. Errors: duplicate step ids, a next or branch naming no step, a bad
 // regex, an http timeout over 120s, `answer: option` without options, a condition without
 // branches, a split whose weights add up to 0, a flow that calls itself, a set/save/accumulate

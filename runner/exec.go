@@ -241,13 +241,24 @@ func httpError(err error, timeout time.Duration) string {
 	case "timeout":
 		return fmt.Sprintf("no answer within %s (timeout)", tandem.FormatDuration(timeout))
 	case "blocked":
-		return "the URL resolves to a private address, which is not allowed; allow it in the configuration if it is yours"
+		return blockedText(err)
 	}
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) && ue.Unwrap() != nil {
 		err = ue.Unwrap()
 	}
 	return "network error: " + err.Error()
+}
+
+// blockedText says that the guard refused an address, and names the configuration keys that
+// allow it.
+func blockedText(err error) string {
+	addr := "a private address"
+	allow := `"10.0.0.5"`
+	if a, ok := safehttp.BlockedAddr(err); ok {
+		addr, allow = a.String()+", a private address", strconv.Quote(a.String())
+	}
+	return fmt.Sprintf("the URL resolves to %s that http steps may not reach; if the service is yours, allow it in tandem.yaml with http.allow: [%s] (or http.allow_private: true)", addr, allow)
 }
 
 // retryable reports whether a failed call matches one of the retry conditions.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/clock"
+	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
 )
@@ -719,6 +720,26 @@ func TestHTTPEffect(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A call to a private address is refused by the guard with a message that names the keys
+// that allow it, so the flow author knows what to write in tandem.yaml.
+func TestHTTPToPrivateAddressNamesTheAllowKeys(t *testing.T) {
+	t.Parallel()
+	srv := newKeyServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `{}`) })
+	h := newHarness(t, false, func(c *runner.Config) { c.HTTP = safehttp.NewClient(safehttp.Options{}) })
+	h.publish(h.r, httpFlow(srv.URL, "5s", "{attempts: 1}"))
+	h.say(h.r, "erin", "p-1", "call")
+	h.drain(h.r)
+
+	got := h.ch.texts("erin")
+	want := `failed status=0 attempts=1 error=the URL resolves to 127.0.0.1, a private address that http steps may not reach; if the service is yours, allow it in tandem.yaml with http.allow: ["127.0.0.1"] (or http.allow_private: true)`
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("delivered %q\nwant %q", got, want)
+	}
+	if n := len(srv.requestKeys()); n != 0 {
+		t.Fatalf("the server got %d requests; the guard must refuse before connecting", n)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package openaiwire is the HTTP side the three OpenAI provider kinds share (openai,
-// openai-responses, openai-assistants; contracts/openai.md §1, §2, §3.5): base URL and auth
+// openai-responses, openai-assistants; OpenAI's API reference): base URL and auth
 // headers, error answers turned into *tandem.AIError with Retry-After, and server-sent events.
 package openaiwire
 

@@ -31,6 +31,23 @@ type Options struct {
 // ErrBlocked is returned when the guard refuses an address.
 var ErrBlocked = errors.New("the address is private, loopback or link-local and is not allowed")
 
+// BlockedError is the guard's refusal of one address; errors.Is(err, ErrBlocked) holds.
+type BlockedError struct{ Addr netip.Addr }
+
+func (e *BlockedError) Error() string { return e.Addr.String() + ": " + ErrBlocked.Error() }
+
+// Unwrap implements errors.Is for ErrBlocked.
+func (e *BlockedError) Unwrap() error { return ErrBlocked }
+
+// BlockedAddr returns the address the guard refused, when err is such a refusal.
+func BlockedAddr(err error) (netip.Addr, bool) {
+	var be *BlockedError
+	if errors.As(err, &be) {
+		return be.Addr, true
+	}
+	return netip.Addr{}, false
+}
+
 // NewClient returns a guarded client.
 func NewClient(o Options) *http.Client {
 	if o.Timeout == 0 {
@@ -52,7 +69,7 @@ func NewClient(o Options) *http.Client {
 				return fmt.Errorf("safehttp: %q is not an IP address", host)
 			}
 			if blocked(ip.Unmap(), o.Allow) {
-				return fmt.Errorf("%s: %w", ip, ErrBlocked)
+				return &BlockedError{Addr: ip.Unmap()}
 			}
 			return nil
 		},

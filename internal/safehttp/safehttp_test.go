@@ -32,6 +32,9 @@ func TestGuard(t *testing.T) {
 			if got := IsBlocked(err); got != tt.blocked {
 				t.Errorf("blocked = %v (err %v), want %v", got, err, tt.blocked)
 			}
+			if addr, ok := BlockedAddr(err); ok != tt.blocked || (ok && addr.String() != "127.0.0.1") {
+				t.Errorf("BlockedAddr = %v, %v; want 127.0.0.1, %v", addr, ok, tt.blocked)
+			}
 		})
 	}
 }

@@ -1,5 +1,5 @@
 // Package assistants is the `openai-assistants` AI provider kind: the Assistants API v2
-// (threads, messages, runs; contracts/openai.md §5). OpenAI shut it down on api.openai.com on
+// (threads, messages, runs; OpenAI's API reference). OpenAI shut it down on api.openai.com on
 // 2026-08-26; the kind stays for servers that still speak it, and says so in one sentence, naming
 // the replacement, when OpenAI answers that it is gone.
 //
@@ -40,7 +40,7 @@ const DefaultBaseURL = "https://api.openai.com/v1"
 // Sunset is what a call says when OpenAI answers that the Assistants API is gone.
 const Sunset = "OpenAI shut down the Assistants API on 2026-08-26 (status %d); use a provider of kind openai-responses with the assistant's prompt id (prompt: {id: pmpt_…}) instead."
 
-// Defaults of the run polling (contracts/openai.md §1, §5).
+// Defaults of the run polling (OpenAI's API reference).
 const (
 	DefaultPollInterval    = time.Second
 	DefaultMaxPollInterval = 5 * time.Second

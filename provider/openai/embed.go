@@ -21,7 +21,7 @@ type embedResponse struct {
 	} `json:"data"`
 }
 
-// Embed implements tandem.Embedder with the embeddings endpoint (contracts/openai.md §6): one
+// Embed implements tandem.Embedder with the embeddings endpoint (OpenAI's API reference): one
 // vector per text, in order, in batches of 2048.
 func (p *Provider) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	if len(texts) == 0 {

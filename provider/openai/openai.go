@@ -36,7 +36,7 @@ func init() {
 }
 
 // Provider is the openai provider. New fills it from the configuration and the server's
-// profile (contracts/openai.md §8); the fields may be changed before the first call.
+// profile (OpenAI's API reference); the fields may be changed before the first call.
 type Provider struct {
 	ID          string
 	Model       string
@@ -178,7 +178,7 @@ func deref(s *string) string {
 	return *s
 }
 
-// ---- the wire format (contracts/openai.md §3) ----
+// ---- the wire format (OpenAI's API reference) ----
 
 type chatRequest struct {
 	Model               string          `json:"model,omitempty"`
@@ -299,7 +299,7 @@ func (p *Provider) request(req *tandem.AIRequest) (*chatRequest, error) {
 			body.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchema{Name: "answer", Schema: json.RawMessage(req.Schema), Strict: openaiwire.Strictable(req.Schema)}}
 		} else {
 			body.ResponseFormat = &responseFormat{Type: "json_object"}
-			// JSON mode is refused unless the messages ask for JSON (contracts/openai.md §3.3).
+			// JSON mode is refused unless the messages ask for JSON (OpenAI's API reference).
 			if !mentionsJSON(req) {
 				system = strings.TrimSpace(system + "\n\nAnswer with a JSON object.")
 			}

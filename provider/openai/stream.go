@@ -10,7 +10,7 @@ import (
 	"github.com/tandemchat/tandem/internal/openaiwire"
 )
 
-// chunk is one event of a streamed chat completion (contracts/openai.md §3.5).
+// chunk is one event of a streamed chat completion (OpenAI's API reference).
 type chunk struct {
 	Model   string `json:"model"`
 	Choices []struct {

@@ -3,7 +3,7 @@
 // turns every failure — 401, 404, 429 with Retry-After, 5xx, malformed answers, a passed
 // deadline, an unreachable server — into a *tandem.AIError with the right Status, RetryAfter
 // and Temporary, with the API key in no error text. It also holds the OpenAI fixtures
-// (testdata/, copied from shared/fixtures) and helpers for fakes: request capture, JSON
+// (testdata/: the vendors' documented payloads) and helpers for fakes: request capture, JSON
 // comparison, event streams. Only tests import it.
 package providertest
 

@@ -1,5 +1,5 @@
 // Package responses is the `openai-responses` AI provider kind: OpenAI's Responses API, the
-// successor of the Assistants API (contracts/openai.md §4). The assistant step (op assist)
+// successor of the Assistants API (OpenAI's API reference). The assistant step (op assist)
 // keeps the conversation on the server — each answer's id is the next turn's
 // previous_response_id, or, with Conversations, one Conversations API conversation — and the
 // id comes back as AIResult.Memory; the other ops send the whole exchange and store nothing.
@@ -212,7 +212,7 @@ func (p *Provider) send(ctx context.Context, body *request, stream bool, onText 
 	return final, nil
 }
 
-// result reads a response (contracts/openai.md §4.3, §7).
+// result reads a response (OpenAI's API reference).
 func (p *Provider) result(req *tandem.AIRequest, resp *response, model string) (*tandem.AIResult, error) {
 	switch resp.Status {
 	case "failed":
@@ -318,7 +318,7 @@ type format struct {
 	Strict *bool           `json:"strict,omitempty"`
 }
 
-// item is one input item (contracts/openai.md §4.2): a message, a function call or its output.
+// item is one input item (OpenAI's API reference): a message, a function call or its output.
 type item struct {
 	Type      string  `json:"type,omitempty"`
 	Role      string  `json:"role,omitempty"`
