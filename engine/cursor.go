@@ -68,6 +68,8 @@ type cursor struct {
 	pendingStart *pendingStart
 	// first is set while handling the message that opened the conversation.
 	first bool
+	// mask masks the workspace secrets (made on first use).
+	mask *masker
 }
 
 // pendingStart is a run to start after the current one ended.
@@ -601,9 +603,22 @@ func (c *cursor) effect(e tandem.Effect) string {
 	return e.ID
 }
 
-// output records a step's outputs in the current frame.
+// output records a step's outputs in the current frame. Secret values in them (a server that
+// echoes the key it was sent) are masked in place, so that they stay out of the run's stored
+// state and of the variables and messages that read the outputs.
 func (c *cursor) output(s *flow.Step, fields map[string]any) {
+	if len(c.env.Secrets) > 0 {
+		c.masker().maskInPlace(fields)
+	}
 	c.st.Run.Outputs[s.ID] = fields
+}
+
+// masker returns the event's masker of the workspace secrets, made on first use.
+func (c *cursor) masker() *masker {
+	if c.mask == nil {
+		c.mask = newMasker(c.env.Secrets)
+	}
+	return c.mask
 }
 
 // local reads and writes the waiting step's own bookkeeping.
@@ -657,7 +672,7 @@ func (c *cursor) finish() *Output {
 		c.out.Runs = append(c.out.Runs, c.snapshot(r, ""))
 	}
 	if len(c.env.Secrets) > 0 {
-		m := newMasker(c.env.Secrets)
+		m := c.masker()
 		for i := range c.out.Trace {
 			c.out.Trace[i].Input = m.maskMap(c.out.Trace[i].Input)
 			c.out.Trace[i].Output = m.maskMap(c.out.Trace[i].Output)
@@ -734,6 +749,31 @@ func (m *masker) maskValue(v any) any {
 			out[i] = m.maskValue(e)
 		}
 		return out
+	}
+	return v
+}
+
+// maskInPlace masks the strings inside maps and lists of v, changing them in place, and returns
+// v (or the masked string).
+func (m *masker) maskInPlace(v any) any {
+	if len(m.values) == 0 {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return m.mask(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = m.maskInPlace(e)
+		}
+	case map[string]string:
+		for k, e := range x {
+			x[k] = m.mask(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = m.maskInPlace(e)
+		}
 	}
 	return v
 }

@@ -420,3 +420,52 @@ func TestAssistantMemory(t *testing.T) {
 		t.Errorf("the assistant was called with memories %q, want %q", memories, want)
 	}
 }
+
+// TestSecretsEchoedNeverKept: a server that echoes the key it was sent (in its error, in its
+// answer) does not put the secret in the run's state: the step's outputs, and the variables
+// and messages that read them, show *** instead.
+func TestSecretsEchoedNeverKept(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-4f9a8b7c6d5e"
+	s := newSandbox(t, secretConfig, func(req *http.Request) (*http.Response, error) {
+		return jsonResponse(req, 200, `{"echo": "you sent `+key+`", "nested": [{"k": "`+key+`"}]}`), nil
+	}, `
+format: 1
+id: secret
+trigger: {on: message, match: any}
+steps:
+  - id: call
+    type: http
+    method: POST
+    url: "https://api.example.com/v1/things"
+    headers: {Authorization: "Bearer {{secret.API_KEY}}"}
+    save: [{target: var.echo, from: response.echo}]
+  - {id: said, type: message, text: "{{var.echo}} / {{step.call.response.nested[0].k}}"}
+  - {id: wait, type: question, text: "more?", answer: text}
+`)
+	s.say("hello")
+	ctx := context.Background()
+	info, _, st, err := s.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(info.State), key) {
+		t.Errorf("the run's stored state holds the secret:\n%s", info.State)
+	}
+	if st.Run == nil || st.Run.Vars["echo"] != "you sent ***" {
+		t.Errorf("var.echo = %v, want the secret masked", st.Run.Vars["echo"])
+	}
+	msgs, err := s.DB.MessagesBefore(ctx, s.ConversationID(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var said string
+	for _, m := range msgs {
+		if m.Direction == tandem.DirectionOut {
+			said += m.Text + "\n"
+		}
+	}
+	if strings.Contains(said, key) || !strings.Contains(said, "you sent *** / ***") {
+		t.Errorf("the bot said %q; want the echoed secret masked", said)
+	}
+}

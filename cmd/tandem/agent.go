@@ -50,7 +50,7 @@ func (m *Main) runAgent(ctx context.Context, args []string) error {
 	password := strings.TrimRight(line, "\r\n")
 	cfg := config.Default()
 	if *cfgPath != "" {
-		if cfg, err = config.Load(*cfgPath); err != nil {
+		if cfg, err = m.loadConfig(*cfgPath); err != nil {
 			return err
 		}
 	}

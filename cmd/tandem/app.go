@@ -52,6 +52,7 @@ Usage:
   tandem flow push FILE... | publish ID... | list | pull ID...   against a server (TANDEM_URL, TANDEM_TOKEN)
   tandem migrate [--data DIR]                apply database migrations
   tandem token create [--name NAME] [--data DIR]   mint an API token
+  tandem secret set NAME | list | delete NAME | rotate | key   secrets stored in the database, sealed
   tandem agent create --email E --password-stdin [--name N] [--role agent|admin] [--teams T]   an inbox login
   tandem bench w1|w2 [--duration 10s] [--concurrency 64] [--baseline] [--json]
   tandem version
@@ -111,6 +112,8 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 		return m.runToken(ctx, rest)
 	case "agent":
 		return m.runAgent(ctx, rest)
+	case "secret":
+		return m.runSecret(ctx, rest)
 	case "bench":
 		return m.runBench(ctx, rest)
 	}

@@ -43,7 +43,7 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	}
 	cfg := config.Default()
 	if *cfgPath != "" {
-		if cfg, err = config.Load(*cfgPath); err != nil {
+		if cfg, err = m.loadConfig(*cfgPath); err != nil {
 			return err
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/flow"
 )
 
@@ -52,7 +51,7 @@ func (m *Main) runFlowValidate(args []string) error {
 	}
 	env := &flow.Env{}
 	if *cfgPath != "" {
-		cfg, err := config.Load(*cfgPath)
+		cfg, err := m.loadConfig(*cfgPath)
 		if err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/tandemchat/tandem/desk/inbox"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/internal/safehttp"
+	"github.com/tandemchat/tandem/internal/seal"
 	"github.com/tandemchat/tandem/metrics"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
@@ -62,6 +63,8 @@ type server struct {
 	inbox *inbox.Service
 	// stopWatch ends the knowledge re-ingest loop.
 	stopWatch func()
+	// keys seal the secrets stored in the database (nil: none can be stored).
+	keys *seal.Keyring
 }
 
 // runServe is `tandem serve`.
@@ -144,7 +147,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if cfg == nil {
 		cfg = config.Default()
 		if o.ConfigPath != "" {
-			if cfg, err = config.Load(o.ConfigPath); err != nil {
+			if cfg, err = m.loadConfig(o.ConfigPath); err != nil {
 				return nil, err
 			}
 		}
@@ -164,8 +167,19 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if err := db.Migrate(ctx); err != nil {
 		return fail(err)
 	}
+	keys, err := m.secretKeys(db, o.Data, true, log)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkSecretKeys(ctx, db, keys, log); err != nil {
+		return fail(err)
+	}
+	s.keys = keys
 	env, err := workspace.Env(cfg)
 	if err != nil {
+		return fail(err)
+	}
+	if env.Secrets, err = workspaceSecrets(ctx, db, keys, env.Secrets, log); err != nil {
 		return fail(err)
 	}
 	wall := clock.Wall{}

@@ -68,6 +68,8 @@ func (o *output) wait(tb testing.TB, re *regexp.Regexp, d time.Duration) []strin
 // cli runs tandem commands in the process with their own streams and environment.
 type cli struct {
 	env map[string]string
+	// stdin is the commands' standard input.
+	stdin string
 }
 
 // result is a finished command.
@@ -77,7 +79,7 @@ type result struct {
 }
 
 func (c cli) main(stdout, stderr io.Writer) *Main {
-	m := NewMain(strings.NewReader(""), stdout, stderr)
+	m := NewMain(strings.NewReader(c.stdin), stdout, stderr)
 	m.Getenv = func(k string) string { return c.env[k] }
 	return m
 }
