@@ -35,7 +35,9 @@ var workspaceName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // checkSecret checks a secret's scope, name and value.
 func checkSecret(scope, name string, value *string) error {
-	bad := func(s string) bool { return s == "" || len(s) > 200 || strings.ContainsRune(s, 0) || !utf8.ValidString(s) }
+	bad := func(s string) bool {
+		return s == "" || len(s) > 200 || strings.ContainsRune(s, 0) || !utf8.ValidString(s)
+	}
 	switch {
 	case bad(scope):
 		return tandem.Errorf(tandem.EINVALID, "scope: give a scope of at most 200 characters, without NUL")
