@@ -157,7 +157,8 @@ func Providers(cfg *config.Config, client *http.Client, kn tandem.Knowledge) (ma
 }
 
 // Desks builds the configured external desks whose kind this build has, by id, with deps
-// (its HTTP client is the one they call through). The built-in inbox is not among them (its
+// (its HTTP client is the one they call through; a *store.Secrets in deps.Secrets is given to
+// each desk in the scope "desk:<id>"). The built-in inbox is not among them (its
 // package builds it with what it needs); a desk of a kind not available is left out, so a
 // handoff to it takes on_unavailable.
 func Desks(cfg *config.Config, deps desk.Deps) (map[string]tandem.Desk, error) {
@@ -170,8 +171,15 @@ func Desks(cfg *config.Config, deps desk.Deps) (map[string]tandem.Desk, error) {
 		if d.Kind == config.InboxDesk || !available[d.Kind] {
 			continue
 		}
+		dd := deps
+		if s, ok := deps.Secrets.(*store.Secrets); ok && s != nil {
+			// Each desk keeps its credentials in a scope of its own.
+			scoped := *s
+			scoped.Scope = "desk:" + d.ID
+			dd.Secrets = &scoped
+		}
 		dk, err := desk.New(desk.Config{ID: d.ID, Kind: d.Kind, URL: d.URL, Username: d.Username, Password: d.Password,
-			Secret: d.Secret, HealthURL: d.HealthURL, Timeout: d.Timeout.D(), Options: d.Options()}, deps)
+			Secret: d.Secret, HealthURL: d.HealthURL, Timeout: d.Timeout.D(), Options: d.Options()}, dd)
 		if err != nil {
 			return nil, fmt.Errorf("%w (desks: %s)", err, d.ID)
 		}

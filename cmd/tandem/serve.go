@@ -255,7 +255,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	// desk bounds its calls itself; the client's timeout is a backstop. The runner looks them
 	// up only once it runs, after this.
 	desks, err = workspace.Desks(cfg, desk.Deps{HTTP: safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}),
-		Store: db, Sink: s.run, Logger: log, Clock: wall})
+		Store: db, Sink: s.run, Logger: log, Clock: wall, Secrets: &store.Secrets{DB: db, Keys: keys, Clock: wall}})
 	if err != nil {
 		return fail(err)
 	}
