@@ -85,8 +85,8 @@ type route struct {
 	method  string
 	pattern string
 	h       handler
-	// public routes need no token (health, metrics, the OpenAPI document, webhooks).
-	public bool
+	// access is who may call it (access.go); every route has one.
+	access access
 }
 
 // New returns the API server.
@@ -112,36 +112,40 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(), limit: newLimiter(cfg.RateLimit), logins: newLoginLimiter()}
 	s.setChannels()
 	s.routes = []route{
-		{"GET", "/healthz", s.healthz, true},
-		{"GET", "/readyz", s.readyz, true},
-		{"GET", "/metrics", s.metrics, true},
-		{"GET", "/api/v1/openapi.json", s.openapi, true},
+		{"GET", "/healthz", s.healthz, public},
+		{"GET", "/readyz", s.readyz, public},
+		{"GET", "/metrics", s.metrics, public},
+		{"GET", "/api/v1/openapi.json", s.openapi, public},
 
-		{"GET", "/api/v1/conversations/{id}/messages", s.conversationMessages, false},
+		{"GET", "/api/v1/conversations/{id}/messages", s.conversationMessages, inboxed},
 
-		{"GET", "/api/v1/flows", s.flowList, false},
-		{"POST", "/api/v1/flows", s.flowCreate, false},
-		{"GET", "/api/v1/flows/{id}", s.flowGet, false},
-		{"PUT", "/api/v1/flows/{id}", s.flowPut, false},
-		{"DELETE", "/api/v1/flows/{id}", s.flowDelete, false},
-		{"POST", "/api/v1/flows/{id}/publish", s.flowPublish, false},
-		{"GET", "/api/v1/flows/{id}/versions", s.flowVersions, false},
-		{"POST", "/api/v1/flows/{id}/runs", s.flowRun, false},
+		{"GET", "/api/v1/flows", s.flowList, manage},
+		{"POST", "/api/v1/flows", s.flowCreate, manage},
+		{"GET", "/api/v1/flows/{id}", s.flowGet, manage},
+		{"PUT", "/api/v1/flows/{id}", s.flowPut, manage},
+		{"DELETE", "/api/v1/flows/{id}", s.flowDelete, manage},
+		{"POST", "/api/v1/flows/{id}/publish", s.flowPublish, manage},
+		{"GET", "/api/v1/flows/{id}/versions", s.flowVersions, manage},
+		{"POST", "/api/v1/flows/{id}/runs", s.flowRun, manage},
 
-		{"GET", "/api/v1/conversations", s.conversationList, false},
-		{"GET", "/api/v1/conversations/{id}", s.conversationGet, false},
-		{"GET", "/api/v1/runs/{id}", s.runGet, false},
-		{"GET", "/api/v1/contacts/{id}", s.contactGet, false},
-		{"PATCH", "/api/v1/contacts/{id}", s.contactPatch, false},
+		{"GET", "/api/v1/conversations", s.conversationList, manage},
+		{"GET", "/api/v1/conversations/{id}", s.conversationGet, inboxed},
+		{"GET", "/api/v1/runs/{id}", s.runGet, inboxed},
+		{"GET", "/api/v1/contacts/{id}", s.contactGet, inboxed},
+		{"PATCH", "/api/v1/contacts/{id}", s.contactPatch, inboxed},
 	}
 	// Areas of the API that live in their own files add their routes here.
 	s.routes = append(s.routes, s.inboxRoutes()...)
 	s.routes = append(s.routes, s.hookRoutes()...)
 	s.routes = append(s.routes, s.channelRoutes()...)
 	for _, rt := range s.routes {
+		if rt.access == 0 {
+			// Every route says who may call it; a route without is a programming error.
+			panic("api: route " + rt.method + " " + rt.pattern + " declares no access")
+		}
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
-	s.mux.Handle("/", s.wrap(route{pattern: "/", h: s.notFound, public: true}))
+	s.mux.Handle("/", s.wrap(route{pattern: "/", h: s.notFound, access: public}))
 	return s
 }
 

@@ -69,7 +69,11 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request) er
 		}
 		limit = n
 	}
-	if _, err := s.cfg.DB.ConversationGet(r.Context(), id); err != nil {
+	info, err := s.cfg.DB.ConversationGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := s.seeConversation(r, info); err != nil {
 		return err
 	}
 	p := store.MessagesParams{ConversationID: id, After: q.Get("after"), Limit: limit}

@@ -42,10 +42,10 @@ func (s *Server) setChannels() {
 // GET /api/v1/channels lists the configured channels with their health.
 func (s *Server) channelRoutes() []route {
 	s.bodyLimits = map[string]int64{}
-	out := []route{{"GET", "/api/v1/channels", s.channelList, false}}
+	out := []route{{"GET", "/api/v1/channels", s.channelList, manage}}
 	for _, kind := range channel.Kinds() {
 		for _, cr := range channel.Routes(kind) {
-			rt := route{method: cr.Method, pattern: cr.Pattern, public: cr.Auth == channel.AuthChannel, h: s.channelHandler(kind, cr)}
+			rt := route{method: cr.Method, pattern: cr.Pattern, access: channelAccess(cr.Auth), h: s.channelHandler(kind, cr)}
 			if cr.MaxBody > 0 {
 				s.bodyLimits[rt.method+" "+rt.pattern] = cr.MaxBody
 			}
@@ -53,6 +53,15 @@ func (s *Server) channelRoutes() []route {
 		}
 	}
 	return out
+}
+
+// channelAccess is who may call a channel kind's route: its own caller check (a signature, a
+// secret, a session), or the API's credentials (API tokens and admins).
+func channelAccess(a channel.Auth) access {
+	if a == channel.AuthAPI {
+		return manage
+	}
+	return hook
 }
 
 func (s *Server) channelHandler(kind string, cr channel.Route) handler {

@@ -125,6 +125,9 @@ func (s *Server) conversationGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.seeConversation(r, info); err != nil {
+		return err
+	}
 	contact, err := s.cfg.DB.ContactGet(r.Context(), info.ContactID)
 	if err != nil {
 		return err
@@ -148,6 +151,15 @@ func (s *Server) runGet(w http.ResponseWriter, r *http.Request) error {
 	run, err := s.cfg.DB.RunGet(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if c := callerOf(r); c != nil && c.kind == agentRole {
+		info, err := s.cfg.DB.ConversationGet(r.Context(), run.ConversationID)
+		if err != nil {
+			return err
+		}
+		if err := s.seeConversation(r, info); err != nil {
+			return err
+		}
 	}
 	trace, err := s.cfg.DB.RunTrace(r.Context(), run.ConversationID, run.ID)
 	if err != nil {
@@ -194,10 +206,19 @@ func (s *Server) contactGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.seeContact(r, c.ID); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, toContactJSON(c))
 }
 
 func (s *Server) contactPatch(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.cfg.DB.ContactGet(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	if err := s.seeContact(r, r.PathValue("id")); err != nil {
+		return err
+	}
 	var p store.ContactPatch
 	if err := decode(r, &p); err != nil {
 		return err

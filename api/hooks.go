@@ -18,7 +18,7 @@ func (s *Server) hookRoutes() []route {
 			continue
 		}
 		for _, rt := range k.Routes {
-			out = append(out, route{rt.Method, "/hooks/" + k.Hook + "/{desk_id}" + rt.Path, s.deskHook(name, rt), true})
+			out = append(out, route{rt.Method, "/hooks/" + k.Hook + "/{desk_id}" + rt.Path, s.deskHook(name, rt), hook})
 		}
 	}
 	return out

@@ -22,20 +22,20 @@ import (
 // written at once and answer 200 with the conversation as assigned.
 func (s *Server) inboxRoutes() []route {
 	return []route{
-		{"POST", "/api/v1/inbox/login", s.inboxLogin, true},
-		{"GET", "/api/v1/inbox/agents", s.inboxAgents, false},
-		{"POST", "/api/v1/inbox/agents", s.inboxAgentCreate, false},
-		{"GET", "/api/v1/inbox/agents/{email}", s.inboxAgent, false},
-		{"PUT", "/api/v1/inbox/presence", s.inboxPresence, false},
-		{"GET", "/api/v1/inbox/teams", s.inboxTeams, false},
-		{"GET", "/api/v1/inbox/conversations", s.inboxConversations, false},
-		{"POST", "/api/v1/inbox/conversations/{id}/assign", s.inboxAssign, false},
-		{"POST", "/api/v1/inbox/conversations/{id}/messages", s.inboxMessage, false},
-		{"GET", "/api/v1/inbox/conversations/{id}/notes", s.inboxNotes, false},
-		{"POST", "/api/v1/inbox/conversations/{id}/notes", s.inboxNote, false},
-		{"POST", "/api/v1/inbox/conversations/{id}/close", s.inboxClose, false},
-		{"POST", "/api/v1/inbox/conversations/{id}/resume-bot", s.inboxResumeBot, false},
-		{"GET", "/api/v1/inbox/events", s.inboxEvents, false},
+		{"POST", "/api/v1/inbox/login", s.inboxLogin, public},
+		{"GET", "/api/v1/inbox/agents", s.inboxAgents, inboxed},
+		{"POST", "/api/v1/inbox/agents", s.inboxAgentCreate, manage},
+		{"GET", "/api/v1/inbox/agents/{email}", s.inboxAgent, inboxed},
+		{"PUT", "/api/v1/inbox/presence", s.inboxPresence, inboxed},
+		{"GET", "/api/v1/inbox/teams", s.inboxTeams, inboxed},
+		{"GET", "/api/v1/inbox/conversations", s.inboxConversations, inboxed},
+		{"POST", "/api/v1/inbox/conversations/{id}/assign", s.inboxAssign, inboxed},
+		{"POST", "/api/v1/inbox/conversations/{id}/messages", s.inboxMessage, inboxed},
+		{"GET", "/api/v1/inbox/conversations/{id}/notes", s.inboxNotes, inboxed},
+		{"POST", "/api/v1/inbox/conversations/{id}/notes", s.inboxNote, inboxed},
+		{"POST", "/api/v1/inbox/conversations/{id}/close", s.inboxClose, inboxed},
+		{"POST", "/api/v1/inbox/conversations/{id}/resume-bot", s.inboxResumeBot, inboxed},
+		{"GET", "/api/v1/inbox/events", s.inboxEvents, inboxed},
 	}
 }
 
@@ -45,7 +45,10 @@ func (s *Server) inbox(r *http.Request) (*inbox.Service, inbox.Actor, error) {
 	if ib == nil {
 		return nil, inbox.Actor{}, tandem.Errorf(tandem.EUNAVAILABLE, "The inbox is not enabled on this server.")
 	}
-	tok, _ := r.Context().Value(keyToken).(*store.Token)
+	var tok *store.Token
+	if c := callerOf(r); c != nil {
+		tok = c.token
+	}
 	by, err := ib.Actor(r.Context(), tok)
 	return ib, by, err
 }
@@ -316,11 +319,16 @@ func (s *Server) inboxNote(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) inboxNotes(w http.ResponseWriter, r *http.Request) error {
-	if _, _, err := s.inbox(r); err != nil {
+	ib, by, err := s.inbox(r)
+	if err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	if _, err := s.cfg.DB.ConversationGet(r.Context(), id); err != nil {
+	info, err := s.cfg.DB.ConversationGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := ib.Check(r.Context(), by, info); err != nil {
 		return err
 	}
 	notes, err := s.cfg.DB.Notes(r.Context(), id)
@@ -378,6 +386,7 @@ func (s *Server) inboxEvents(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("after"); v != "" {
 		last = v
 	}
+	visible := ib.Filter(by)
 	sub := ib.Subscribe()
 	defer sub.Close()
 	rc := http.NewResponseController(w)
@@ -402,7 +411,9 @@ func (s *Server) inboxEvents(w http.ResponseWriter, r *http.Request) error {
 		} else {
 			seen = ib.Seq(last)
 			for i := range evs {
-				buf += sseEvent(&evs[i])
+				if visible(r.Context(), &evs[i]) {
+					buf += sseEvent(&evs[i])
+				}
 				seen = evs[i].Num()
 			}
 		}
@@ -421,7 +432,7 @@ func (s *Server) inboxEvents(w http.ResponseWriter, r *http.Request) error {
 			if !ok {
 				return nil // the server stops, or the client lagged: it reconnects and resumes
 			}
-			if ev.Num() <= seen {
+			if ev.Num() <= seen || !visible(ctx, &ev) {
 				continue
 			}
 			if !send(sseEvent(&ev)) {

@@ -28,9 +28,11 @@ import (
 )
 
 // inboxWorkspace has a round-robin support team (ana, bob), a sales team (cid) and the agents,
-// ana with a password; bob is created with the API.
+// ana with a password; bob is created with the API. The secret SHOP_KEY is shopKey.
 const inboxWorkspace = `
 workspace: {name: Test, timezone: UTC, language: en}
+secrets:
+  SHOP_KEY: "${SHOP_KEY}"
 channels:
   - {id: api, kind: api}
 teams:
@@ -40,6 +42,9 @@ agents:
   - {email: ana@acme.com, name: Ana, password_hash: "%s"}
   - {email: cid@acme.com, name: Cid, password_hash: "%s"}
 `
+
+// shopKey is the value of {{secret.SHOP_KEY}} in the inbox tests: no customer may ever get it.
+const shopKey = "shop-key-must-never-reach-a-customer"
 
 // Passwords of the test agents.
 const (
@@ -77,7 +82,8 @@ func newInboxEnv(t *testing.T, db *store.DB) *inboxEnv {
 		}
 		return string(b)
 	}
-	cfg, err := config.Parse("tandem.yaml", []byte(fmt.Sprintf(inboxWorkspace, hash(anaPassword), hash(cidPassword))), nil)
+	cfg, err := config.Parse("tandem.yaml", []byte(fmt.Sprintf(inboxWorkspace, hash(anaPassword), hash(cidPassword))),
+		func(k string) (string, bool) { return shopKey, k == "SHOP_KEY" })
 	if err != nil {
 		t.Fatalf("workspace: %v", err)
 	}
@@ -120,15 +126,24 @@ func newInboxEnv(t *testing.T, db *store.DB) *inboxEnv {
 	// Bob is created with the API, by the admin token.
 	ie.do(request{method: "POST", path: "/api/v1/inbox/agents", body: map[string]any{
 		"email": "bob@acme.com", "name": "Bob", "password": bobPassword, "teams": []string{"support"}}}).mustStatus(t, http.StatusCreated)
-	for email, password := range map[string]string{"ana@acme.com": anaPassword, "bob@acme.com": bobPassword, "cid@acme.com": cidPassword} {
+	ie.login("ana@acme.com", "bob@acme.com", "cid@acme.com")
+	return ie
+}
+
+// passwords are the test agents' passwords, by e-mail.
+var passwords = map[string]string{"ana@acme.com": anaPassword, "bob@acme.com": bobPassword, "cid@acme.com": cidPassword, "dee@acme.com": deePassword}
+
+// login logs agents in (again), keeping their new login tokens.
+func (e *inboxEnv) login(emails ...string) {
+	e.t.Helper()
+	for _, email := range emails {
 		var out struct {
 			Token string `json:"token"`
 		}
-		ie.do(request{method: "POST", path: "/api/v1/inbox/login", noAuth: true, body: map[string]string{"email": email, "password": password}}).
-			mustStatus(t, http.StatusOK).json(t, &out)
-		ie.tokens[email] = out.Token
+		e.do(request{method: "POST", path: "/api/v1/inbox/login", noAuth: true, body: map[string]string{"email": email, "password": passwords[email]}}).
+			mustStatus(e.t, http.StatusOK).json(e.t, &out)
+		e.tokens[email] = out.Token
 	}
-	return ie
 }
 
 // as sends a request with an agent's login token.
@@ -139,6 +154,19 @@ func (e *inboxEnv) as(email string, req request) *response {
 	}
 	req.header["Authorization"] = "Bearer " + e.tokens[email]
 	return e.do(req)
+}
+
+// deePassword is the password of dee@acme.com, an admin that addAdmin creates.
+const deePassword = "dee-secret-password"
+
+// addAdmin creates dee@acme.com, an agent with role admin and no team, and logs her in.
+func (e *inboxEnv) addAdmin() string {
+	e.t.Helper()
+	const email = "dee@acme.com"
+	e.do(request{method: "POST", path: "/api/v1/inbox/agents", body: map[string]any{
+		"email": email, "name": "Dee", "password": deePassword, "role": "admin"}}).mustStatus(e.t, http.StatusCreated)
+	e.login(email)
+	return email
 }
 
 // online sets agents online.
@@ -389,42 +417,48 @@ func TestInboxHandoff(t *testing.T) {
 	})
 }
 
-// An agent writing in a conversation the bot handles takes it over: the bot pauses and never
-// answers again until resume-bot.
+// An admin writing in a conversation the bot handles takes it over: the bot pauses and never
+// answers again until resume-bot. An agent of role agent does not see conversations the bot
+// handles, so cannot take them.
 func TestInboxTakeOverFromBot(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newInboxEnv(t, db)
+		dee := e.addAdmin()
 		id := e.customer("u-1", "m-1", "hello")
 		if c := e.conversation(id); c.Status != "bot" || c.Bot != "active" {
 			t.Fatalf("before: %+v", c)
 		}
 		e.as("bob@acme.com", request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/messages", body: map[string]string{"text": "Bob here, I will help you."}}).
+			mustStatus(t, http.StatusForbidden)
+		e.as(dee, request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/messages", body: map[string]string{"text": "Dee here, I will help you."}}).
 			mustStatus(t, http.StatusAccepted)
 		e.drain()
 		c := e.conversation(id)
-		if c.Status != "assigned" || c.Assignee != "bob@acme.com" || c.Bot != "paused" || c.ActiveRun != nil {
-			t.Fatalf("after bob's message: %+v", c)
+		if c.Status != "assigned" || c.Assignee != dee || c.Bot != "paused" || c.ActiveRun != nil {
+			t.Fatalf("after dee's message: %+v", c)
 		}
 		before := len(e.messages(id, "").Messages)
 		e.customer("u-1", "m-2", "ana@example.com")
 		e.customer("u-1", "m-3", "hello?")
 		e.clock.Advance(48 * time.Hour)
 		e.drain()
+		e.login("ana@acme.com", dee) // their logins expired
 		got := texts(e.messages(id, "").Messages)
 		for _, m := range got[before:] {
 			if strings.HasPrefix(m, "bot:") {
 				t.Errorf("the paused bot answered: %q", got[before:])
 			}
 		}
-		// Ana may not give bob's conversation back to the bot; bob may.
+		// Ana may not give dee's conversation back to the bot (it has no team: every agent sees
+		// it, only its assignee acts); dee may.
 		e.as("ana@acme.com", request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/resume-bot"}).mustStatus(t, http.StatusForbidden)
-		e.as("bob@acme.com", request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/resume-bot"}).mustStatus(t, http.StatusAccepted)
+		e.as(dee, request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/resume-bot"}).mustStatus(t, http.StatusAccepted)
 		e.drain()
 		if c := e.conversation(id); c.Status != "bot" || c.Bot != "active" {
 			t.Errorf("after resume-bot: %+v", c)
 		}
-		e.as("bob@acme.com", request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/resume-bot"}).mustStatus(t, http.StatusConflict)
+		e.as(dee, request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/resume-bot"}).mustStatus(t, http.StatusConflict)
 		e.customer("u-1", "m-4", "back again")
 		got = texts(e.messages(id, "").Messages)
 		if last := got[len(got)-2:]; !slices.Equal(last, []string{"bot: You said: back again", "bot: What is your e-mail?"}) {
@@ -432,7 +466,8 @@ func TestInboxTakeOverFromBot(t *testing.T) {
 		}
 		// Taking a bot conversation with assign also pauses the bot.
 		other := e.customer("u-2", "m-5", "hi")
-		e.as("ana@acme.com", request{method: "POST", path: "/api/v1/inbox/conversations/" + other + "/assign", body: map[string]string{"agent": "me"}}).mustStatus(t, http.StatusOK)
+		e.as("ana@acme.com", request{method: "POST", path: "/api/v1/inbox/conversations/" + other + "/assign", body: map[string]string{"agent": "me"}}).mustStatus(t, http.StatusForbidden)
+		e.as(dee, request{method: "POST", path: "/api/v1/inbox/conversations/" + other + "/assign", body: map[string]string{"agent": "ana@acme.com"}}).mustStatus(t, http.StatusOK)
 		e.drain()
 		if c := e.conversation(other); c.Bot != "paused" || c.Assignee != "ana@acme.com" {
 			t.Errorf("after taking: %+v", c)

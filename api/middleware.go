@@ -17,7 +17,6 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/internal/jsonhttp"
-	"github.com/tandemchat/tandem/store"
 )
 
 // statusClientClosed is what metrics and logs record for a request whose client went away
@@ -27,7 +26,7 @@ const statusClientClosed = 499
 type ctxKey int
 
 const (
-	keyToken ctxKey = iota
+	keyCaller ctxKey = iota
 	keyRequestID
 )
 
@@ -117,85 +116,39 @@ func (s *Server) wrap(rt route) http.Handler {
 	})
 }
 
+// serve checks who calls (access.go) and their rate, then runs the handler: the one place
+// where every route's access is enforced.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 	limit := s.cfg.BodyLimit
 	if l := s.bodyLimits[rt.method+" "+rt.pattern]; l > 0 {
 		limit = l
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	if rt.public {
+	if !rt.access.needsCredential() {
 		return rt.h(w, r)
 	}
-	token, err := s.authenticate(r)
+	c, err := s.authenticate(r)
 	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="tandem"`)
+		if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tandem"`)
+		}
 		return err
 	}
-	if wait, ok := s.limit.allow(token.ID, time.Now()); !ok {
+	if rt.access&c.kind == 0 {
+		return forbidden(rt, c)
+	}
+	if wait, ok := s.limit.allow(c.token.ID, s.cfg.Clock.Now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		return tandem.Errorf(tandem.ERATELIMITED, "Too many requests for this token; retry after %s.", wait.Round(time.Second))
 	}
-	r = r.WithContext(context.WithValue(r.Context(), keyToken, token))
+	r = r.WithContext(context.WithValue(r.Context(), keyCaller, c))
 	return rt.h(w, r)
-}
-
-func (s *Server) authenticate(r *http.Request) (*store.Token, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "Send an API token as `Authorization: Bearer <token>`; create one with `tandem token create`.")
-	}
-	token = strings.TrimSpace(token)
-	if t, ok := s.tokens.get(token); ok {
-		return t, nil
-	}
-	t, err := s.cfg.DB.TokenLookup(r.Context(), token)
-	if err != nil {
-		return nil, err
-	}
-	s.tokens.put(token, t)
-	return t, nil
 }
 
 func newRequestID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// tokenCache remembers valid tokens for a short while, so a busy client does not cost a
-// database read per request; a revoked token stops working within the TTL.
-type tokenCache struct {
-	mu sync.Mutex
-	m  map[string]cachedToken
-}
-
-type cachedToken struct {
-	t   *store.Token
-	exp time.Time
-}
-
-const tokenTTL = 30 * time.Second
-
-func newTokenCache() *tokenCache { return &tokenCache{m: map[string]cachedToken{}} }
-
-func (c *tokenCache) get(token string) (*store.Token, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[token]
-	if !ok || time.Now().After(e.exp) {
-		return nil, false
-	}
-	return e.t, true
-}
-
-func (c *tokenCache) put(token string, t *store.Token) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) > 10000 {
-		clear(c.m)
-	}
-	c.m[token] = cachedToken{t: t, exp: time.Now().Add(tokenTTL)}
 }
 
 // limiter is a token bucket per API token.

@@ -36,6 +36,7 @@ type openapiOperation struct {
 	Responses   map[string]json.RawMessage `json:"responses"`
 	Parameters  []openapiParameter         `json:"parameters"`
 	Security    *[]map[string][]string     `json:"security"`
+	Roles       []string                   `json:"x-roles"`
 }
 
 type openapiParameter struct {
@@ -111,15 +112,20 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("route %s is not in openapi.json", key)
 			continue
 		}
-		// Public routes say so; the others inherit the bearer requirement.
-		if rt.public && (op.Security == nil || len(*op.Security) != 0) {
+		// Who may call it: x-roles lists the route table's kinds of caller, in its order.
+		if got, want := op.Roles, rt.access.roles(); !slices.Equal(got, want) {
+			t.Errorf("%s: x-roles %q, want %q (the route table's access)", key, got, want)
+		}
+		// Routes without a bearer credential say so; the others inherit the bearer requirement.
+		needs := rt.access.needsCredential()
+		if !needs && (op.Security == nil || len(*op.Security) != 0) {
 			t.Errorf("%s needs no token: its operation should have security: []", key)
 		}
-		if !rt.public && op.Security != nil && len(*op.Security) == 0 {
+		if needs && op.Security != nil && len(*op.Security) == 0 {
 			t.Errorf("%s needs a token, but its operation has security: []", key)
 		}
-		if !rt.public {
-			for _, st := range []string{"401", "429"} {
+		if needs {
+			for _, st := range []string{"401", "403", "429"} {
 				if _, ok := op.Responses[st]; !ok {
 					t.Errorf("%s needs a token: document its %s", key, st)
 				}

@@ -56,6 +56,8 @@ type Config struct {
 	Handoff   Handoff           `yaml:"handoff" json:"handoff"`
 	// HTTP is an extension: which private addresses http steps and webhooks may reach.
 	HTTP HTTP `yaml:"http" json:"http"`
+	// Auth is an extension: how long agents' logins last.
+	Auth Auth `yaml:"auth" json:"auth"`
 
 	Path     string `yaml:"-" json:"-"` // the file it was loaded from ("" for Default())
 	Dir      string `yaml:"-" json:"-"` // the absolute folder of Path ("" for Default())
@@ -342,6 +344,7 @@ func (c *Config) applyDefaults() {
 			c.Agents[i].Role = RoleAgent
 		}
 	}
+	c.applyLimitDefaults()
 }
 
 // written reports whether the file set the key at path (to a value, not an unset ${VAR}).

@@ -140,6 +140,7 @@ func (c *Config) check() (probs, warnings []*Problem) {
 	k.desks()
 	k.handoff()
 	k.http()
+	k.limits()
 	return k.probs, k.warnings
 }
 

@@ -273,7 +273,34 @@ ON CONFLICT (conversation_id) DO UPDATE SET agent_email = excluded.agent_email, 
 	if err != nil {
 		return fmt.Errorf("conversation %s: assignment: %w", id, err)
 	}
+	return q.addHandler(id, agent, now)
+}
+
+// addHandler records that an agent handled a conversation (was assigned it or wrote in it).
+func (q q) addHandler(id, agent string, now time.Time) error {
+	if _, err := q.exec(`INSERT INTO conversation_agents (conversation_id, agent_email, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		id, agent, micros(now)); err != nil {
+		return fmt.Errorf("conversation %s: handler: %w", id, err)
+	}
 	return nil
+}
+
+// ConversationHandlerAdd records that an agent handled a conversation (wrote in it); every
+// assignment records it too.
+func (db *DB) ConversationHandlerAdd(ctx context.Context, id, agent string, now time.Time) error {
+	return db.write(ctx, func(q q) error { return q.addHandler(id, strings.ToLower(agent), now) })
+}
+
+// ConversationHandled reports whether an agent was ever assigned a conversation or wrote in it.
+func (db *DB) ConversationHandled(ctx context.Context, id, agent string) (bool, error) {
+	var one int
+	err := db.read(ctx).row(`SELECT 1 FROM conversation_agents WHERE conversation_id = ? AND agent_email = ?`, id, strings.ToLower(agent)).Scan(&one)
+	if isNoRows(err) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("conversation %s: handlers: %w", id, err)
+	}
+	return true, nil
 }
 
 // TeamAssignParams asks for a conversation to be given to a member of its team.
@@ -483,6 +510,10 @@ type InboxListParams struct {
 	Team     string
 	// Assignee keeps only the conversations assigned to this agent.
 	Assignee string
+	// SeenBy keeps what an agent of role agent sees (inbox.Sees): the conversations assigned
+	// to SeenBy, of SeenByTeams or of no team, and those SeenBy handled before.
+	SeenBy      string
+	SeenByTeams []string
 	// Before is a cursor: the updated_at/id of the last conversation of the previous page.
 	Before string
 	Limit  int
@@ -533,6 +564,20 @@ func (db *DB) InboxList(ctx context.Context, p InboxListParams) ([]InboxItem, st
 	if p.Assignee != "" {
 		where = append(where, "c.status = 'assigned' AND c.assignee = ?")
 		args = append(args, strings.ToLower(p.Assignee))
+	}
+	if p.SeenBy != "" {
+		agent := strings.ToLower(p.SeenBy)
+		or := "c.assignee = ? OR c.team = ''"
+		args = append(args, agent)
+		if len(p.SeenByTeams) > 0 {
+			or += " OR c.team IN (" + placeholders(len(p.SeenByTeams)) + ")"
+			for _, t := range p.SeenByTeams {
+				args = append(args, t)
+			}
+		}
+		or += " OR EXISTS (SELECT 1 FROM conversation_agents ca WHERE ca.conversation_id = c.id AND ca.agent_email = ?)"
+		args = append(args, agent)
+		where = append(where, "("+or+")")
 	}
 	if p.Before != "" {
 		t, id, err := parseCursor(p.Before)

@@ -17,6 +17,8 @@ import (
 type ConversationListParams struct {
 	Status string // bot | queued | assigned | closed
 	Team   string
+	// ContactID keeps one contact's conversations.
+	ContactID string
 	// Before is a cursor: the updated_at/id of the last conversation of the previous page.
 	Before string
 	Limit  int
@@ -33,6 +35,10 @@ func (db *DB) ConversationList(ctx context.Context, p ConversationListParams) ([
 	if p.Team != "" {
 		where = append(where, "team = ?")
 		args = append(args, p.Team)
+	}
+	if p.ContactID != "" {
+		where = append(where, "contact_id = ?")
+		args = append(args, p.ContactID)
 	}
 	if p.Before != "" {
 		t, id, err := parseCursor(p.Before)

@@ -42,6 +42,9 @@ func (s *Service) List(ctx context.Context, by Actor, p ListParams) ([]store.Inb
 		p.Agent = by.Agent
 	}
 	lp.Assignee = p.Agent
+	if !by.Admin {
+		lp.SeenBy, lp.SeenByTeams = by.Agent, by.Teams
+	}
 	list, next, err := s.db.InboxList(ctx, lp)
 	if err != nil {
 		return nil, "", err
@@ -57,11 +60,14 @@ func (s *Service) List(ctx context.Context, by Actor, p ListParams) ([]store.Inb
 
 var errMe = tandem.Errorf(tandem.EINVALID, `agent: "me" needs an agent's token (log in as an agent); this API token has no agent.`)
 
-// conversation reads a conversation an agent acts on: an unknown one is not found, one handed to
-// another desk is a conflict.
-func (s *Service) conversation(ctx context.Context, id string) (*store.ConversationInfo, handoffInfo, error) {
+// conversation reads a conversation an agent acts on: an unknown one is not found, one the
+// actor may not see is forbidden, one handed to another desk is a conflict.
+func (s *Service) conversation(ctx context.Context, by Actor, id string) (*store.ConversationInfo, handoffInfo, error) {
 	info, err := s.db.ConversationGet(ctx, id)
 	if err != nil {
+		return nil, handoffInfo{}, err
+	}
+	if err := s.Check(ctx, by, info); err != nil {
 		return nil, handoffInfo{}, err
 	}
 	h := handoffOf(info)
@@ -133,7 +139,7 @@ func (s *Service) Assign(ctx context.Context, by Actor, id string, r AssignReque
 			return nil, err
 		}
 	}
-	info, h, err := s.conversation(ctx, id)
+	info, h, err := s.conversation(ctx, by, id)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +243,7 @@ func (s *Service) Message(ctx context.Context, by Actor, id, text string) (*stor
 	if err != nil {
 		return nil, err
 	}
-	info, _, err := s.conversation(ctx, id)
+	info, _, err := s.conversation(ctx, by, id)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +267,12 @@ func (s *Service) Message(ctx context.Context, by Actor, id, text string) (*stor
 		}
 		s.b.wake()
 	}
+	if by.Agent != "" {
+		// Writing is handling: the agent may read the conversation later, wherever it goes.
+		if err := s.db.ConversationHandlerAdd(ctx, id, by.Agent, s.clock.Now()); err != nil {
+			return nil, err
+		}
+	}
 	ev := tandem.Event{ConversationID: id, Kind: tandem.EventAgent, Agent: &tandem.AgentAction{Action: tandem.AgentMessage, Agent: by.Agent, Desk: "inbox",
 		Message: &tandem.Message{Type: tandem.MessageText, Text: text, AgentID: by.Agent}}}
 	if err := s.enqueue(ctx, ev); err != nil {
@@ -275,6 +287,13 @@ func (s *Service) Note(ctx context.Context, by Actor, id, text string) (*tandem.
 	if err != nil {
 		return nil, err
 	}
+	info, err := s.db.ConversationGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Check(ctx, by, info); err != nil {
+		return nil, err
+	}
 	n := tandem.Note{ID: s.cfg.NewID(), ConversationID: id, Author: by.name(), Text: text, CreatedAt: s.clock.Now()}
 	if err := s.db.NoteInsert(ctx, n); err != nil {
 		return nil, err
@@ -286,7 +305,7 @@ func (s *Service) Note(ctx context.Context, by Actor, id, text string) (*tandem.
 // Close queues the agent's close: an active handoff ends (the customer gets the agent_closed
 // text and the bot goes on from the handoff step's next); otherwise the conversation closes.
 func (s *Service) Close(ctx context.Context, by Actor, id string) (*store.ConversationInfo, error) {
-	info, _, err := s.conversation(ctx, id)
+	info, _, err := s.conversation(ctx, by, id)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +324,7 @@ func (s *Service) Close(ctx context.Context, by Actor, id string) (*store.Conver
 
 // ResumeBot queues giving the conversation back to the bot (ending an active handoff).
 func (s *Service) ResumeBot(ctx context.Context, by Actor, id string) (*store.ConversationInfo, error) {
-	info, h, err := s.conversation(ctx, id)
+	info, h, err := s.conversation(ctx, by, id)
 	if err != nil {
 		return nil, err
 	}

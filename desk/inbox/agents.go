@@ -23,6 +23,8 @@ type Actor struct {
 	Admin bool
 	// Token is the name of the API token, for the author of its notes.
 	Token string
+	// Teams are the agent's teams (what a non-admin agent sees).
+	Teams []string
 }
 
 // AgentView is an agent as the inbox shows it: Status is what counts (an agent unseen for
@@ -65,7 +67,7 @@ func (s *Service) Actor(ctx context.Context, tok *store.Token) (Actor, error) {
 	if err := s.touch(ctx, a); err != nil {
 		return Actor{}, err
 	}
-	return Actor{Agent: a.Email, Admin: a.Role == config.RoleAdmin, Token: tok.Name}, nil
+	return Actor{Agent: a.Email, Admin: a.Role == config.RoleAdmin, Token: tok.Name, Teams: a.Teams}, nil
 }
 
 // Seen counts an agent as seen now (an open event stream calls it); it does nothing for an
@@ -240,7 +242,8 @@ func dummy() []byte {
 	return dummyHash
 }
 
-// Login checks an agent's password and mints a login token (an API token bound to the agent).
+// Login checks an agent's password and mints a login: a session token bound to the agent, which
+// ends when unused for auth.session_idle, auth.session_max after the login, or at logout.
 func (s *Service) Login(ctx context.Context, email, password string) (token string, agent *AgentView, err error) {
 	a, err := s.db.AgentGet(ctx, strings.TrimSpace(email))
 	if err != nil && tandem.ErrorCode(err) != tandem.ENOTFOUND {
@@ -257,7 +260,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 		}
 		return "", nil, errLogin
 	}
-	token, _, err = s.db.TokenCreate(ctx, "inbox login", a.Email, s.clock.Now(), s.cfg.NewID)
+	now := s.clock.Now()
+	auth := s.cfg.Workspace.Auth
+	token, _, err = s.db.TokenMint(ctx, store.TokenParams{Name: "inbox login", Kind: store.TokenSession, Agent: a.Email,
+		ExpiresAt: now.Add(auth.SessionIdle.D()), MaxExpiresAt: now.Add(auth.SessionMax.D()), Now: now, NewID: s.cfg.NewID})
 	if err != nil {
 		return "", nil, err
 	}

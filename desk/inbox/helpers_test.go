@@ -119,8 +119,11 @@ func (h *harness) say(ext, text string) string {
 	return res.ConversationID
 }
 
-// agent is the actor of an agent.
-func agent(email string) inbox.Actor { return inbox.Actor{Agent: email} }
+// agentTeams are the teams of workspaceYAML's agents.
+var agentTeams = map[string][]string{"ana@acme.com": {"sales", "support"}, "bob@acme.com": {"sales", "support"}, "cid@acme.com": {"support"}}
+
+// agent is the actor of an agent of role agent, as Service.Actor makes it.
+func agent(email string) inbox.Actor { return inbox.Actor{Agent: email, Teams: agentTeams[email]} }
 
 // presence sets agents' presence.
 func (h *harness) presence(status string, emails ...string) {

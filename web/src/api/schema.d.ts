@@ -259,6 +259,26 @@ export interface paths {
         patch: operations["contactPatch"];
         trace?: never;
     };
+    "/api/v1/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The configured channels, with their health.
+         * @description Every channel of the configuration, in its order: its health (checked now, each within 5 s: `not_configured` names the missing settings, `available`, or `unavailable` with what failed), the webhook URLs to paste in the platform's console (absolute when the server's public URL is configured, else paths), and what the channel can render. Secrets never appear. Admins and API tokens only.
+         */
+        get: operations["channelList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/hooks/desk/{desk_id}/message/receive": {
         parameters: {
             query?: never;
@@ -799,6 +819,50 @@ export interface components {
             attributes?: Record<string, never>;
             tags?: string[];
         };
+        Channel: {
+            id: string;
+            /** @description api, web, whatsapp, telegram, ... */
+            kind: string;
+            health: components["schemas"]["ChannelHealth"];
+            caps: components["schemas"]["ChannelCaps"];
+        };
+        ChannelHealth: {
+            /** @enum {string} */
+            status: "not_configured" | "available" | "unavailable";
+            /** @description One sentence: what is missing, what failed, or what the channel talks to. */
+            detail?: string;
+            webhooks?: {
+                /** @description Where to paste it, e.g. "Callback URL". */
+                name: string;
+                /** @description Absolute when the public URL is known, else a path to complete with the server's origin. */
+                url: string;
+                /** @description What else to set there (never a secret's value). */
+                note?: string;
+            }[];
+            /**
+             * Format: date-time
+             * @description When the platform was last asked; absent when no call was made.
+             */
+            checked_at?: string;
+        };
+        /** @description What the channel renders; the engine adapts messages to it. */
+        ChannelCaps: {
+            /** @description Most quick-reply buttons of one message (0: none). */
+            buttons?: number;
+            /** @description Longest button title (0: no limit). */
+            button_title?: number;
+            /** @description Most rows of a list (0: no lists). */
+            list?: number;
+            /** @description Longest row title (0: no limit). */
+            list_title?: number;
+            /** @description Longest text of one message (0: no limit); longer texts are split at sentence ends. */
+            max_text?: number;
+            media?: boolean;
+            /** @description The platform reports delivery after accepting a send. */
+            statuses?: boolean;
+            /** @description How long after the customer's last message free-form messages are accepted, as a duration ("24h"); absent: always. Outside it only templates are sent. */
+            window?: string;
+        };
         DeskAnswer: {
             /** @description 0 on success; else 40000 bad parameters, 40127 invalid credentials, 40356 unknown conversation_id, 40400 unknown desk, 40900 conversation is closed, 41300 body too large, 50000 internal error. Desks should rely on the HTTP status. */
             code: number;
@@ -1083,6 +1147,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such API channel. */
             404: {
                 headers: {
@@ -1158,6 +1231,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such conversation. */
             404: {
                 headers: {
@@ -1216,6 +1298,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -1234,7 +1325,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A flow document (spec/flows.md) in YAML or JSON. */
+        /** @description A flow document (docs/flows.md) in YAML or JSON. */
         requestBody: {
             content: {
                 "application/yaml": string;
@@ -1262,6 +1353,15 @@ export interface operations {
             };
             /** @description Missing or invalid token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1338,6 +1438,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such flow. */
             404: {
                 headers: {
@@ -1368,7 +1477,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description A flow document (spec/flows.md) in YAML or JSON. */
+        /** @description A flow document (docs/flows.md) in YAML or JSON. */
         requestBody: {
             content: {
                 "application/yaml": string;
@@ -1405,6 +1514,15 @@ export interface operations {
             };
             /** @description Missing or invalid token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1462,6 +1580,15 @@ export interface operations {
             };
             /** @description Missing or invalid token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1530,6 +1657,15 @@ export interface operations {
             };
             /** @description Missing or invalid token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1607,6 +1743,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such flow. */
             404: {
                 headers: {
@@ -1667,6 +1812,15 @@ export interface operations {
             };
             /** @description Missing or invalid token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1760,6 +1914,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -1803,6 +1966,15 @@ export interface operations {
             };
             /** @description Missing or invalid token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1869,6 +2041,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such run. */
             404: {
                 headers: {
@@ -1921,6 +2102,15 @@ export interface operations {
             };
             /** @description Missing or invalid token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1991,6 +2181,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such contact. */
             404: {
                 headers: {
@@ -2002,6 +2201,55 @@ export interface operations {
             };
             /** @description The body is too large. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    channelList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The channels. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        channels: components["schemas"]["Channel"][];
+                    };
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An agent may not list channels. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2435,6 +2683,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -2572,6 +2829,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such agent. */
             404: {
                 headers: {
@@ -2641,6 +2907,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -2683,6 +2958,15 @@ export interface operations {
             };
             /** @description Missing or invalid token, or the token's agent no longer exists. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2750,6 +3034,15 @@ export interface operations {
             };
             /** @description Missing or invalid token, or the token's agent no longer exists. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2989,6 +3282,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such conversation. */
             404: {
                 headers: {
@@ -3054,6 +3356,15 @@ export interface operations {
             };
             /** @description Missing or invalid token, or the token's agent no longer exists. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3270,6 +3581,15 @@ export interface operations {
             };
             /** @description Missing or invalid token, or the token's agent no longer exists. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
