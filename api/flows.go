@@ -187,6 +187,7 @@ func (s *Server) flowPublish(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusOK
 	}
 	warnings := []flow.Finding{}
+	findings = append(findings, flow.TriggerWarnings(f, s.cfg.Runner.Env().Flows.Triggerable())...)
 	for _, fd := range findings {
 		if fd.Severity == flow.SeverityWarning {
 			warnings = append(warnings, fd)

@@ -437,3 +437,20 @@ func TestFlowDeleteKeepsRunningConversations(t *testing.T) {
 		t.Errorf("published again as version %d, want 2", p.Version)
 	}
 }
+
+// Publishing a second flow that starts on any message with the priority of one already
+// published warns that the flow id decides between them.
+func TestFlowPublishWarnsOfTwoCatchAlls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	catchAll := strings.Replace(strings.ReplaceAll(greetYAML, "greet", "any-bot"), "match: {contains: hi}", "match: any", 1)
+	e.do(request{method: "PUT", path: "/api/v1/flows/any-bot", body: catchAll}).mustStatus(t, http.StatusCreated)
+	var p struct {
+		Warnings []struct{ Field, Severity, Message string } `json:"warnings"`
+	}
+	e.do(request{method: "POST", path: "/api/v1/flows/any-bot/publish"}).mustStatus(t, http.StatusCreated).json(t, &p)
+	want := `flows "any-bot" and "echo" both start on any message with priority 0, so "any-bot" always wins (the lower id) and "echo" never starts this way; give one of them another priority`
+	if len(p.Warnings) != 1 || p.Warnings[0].Message != want || p.Warnings[0].Field != "trigger.match" || p.Warnings[0].Severity != "warning" {
+		t.Errorf("warnings %+v, want one on trigger.match: %s", p.Warnings, want)
+	}
+}

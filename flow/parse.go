@@ -72,6 +72,9 @@ func HasErrors(fs []Finding, strict bool) bool {
 // positions maps JSON pointers ("/steps/2/next") to source lines.
 type positions map[string]int
 
+// has reports whether the document holds the value at pointer.
+func (p positions) has(pointer string) bool { _, ok := p[pointer]; return ok }
+
 func (p positions) line(pointer string) int {
 	for {
 		if l, ok := p[pointer]; ok {

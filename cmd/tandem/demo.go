@@ -98,16 +98,20 @@ Talk to the bot through the API channel "api". In another terminal:
   say 1                     # "Order status"; then try an order number such as 10234
   curl -s "%[1]s/api/v1/conversations/$CONV" -H "Authorization: Bearer $TOKEN"
 
-Other things to try: "I'd like a quote", "support", "take a note", "faq", "menu".
+Other things to try: "I'd like a quote", "support", "take a note", "faq". These work at any
+moment, even while the bot waits for an answer: "menu" (start over), "stop", and "agent" (or
+"I want to talk to a person"), which hands the conversation to the agents' inbox.
 
 The agents' inbox: open %[1]s/ and log in as %[4]s with password %[5]s
-(an admin: the Admin screens are there too). Hand yourself a conversation by saying "support"
+(an admin: the Admin screens are there too). Hand yourself a conversation by saying "agent"
 to the bot above, and answer it in the inbox. The same with curl:
 
+  say agent                 # queued for the support team
   AGENT=$(curl -s -X POST %[1]s/api/v1/inbox/login -d '{"email": "%[4]s", "password": "%[5]s"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
-  curl -s -X PUT %[1]s/api/v1/inbox/presence -H "Authorization: Bearer $AGENT" -d '{"status": "online"}'
   curl -s "%[1]s/api/v1/inbox/conversations?status=queued" -H "Authorization: Bearer $AGENT"
+  curl -s -X POST %[1]s/api/v1/inbox/conversations/$CONV/assign -H "Authorization: Bearer $AGENT" -d '{"agent": "me"}'
   curl -s -X POST %[1]s/api/v1/inbox/conversations/$CONV/messages -H "Authorization: Bearer $AGENT" -d '{"text": "Hi, I am Ana."}'
+  curl -s -X POST %[1]s/api/v1/inbox/conversations/$CONV/close -H "Authorization: Bearer $AGENT"
 
 The API is described at %[1]s/api/v1/openapi.json; metrics are at %[1]s/metrics.
 `

@@ -76,11 +76,16 @@ func (m *Main) runFlowValidate(args []string) error {
 		}
 		all = append(all, parsed{file, f, findings})
 	}
+	var flows []*flow.Flow
+	for _, p := range all {
+		flows = append(flows, p.f)
+	}
 	bad := false
 	for _, p := range all {
 		findings := p.findings
 		if p.f != nil {
 			findings = append(findings, flow.Validate(p.f, env)...)
+			findings = append(findings, flow.TriggerWarnings(p.f, flows)...)
 		}
 		for _, fd := range findings {
 			fmt.Fprintln(m.Stdout, fd.String())

@@ -392,7 +392,7 @@ func publishFolder(ctx context.Context, run *runner.Runner, cfg *config.Config, 
 		parsed = append(parsed, fl)
 	}
 	for _, fl := range parsed {
-		for _, fd := range flow.Validate(fl, env) {
+		for _, fd := range append(flow.Validate(fl, env), flow.TriggerWarnings(fl, parsed)...) {
 			if fd.Severity == flow.SeverityError {
 				problems = append(problems, fd.String())
 			} else {

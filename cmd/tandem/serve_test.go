@@ -530,10 +530,11 @@ func TestFlowValidate(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	files := map[string]string{
-		"valid.yaml":   echoFlow,
-		"errors.yaml":  "format: 1\nid: errs\nsteps:\n  - id: a\n    type: message\n    text: hi\n    next: nowhere\n",
-		"warning.yaml": "format: 1\nid: warn\nsteps:\n  - {id: a, type: message, text: hi, next: end}\n  - {id: orphan, type: message, text: never}\n",
-		"broken.yaml":  "format: 1\nid: [\n",
+		"valid.yaml":    echoFlow,
+		"errors.yaml":   "format: 1\nid: errs\ntrigger: {on: api}\nsteps:\n  - id: a\n    type: message\n    text: hi\n    next: nowhere\n",
+		"warning.yaml":  "format: 1\nid: warn\nsteps:\n  - {id: a, type: message, text: hi, next: end}\n  - {id: orphan, type: message, text: never}\n",
+		"broken.yaml":   "format: 1\nid: [\n",
+		"also-any.yaml": "format: 1\nid: also-any\ntrigger: {on: message, match: any}\nsteps:\n  - {id: a, type: message, text: hi}\n",
 	}
 	for name, src := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
@@ -548,7 +549,8 @@ func TestFlowValidate(t *testing.T) {
 		stdout string
 	}{
 		{"valid", []string{f("valid.yaml")}, 0, `valid.yaml: ok`},
-		{"errors", []string{f("errors.yaml")}, 1, `errors.yaml:7: error: .*"a".*"next"`},
+		{"errors", []string{f("errors.yaml")}, 1, `errors.yaml:8: error: .*"a".*"next"`},
+		{"two catch-alls with one priority", []string{f("valid.yaml"), f("also-any.yaml")}, 0, `valid.yaml:4: warning: field "trigger.match": flows "echo" and "also-any" both start on any message with priority 0, so "also-any" always wins`},
 		{"warnings", []string{f("warning.yaml")}, 0, `warning.yaml:\d+: warning: .*orphan`},
 		{"warnings strict", []string{"--strict", f("warning.yaml")}, 1, `warning`},
 		{"valid strict", []string{f("valid.yaml"), "--strict"}, 0, `valid.yaml: ok`},
