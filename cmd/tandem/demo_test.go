@@ -79,7 +79,13 @@ func TestDemoAgentCommandsFindTheHandoff(t *testing.T) {
 		Status  string
 		Handoff struct{ Status string }
 	}
-	api.call("GET", "/api/v1/conversations/"+conv, nil, &got)
+	// The close is an event of the conversation, processed after the 202: wait for it.
+	for deadline := time.Now().Add(15 * time.Second); got.Handoff.Status != "closed" && time.Now().Before(deadline); {
+		api.call("GET", "/api/v1/conversations/"+conv, nil, &got)
+		if got.Handoff.Status != "closed" {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if got.Handoff.Status != "closed" {
 		t.Errorf("after the printed commands the handoff is %+v, want closed by the agent", got)
 	}
