@@ -141,6 +141,9 @@ const (
 	ReasonTimeout     = "timeout"
 	ReasonReplaced    = "replaced"
 	ReasonStopped     = "stopped"
+	// ReasonInternalError: handling an event crashed (a bug in Tandem); the server log has
+	// the details, and the conversation goes on.
+	ReasonInternalError = "internal_error"
 )
 
 // Terminal reports whether a run status is final.

@@ -103,3 +103,35 @@ func (e *Env) Process(in *Input) *Output {
 	in.State.Started = true
 	return c.finish()
 }
+
+// Abort ends the conversation's active run as failed with reason and errText in place of
+// handling in.Event, which is dropped: the runner calls it when handling the event crashed (a
+// bug), so that the event is consumed once and the conversation goes on. crashed, when set, is
+// the run as the crashed attempt left it: its step is where the run failed, and it is recorded
+// failed when the conversation had no active run (the event started it). Messages pending in
+// the state stay pending.
+func (e *Env) Abort(in *Input, crashed *RunState, reason, errText string) *Output {
+	c := newCursor(e, in)
+	if crashed != nil && crashed.ID != "" {
+		switch r := c.st.Run; {
+		case r == nil:
+			run := *crashed
+			run.Wait = nil // its timer was never stored
+			c.st.Run = &run
+		case r.ID == crashed.ID && crashed.Step != "":
+			r.Step = crashed.Step
+		}
+	}
+	if r := c.st.Run; r != nil {
+		var s *flow.Step
+		if f := c.flow(); f != nil {
+			s = f.Step(r.Step)
+		}
+		c.trace(s, reason, map[string]any{"event": in.Event.Kind}, nil, errText)
+		c.endRun(tandem.RunFailed, reason, errText)
+	} else {
+		c.trace(nil, reason, map[string]any{"event": in.Event.Kind}, nil, errText)
+	}
+	in.State.Started = true
+	return c.finish()
+}

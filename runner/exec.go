@@ -28,6 +28,20 @@ func (r *Runner) execute(ctx context.Context, it *store.OutboxItem) {
 	e := &it.Effect
 	var res *tandem.EffectResult
 	var err error
+	if crashed := r.safely("carrying out the "+e.Kind+" effect "+e.ID+" of conversation "+it.ConversationID, func() error {
+		res, err = r.perform(ctx, it, start)
+		return nil
+	}); crashed != nil {
+		// A bug: retrying would crash again. The effect fails for good; a step that awaits it
+		// takes its failure branch.
+		res, err = nil, tandem.Permanent(fmt.Errorf("an internal error (a bug in Tandem) stopped the %s call; the server log has the details", e.Kind))
+	}
+	r.complete(ctx, it, res, err, start)
+}
+
+// perform carries out one effect.
+func (r *Runner) perform(ctx context.Context, it *store.OutboxItem, start time.Time) (res *tandem.EffectResult, err error) {
+	e := &it.Effect
 	switch e.Kind {
 	case tandem.EffectSend:
 		res, err = r.execSend(ctx, it)
@@ -44,6 +58,12 @@ func (r *Runner) execute(ctx context.Context, it *store.OutboxItem) {
 	default:
 		err = tandem.Permanent(fmt.Errorf("unknown effect kind %q", e.Kind))
 	}
+	return res, err
+}
+
+// complete records an effect's outcome: done (with its result), retried later, or failed.
+func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem.EffectResult, err error, start time.Time) {
+	e := &it.Effect
 	now := r.cfg.Clock.Now()
 	var queued bool
 	var next *store.OutboxItem

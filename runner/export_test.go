@@ -1,4 +1,12 @@
 package runner
 
+import "github.com/tandemchat/tandem/engine"
+
 // Stopping reports whether Stop was called (tests wait on it instead of sleeping).
 func (r *Runner) Stopping() bool { return r.isStopped() }
+
+// WrapStep makes the runner handle events through wrap(next), next being how it handles them
+// now: tests make a step crash this way. Call it before Start.
+func (r *Runner) WrapStep(wrap func(next func(*engine.Input) *engine.Output) func(*engine.Input) *engine.Output) {
+	r.step = wrap(r.step)
+}

@@ -109,6 +109,8 @@ type Runner struct {
 	stopOnce sync.Once
 	wakeOut  chan struct{}
 	wakeTim  chan struct{}
+	// step handles one event: the engine (tests wrap it to make it crash).
+	step func(*engine.Input) *engine.Output
 }
 
 type slot struct{ again bool }
@@ -151,6 +153,7 @@ func New(cfg Config) *Runner {
 	if r.env.NewID == nil {
 		r.env.NewID = NewID
 	}
+	r.step = r.env.Process
 	return r
 }
 
@@ -253,7 +256,7 @@ func (r *Runner) Kick(id string) {
 	r.mu.Unlock()
 	r.convs.submit(func() {
 		for {
-			if err := r.process(r.ctx, id); err != nil && !errors.Is(err, context.Canceled) {
+			if err := r.safely("conversation processing", func() error { return r.process(r.ctx, id) }); err != nil && !errors.Is(err, context.Canceled) {
 				r.log.Error("conversation processing failed; it will be retried", "conversation", id, "err", err)
 				// Its events stay queued, and nothing else would look at them before the next
 				// event of the conversation or a restart: try again after a poll interval
@@ -275,22 +278,45 @@ func (r *Runner) Kick(id string) {
 	})
 }
 
+// batchEvents is how many queued events of a conversation one turn handles at most.
+const batchEvents = 16
+
 // process handles every queued event of one conversation.
 func (r *Runner) process(ctx context.Context, id string) error {
+	limit := batchEvents
+	var aborting *crash // an event whose handling crashed, to consume by failing its run
 	for {
 		start := time.Now()
 		var effects, timers bool
 		var last *store.Changes
 		var late []time.Duration
-		n, more, err := r.db.Process(ctx, id, 16, func(b *store.Batch) (*store.Changes, error) {
+		n, more, err := r.db.Process(ctx, id, limit, func(b *store.Batch) (*store.Changes, error) {
 			late = late[:0]
-			ch, err := r.handle(b, &late)
+			var ch *store.Changes
+			var err error
+			if aborting != nil && b.Events[0].Seq == aborting.seq {
+				ch, err = r.abort(b, aborting)
+			} else {
+				ch, err = r.handle(b, &late)
+			}
 			if ch != nil {
 				effects, timers = len(ch.Effects) > 0, len(ch.Timers) > 0
 			}
 			last = ch
 			return ch, err
 		})
+		var c *crash
+		if errors.As(err, &c) {
+			// Nothing was written. The events before the crashed one are committed first (a
+			// smaller batch); then, first in its batch, the crashed one is aborted.
+			if c.index > 0 {
+				limit = c.index
+			} else {
+				limit, aborting = 1, c
+			}
+			continue
+		}
+		limit, aborting = batchEvents, nil
 		if err != nil {
 			return err
 		}
@@ -346,13 +372,13 @@ func wake(c chan struct{}) {
 
 // handle runs the engine over a batch of events.
 // The lateness of the timers it fires is appended to late; the caller reports it, with the
-// steps and ended runs, once the changes are committed.
+// steps and ended runs, once the changes are committed. An event whose handling panics stops
+// the batch with a *crash error and nothing to commit (the state may be half-changed); process
+// then commits the events before it, and fails the run of that one (abort).
 func (r *Runner) handle(b *store.Batch, late *[]time.Duration) (*store.Changes, error) {
-	st := &engine.State{}
-	if len(b.State) > 2 {
-		if err := json.Unmarshal(b.State, st); err != nil {
-			return nil, fmt.Errorf("conversation %s: state: %w", b.Conversation.ID, err)
-		}
+	st, err := decodeState(b)
+	if err != nil {
+		return nil, err
 	}
 	ch := &store.Changes{Conversation: b.Conversation}
 	contactChanged := false
@@ -363,16 +389,42 @@ func (r *Runner) handle(b *store.Batch, late *[]time.Duration) (*store.Changes, 
 		if ev.Kind == tandem.EventTimer && ev.Timer != nil {
 			*late = append(*late, now.Sub(ev.Timer.Due))
 		}
-		out := r.env.Process(&engine.Input{Now: now, Conversation: b.Conversation, Contact: b.Contact, State: st, Event: ev})
-		ch.Effects = append(ch.Effects, out.Effects...)
-		ch.Timers = append(ch.Timers, out.Timers...)
-		ch.CancelTimers = append(ch.CancelTimers, out.CancelTimers...)
-		ch.Runs = append(ch.Runs, out.Runs...)
-		ch.Trace = append(ch.Trace, out.Trace...)
-		ch.Notes = append(ch.Notes, out.Notes...)
-		contactChanged = contactChanged || out.ContactChanged
+		out, c := r.processEvent(&engine.Input{Now: now, Conversation: b.Conversation, Contact: b.Contact, State: st, Event: ev})
+		if c != nil {
+			c.index, c.seq, c.kind = i, ev.Seq, ev.Kind
+			return nil, c
+		}
+		contactChanged = addOutput(ch, out) || contactChanged
 		ch.DoneSeq = ev.Seq
 	}
+	return r.changes(b, st, ch, now, contactChanged)
+}
+
+func decodeState(b *store.Batch) (*engine.State, error) {
+	st := &engine.State{}
+	if len(b.State) > 2 {
+		if err := json.Unmarshal(b.State, st); err != nil {
+			return nil, fmt.Errorf("conversation %s: state: %w", b.Conversation.ID, err)
+		}
+	}
+	return st, nil
+}
+
+// addOutput adds what one event produced to a batch's changes, and reports whether the contact
+// changed.
+func addOutput(ch *store.Changes, out *engine.Output) bool {
+	ch.Effects = append(ch.Effects, out.Effects...)
+	ch.Timers = append(ch.Timers, out.Timers...)
+	ch.CancelTimers = append(ch.CancelTimers, out.CancelTimers...)
+	ch.Runs = append(ch.Runs, out.Runs...)
+	ch.Trace = append(ch.Trace, out.Trace...)
+	ch.Notes = append(ch.Notes, out.Notes...)
+	return out.ContactChanged
+}
+
+// changes completes a batch's changes with the new state: timers set and canceled within the
+// batch dropped, one snapshot per run, the lease of the effects claimed with the commit.
+func (r *Runner) changes(b *store.Batch, st *engine.State, ch *store.Changes, now time.Time, contactChanged bool) (*store.Changes, error) {
 	// A timer set and canceled within the batch never needs a row.
 	if len(ch.CancelTimers) > 0 && len(ch.Timers) > 0 {
 		canceled := map[string]bool{}
