@@ -19,7 +19,7 @@ export function Layout({ children }: { children: ReactNode }) {
       </a>
       <header className="topbar">
         <span className="brand">
-          <img src="/favicon.svg" alt="" width="22" height="22" /> Tandem
+          <img src="/favicon.svg" alt="" width="22" height="22" /> <span className="brand-name">Tandem</span>
         </span>
         <nav aria-label="Sections" className="nav">
           {tab("/inbox", "Inbox")}

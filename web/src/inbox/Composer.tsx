@@ -33,6 +33,9 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
     if (!t || busy) return;
     setBusy(true);
     setError("");
+    // The box empties at once, so the agent can type the next message while this one goes;
+    // if it fails, the text comes back (unless the agent already wrote something else).
+    setText("");
     const path = { params: { path: { id } }, body: { text: t } };
     try {
       if (mode === "note") {
@@ -41,12 +44,11 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
       } else {
         onSent(await call(client.POST("/api/v1/inbox/conversations/{id}/messages", path)));
       }
-      setText("");
     } catch (err) {
       setError((err as Error).message);
+      setText((cur) => cur || t);
     } finally {
       setBusy(false);
-      area.current?.focus();
     }
   };
 

@@ -40,7 +40,7 @@ export function ConversationList({ store, list, queue, openId, filters, setFilte
         <label htmlFor="search" className="sr-only">
           Search conversations
         </label>
-        <input id="search" ref={searchRef} type="search" placeholder="Search name, e-mail, phone, message  ( / )" value={filters.search} onChange={set("search")} />
+        <input id="search" ref={searchRef} type="search" placeholder="Search name, e-mail, phone, message…" title="Search (shortcut: /)" value={filters.search} onChange={set("search")} />
         <details className="filters">
           <summary>Filters{filtered ? " (on)" : ""}</summary>
           <div className="filter-grid">

@@ -140,7 +140,8 @@ export function ConversationView({ store, id, me, back }: Props) {
           {conv && (
             <p className="muted small">
               <span className={"badge " + conv.status}>{statusText(conv, me)}</span> {conv.team && <>Team {conv.team} · </>}
-              {conv.channel_id} · bot {conv.bot === "active" ? "active" : "paused"}
+              {conv.channel_id}
+              {conv.bot === "paused" && " · bot paused"}
             </p>
           )}
         </div>

@@ -7,6 +7,16 @@ export function useShortcuts(keys: Record<string, () => void>) {
     ref.current = keys;
   });
   useEffect(() => {
+    // A key that moves the focus into a text field (r, n) must not be typed there too: browsers
+    // drop its keypress when keydown is cancelled, but some synthetic input sends it anyway.
+    let swallow = "";
+    const onPress = (e: KeyboardEvent) => {
+      if (swallow && e.key === swallow) e.preventDefault();
+      swallow = "";
+    };
+    const onUp = () => {
+      swallow = "";
+    };
     const onKey = (e: KeyboardEvent) => {
       if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
       const t = e.target as HTMLElement;
@@ -19,11 +29,18 @@ export function useShortcuts(keys: Record<string, () => void>) {
       const f = ref.current[e.key];
       if (f) {
         e.preventDefault();
+        swallow = e.key;
         f();
       }
     };
     document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
+    document.addEventListener("keypress", onPress, true);
+    document.addEventListener("keyup", onUp, true);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      document.removeEventListener("keypress", onPress, true);
+      document.removeEventListener("keyup", onUp, true);
+    };
   }, []);
 }
 

@@ -141,20 +141,44 @@ export class InboxStore {
     this.byId.set(c.id, next);
     this.set({}, true);
     if (c.assignee === this.me && old?.assignee !== this.me) this.onAssigned(next);
-    if (!next.contact) void this.fillContact(c.id);
+    if (!next.contact || !next.last_message) this.fillSoon(c.id);
   }
 
-  /** fillContact reads the contact of a conversation that came in through the stream. */
-  private async fillContact(id: string) {
+  private pending = new Set<string>();
+  private fillTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** fillSoon completes conversations that came in through the stream (their contact and last
+   * message are not in a conversation event): one read of the newest page of the inbox for all
+   * that came within 50 ms, then one read per conversation still missing its contact. */
+  private fillSoon(id: string) {
+    this.pending.add(id);
+    if (this.fillTimer) return;
+    this.fillTimer = setTimeout(() => void this.fill(), 50);
+  }
+
+  private async fill() {
+    const ids = [...this.pending];
+    this.pending.clear();
+    this.fillTimer = undefined;
     try {
-      const full = await call(client.GET("/api/v1/conversations/{id}", { params: { path: { id } } }));
-      const cur = this.byId.get(id);
-      if (cur && full.contact) {
-        this.byId.set(id, { ...cur, contact: full.contact });
-        this.set({}, true);
+      const r = await call(client.GET("/api/v1/inbox/conversations", { params: { query: { limit: Math.min(500, Math.max(50, ids.length * 2)) } } }));
+      for (const it of r.conversations) {
+        const cur = this.byId.get(it.id);
+        if (!cur) continue;
+        const lm = cur.last_message && it.last_message && cur.last_message.id > it.last_message.id ? cur.last_message : it.last_message ?? cur.last_message;
+        this.byId.set(it.id, { ...cur, contact: cur.contact ?? it.contact, last_message: lm });
       }
+      this.set({}, true);
+      for (const id of ids) {
+        if (this.byId.get(id) && !this.byId.get(id)!.contact) {
+          const full = await call(client.GET("/api/v1/conversations/{id}", { params: { path: { id } } }));
+          const cur = this.byId.get(id);
+          if (cur) this.byId.set(id, { ...cur, contact: full.contact });
+        }
+      }
+      this.set({}, true);
     } catch {
-      // the list shows the contact id until the next load
+      // the list shows what it has until the next event or load
     }
   }
 
