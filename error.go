@@ -17,6 +17,8 @@ const (
 	ETOOLARGE     = "too_large"
 	ERATELIMITED  = "rate_limited"
 	EUNAVAILABLE  = "unavailable"
+	// EIDEMPOTENCY is a client's message id used again for other content.
+	EIDEMPOTENCY = "idempotency_conflict"
 )
 
 // Error is an error whose message is safe to show to users. The cause, if any, is logged once at

@@ -123,8 +123,10 @@ func TestInboundMessageTypes(t *testing.T) {
 	}
 }
 
-// The same message.id twice is accepted once: the second answer is the first's with status
-// 200, and nothing is stored or answered twice (invariant 2).
+// The same message.id twice with the same content is accepted once: the second answer is the
+// first's with status 200, and nothing is stored or answered twice (invariant 2). The same id
+// with other content — another text, another contact — is 409 idempotency_conflict naming the
+// id, and changes nothing (Stripe's rule).
 func TestInboundDuplicate(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -135,12 +137,28 @@ func TestInboundDuplicate(t *testing.T) {
 			t.Errorf("second answer %v, want the first's %v", second, first)
 		}
 		e.drain()
-		// Again after the bot answered, with another text: still the first message.
-		third := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "changed")}).mustStatus(t, http.StatusOK).m(t)
+		// Again after the bot answered: still the first message.
+		third := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: inbound("u-1", "m-1", "hello")}).mustStatus(t, http.StatusOK).m(t)
 		if third["message_id"] != first["message_id"] {
 			t.Errorf("third answer %v, want the first's %v", third, first)
 		}
+		// Another text, another contact, another contact's detail: conflicts.
+		otherName := inbound("u-1", "m-1", "hello")
+		otherName["contact"].(map[string]any)["name"] = "Bob"
+		for _, body := range []map[string]any{inbound("u-1", "m-1", "changed"), inbound("bob", "m-1", "hello"), inbound("bob", "m-1", "bob's text"), otherName} {
+			r := e.do(request{method: "POST", path: "/api/v1/channels/api/messages", body: body}).mustStatus(t, http.StatusConflict)
+			if code, msg := r.err(t); code != "idempotency_conflict" || !strings.Contains(msg, `"m-1"`) {
+				t.Errorf("%v: %s %q, want idempotency_conflict naming m-1", body, code, msg)
+			}
+		}
 		e.drain()
+		var list struct {
+			Conversations []conversationJSON `json:"conversations"`
+		}
+		e.do(request{method: "GET", path: "/api/v1/conversations"}).mustStatus(t, http.StatusOK).json(t, &list)
+		if len(list.Conversations) != 1 {
+			t.Errorf("%d conversations after the conflicts, want only u-1's", len(list.Conversations))
+		}
 		got := texts(e.messages(first["conversation_id"].(string), "").Messages)
 		want := []string{"contact: hello", "bot: You said: hello", "bot: What is your e-mail?"}
 		if !slices.Equal(got, want) {

@@ -20,6 +20,7 @@ var statuses = map[string]int{
 	tandem.EFORBIDDEN:    http.StatusForbidden,
 	tandem.ENOTFOUND:     http.StatusNotFound,
 	tandem.ECONFLICT:     http.StatusConflict,
+	tandem.EIDEMPOTENCY:  http.StatusConflict,
 	tandem.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	tandem.EINVALIDFLOW:  http.StatusUnprocessableEntity,
 	tandem.ERATELIMITED:  http.StatusTooManyRequests,

@@ -236,6 +236,10 @@ type Inbound struct {
 	// a second Receive of the same id stores nothing (the platform retried). Message.CreatedAt
 	// is the platform's time of the message, zero for now.
 	Message tandem.Message
+	// ClientID says that Message.ChannelMessageID was chosen by the client that sent it (the
+	// API channel's message.id) rather than by a platform: a repeat of the id with another
+	// contact or message is refused (409 idempotency_conflict), not taken for a retry.
+	ClientID bool
 }
 
 // Delivery statuses, in the order a message goes through them. Played (a voice message was

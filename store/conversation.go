@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,11 @@ type InboundParams struct {
 	Contact tandem.Contact
 	// Message.ChannelMessageID, when set, recognises a provider's retry of the same message.
 	Message tandem.Message
+	// ClientID says that Message.ChannelMessageID was chosen by the client that sent it (the
+	// API channel's message.id), not by a platform: a repeat of the id must carry the same
+	// contact and message, or it is refused with tandem.EIDEMPOTENCY and nothing changes.
+	// Without it a repeat is a platform's retry, whatever it carries.
+	ClientID bool
 	Now     time.Time
 	NewID   func() string
 }
@@ -49,17 +55,23 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 		if key := p.Message.ChannelMessageID; key != "" {
 			// On PostgreSQL a concurrent insert of the same key waits for the first one's commit,
 			// then does nothing and reads what it stored.
-			r, err := q.exec(`INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at) VALUES (?, ?, '', '', ?) ON CONFLICT DO NOTHING`,
-				p.ChannelID, key, now)
+			hash := inboundHash(&p)
+			r, err := q.exec(`INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at, content_hash) VALUES (?, ?, '', '', ?, ?) ON CONFLICT DO NOTHING`,
+				p.ChannelID, key, now, hash)
 			if err != nil {
 				return fmt.Errorf("inbound: key: %w", err)
 			}
 			if n, _ := r.RowsAffected(); n == 0 {
 				res.Duplicate = true
-				err := q.row(`SELECT k.conversation_id, k.message_id, COALESCE(c.contact_id, '') FROM inbound_keys k LEFT JOIN conversations c ON c.id = k.conversation_id WHERE k.channel_id = ? AND k.provider_id = ?`,
-					p.ChannelID, key).Scan(&res.ConversationID, &res.MessageID, &res.ContactID)
+				var stored string
+				err := q.row(`SELECT k.conversation_id, k.message_id, COALESCE(c.contact_id, ''), k.content_hash FROM inbound_keys k LEFT JOIN conversations c ON c.id = k.conversation_id WHERE k.channel_id = ? AND k.provider_id = ?`,
+					p.ChannelID, key).Scan(&res.ConversationID, &res.MessageID, &res.ContactID, &stored)
 				if err != nil {
 					return fmt.Errorf("inbound: key: %w", err)
+				}
+				if p.ClientID && stored != "" && stored != hash {
+					res = InboundResult{}
+					return tandem.Errorf(tandem.EIDEMPOTENCY, "message.id %q was already used for another message (another contact or content); send a new message with a new id, or repeat the first one unchanged.", key)
 				}
 				return nil
 			}
@@ -107,6 +119,23 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 		return nil
 	})
 	return res, err
+}
+
+// inboundHash is what identifies an inbound message's content: its contact and message as the
+// channel normalised them, without the ids Tandem gives them.
+func inboundHash(p *InboundParams) string {
+	c, m := &p.Contact, &p.Message
+	b, _ := json.Marshal(struct {
+		Contact  [5]string        `json:"c"`
+		Attrs    map[string]any   `json:"a,omitempty"`
+		Type     string           `json:"t"`
+		Text     string           `json:"x"`
+		Media    *tandem.Media    `json:"m,omitempty"`
+		Location *tandem.Location `json:"l,omitempty"`
+		Option   string           `json:"o,omitempty"`
+	}{[5]string{c.ExternalID, c.Name, c.Email, c.Phone, c.Language}, c.Attributes, m.Type, m.Text, m.Media, m.Location, m.Option})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // newID is the id generator of callers that pass none: 128 random bits.

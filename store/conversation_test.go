@@ -474,3 +474,69 @@ func TestProcessAtomic(t *testing.T) {
 		})
 	}
 }
+
+// A client's message id (ClientID) is a repeat only with the same content: the same id with
+// another contact or text is an idempotency conflict that stores nothing; a platform's id is a
+// retry whatever it carries. Two contacts racing with one id: one wins, the other conflicts.
+func TestInboundClientIDs(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		in := func(ext, text, id string, client bool) (store.InboundResult, error) {
+			return db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", ClientID: client,
+				Contact: tandem.Contact{ExternalID: ext}, Message: tandem.Message{Type: tandem.MessageText, Text: text, ChannelMessageID: id}, Now: t0, NewID: f.id})
+		}
+		first, err := in("alice", "hello", "m-1", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := in("alice", "hello", "m-1", true)
+		if err != nil || !again.Duplicate || again.MessageID != first.MessageID || again.ConversationID != first.ConversationID {
+			t.Errorf("the same content again = %+v, %v; want the first's ids, duplicate", again, err)
+		}
+		contacts := f.count(`SELECT COUNT(*) FROM contacts`)
+		for _, tt := range []struct{ ext, text string }{{"alice", "changed"}, {"bob", "hello"}} {
+			res, err := in(tt.ext, tt.text, "m-1", true)
+			wantCode(t, "m-1 from "+tt.ext+" with "+tt.text, err, tandem.EIDEMPOTENCY)
+			if res.ConversationID != "" {
+				t.Errorf("a conflict answered %+v", res)
+			}
+		}
+		if n := f.count(`SELECT COUNT(*) FROM contacts`); n != contacts {
+			t.Errorf("%d contacts after the conflicts, want %d", n, contacts)
+		}
+		if n := len(f.messages(first.ConversationID)); n != 1 {
+			t.Errorf("%d messages, want 1", n)
+		}
+		// A platform's id: a retry, even with other content (the platform's details changed).
+		p, err := in("wa-1", "hi", "wamid.1", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := in("wa-1", "hi (edited)", "wamid.1", false); err != nil || !r.Duplicate || r.MessageID != p.MessageID {
+			t.Errorf("a platform's retry = %+v, %v; want the first's ids", r, err)
+		}
+		// Two contacts with one new id at once.
+		errs := make(chan error, 2)
+		for _, ext := range []string{"carol", "dave"} {
+			go func() {
+				_, err := in(ext, "race", "m-race", true)
+				errs <- err
+			}()
+		}
+		var ok, conflicts int
+		for range 2 {
+			switch err := <-errs; tandem.ErrorCode(err) {
+			case "":
+				ok++
+			case tandem.EIDEMPOTENCY:
+				conflicts++
+			default:
+				t.Errorf("racing: %v", err)
+			}
+		}
+		if ok != 1 || conflicts != 1 {
+			t.Errorf("racing: %d stored, %d conflicts; want 1 and 1", ok, conflicts)
+		}
+	})
+}

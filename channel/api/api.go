@@ -171,8 +171,9 @@ func (c *Channel) Parse(ctx context.Context, header http.Header, data []byte) (*
 		return nil, jsonhttp.Invalid("message.id", "at most 200 characters.")
 	}
 	return &channel.Batch{Messages: []channel.Inbound{{
-		Contact: tandem.Contact{ExternalID: ct.ExternalID, Name: ct.Name, Email: ct.Email, Phone: ct.Phone, Language: ct.Language, Attributes: ct.Attributes},
-		Message: msg,
+		Contact:  tandem.Contact{ExternalID: ct.ExternalID, Name: ct.Name, Email: ct.Email, Phone: ct.Phone, Language: ct.Language, Attributes: ct.Attributes},
+		Message:  msg,
+		ClientID: true,
 	}}}, nil
 }
 

@@ -599,7 +599,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "too_large" | "invalid_flow" | "rate_limited" | "unavailable" | "internal" | "method_not_allowed";
+                code: "invalid" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "idempotency_conflict" | "too_large" | "invalid_flow" | "rate_limited" | "unavailable" | "internal" | "method_not_allowed";
                 message: string;
                 problems?: components["schemas"]["Finding"][];
             };
@@ -1158,6 +1158,15 @@ export interface operations {
             };
             /** @description No such API channel. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description idempotency_conflict: message.id was already used with another contact or message; nothing changed. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
