@@ -28,8 +28,8 @@ type InboundParams struct {
 	// contact and message, or it is refused with tandem.EIDEMPOTENCY and nothing changes.
 	// Without it a repeat is a platform's retry, whatever it carries.
 	ClientID bool
-	Now     time.Time
-	NewID   func() string
+	Now      time.Time
+	NewID    func() string
 }
 
 // InboundResult says where an inbound message went.
