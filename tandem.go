@@ -29,7 +29,24 @@ const (
 	MessageSticker  = "sticker"
 	MessageLocation = "location"
 	MessageOption   = "option"
+	// MessageContact is a shared contact card (Contacts).
+	MessageContact = "contact"
+	// MessageForm is a completed form (WhatsApp Flows): Text is its summary, Data its answers.
+	MessageForm = "form"
+	// MessageUnsupported is a message the channel cannot show (a poll, a view-once photo):
+	// Text says what it was; flows usually ask the customer to send it another way.
+	MessageUnsupported = "unsupported"
+	// MessageReaction is an emoji (Reaction; "" when removed) on the message RefersTo names.
+	MessageReaction = "reaction"
+	// MessageEdit is the new Text of the customer's message RefersTo names.
+	MessageEdit = "edit"
 )
+
+// Quiet reports whether messages of a type are only recorded (shown in the conversation and
+// the inbox) and start no turn: reactions and edits.
+func Quiet(messageType string) bool {
+	return messageType == MessageReaction || messageType == MessageEdit
+}
 
 // Message is a normalised chat message in either direction.
 type Message struct {
@@ -46,10 +63,44 @@ type Message struct {
 	Location *Location `json:"location,omitempty"`
 	// Option is the id of the button or list row the customer picked (type "option").
 	Option string `json:"option,omitempty"`
+	// Contacts are the cards of a contact message.
+	Contacts []SharedContact `json:"contacts,omitempty"`
+	// Reaction is the emoji of a reaction ("" when the customer removed it).
+	Reaction string `json:"reaction,omitempty"`
+	// RefersTo is the platform's id of the message this one reacts to, edits or quotes.
+	RefersTo string `json:"refers_to,omitempty"`
+	// Data is structured content a platform attaches (a WhatsApp Flows form's answers).
+	Data map[string]any `json:"data,omitempty"`
+	// Variables become run variables (var.<name>) of the run that handles the message (a
+	// Telegram /start payload, the widget's variables).
+	Variables map[string]any `json:"variables,omitempty"`
+	// Template is what an outbound message is sent as when the channel's window is closed.
+	Template *Template `json:"template,omitempty"`
+	// Status is the delivery status of an outbound message: sent, delivered, read, played or
+	// failed ("" while it waits in the outbox).
+	Status string `json:"status,omitempty"`
 	// ChannelMessageID is the provider's id of the message, used to recognise retries.
 	ChannelMessageID string    `json:"channel_message_id,omitempty"`
 	AgentID          string    `json:"agent,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
+}
+
+// SharedContact is a contact card a customer shared.
+type SharedContact struct {
+	Name   string   `json:"name"`
+	Phones []string `json:"phones,omitempty"`
+	Emails []string `json:"emails,omitempty"`
+	Org    string   `json:"org,omitempty"`
+}
+
+// Template is a message pre-approved by the platform (a WhatsApp message template), the only
+// kind a channel with a window (Caps.Window) may send once the window is closed.
+type Template struct {
+	Name     string `json:"name"`
+	Language string `json:"language"`
+	// Components fill the template's parameters, in the platform's own format (WhatsApp:
+	// [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}]).
+	Components any `json:"components,omitempty"`
 }
 
 // Button is a quick reply or list row offered to the customer.
@@ -92,8 +143,11 @@ type Contact struct {
 	Language   string         `json:"language,omitempty"`
 	Attributes map[string]any `json:"attributes,omitempty"`
 	Tags       []string       `json:"tags,omitempty"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	// StoppedAt is when the customer blocked the business on its channel (zero: never, or
+	// they wrote since): nothing is sent to them until they write again.
+	StoppedAt time.Time `json:"stopped_at,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Conversation statuses as the API reports them.

@@ -221,10 +221,22 @@ type Batch struct {
 	Messages []Inbound
 	// Statuses are delivery reports on messages the channel sent.
 	Statuses []Status
+	// Contacts report customers who blocked or unblocked the business (Telegram's
+	// my_chat_member).
+	Contacts []ContactState
+}
+
+// ContactState says that a customer blocked the business (Stopped: nothing is sent to them
+// until they write again) or unblocked it.
+type ContactState struct {
+	ExternalID string
+	Stopped    bool
 }
 
 // Empty reports whether the batch holds nothing to store.
-func (b *Batch) Empty() bool { return b == nil || len(b.Messages) == 0 && len(b.Statuses) == 0 }
+func (b *Batch) Empty() bool {
+	return b == nil || len(b.Messages) == 0 && len(b.Statuses) == 0 && len(b.Contacts) == 0
+}
 
 // Inbound is one customer message.
 type Inbound struct {
@@ -252,13 +264,16 @@ const (
 	StatusFailed    = "failed"
 )
 
-// Status is a platform's report on a message the channel sent.
+// Status is a platform's report on a message the channel sent. It names the message with
+// Tandem's ids, which the send must have given the platform to echo back (WhatsApp's
+// biz_opaque_callback_data; see Ref and ParseRef): a report without them is logged and dropped.
 type Status struct {
 	// ChannelMessageID is the platform's id of the message (SendResult.ChannelMessageID).
 	ChannelMessageID string
-	// MessageID is Tandem's id of the message when the platform echoes what the send carried
-	// (WhatsApp's biz_opaque_callback_data); "" when it does not.
-	MessageID string
+	// ConversationID and MessageID are Tandem's ids of the message (tandem.Outbound's
+	// Conversation.ID and Message.ID).
+	ConversationID string
+	MessageID      string
 	// Status is one of the Status* constants.
 	Status string
 	// Code and Error are the platform's error code and message, for failed.
@@ -266,6 +281,24 @@ type Status struct {
 	Error string
 	// At is when the platform says it happened (zero: now).
 	At time.Time
+}
+
+// Ref returns the reference of an outbound message a channel gives the platform to echo in its
+// delivery reports; ParseRef reads it back.
+func Ref(out tandem.Outbound) string {
+	if out.Conversation == nil || out.Message == nil {
+		return ""
+	}
+	return out.Conversation.ID + "/" + out.Message.ID
+}
+
+// ParseRef reads a reference made by Ref; ok is false for anything else.
+func ParseRef(ref string) (conversationID, messageID string, ok bool) {
+	c, m, ok := strings.Cut(ref, "/")
+	if !ok || c == "" || m == "" || strings.Contains(m, "/") {
+		return "", "", false
+	}
+	return c, m, true
 }
 
 // Receipt says where a batch's messages went, in the order of Batch.Messages.

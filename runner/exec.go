@@ -87,6 +87,9 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 		r.obs.Effect(e.Kind, false, time.Since(start))
 	default:
 		next := now.Add(backoff(time.Second, it.Attempts+1, 0, 5*time.Minute))
+		if d, ok := tandem.RetryDelay(err); ok && now.Add(d).After(next) {
+			next = now.Add(d) // the platform said when (429 with Retry-After)
+		}
 		r.log.Info("effect failed; it will be retried", "conversation", it.ConversationID, "effect", e.ID, "kind", e.Kind, "attempt", it.Attempts+1, "at", next, "err", err)
 		err = r.db.OutboxRetry(ctx, it, next, err.Error())
 		r.obs.Effect(e.Kind, false, time.Since(start))
@@ -116,14 +119,51 @@ func (r *Runner) execSend(ctx context.Context, it *store.OutboxItem) (*tandem.Ef
 	if !ok {
 		return nil, tandem.Permanent(fmt.Errorf("channel %q is not configured", conv.ChannelID))
 	}
+	now := r.cfg.Clock.Now()
+	if !contact.StoppedAt.IsZero() {
+		return nil, tandem.Permanent(fmt.Errorf("the customer blocked this business on channel %s (%s); nothing is sent to them until they write again",
+			conv.ChannelID, contact.StoppedAt.Format(time.RFC3339)))
+	}
+	out := tandem.Outbound{Conversation: conv, Contact: contact, Message: it.Effect.Send, IdempotencyKey: it.Effect.ID}
+	if window := ch.Caps().Window; window > 0 {
+		last, err := r.db.LastInbound(ctx, contact.ID)
+		if err != nil {
+			return nil, err
+		}
+		out.LastInboundAt = last
+		if last.IsZero() || now.Sub(last) >= window {
+			if out.Message.Template == nil {
+				since := "they never wrote"
+				if !last.IsZero() {
+					since = "their last message was at " + last.Format(time.RFC3339)
+				}
+				return nil, tandem.Permanent(fmt.Errorf("the customer's %s window on channel %s is closed (%s): only a template can reach them; give the message step a template",
+					windowText(window), conv.ChannelID, since))
+			}
+			out.UseTemplate = true
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	sent, err := ch.Send(cctx, tandem.Outbound{Conversation: conv, Contact: contact, Message: it.Effect.Send, IdempotencyKey: it.Effect.ID})
+	sent, err := ch.Send(cctx, out)
+	if tandem.IsContactStopped(err) {
+		if serr := r.db.ContactStopID(ctx, contact.ID, true, now); serr != nil {
+			r.log.Warn("the contact could not be marked as blocking the business", "contact", contact.ID, "err", serr)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	sent.MessageID = it.Effect.ID
 	return &tandem.EffectResult{EffectID: it.Effect.ID, Kind: tandem.EffectSend, Send: &sent}, nil
+}
+
+// windowText words a channel's window: "24-hour".
+func windowText(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.Itoa(int(d/time.Hour)) + "-hour"
+	}
+	return tandem.FormatDuration(d)
 }
 
 // execDesk calls a human desk.

@@ -108,8 +108,10 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 				return fmt.Errorf("inbound: key: %w", err)
 			}
 		}
-		if err := q.insertEvent(&tandem.Event{ConversationID: convID, Kind: tandem.EventMessage, At: p.Now, Message: &m}); err != nil {
-			return err
+		if !tandem.Quiet(m.Type) {
+			if err := q.insertEvent(&tandem.Event{ConversationID: convID, Kind: tandem.EventMessage, At: p.Now, Message: &m}); err != nil {
+				return err
+			}
 		}
 		// The contact row is written last: a conversation's lock is always taken before its
 		// contact's (Process does the same), so that two transactions never wait for each other.
@@ -189,6 +191,9 @@ func (q q) upsertContact(p InboundParams) (c *tandem.Contact, fill bool, err err
 	set(&c.Phone, p.Contact.Phone)
 	set(&c.Email, p.Contact.Email)
 	set(&c.Language, p.Contact.Language)
+	if !c.StoppedAt.IsZero() && !tandem.Quiet(p.Message.Type) {
+		c.StoppedAt, fill = time.Time{}, true // they wrote: they can be written to again
+	}
 	if fill {
 		c.UpdatedAt = p.Now
 	}
@@ -268,12 +273,28 @@ func (q q) openConversationID(contactID, channelID string) (string, error) {
 
 // messageData is the part of a message stored as JSON.
 type messageData struct {
-	Buttons  []tandem.Button  `json:"buttons,omitempty"`
-	Render   string           `json:"render,omitempty"`
-	Media    *tandem.Media    `json:"media,omitempty"`
-	Location *tandem.Location `json:"location,omitempty"`
-	Option   string           `json:"option,omitempty"`
-	Agent    string           `json:"agent,omitempty"`
+	Buttons  []tandem.Button        `json:"buttons,omitempty"`
+	Render   string                 `json:"render,omitempty"`
+	Media    *tandem.Media          `json:"media,omitempty"`
+	Location *tandem.Location       `json:"location,omitempty"`
+	Option   string                 `json:"option,omitempty"`
+	Agent    string                 `json:"agent,omitempty"`
+	Contacts []tandem.SharedContact `json:"contacts,omitempty"`
+	Reaction string                 `json:"reaction,omitempty"`
+	RefersTo string                 `json:"refers_to,omitempty"`
+	Data     map[string]any         `json:"data,omitempty"`
+	Template *tandem.Template       `json:"template,omitempty"`
+}
+
+func dataOf(m *tandem.Message) messageData {
+	return messageData{Buttons: m.Buttons, Render: m.Render, Media: m.Media, Location: m.Location, Option: m.Option, Agent: m.AgentID,
+		Contacts: m.Contacts, Reaction: m.Reaction, RefersTo: m.RefersTo, Data: m.Data, Template: m.Template}
+}
+
+// apply copies the stored fields into m.
+func (d *messageData) apply(m *tandem.Message) {
+	m.Buttons, m.Render, m.Media, m.Location, m.Option, m.AgentID = d.Buttons, d.Render, d.Media, d.Location, d.Option, d.Agent
+	m.Contacts, m.Reaction, m.RefersTo, m.Data, m.Template = d.Contacts, d.Reaction, d.RefersTo, d.Data, d.Template
 }
 
 func (q q) insertMessage(m *tandem.Message) error {
@@ -286,7 +307,7 @@ func (q q) insertMessage(m *tandem.Message) error {
 
 // insertMessageSeq inserts a message with a sequence number already taken.
 func (q q) insertMessageSeq(m *tandem.Message, seq int64) error {
-	data, _ := json.Marshal(messageData{Buttons: m.Buttons, Render: m.Render, Media: m.Media, Location: m.Location, Option: m.Option, Agent: m.AgentID})
+	data, _ := json.Marshal(dataOf(m))
 	_, err := q.exec(`INSERT INTO messages (conversation_id, id, seq, direction, author, type, text, data, channel_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ConversationID, m.ID, seq, m.Direction, m.Author, m.Type, m.Text, string(data), m.ChannelMessageID, micros(m.CreatedAt))
 	if err != nil {

@@ -624,7 +624,7 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.updated_at DESC, c.id DESC
 				Text: mtext.String, CreatedAt: fromMicros(mcreated.Int64)}
 			var d messageData
 			if jsonUnmarshal(mdata.String, &d) == nil {
-				m.Buttons, m.Render, m.Media, m.Location, m.Option, m.AgentID = d.Buttons, d.Render, d.Media, d.Location, d.Option, d.Agent
+				d.apply(&m)
 			}
 			it.LastMessage = &m
 		}
@@ -712,7 +712,7 @@ func (db *DB) MessagesAfterSeq(ctx context.Context, conversationID string, seq i
 		}
 		var d messageData
 		if jsonUnmarshal(data, &d) == nil {
-			m.Buttons, m.Render, m.Media, m.Location, m.Option, m.AgentID = d.Buttons, d.Render, d.Media, d.Location, d.Option, d.Agent
+			d.apply(&m)
 		}
 		m.CreatedAt = fromMicros(created)
 		out = append(out, m)

@@ -183,7 +183,7 @@ func (db *DB) MessagesBefore(ctx context.Context, conversationID, before string,
 		}
 		var d messageData
 		_ = json.Unmarshal([]byte(data), &d)
-		m.Media, m.Location, m.Option = d.Media, d.Location, d.Option
+		d.apply(&m)
 		m.CreatedAt = fromMicros(created)
 		out = append(out, m)
 	}

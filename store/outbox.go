@@ -207,7 +207,9 @@ func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.Ef
 			if res.Send.Failed {
 				status = "failed"
 			}
-			if _, err := q.exec(`UPDATE messages SET status = ?, channel_message_id = ? WHERE conversation_id = ? AND id = ?`,
+			// A delivery report may have come first (a platform's webhook can beat this commit):
+			// it is not overwritten.
+			if _, err := q.exec(`UPDATE messages SET status = CASE WHEN status IN ('delivered', 'read', 'played', 'failed') THEN status ELSE ? END, channel_message_id = ? WHERE conversation_id = ? AND id = ?`,
 				status, res.Send.ChannelMessageID, it.ConversationID, sentMessageID(&it.Effect)); err != nil {
 				return fmt.Errorf("outbox: done: %w", err)
 			}

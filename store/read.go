@@ -96,11 +96,12 @@ func (db *DB) Messages(ctx context.Context, p MessagesParams) ([]tandem.Message,
 		if err := rows.Scan(&m.ID, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &status, &created); err != nil {
 			return nil, err
 		}
+		m.Status = status
 		var d messageData
 		if err := json.Unmarshal([]byte(data), &d); err != nil {
 			return nil, fmt.Errorf("message %s: %w", m.ID, err)
 		}
-		m.Buttons, m.Render, m.Media, m.Location, m.Option, m.AgentID = d.Buttons, d.Render, d.Media, d.Location, d.Option, d.Agent
+		d.apply(&m)
 		m.CreatedAt = fromMicros(created)
 		out = append(out, m)
 	}

@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tandemchat/tandem"
+)
+
+// statusRank orders delivery statuses: a report never moves a message backwards, and failed
+// is final. "" (accepted, no report yet) and sent rank alike.
+var statusRank = map[string]int{"": 0, "sent": 0, "delivered": 1, "read": 2, "played": 3, "failed": 4}
+
+// DeliveryParams is a channel's report on an outbound message.
+type DeliveryParams struct {
+	// ChannelID is the channel that reports: a message of another channel is not found.
+	ChannelID      string
+	ConversationID string
+	MessageID      string
+	// Status is sent, delivered, read, played or failed.
+	Status string
+	// Error is the platform's code and message, for failed.
+	Error string
+	Now   time.Time
+}
+
+// Delivery records a delivery report on an outbound message: the message's status moves
+// forward (a report that would move it back, a repeat, and anything after failed change
+// nothing; changed says whether it moved). The first report that the message arrived
+// (delivered, read or played) and a failure also queue a delivery event for the conversation,
+// in the same transaction: a message step waiting on the delivery continues. An unknown
+// message, or one of the customer's, is a not-found error.
+func (db *DB) Delivery(ctx context.Context, p DeliveryParams) (changed bool, err error) {
+	if _, ok := statusRank[p.Status]; !ok || p.Status == "" {
+		return false, tandem.Errorf(tandem.EINVALID, "%q is not a delivery status (sent, delivered, read, played, failed).", p.Status)
+	}
+	err = db.write(ctx, func(q q) error {
+		changed = false
+		var dir, old, ch string
+		err := q.row(`SELECT m.direction, m.status, c.channel_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.conversation_id = ? AND m.id = ?`,
+			p.ConversationID, p.MessageID).Scan(&dir, &old, &ch)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && (dir != tandem.DirectionOut || (p.ChannelID != "" && ch != p.ChannelID))) {
+			return notFound("Message", p.MessageID)
+		} else if err != nil {
+			return fmt.Errorf("delivery: %w", err)
+		}
+		if old == "failed" || statusRank[p.Status] <= statusRank[old] {
+			return nil
+		}
+		if p.Status == "failed" && statusRank[old] > 0 {
+			return nil // a late failure of a message that arrived
+		}
+		if _, err := q.exec(`UPDATE messages SET status = ? WHERE conversation_id = ? AND id = ?`, p.Status, p.ConversationID, p.MessageID); err != nil {
+			return fmt.Errorf("delivery: %w", err)
+		}
+		changed = true
+		if p.Status == "sent" || (p.Status != "failed" && statusRank[old] > 0) {
+			return nil // nothing the engine waits for
+		}
+		return q.insertEvent(&tandem.Event{ConversationID: p.ConversationID, Kind: tandem.EventDelivery, At: p.Now,
+			Delivery: &tandem.Delivery{MessageID: p.MessageID, Status: p.Status, Error: p.Error}})
+	})
+	return changed, err
+}
+
+// ContactStop records that the customer with an external id on a channel blocked the business
+// (stopped) or unblocked it; an unknown contact is not an error (nothing to stop).
+func (db *DB) ContactStop(ctx context.Context, channelID, externalID string, stopped bool, now time.Time) error {
+	return db.write(ctx, func(q q) error {
+		c, found, err := q.contactByExternal(channelID, externalID)
+		if err != nil || !found {
+			return err
+		}
+		return q.stopContact(c, stopped, now)
+	})
+}
+
+// ContactStopID is ContactStop by contact id.
+func (db *DB) ContactStopID(ctx context.Context, contactID string, stopped bool, now time.Time) error {
+	return db.write(ctx, func(q q) error {
+		c, err := q.contact(contactID)
+		if err != nil {
+			return err
+		}
+		return q.stopContact(c, stopped, now)
+	})
+}
+
+func (q q) stopContact(c *tandem.Contact, stopped bool, now time.Time) error {
+	if stopped == !c.StoppedAt.IsZero() {
+		return nil
+	}
+	c.StoppedAt = time.Time{}
+	if stopped {
+		c.StoppedAt = now.UTC()
+	}
+	c.UpdatedAt = now
+	return q.saveContact(c)
+}
+
+// LastInbound returns when the contact last wrote (any conversation of theirs); zero when
+// never.
+func (db *DB) LastInbound(ctx context.Context, contactID string) (time.Time, error) {
+	var last sql.NullInt64
+	err := db.read(ctx).row(`SELECT MAX(m.created_at) FROM conversations c JOIN messages m ON m.conversation_id = c.id WHERE c.contact_id = ? AND m.direction = 'in'`,
+		contactID).Scan(&last)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("contact %s: last message: %w", contactID, err)
+	}
+	return fromMicros(last.Int64), nil
+}
