@@ -63,10 +63,19 @@ type AgentAction struct {
 	Message *Message `json:"message,omitempty"`
 }
 
+// Delivery statuses a channel reports; failed is final.
+const (
+	DeliverySent      = "sent"
+	DeliveryDelivered = "delivered"
+	DeliveryRead      = "read"
+	DeliveryPlayed    = "played"
+	DeliveryFailed    = "failed"
+)
+
 // Delivery is a channel's report on an outbound message.
 type Delivery struct {
 	MessageID string `json:"message_id"`
-	Status    string `json:"status"` // sent | delivered | read | failed
+	Status    string `json:"status"` // sent | delivered | read | played | failed
 	Error     string `json:"error,omitempty"`
 }
 

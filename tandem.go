@@ -76,6 +76,8 @@ type Message struct {
 	Variables map[string]any `json:"variables,omitempty"`
 	// Template is what an outbound message is sent as when the channel's window is closed.
 	Template *Template `json:"template,omitempty"`
+	// Continues marks the parts after the first of a text split for the channel.
+	Continues bool `json:"continues,omitempty"`
 	// Status is the delivery status of an outbound message: sent, delivered, read, played or
 	// failed ("" while it waits in the outbox).
 	Status string `json:"status,omitempty"`

@@ -72,7 +72,8 @@ func (s *Server) channelHandler(kind string, cr channel.Route) handler {
 			id := r.PathValue("channel_id")
 			var ok bool
 			if ch, ok = s.channels[kind][id]; !ok {
-				return tandem.Errorf(tandem.ENOTFOUND, "Channel %q is not a channel of kind %s in this workspace.", id, kind)
+				name := channel.Name(kind)
+				return tandem.Errorf(tandem.ENOTFOUND, "Channel %q is not a%s %s channel of this workspace.", id, article(name), name)
 			}
 		}
 		return cr.Handle(ch, w, r)
@@ -132,4 +133,12 @@ func (s *Server) channelList(w http.ResponseWriter, r *http.Request) error {
 	}
 	wg.Wait()
 	return writeJSON(w, http.StatusOK, map[string]any{"channels": out})
+}
+
+// article is "n" before a vowel sound: "an API channel", "a WhatsApp channel".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("AEIOUaeiou", rune(word[0])) {
+		return "n"
+	}
+	return ""
 }

@@ -351,6 +351,8 @@ type Route struct {
 
 // Kind is what a channel kind registers.
 type Kind struct {
+	// Name is how people call the kind ("WhatsApp"); "" uses the kind.
+	Name string
 	// New builds one configured channel. Missing credentials are not an error here (Health
 	// reports them, and the routes refuse to work without them): `tandem test` builds channels
 	// from a bare Config{ID, Kind} only to read their Caps.
@@ -374,6 +376,14 @@ func New(c Config, d Deps) (Channel, error) {
 		return nil, err
 	}
 	return k.New(c, d)
+}
+
+// Name returns how people call a kind ("WhatsApp"), or the kind itself.
+func Name(kind string) string {
+	if k, err := kinds.Get("", kind); err == nil && k.Name != "" {
+		return k.Name
+	}
+	return kind
 }
 
 // Routes returns the routes of a registered kind (nil for an unknown kind).

@@ -219,6 +219,17 @@ func mergeMessages(ms []tandem.Message) *tandem.Message {
 		}
 	}
 	merged.Text = strings.Join(texts, "\n")
+	if len(ms) > 1 {
+		merged.Variables = nil
+		for _, m := range ms {
+			for k, v := range m.Variables {
+				if merged.Variables == nil {
+					merged.Variables = map[string]any{}
+				}
+				merged.Variables[k] = v
+			}
+		}
+	}
 	if len(ms) > 1 && merged.Type == tandem.MessageOption && merged.Text != "" {
 		merged.Type = tandem.MessageText
 		merged.Option = ""
@@ -233,8 +244,16 @@ func (c *cursor) deliver(m *tandem.Message) {
 	if c.st.Run != nil {
 		if f := c.preemptor(m); f != nil {
 			c.endRun(tandem.RunCanceled, tandem.ReasonPreempted, "")
-			c.startRun(f, m, nil)
+			c.startRun(f, m, m.Variables)
 			return
+		}
+		// Variables a message brings (a Telegram /start payload) are the active run's too.
+		for k, v := range m.Variables {
+			if c.st.Run.Vars == nil {
+				c.st.Run.Vars = map[string]any{}
+			}
+			c.st.Run.Vars[k] = v
+			c.runDirty = true
 		}
 		if w := c.st.Run.Wait; w != nil && w.Message {
 			c.resume(&tandem.Event{Kind: tandem.EventMessage, Message: m, At: c.now})
@@ -244,7 +263,7 @@ func (c *cursor) deliver(m *tandem.Message) {
 		return
 	}
 	if f, _ := c.match(m, !c.st.Started || c.first); f != nil {
-		c.startRun(f, m, nil)
+		c.startRun(f, m, m.Variables)
 	}
 }
 
@@ -292,6 +311,14 @@ func (c *cursor) result(r *tandem.EffectResult) {
 		return
 	}
 	// A result nobody waits for (its run was canceled): ignore.
+}
+
+// delivery hands a channel's delivery report to the message step that waits on it; reports of
+// messages no step waits on change nothing in the run.
+func (c *cursor) delivery(d *tandem.Delivery) {
+	if run := c.st.Run; d != nil && run != nil && run.Wait != nil && run.Wait.EffectID == d.MessageID {
+		c.resume(&tandem.Event{Kind: tandem.EventDelivery, Delivery: d, At: c.now})
+	}
 }
 
 func (c *cursor) startEvent(s *tandem.StartRun) {

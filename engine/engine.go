@@ -96,7 +96,7 @@ func (e *Env) Process(in *Input) *Output {
 	case tandem.EventResumeBot:
 		c.resumeBot()
 	case tandem.EventDelivery:
-		// Delivery reports of messages no step waits on change nothing in the run.
+		c.delivery(ev.Delivery)
 	default:
 		c.trace(nil, "", map[string]any{"event": ev.Kind}, nil, fmt.Sprintf("unknown event kind %q ignored", ev.Kind))
 	}

@@ -39,6 +39,7 @@ func (c *cursor) send(m tandem.Message, render string, await bool) string {
 		part.Text = text
 		if i > 0 {
 			part.Media = nil
+			part.Continues = true // sent as a template, the message is its first part only
 		}
 		if i < len(parts)-1 {
 			part.Buttons, part.Render = nil, ""

@@ -274,5 +274,22 @@ func messageMap(m *tandem.Message) map[string]any {
 	if l := m.Location; l != nil {
 		out["location"] = map[string]any{"lat": l.Lat, "lng": l.Lng, "name": l.Name, "address": l.Address}
 	}
+	if len(m.Contacts) > 0 {
+		cards := make([]any, len(m.Contacts))
+		for i, sc := range m.Contacts {
+			phones, emails := make([]any, len(sc.Phones)), make([]any, len(sc.Emails))
+			for j, p := range sc.Phones {
+				phones[j] = p
+			}
+			for j, e := range sc.Emails {
+				emails[j] = e
+			}
+			cards[i] = map[string]any{"name": sc.Name, "phones": phones, "emails": emails, "org": sc.Org}
+		}
+		out["contacts"] = cards
+	}
+	if m.Data != nil {
+		out["data"] = m.Data
+	}
 	return out
 }

@@ -42,10 +42,24 @@ func (messageHandler) enter(c *cursor, s *flow.Step) outcome {
 	if b.Media != nil {
 		m.Media = c.media(b.Media)
 	}
+	if t := b.Template; t != nil {
+		m.Template = &tandem.Template{Name: c.render(&t.Name), Language: c.render(&t.Language)}
+		if t.Components != nil {
+			m.Template.Components = t.Components.Eval(scope{c})
+		}
+		if m.Text == "" && m.Media == nil && c.caps().Window == 0 {
+			// Only a template, on a channel that sends none: nothing to send.
+			c.trace(s, "", map[string]any{"skipped": "channel " + c.conv.ChannelKind + " sends no templates"}, nil, "")
+			return c.next(s)
+		}
+	}
 	id := c.send(m, "", b.OnFailed != "")
 	in := map[string]any{"text": m.Text}
 	if m.Media != nil {
 		in["media"] = m.Media.URL
+	}
+	if m.Template != nil {
+		in["template"] = m.Template.Name
 	}
 	c.output(s, map[string]any{"id": id})
 	c.trace(s, "", in, map[string]any{"id": id}, "")
@@ -55,21 +69,41 @@ func (messageHandler) enter(c *cursor, s *flow.Step) outcome {
 	return c.next(s)
 }
 
+// resume handles what a message step with on_failed waits for: the send's result, then, on a
+// channel that reports delivery, the report (or the end of delivery_timeout, when it goes on as
+// sent). A report may also come before the result.
 func (messageHandler) resume(c *cursor, s *flow.Step, ev *tandem.Event) outcome {
 	b := s.Body.(*flow.MessageStep)
-	r := ev.Result
-	if r == nil {
-		return c.next(s)
-	}
-	failed := r.Error != "" || (r.Send != nil && r.Send.Failed)
 	out := c.st.Run.Outputs[s.ID].(map[string]any)
-	if failed {
-		out["status"] = "failed"
-		out["error"] = firstNonEmpty(r.Error, sendError(r.Send))
-		c.trace(s, "failed", nil, out, "")
-		return c.branch(s, b.OnFailed)
+	switch ev.Kind {
+	case tandem.EventResult:
+		r := ev.Result
+		if r.Error != "" || (r.Send != nil && r.Send.Failed) {
+			out["status"] = "failed"
+			out["error"] = firstNonEmpty(r.Error, sendError(r.Send))
+			c.trace(s, "failed", nil, out, "")
+			return c.branch(s, b.OnFailed)
+		}
+		out["status"] = "sent"
+		if c.caps().Statuses && r.Send != nil && r.Send.ChannelMessageID != "" {
+			timeout := flow.DefaultDeliveryTimeout
+			if b.DeliveryTimeout != nil {
+				timeout = b.DeliveryTimeout.D()
+			}
+			return c.wait(false, c.now.Add(timeout), r.EffectID)
+		}
+	case tandem.EventDelivery:
+		d := ev.Delivery
+		out["status"] = d.Status
+		if d.Status == tandem.DeliveryFailed {
+			out["error"] = d.Error
+			c.trace(s, "failed", nil, out, "")
+			return c.branch(s, b.OnFailed)
+		}
+		c.trace(s, d.Status, nil, out, "")
+	case tandem.EventTimer:
+		c.trace(s, "no delivery report", nil, out, "")
 	}
-	out["status"] = "sent"
 	return c.next(s)
 }
 

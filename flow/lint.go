@@ -578,7 +578,7 @@ func shortestCycle(succ [][]int, comp []int, first int) []int {
 // Template paths the validator knows: heads, and the fixed fields of the closed ones.
 var (
 	pathHeads      = []string{"contact", "conversation", "message", "step", "var", "now", "schedule", "secret", "flow", "run"}
-	messageFields  = []string{"text", "type", "id", "media", "location", "option"}
+	messageFields  = []string{"text", "type", "id", "media", "location", "option", "contacts", "data"}
 	mediaFields    = []string{"url", "mime", "name"}
 	locationFields = []string{"lat", "lng", "name", "address"}
 	nowFields      = []string{"date", "time", "weekday"}

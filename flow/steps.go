@@ -89,7 +89,26 @@ type MessageStep struct {
 	Media    *MediaSpec    `json:"media,omitempty"`
 	Buttons  []ButtonSpec  `json:"buttons,omitempty"`
 	Channels []string      `json:"channels,omitempty"`
+	// Template is sent instead when the channel's window is closed (WhatsApp's 24 hours).
+	Template *TemplateSpec `json:"template,omitempty"`
 	OnFailed string        `json:"on_failed,omitempty"`
+	// DeliveryTimeout bounds how long a step with on_failed waits for the channel's delivery
+	// report (channels that report delivery); nil: DefaultDeliveryTimeout.
+	DeliveryTimeout *Duration `json:"delivery_timeout,omitempty"`
+}
+
+// DefaultDeliveryTimeout is how long a message step with on_failed waits for a delivery
+// report before it goes on as sent.
+const DefaultDeliveryTimeout = time.Minute
+
+// TemplateSpec is a message template approved by the platform (WhatsApp), sent when the
+// customer's window is closed.
+type TemplateSpec struct {
+	Name     expr.Template `json:"name"`
+	Language expr.Template `json:"language"`
+	// Components fill the template's parameters in the platform's format; their strings are
+	// templates.
+	Components *expr.Value `json:"components,omitempty"`
 }
 
 // Refs implements Body.

@@ -141,6 +141,10 @@ func (r *Runner) execSend(ctx context.Context, it *store.OutboxItem) (*tandem.Ef
 					windowText(window), conv.ChannelID, since))
 			}
 			out.UseTemplate = true
+			if out.Message.Continues {
+				// The template replaced the whole message with its first part.
+				return &tandem.EffectResult{EffectID: it.Effect.ID, Kind: tandem.EffectSend, Send: &tandem.SendResult{MessageID: it.Effect.ID}}, nil
+			}
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -23,7 +23,7 @@ import (
 )
 
 func init() {
-	channel.Register(Kind, channel.Kind{
+	channel.Register(Kind, channel.Kind{Name: "API",
 		New: func(c channel.Config, d channel.Deps) (channel.Channel, error) {
 			return &Channel{ID: c.ID, OutboundURL: c.OutboundURL, Secret: c.Secret, Client: d.Client(), Inbox: d.Inbox}, nil
 		},

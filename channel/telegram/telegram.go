@@ -14,7 +14,7 @@ import (
 const Kind = "telegram"
 
 func init() {
-	channel.Register(Kind, channel.Kind{New: New})
+	channel.Register(Kind, channel.Kind{Name: "Telegram", New: New})
 }
 
 // Channel is one Telegram bot.

@@ -15,7 +15,7 @@ import (
 const Kind = "whatsapp"
 
 func init() {
-	channel.Register(Kind, channel.Kind{New: New})
+	channel.Register(Kind, channel.Kind{Name: "WhatsApp", New: New})
 }
 
 // Channel is one WhatsApp Business phone number.
