@@ -22,21 +22,30 @@ type messageJSON struct {
 	Media          *mediaJSON       `json:"media,omitempty"`
 	Location       *tandem.Location `json:"location,omitempty"`
 	Option         string           `json:"option,omitempty"`
-	Agent          string           `json:"agent,omitempty"`
-	CreatedAt      time.Time        `json:"created_at"`
+	// Contacts, Reaction, RefersTo and Data come from messaging platforms (contact cards,
+	// reactions and edits, WhatsApp Flows forms); Status is an outbound message's delivery.
+	Contacts  []tandem.SharedContact `json:"contacts,omitempty"`
+	Reaction  string                 `json:"reaction,omitempty"`
+	RefersTo  string                 `json:"refers_to,omitempty"`
+	Data      map[string]any         `json:"data,omitempty"`
+	Status    string                 `json:"status,omitempty"`
+	Agent     string                 `json:"agent,omitempty"`
+	CreatedAt time.Time              `json:"created_at"`
 }
 
 type mediaJSON struct {
 	URL  string `json:"url"`
 	Mime string `json:"mime,omitempty"`
 	Name string `json:"name,omitempty"`
+	Size int64  `json:"size,omitempty"`
 }
 
 func toMessageJSON(m *tandem.Message) messageJSON {
 	out := messageJSON{ID: m.ID, ConversationID: m.ConversationID, Direction: m.Direction, Author: m.Author, Type: m.Type,
-		Text: m.Text, Buttons: m.Buttons, Render: m.Render, Location: m.Location, Option: m.Option, Agent: m.AgentID, CreatedAt: m.CreatedAt}
+		Text: m.Text, Buttons: m.Buttons, Render: m.Render, Location: m.Location, Option: m.Option, Agent: m.AgentID, CreatedAt: m.CreatedAt,
+		Contacts: m.Contacts, Reaction: m.Reaction, RefersTo: m.RefersTo, Data: m.Data, Status: m.Status}
 	if m.Media != nil {
-		out.Media = &mediaJSON{URL: m.Media.URL, Mime: m.Media.Mime, Name: m.Media.Name}
+		out.Media = &mediaJSON{URL: m.Media.URL, Mime: m.Media.Mime, Name: m.Media.Name, Size: m.Media.Size}
 	}
 	return out
 }

@@ -42,7 +42,10 @@ func (s *Server) setChannels() {
 // GET /api/v1/channels lists the configured channels with their health.
 func (s *Server) channelRoutes() []route {
 	s.bodyLimits = map[string]int64{}
-	out := []route{{"GET", "/api/v1/channels", s.channelList, manage}}
+	out := []route{
+		{"GET", "/api/v1/channels", s.channelList, manage},
+		{"GET", MediaPath + "{id}", s.mediaGet, inboxed},
+	}
 	for _, kind := range channel.Kinds() {
 		for _, cr := range channel.Routes(kind) {
 			rt := route{method: cr.Method, pattern: cr.Pattern, access: channelAccess(cr.Auth), h: s.channelHandler(kind, cr)}

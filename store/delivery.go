@@ -11,8 +11,8 @@ import (
 )
 
 // statusRank orders delivery statuses: a report never moves a message backwards, and failed
-// is final. "" (accepted, no report yet) and sent rank alike.
-var statusRank = map[string]int{"": 0, "sent": 0, "delivered": 1, "read": 2, "played": 3, "failed": 4}
+// is final. "" is a message accepted by its channel with no report yet.
+var statusRank = map[string]int{"": 0, "sent": 1, "delivered": 2, "read": 3, "played": 4, "failed": 5}
 
 // DeliveryParams is a channel's report on an outbound message.
 type DeliveryParams struct {
@@ -50,14 +50,14 @@ func (db *DB) Delivery(ctx context.Context, p DeliveryParams) (changed bool, err
 		if old == "failed" || statusRank[p.Status] <= statusRank[old] {
 			return nil
 		}
-		if p.Status == "failed" && statusRank[old] > 0 {
+		if p.Status == "failed" && statusRank[old] > statusRank["sent"] {
 			return nil // a late failure of a message that arrived
 		}
 		if _, err := q.exec(`UPDATE messages SET status = ? WHERE conversation_id = ? AND id = ?`, p.Status, p.ConversationID, p.MessageID); err != nil {
 			return fmt.Errorf("delivery: %w", err)
 		}
 		changed = true
-		if p.Status == "sent" || (p.Status != "failed" && statusRank[old] > 0) {
+		if p.Status == "sent" || (p.Status != "failed" && statusRank[old] > statusRank["sent"]) {
 			return nil // nothing the engine waits for
 		}
 		return q.insertEvent(&tandem.Event{ConversationID: p.ConversationID, Kind: tandem.EventDelivery, At: p.Now,

@@ -1,0 +1,161 @@
+package store_test
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/store/storetest"
+)
+
+// Delivery reports move a message's status forward only; the first arrival and a failure
+// queue one delivery event each; reports on unknown messages, on the customer's, or from
+// another channel change nothing.
+func TestDelivery(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, a, _ := outboxFixture(t, db)
+		report := func(msg, status string) bool {
+			t.Helper()
+			changed, err := db.Delivery(f.ctx, store.DeliveryParams{ChannelID: "api", ConversationID: a, MessageID: msg, Status: status, Error: "131026: undeliverable", Now: t0})
+			if err != nil {
+				t.Fatalf("Delivery(%s, %s): %v", msg, status, err)
+			}
+			return changed
+		}
+		steps := []struct {
+			msg, status string
+			changed     bool
+			want        string
+		}{
+			{"a1", "sent", true, "sent"},
+			{"a1", "read", true, "read"},
+			{"a1", "delivered", false, "read"}, // late: never backwards
+			{"a1", "read", false, "read"},      // a repeat
+			{"a1", "failed", false, "read"},    // it arrived
+			{"a2", "failed", true, "failed"},
+			{"a2", "delivered", false, "failed"}, // failed is final
+		}
+		for _, s := range steps {
+			if got := report(s.msg, s.status); got != s.changed {
+				t.Errorf("%s %s: changed = %v, want %v", s.msg, s.status, got, s.changed)
+			}
+			if got := messageStatus(f, a, s.msg); got != s.want {
+				t.Errorf("after %s %s: status %q, want %q", s.msg, s.status, got, s.want)
+			}
+		}
+		var got []string
+		for _, ev := range f.queued(a) {
+			if ev.Kind == tandem.EventDelivery {
+				got = append(got, ev.Delivery.MessageID+" "+ev.Delivery.Status+" "+ev.Delivery.Error)
+			}
+		}
+		if want := []string{"a1 read 131026: undeliverable", "a2 failed 131026: undeliverable"}; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("delivery events %q, want %q", got, want)
+		}
+		in := f.inbound("ca", "again", "")
+		for _, p := range []store.DeliveryParams{
+			{ChannelID: "api", ConversationID: a, MessageID: "nope", Status: "read"},
+			{ChannelID: "api", ConversationID: a, MessageID: in.MessageID, Status: "read"},
+			{ChannelID: "wa", ConversationID: a, MessageID: "a3", Status: "read"},
+		} {
+			_, err := db.Delivery(f.ctx, p)
+			wantCode(t, "Delivery "+p.MessageID+" on "+p.ChannelID, err, tandem.ENOTFOUND)
+		}
+		_, err := db.Delivery(f.ctx, store.DeliveryParams{ChannelID: "api", ConversationID: a, MessageID: "a3", Status: "lost"})
+		wantCode(t, "status lost", err, tandem.EINVALID)
+	})
+}
+
+// A customer who blocked the business is stopped until they write again; LastInbound is when
+// they last wrote, on any of their conversations.
+func TestContactStopAndLastInbound(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		res := f.inbound("u-1", "hi", "")
+		if err := db.ContactStop(f.ctx, "api", "u-1", true, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ContactStop(f.ctx, "api", "nobody", true, t0); err != nil {
+			t.Errorf("stopping an unknown contact: %v", err)
+		}
+		c, err := db.ContactGet(f.ctx, res.ContactID)
+		if err != nil || !c.StoppedAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("contact %+v, %v: want stopped at t0+1h", c, err)
+		}
+		last, err := db.LastInbound(f.ctx, res.ContactID)
+		if err != nil || !last.Equal(t0) {
+			t.Errorf("LastInbound = %v, %v; want %v", last, err, t0)
+		}
+		// A reaction is not writing again; a message is.
+		if _, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "u-1"},
+			Message: tandem.Message{Type: tandem.MessageReaction, Reaction: "👍", RefersTo: "wamid.1"}, Now: t0.Add(2 * time.Hour), NewID: f.id}); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := db.ContactGet(f.ctx, res.ContactID); c.StoppedAt.IsZero() {
+			t.Error("a reaction unstopped the contact")
+		}
+		f.inbound("u-1", "back", "")
+		if c, _ := db.ContactGet(f.ctx, res.ContactID); !c.StoppedAt.IsZero() {
+			t.Errorf("the contact wrote again but is still stopped at %v", c.StoppedAt)
+		}
+		if last, _ := db.LastInbound(f.ctx, "unknown"); !last.IsZero() {
+			t.Errorf("LastInbound of a contact who never wrote = %v", last)
+		}
+	})
+}
+
+// A reaction or an edit is stored and shown, but queues no turn.
+func TestQuietMessages(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "u-1"},
+			Message: tandem.Message{Type: tandem.MessageEdit, Text: "new text", RefersTo: "m-1", ChannelMessageID: "e-1"}, Now: t0, NewID: f.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evs := f.queued(res.ConversationID); len(evs) != 0 {
+			t.Errorf("an edit queued %d events", len(evs))
+		}
+		ms, err := db.Messages(f.ctx, store.MessagesParams{ConversationID: res.ConversationID, Limit: 10})
+		if err != nil || len(ms) != 1 || ms[0].Type != tandem.MessageEdit || ms[0].RefersTo != "m-1" || ms[0].Text != "new text" {
+			t.Errorf("messages %+v, %v: want the edit", ms, err)
+		}
+	})
+}
+
+// Media are stored whole up to the cap, with their size and SHA-256, and read back; past the
+// cap nothing is stored.
+func TestMedia(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := testCtx(t)
+		data := bytes.Repeat([]byte{0, 1, 2, 255}, 1000)
+		f, err := db.MediaPut(ctx, tandem.MediaFile{ChannelID: "wa", Mime: "image/jpeg", Name: "a.jpg", CreatedAt: t0}, bytes.NewReader(data), 4000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.ID == "" || f.Size != 4000 || len(f.SHA256) != 64 {
+			t.Errorf("stored %+v", f)
+		}
+		g, rc, err := db.MediaGet(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) || g != f {
+			t.Errorf("read back %+v (%d bytes), want %+v", g, len(got), f)
+		}
+		_, err = db.MediaPut(ctx, tandem.MediaFile{ID: "big"}, bytes.NewReader(data), 3999)
+		wantCode(t, "over the cap", err, tandem.ETOOLARGE)
+		_, _, err = db.MediaGet(ctx, "big")
+		wantCode(t, "the file over the cap", err, tandem.ENOTFOUND)
+	})
+}
