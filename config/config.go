@@ -416,9 +416,13 @@ func (c *Config) FlowEnv() *flow.Env {
 		Teams:     map[string]bool{},
 		Desks:     map[string]bool{InboxDesk: true},
 		Knowledge: map[string]bool{},
+		// The built-in provider, unless the file gives the id another kind.
+		ProviderKinds:   map[string]string{LocalProvider: "local"},
+		DefaultProvider: c.DefaultProvider,
 	}
 	for _, p := range c.Providers {
 		env.Providers[p.ID] = true
+		env.ProviderKinds[p.ID] = p.Kind
 	}
 	for _, s := range c.Schedules {
 		env.Schedules[s.ID] = true

@@ -23,6 +23,11 @@ type Env struct {
 	Knowledge map[string]bool
 	// Flows are the flow ids known besides this one (for `flow` steps and then_start).
 	Flows map[string]bool
+	// ProviderKinds maps provider ids to their kinds, and DefaultProvider is the provider of
+	// AI steps that name none; with them, an llm step on the offline local provider is a
+	// warning. A nil map is not checked.
+	ProviderKinds   map[string]string
+	DefaultProvider string
 }
 
 // Validate lints a parsed flow with the checks of the Validation section of docs/flows.md that
@@ -240,6 +245,7 @@ func (l *linter) step(i int, s *Step) {
 		}
 	case *LLMStep:
 		l.ai(i, &b.AICall)
+		l.llmOnLocal(i, b)
 	case *ClassifyStep:
 		l.ai(i, &b.AICall)
 	case *AssistantStep:
@@ -294,6 +300,32 @@ func (l *linter) ai(i int, c *AICall) {
 	if c.Fallback != nil {
 		l.known(i, "fallback.provider", "provider", c.Fallback.Provider, l.env.Providers)
 	}
+}
+
+// LocalProvider is the built-in offline provider's id and kind.
+const LocalProvider = "local"
+
+// llmOnLocal warns about an llm step that the local provider answers: it writes no text, so
+// the step gets a knowledge passage or "Sorry, I don't know" where a model's text was meant.
+func (l *linter) llmOnLocal(i int, b *LLMStep) {
+	id, field := b.Provider, "provider"
+	if id == "" {
+		if l.env.ProviderKinds == nil {
+			return // no configuration: the provider is not known
+		}
+		id, field = l.env.DefaultProvider, "type"
+		if id == "" {
+			id = LocalProvider
+		}
+	}
+	if id != LocalProvider && l.env.ProviderKinds[id] != LocalProvider {
+		return
+	}
+	via := fmt.Sprintf("provider %q", id)
+	if b.Provider == "" {
+		via = fmt.Sprintf("the workspace's default provider %q", id)
+	}
+	l.at(i, field, SeverityWarning, fmt.Sprintf("an llm step on %s gets no written text: the local provider works offline and answers only from a knowledge base (else \"Sorry, I don't know the answer to that yet\"); it serves classify steps (intents by keywords and examples) and knowledge answers (agent and assistant steps with knowledge); name a model provider (kind openai, openai-responses, dify, ...) for this step", via))
 }
 
 func (l *linter) httpTimeout(i int, field string, d *Duration) {

@@ -142,6 +142,33 @@ steps:
 			},
 		},
 		{
+			name: "an llm step on the local provider: named, by a local kind, or by default",
+			src: head + `steps:
+  - {id: named, type: llm, provider: local, prompt: "hi"}
+  - {id: kind, type: llm, provider: offline, prompt: "hi"}
+  - {id: dflt, type: llm, prompt: "hi"}
+  - {id: model, type: llm, provider: openai, prompt: "hi"}
+  - {id: intents, type: classify, provider: local, intents: [{id: a}]}
+`,
+			env: &Env{Providers: map[string]bool{"openai": true, "offline": true, "local": true},
+				ProviderKinds: map[string]string{"openai": "openai", "offline": "local", "local": "local"}, DefaultProvider: "local"},
+			want: []string{
+				`t.yaml:4: warning: step "named" field "provider": an llm step on provider "local" gets no written text: the local provider works offline and answers only from a knowledge base (else "Sorry, I don't know the answer to that yet"); it serves classify steps (intents by keywords and examples) and knowledge answers (agent and assistant steps with knowledge); name a model provider (kind openai, openai-responses, dify, ...) for this step`,
+				`t.yaml:5: warning: step "kind" field "provider": an llm step on provider "offline" gets no written text: the local provider works offline and answers only from a knowledge base (else "Sorry, I don't know the answer to that yet"); it serves classify steps (intents by keywords and examples) and knowledge answers (agent and assistant steps with knowledge); name a model provider (kind openai, openai-responses, dify, ...) for this step`,
+				`t.yaml:6: warning: step "dflt" field "type": an llm step on the workspace's default provider "local" gets no written text: the local provider works offline and answers only from a knowledge base (else "Sorry, I don't know the answer to that yet"); it serves classify steps (intents by keywords and examples) and knowledge answers (agent and assistant steps with knowledge); name a model provider (kind openai, openai-responses, dify, ...) for this step`,
+			},
+		},
+		{
+			name: "without a configuration, only an llm step naming local is known to be on it",
+			src: head + `steps:
+  - {id: dflt, type: llm, prompt: "hi"}
+  - {id: named, type: llm, provider: local, prompt: "hi"}
+`,
+			want: []string{
+				`t.yaml:5: warning: step "named" field "provider": an llm step on provider "local" gets no written text: the local provider works offline and answers only from a knowledge base (else "Sorry, I don't know the answer to that yet"); it serves classify steps (intents by keywords and examples) and knowledge answers (agent and assistant steps with knowledge); name a model provider (kind openai, openai-responses, dify, ...) for this step`,
+			},
+		},
+		{
 			name: "variables set in every way",
 			src: head + `variables: {declared: 1}
 steps:
