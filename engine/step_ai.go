@@ -68,6 +68,12 @@ func (c *cursor) aiCall(s *flow.Step, call *flow.AICall, req *tandem.AIRequest) 
 	if call.Model != "" {
 		req.Model = call.Model
 	}
+	if call.MaxTokens > 0 {
+		req.MaxTokens = call.MaxTokens
+	}
+	if call.Temperature != nil {
+		req.Temperature = call.Temperature
+	}
 	if call.Timeout != nil {
 		req.Timeout = call.Timeout.D()
 	}
@@ -143,8 +149,7 @@ func (llmHandler) enter(c *cursor, s *flow.Step) outcome {
 		prompt = c.turnText()
 	}
 	req := &tandem.AIRequest{Op: tandem.AIComplete, System: c.render(&b.System), Input: prompt,
-		Messages: []tandem.ChatMessage{c.userMessage(prompt)}, MaxTokens: b.MaxTokens, Temperature: b.Temperature,
-		Output: b.Output, History: b.History}
+		Messages: []tandem.ChatMessage{c.userMessage(prompt)}, Output: b.Output, History: b.History}
 	if b.Schema != nil {
 		req.Schema, _ = json.Marshal(b.Schema)
 	}
@@ -198,6 +203,9 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // ---- classify ----
 
+// classifyMaxTokens bounds a classify step's answer (one intent id) unless it sets max_tokens.
+const classifyMaxTokens = 64
+
 type classifyHandler struct{}
 
 // classifyPrompt asks a model to answer with one intent id.
@@ -236,7 +244,7 @@ func (classifyHandler) enter(c *cursor, s *flow.Step) outcome {
 		intents[i] = tandem.Intent{ID: it.ID, Description: it.Description, Examples: it.Examples}
 	}
 	req := &tandem.AIRequest{Op: tandem.AIClassify, System: classifyPrompt(c.render(&b.Instructions), intents), Input: input,
-		Messages: []tandem.ChatMessage{c.userMessage(input)}, Intents: intents, MaxTokens: 64}
+		Messages: []tandem.ChatMessage{c.userMessage(input)}, Intents: intents, MaxTokens: classifyMaxTokens}
 	c.trace(s, "", map[string]any{"input": input, "provider": c.providerID(b.Provider)}, nil, "")
 	return c.aiCall(s, &b.AICall, req)
 }
@@ -398,7 +406,7 @@ func agentModel(c *cursor, s *flow.Step, b *flow.AgentStep, final bool) outcome 
 	}
 	req := &tandem.AIRequest{Op: tandem.AIComplete, System: c.render(&b.Instructions), Input: c.turnText(),
 		Messages: append([]tandem.ChatMessage(nil), a.Msgs...), Tools: agentTools(b), Knowledge: b.Knowledge,
-		MaxTokens: b.MaxTokens, Temperature: b.Temperature, History: history}
+		History: history}
 	if final {
 		req.ToolChoice = "none"
 	}

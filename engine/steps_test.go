@@ -450,3 +450,60 @@ func TestRestartLoopIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestAIOverrides: every AI step takes model, max_tokens and temperature, and they reach the
+// provider's request; without them classify keeps its short answer bound.
+func TestAIOverrides(t *testing.T) {
+	t.Parallel()
+	flows := mustFlows(t, `
+format: 1
+id: ai
+trigger: {on: message, match: any}
+steps:
+  - {id: s, type: set, assign: [{target: var.x, value: "{{message.text}}"}]}
+  - id: route
+    type: condition
+    branches:
+      - {when: {left: "{{message.text}}", op: equals, right: llm}, next: llm}
+      - {when: {left: "{{message.text}}", op: equals, right: classify}, next: classify}
+      - {when: {left: "{{message.text}}", op: equals, right: assistant}, next: assistant}
+      - {when: {left: "{{message.text}}", op: equals, right: plain}, next: plain}
+    else: agent
+  - {id: llm, type: llm, provider: p, model: m1, max_tokens: 800, temperature: 0.1, next: end}
+  - {id: classify, type: classify, provider: p, model: m2, max_tokens: 30, temperature: 0, intents: [{id: a}], next: end}
+  - {id: assistant, type: assistant, provider: p, model: m3, max_tokens: 500, temperature: 0.7, next: end}
+  - {id: agent, type: agent, provider: p, model: m4, max_tokens: 300, temperature: 1.5, next: end}
+  - {id: plain, type: classify, provider: p, intents: [{id: a}], next: end}
+`)
+	temp := func(f float64) *float64 { return &f }
+	for _, tc := range []struct {
+		say   string
+		model string
+		max   int
+		temp  *float64
+	}{
+		{"llm", "m1", 800, temp(0.1)},
+		{"classify", "m2", 30, temp(0)},
+		{"assistant", "m3", 500, temp(0.7)},
+		{"agent", "m4", 300, temp(1.5)},
+		{"plain", "", classifyMaxTokens, nil},
+	} {
+		t.Run(tc.say, func(t *testing.T) {
+			t.Parallel()
+			c := newConv(&Env{Flows: flows, NewID: counterIDs()})
+			out := c.say(tc.say)
+			var req *tandem.AIRequest
+			for _, e := range out.Effects {
+				if e.Kind == tandem.EffectAI {
+					req = e.AI
+				}
+			}
+			if req == nil {
+				t.Fatalf("no AI call: %+v", out.Effects)
+			}
+			if req.Model != tc.model || req.MaxTokens != tc.max || (req.Temperature == nil) != (tc.temp == nil) || (req.Temperature != nil && *req.Temperature != *tc.temp) {
+				t.Errorf("request model %q, max_tokens %d, temperature %v; want %q, %d, %v", req.Model, req.MaxTokens, req.Temperature, tc.model, tc.max, tc.temp)
+			}
+		})
+	}
+}

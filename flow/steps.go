@@ -345,27 +345,28 @@ type Fallback struct {
 	Model    string `json:"model,omitempty"`
 }
 
-// AICall holds what every AI step has.
+// AICall holds what every AI step has: the provider, the model and its sampling overrides,
+// the timeout, retries, fallback and failure branch.
 type AICall struct {
-	Provider string    `json:"provider,omitempty"`
-	Model    string    `json:"model,omitempty"`
-	Timeout  *Duration `json:"timeout,omitempty"`
-	Retry    *Retry    `json:"retry,omitempty"`
-	Fallback *Fallback `json:"fallback,omitempty"`
-	OnError  string    `json:"on_error,omitempty"`
+	Provider    string    `json:"provider,omitempty"`
+	Model       string    `json:"model,omitempty"`
+	MaxTokens   int       `json:"max_tokens,omitempty"`
+	Temperature *float64  `json:"temperature,omitempty"`
+	Timeout     *Duration `json:"timeout,omitempty"`
+	Retry       *Retry    `json:"retry,omitempty"`
+	Fallback    *Fallback `json:"fallback,omitempty"`
+	OnError     string    `json:"on_error,omitempty"`
 }
 
 // LLMStep makes one model call.
 type LLMStep struct {
 	AICall
-	MaxTokens   int           `json:"max_tokens,omitempty"`
-	Temperature *float64      `json:"temperature,omitempty"`
-	System      expr.Template `json:"system,omitempty"`
-	Prompt      expr.Template `json:"prompt,omitempty"`
-	History     int           `json:"history,omitempty"`
-	Output      string        `json:"output,omitempty"` // text | json
-	Schema      any           `json:"schema,omitempty"`
-	Send        bool          `json:"send,omitempty"`
+	System  expr.Template `json:"system,omitempty"`
+	Prompt  expr.Template `json:"prompt,omitempty"`
+	History int           `json:"history,omitempty"`
+	Output  string        `json:"output,omitempty"` // text | json
+	Schema  any           `json:"schema,omitempty"`
+	Send    bool          `json:"send,omitempty"`
 
 	once       sync.Once
 	compiled   *jsonschema.Schema
@@ -461,8 +462,6 @@ type AgentStep struct {
 	MaxTurns     int           `json:"max_turns,omitempty"`
 	MaxToolCalls int           `json:"max_tool_calls,omitempty"`
 	History      int           `json:"history,omitempty"`
-	MaxTokens    int           `json:"max_tokens,omitempty"`
-	Temperature  *float64      `json:"temperature,omitempty"`
 	OnHandoff    string        `json:"on_handoff,omitempty"`
 	OnLimit      string        `json:"on_limit,omitempty"`
 }
