@@ -71,6 +71,11 @@ func (questionHandler) resume(c *cursor, s *flow.Step, ev *tandem.Event) outcome
 	out := map[string]any{"value": value, "text": m.Text, "valid": ok, "type": m.Type}
 	if option != "" {
 		out["option"] = option
+		for _, ch := range choices {
+			if ch.ID == option {
+				out["title"] = ch.Title // what the customer saw: {{step.ask.title}}
+			}
+		}
 	}
 	if m.Media != nil {
 		out["media"] = map[string]any{"url": m.Media.URL, "mime": m.Media.Mime}

@@ -613,7 +613,7 @@ var (
 	messageFields  = []string{"text", "type", "id", "media", "location", "option", "contacts", "data"}
 	mediaFields    = []string{"url", "mime", "name"}
 	locationFields = []string{"lat", "lng", "name", "address"}
-	nowFields      = []string{"date", "time", "weekday"}
+	nowFields      = []string{"date", "time", "weekday", "hour", "unix"}
 	flowFields     = []string{"id", "version"}
 	runFields      = []string{"id"}
 )
@@ -632,7 +632,8 @@ func notTemplate(parts []string) bool {
 	return false
 }
 
-// templates warns on template paths that cannot exist.
+// templates reports template paths that cannot exist: a step id no step has is an error (it
+// is always a mistake: the path would render empty), the others are warnings.
 func (l *linter) templates() {
 	l.vars = map[string]bool{}
 	for k := range l.f.Variables {
@@ -677,11 +678,11 @@ func (l *linter) templates() {
 			}
 			ptr := base + pointerOf(parts)
 			for _, p := range t.Paths() {
-				if msg := l.path(s, parts, p); msg != "" {
+				if msg, severity := l.path(s, parts, p); msg != "" {
 					if !strings.HasPrefix(msg, p.String()) {
 						msg = p.String() + ": " + msg
 					}
-					l.atPointer(i, ptr, fieldPath(escapeAll(parts)), SeverityWarning, msg)
+					l.atPointer(i, ptr, fieldPath(escapeAll(parts)), severity, msg)
 				}
 			}
 		})
@@ -721,8 +722,27 @@ func walkTemplates(v any, parts []string, fn func(parts []string, s string)) {
 	}
 }
 
-// path returns why a template path cannot exist, or "".
-func (l *linter) path(s *Step, parts []string, p expr.Path) string {
+// path returns why a template path cannot exist ("" when it can) and how grave that is.
+func (l *linter) path(s *Step, parts []string, p expr.Path) (string, string) {
+	msg := l.pathProblem(s, parts, p)
+	if id, ok := stepPathID(p); ok && msg != "" {
+		if _, known := l.byID[id]; !known {
+			return msg + "; the path would always be empty", SeverityError
+		}
+	}
+	return msg, SeverityWarning
+}
+
+// stepPathID returns the step id of a step.<id>... path.
+func stepPathID(p expr.Path) (string, bool) {
+	if p.Head() != "step" || len(p) < 2 || p[1].IsIndex {
+		return "", false
+	}
+	return p[1].Key, true
+}
+
+// pathProblem returns why a template path cannot exist, or "".
+func (l *linter) pathProblem(s *Step, parts []string, p expr.Path) string {
 	key := func(i int) (string, bool) {
 		if i >= len(p) || p[i].IsIndex {
 			return "", false

@@ -284,8 +284,8 @@ func TestValidateBuilt(t *testing.T) {
 	}}
 	got := lines(Validate(f, nil))
 	want := `error: step "a" field "id": step id "a" is used twice; the first is on step #1
+error: step "a" field "text": step.nowhere: no step has the id "nowhere"; the path would always be empty
 error: step "a" field "to": "b" names no step of this flow; use a step id or end
-warning: step "a" field "text": step.nowhere: no step has the id "nowhere"
 warning: step "c": unreachable: no path from the first step leads here
 `
 	if got != want {

@@ -46,7 +46,7 @@ var Outputs = map[string]struct {
 	Open   bool
 }{
 	"message":   {Fields: []string{"id", "status", "error"}},
-	"question":  {Fields: []string{"value", "text", "option", "valid", "type", "media", "location"}},
+	"question":  {Fields: []string{"value", "text", "option", "title", "valid", "type", "media", "location", "timed_out"}},
 	"wait":      {Fields: []string{"text", "timed_out"}},
 	"http":      {Fields: []string{"status", "headers", "response", "error", "duration_ms", "attempts"}, Open: true},
 	"llm":       {Fields: []string{"text", "json", "model", "usage", "finish_reason", "error"}, Open: true},
