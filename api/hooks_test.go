@@ -450,11 +450,64 @@ func TestDeskWebhookRefusals(t *testing.T) {
 			t.Errorf("a refused callback reached the customer: %q", m)
 		}
 	}
-	// The same message then passes with a signature alone.
+	// The same message then passes with a signature alone (of a body sent now).
+	fresh := agentMessage(hid, "x1", "hello")
+	fresh["timestamp"] = e.clock.Now().UnixMilli()
+	raw, _ = json.Marshal(fresh)
 	e.mustAnswer(e.callback("/hooks/desk/desk/message/receive", json.RawMessage(raw), map[string]string{webhook.SignatureHeader: webhook.Sign(deskSecret, raw)}), 200, 0)
 	e.drain()
 	if got := e.customerView(conv); count(got, "agent: hello") != 1 {
 		t.Errorf("customer got %q", got)
+	}
+	e.checkLogs()
+}
+
+// A signed callback replayed later is refused: within five minutes of its timestamp a replay is
+// a repeat (200, nothing changes); after them it is 401, with the reason, and nothing changes
+// either. This holds for the timestamped signature (X-Tandem-Timestamp) and for the contract's
+// signature of the body alone, whose own timestamp is signed with it.
+func TestDeskWebhookReplayRefused(t *testing.T) {
+	t.Parallel()
+	e := newDeskEnv(t)
+	conv, hid := e.handoff("gus")
+	stamped := agentMessage(hid, "", "signed with a timestamp")
+	rawStamped, _ := json.Marshal(stamped)
+	ts, sig := webhook.SignAt(deskSecret, e.clock.Now(), rawStamped)
+	stampedHeader := map[string]string{webhook.TimestampHeader: ts, webhook.SignatureHeader: sig}
+	legacy := agentMessage(hid, "", "signed body")
+	legacy["timestamp"] = e.clock.Now().UnixMilli()
+	rawLegacy, _ := json.Marshal(legacy)
+	legacyHeader := map[string]string{webhook.SignatureHeader: webhook.Sign(deskSecret, rawLegacy)}
+	for range 2 {
+		e.mustAnswer(e.callback("/hooks/desk/desk/message/receive", json.RawMessage(rawStamped), stampedHeader), 200, 0)
+		e.mustAnswer(e.callback("/hooks/desk/desk/message/receive", json.RawMessage(rawLegacy), legacyHeader), 200, 0)
+	}
+	e.drain()
+	e.clock.Advance(webhook.MaxSkew + time.Second)
+	for _, c := range []struct {
+		raw    []byte
+		header map[string]string
+	}{{rawStamped, stampedHeader}, {rawLegacy, legacyHeader}} {
+		msg := e.mustAnswer(e.callback("/hooks/desk/desk/message/receive", json.RawMessage(c.raw), c.header), 401, webhook.CodeUnauthorized)
+		if !strings.Contains(msg, "is more than 5m from the server's time") {
+			t.Errorf("a stale replay answered %q; want the reason", msg)
+		}
+	}
+	// A replayed close, too.
+	closeBody, _ := json.Marshal(map[string]any{"conversation_id": hid, "timestamp": t0.UnixMilli()})
+	e.mustAnswer(e.callback("/hooks/desk/desk/close", json.RawMessage(closeBody), map[string]string{webhook.SignatureHeader: webhook.Sign(deskSecret, closeBody)}), 401, webhook.CodeUnauthorized)
+	e.drain()
+	got := e.customerView(conv)
+	if count(got, "agent: signed with a timestamp") != 1 || count(got, "agent: signed body") != 1 {
+		t.Errorf("customer got %q; want each agent message once", got)
+	}
+	info, err := e.db.ConversationGet(context.Background(), conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (The session timed out meanwhile; the desk's close must not be what closed it.)
+	if st, err := runner.State(info); err != nil || st.Handoff == nil || st.Handoff.ClosedBy == "agent" {
+		t.Errorf("the replayed close closed the handoff: %+v, %v", st.Handoff, err)
 	}
 	e.checkLogs()
 }

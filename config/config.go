@@ -245,6 +245,9 @@ type Handoff struct {
 type HTTP struct {
 	AllowPrivate bool     `yaml:"allow_private" json:"allow_private,omitempty"` // every private address
 	Allow        []string `yaml:"allow" json:"allow,omitempty"`                 // CIDR prefixes or single IPs
+	// Proxy carries http steps' calls (HTTP_PROXY and HTTPS_PROXY are not used by them); it may
+	// hold credentials, so it is printed masked.
+	Proxy string `yaml:"proxy" json:"-" secret:"true"`
 }
 
 // Default returns the empty workspace with its defaults: what `tandem serve` uses without

@@ -509,6 +509,24 @@ func (k *checker) http() {
 			k.problem(fmt.Sprintf("http.allow[%d]", i), 0, "%v", err)
 		}
 	}
+	if k.c.HTTP.Proxy != "" {
+		if _, err := k.c.HTTP.ProxyURL(); err != nil {
+			k.problem("http.proxy", 0, "%v", err)
+		}
+	}
+}
+
+// ProxyURL returns http.proxy parsed (nil when unset): an http, https or socks5 URL with a host.
+func (h HTTP) ProxyURL() (*url.URL, error) {
+	if h.Proxy == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(h.Proxy)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
+		// The value may hold a password: it is not repeated.
+		return nil, fmt.Errorf("is not a proxy URL; use one such as http://proxy.internal:3128")
+	}
+	return u, nil
 }
 
 // ParseAllow reads an http.allow entry: a CIDR prefix ("10.0.0.0/8") or one IP address.

@@ -317,10 +317,11 @@ func httpError(err error, timeout time.Duration) string {
 // blockedText says that the guard refused an address, and names the configuration keys that
 // allow it.
 func blockedText(err error) string {
-	addr := "a private address"
+	addr := "an address"
 	allow := `"10.0.0.5"`
-	if a, ok := safehttp.BlockedAddr(err); ok {
-		addr, allow = a.String()+", a private address", strconv.Quote(a.String())
+	var be *safehttp.BlockedError
+	if errors.As(err, &be) {
+		addr, allow = be.Addr.String()+", a "+be.What+" address", strconv.Quote(be.Addr.String())
 	}
 	return fmt.Sprintf("the URL resolves to %s that http steps may not reach; if the service is yours, allow it in tandem.yaml with http.allow: [%s] (or http.allow_private: true)", addr, allow)
 }

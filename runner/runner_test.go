@@ -734,7 +734,7 @@ func TestHTTPToPrivateAddressNamesTheAllowKeys(t *testing.T) {
 	h.drain(h.r)
 
 	got := h.ch.texts("erin")
-	want := `failed status=0 attempts=1 error=the URL resolves to 127.0.0.1, a private address that http steps may not reach; if the service is yours, allow it in tandem.yaml with http.allow: ["127.0.0.1"] (or http.allow_private: true)`
+	want := `failed status=0 attempts=1 error=the URL resolves to 127.0.0.1, a loopback address that http steps may not reach; if the service is yours, allow it in tandem.yaml with http.allow: ["127.0.0.1"] (or http.allow_private: true)`
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("delivered %q\nwant %q", got, want)
 	}

@@ -223,7 +223,8 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if db.Dialect() == store.Postgres {
 		poll = 200 * time.Millisecond // other replicas queue work too
 	}
-	var doer runner.HTTPDoer = safehttp.NewClient(safehttp.Options{AllowPrivate: cfg.HTTP.AllowPrivate, Allow: cfg.HTTP.Prefixes()})
+	proxy, _ := cfg.HTTP.ProxyURL() // validated with the configuration
+	var doer runner.HTTPDoer = safehttp.NewClient(safehttp.Options{AllowPrivate: cfg.HTTP.AllowPrivate, Allow: cfg.HTTP.Prefixes(), Proxy: proxy})
 	if o.HTTP != nil {
 		doer = o.HTTP
 	}

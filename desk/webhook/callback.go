@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,24 +41,76 @@ const (
 	CodeInternal       = 50000
 )
 
-// Authenticate reports whether a callback carries the desk's secret (§6.1), as
-// `Authorization: Bearer <secret>` (GPTBots' way) or as X-Tandem-Signature, the HMAC of the raw
-// body. Either one suffices; both are compared in constant time. An empty secret accepts
-// nothing.
-func Authenticate(secret string, h http.Header, body []byte) bool {
+// TimestampHeader (extension) carries when a callback was signed, in Unix seconds. With it,
+// X-Tandem-Signature is the HMAC of "<timestamp>.<raw body>", so that a captured callback cannot
+// be replayed once the timestamp is more than MaxSkew away.
+const TimestampHeader = "X-Tandem-Timestamp"
+
+// MaxSkew is how far a signed callback's timestamp may be from Tandem's clock, either way.
+const MaxSkew = 5 * time.Minute
+
+// SignAt returns the X-Tandem-Timestamp and X-Tandem-Signature values of a body signed at t.
+func SignAt(secret string, t time.Time, body []byte) (timestamp, signature string) {
+	timestamp = strconv.FormatInt(t.Unix(), 10)
+	return timestamp, Sign(secret, append([]byte(timestamp+"."), body...))
+}
+
+// errCredentials is the answer to a callback without the desk's secret.
+var errCredentials = errors.New("invalid credentials")
+
+// Authenticate checks that a callback carries the desk's secret (§6.1), at now:
+//   - `Authorization: Bearer <secret>` (GPTBots' way);
+//   - or X-Tandem-Signature with X-Tandem-Timestamp: the HMAC of "<timestamp>.<raw body>",
+//     the timestamp within MaxSkew of now;
+//   - or X-Tandem-Signature alone (the contract's first form): the HMAC of the raw body, whose
+//     `timestamp` field (milliseconds, signed with it) must be within MaxSkew of now.
+//
+// Either credential suffices; secrets and signatures are compared in constant time. An empty
+// secret accepts nothing. The error is the answer's message: "invalid credentials", with the
+// reason when the signature is right but too old.
+func Authenticate(secret string, h http.Header, body []byte, now time.Time) error {
 	if secret == "" {
-		return false
+		return errCredentials
 	}
-	ok := false
 	if scheme, token, found := strings.Cut(strings.TrimSpace(h.Get("Authorization")), " "); found && strings.EqualFold(scheme, "Bearer") {
 		// Comparing digests keeps the time independent of the token's length too.
 		a, b := sha256.Sum256([]byte(strings.TrimSpace(token))), sha256.Sum256([]byte(secret))
-		ok = hmac.Equal(a[:], b[:])
+		if hmac.Equal(a[:], b[:]) {
+			return nil
+		}
 	}
-	if sig := strings.TrimSpace(h.Get(SignatureHeader)); sig != "" {
-		ok = hmac.Equal([]byte(Sign(secret, body)), []byte(strings.ToLower(sig))) || ok
+	sig := strings.ToLower(strings.TrimSpace(h.Get(SignatureHeader)))
+	if sig == "" {
+		return errCredentials
 	}
-	return ok
+	var signed time.Time
+	if ts := strings.TrimSpace(h.Get(TimestampHeader)); ts != "" {
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || !hmac.Equal([]byte(Sign(secret, append([]byte(ts+"."), body...))), []byte(sig)) {
+			return errCredentials
+		}
+		signed = time.Unix(sec, 0)
+	} else {
+		if !hmac.Equal([]byte(Sign(secret, body)), []byte(sig)) {
+			return errCredentials
+		}
+		var b struct {
+			Timestamp json.Number `json:"timestamp"`
+		}
+		ms, err := int64(0), json.Unmarshal(body, &b)
+		if err == nil {
+			ms, err = b.Timestamp.Int64()
+		}
+		if err != nil {
+			return nil // no timestamp to check: the body is refused as malformed (400)
+		}
+		signed = time.UnixMilli(ms)
+	}
+	if d := now.Sub(signed); d > MaxSkew || d < -MaxSkew {
+		return fmt.Errorf("%w: the signed timestamp %s is more than %s from the server's time %s; sign each delivery with a fresh %s",
+			errCredentials, signed.UTC().Format(time.RFC3339), tandem.FormatDuration(MaxSkew), now.UTC().Format(time.RFC3339), TimestampHeader)
+	}
+	return nil
 }
 
 // FieldError is a callback body that breaks the contract; its message names the field:

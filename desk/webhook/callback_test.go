@@ -1,7 +1,10 @@
 package webhook_test
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,35 +12,65 @@ import (
 	"github.com/tandemchat/tandem/desk/webhook"
 )
 
-// A callback passes with the secret as Bearer (GPTBots' way) or as a signature of the body,
-// either one; anything else fails, and an empty secret accepts nothing.
+// A callback passes with the secret as Bearer (GPTBots' way) or as a signature, either one;
+// anything else fails, and an empty secret accepts nothing. A signature is accepted only within
+// five minutes of its timestamp: X-Tandem-Timestamp when sent (signed with the body), else the
+// body's own timestamp (milliseconds, inside the signed body), so a captured callback cannot be
+// replayed later. Bearer, GPTBots' way, has no signature to date.
 func TestAuthenticate(t *testing.T) {
 	t.Parallel()
-	body := []byte(`{"conversation_id":"hf_cv1_abcdefghij","timestamp":1,"body":"hi"}`)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	bodyAt := func(at time.Time) []byte {
+		return []byte(fmt.Sprintf(`{"conversation_id":"hf_cv1_abcdefghij","timestamp":%d,"body":"hi"}`, at.UnixMilli()))
+	}
+	body := bodyAt(now.Add(-time.Minute))
+	old := bodyAt(now.Add(-6 * time.Minute))
+	stamped := func(at time.Time, b []byte) map[string]string {
+		ts, sig := webhook.SignAt(testSecret, at, b)
+		return map[string]string{webhook.TimestampHeader: ts, webhook.SignatureHeader: sig}
+	}
 	tests := []struct {
 		name   string
 		secret string
+		body   []byte
 		header map[string]string
-		want   bool
+		want   string // "" when accepted
 	}{
-		{"bearer", testSecret, map[string]string{"Authorization": "Bearer " + testSecret}, true},
-		{"bearer, any case", testSecret, map[string]string{"Authorization": "bearer " + testSecret}, true},
-		{"signature", testSecret, map[string]string{webhook.SignatureHeader: webhook.Sign(testSecret, body)}, true},
-		{"wrong bearer, good signature", testSecret, map[string]string{"Authorization": "Bearer nope", webhook.SignatureHeader: webhook.Sign(testSecret, body)}, true},
-		{"nothing", testSecret, nil, false},
-		{"wrong bearer", testSecret, map[string]string{"Authorization": "Bearer " + testSecret + "x"}, false},
-		{"basic", testSecret, map[string]string{"Authorization": "Basic " + testSecret}, false},
-		{"bad signature", testSecret, map[string]string{webhook.SignatureHeader: webhook.Sign("another-secret-0123456789", body)}, false},
-		{"signature of another body", testSecret, map[string]string{webhook.SignatureHeader: webhook.Sign(testSecret, append(body, ' '))}, false},
-		{"empty secret", "", map[string]string{"Authorization": "Bearer "}, false},
+		{"bearer", testSecret, body, map[string]string{"Authorization": "Bearer " + testSecret}, ""},
+		{"bearer, any case", testSecret, body, map[string]string{"Authorization": "bearer " + testSecret}, ""},
+		{"bearer, an old body", testSecret, old, map[string]string{"Authorization": "Bearer " + testSecret}, ""},
+		{"signature of the body", testSecret, body, map[string]string{webhook.SignatureHeader: webhook.Sign(testSecret, body)}, ""},
+		{"signature of the body, uppercase", testSecret, body, map[string]string{webhook.SignatureHeader: strings.ToUpper(webhook.Sign(testSecret, body))}, ""},
+		{"signature with a timestamp", testSecret, old, stamped(now.Add(-4*time.Minute), old), ""},
+		{"signature with a timestamp slightly ahead", testSecret, body, stamped(now.Add(4*time.Minute), body), ""},
+		{"wrong bearer, good signature", testSecret, body, map[string]string{"Authorization": "Bearer nope", webhook.SignatureHeader: webhook.Sign(testSecret, body)}, ""},
+		{"no timestamp in a signed body: left to the body check", testSecret, []byte(`{"body":"hi"}`), map[string]string{webhook.SignatureHeader: webhook.Sign(testSecret, []byte(`{"body":"hi"}`))}, ""},
+		{"nothing", testSecret, body, nil, "invalid credentials"},
+		{"wrong bearer", testSecret, body, map[string]string{"Authorization": "Bearer " + testSecret + "x"}, "invalid credentials"},
+		{"basic", testSecret, body, map[string]string{"Authorization": "Basic " + testSecret}, "invalid credentials"},
+		{"bad signature", testSecret, body, map[string]string{webhook.SignatureHeader: webhook.Sign("another-secret-0123456789", body)}, "invalid credentials"},
+		{"signature of another body", testSecret, body, map[string]string{webhook.SignatureHeader: webhook.Sign(testSecret, append(body, ' '))}, "invalid credentials"},
+		{"replayed: the body's timestamp is 6 minutes old", testSecret, old, map[string]string{webhook.SignatureHeader: webhook.Sign(testSecret, old)}, "invalid credentials: the signed timestamp 2026-03-01T11:54:00Z is more than 5m from the server's time"},
+		{"replayed: X-Tandem-Timestamp 6 minutes old", testSecret, body, stamped(now.Add(-6*time.Minute), body), "invalid credentials: the signed timestamp"},
+		{"a timestamp 6 minutes ahead", testSecret, body, stamped(now.Add(6*time.Minute), body), "invalid credentials: the signed timestamp"},
+		{"a timestamp changed after signing", testSecret, body, map[string]string{webhook.TimestampHeader: strconv.FormatInt(now.Unix(), 10), webhook.SignatureHeader: stamped(now.Add(-10*time.Minute), body)[webhook.SignatureHeader]}, "invalid credentials"},
+		{"a timestamp header with the body's signature", testSecret, body, map[string]string{webhook.TimestampHeader: strconv.FormatInt(now.Unix(), 10), webhook.SignatureHeader: webhook.Sign(testSecret, body)}, "invalid credentials"},
+		{"a timestamp that is not a number", testSecret, body, map[string]string{webhook.TimestampHeader: "soon", webhook.SignatureHeader: webhook.Sign(testSecret, append([]byte("soon."), body...))}, "invalid credentials"},
+		{"empty secret", "", body, map[string]string{"Authorization": "Bearer "}, "invalid credentials"},
 	}
 	for _, tt := range tests {
 		h := http.Header{}
 		for k, v := range tt.header {
 			h.Set(k, v)
 		}
-		if got := webhook.Authenticate(tt.secret, h, body); got != tt.want {
-			t.Errorf("%s: Authenticate = %v, want %v", tt.name, got, tt.want)
+		err := webhook.Authenticate(tt.secret, h, tt.body, now)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+			t.Errorf("%s: Authenticate = %v, want %q", tt.name, err, tt.want)
+		case err != nil && strings.Contains(err.Error(), testSecret):
+			t.Errorf("%s: the error shows the secret: %v", tt.name, err)
 		}
 	}
 }

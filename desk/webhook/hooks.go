@@ -69,8 +69,8 @@ func serve(dk tandem.Desk, w http.ResponseWriter, r *http.Request, parse func(id
 	} else if err != nil {
 		return err // the client went away mid-body
 	}
-	if !Authenticate(d.secret, r.Header, body) {
-		return reply(w, http.StatusUnauthorized, CodeUnauthorized, "invalid credentials")
+	if err := Authenticate(d.secret, r.Header, body, d.Now()); err != nil {
+		return reply(w, http.StatusUnauthorized, CodeUnauthorized, err.Error())
 	}
 	dl, err := parse(d.ID, body, d.Now())
 	if err != nil {
