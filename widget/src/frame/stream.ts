@@ -1,0 +1,163 @@
+// Stream reads the session's events: Server-Sent Events through fetch (EventSource cannot send
+// the Authorization header), resumed from the last event id after every break, with backoff
+// and jitter; when the network buffers streams (no byte arrives), it falls back to long polls.
+
+type Handlers = {
+  message: (m: any, id: string) => void;
+  conversation: (c: any) => void;
+  typing: (x: any) => void;
+  state: (connected: boolean) => void;
+  unauthorized: () => Promise<void>;
+};
+
+const FIRST_BYTE_MS = 10000; // the server writes "retry:" at once; nothing by then: buffered
+const SILENCE_MS = 45000; // pings come every 20 s; nothing for this long: the stream is dead
+
+export class Stream {
+  private cursor = "";
+  private stopped = false;
+  private failures = 0;
+  private poll = false;
+  private ctl: AbortController | null = null;
+
+  constructor(
+    private base: string,
+    private token: () => string,
+    private on: Handlers,
+  ) {}
+
+  start() {
+    this.loop();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.ctl?.abort();
+  }
+
+  // reset forgets the position: the next connection replays the session's history.
+  reset() {
+    this.cursor = "";
+  }
+
+  private async loop() {
+    while (!this.stopped) {
+      if (!navigator.onLine) {
+        this.on.state(false);
+        await new Promise((r) => addEventListener("online", r, { once: true }));
+      }
+      let status = 0;
+      try {
+        status = this.poll ? await this.longPoll() : await this.sse();
+      } catch {
+        status = 0;
+      }
+      if (this.stopped) return;
+      if (status === 204) {
+        this.on.state(false);
+        return; // the server asks us to stop (SSE semantics)
+      }
+      if (status === 401) {
+        try {
+          await this.on.unauthorized();
+          this.cursor = "";
+          continue;
+        } catch {}
+      }
+      if (status === 200 && !this.poll) {
+        // The stream ended (the server restarts or dropped a slow reader): resume soon.
+        await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
+      } else if (status !== 200) {
+        this.on.state(false);
+        await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** this.failures) * (0.5 + Math.random() / 2)));
+        this.failures = Math.min(this.failures + 1, 6);
+      }
+    }
+  }
+
+  private headers(): Record<string, string> {
+    const h: Record<string, string> = { Authorization: "Bearer " + this.token() };
+    if (this.cursor) h["Last-Event-ID"] = this.cursor;
+    return h;
+  }
+
+  private async sse(): Promise<number> {
+    const ctl = (this.ctl = new AbortController());
+    const r = await fetch(this.base + "events", { headers: this.headers(), signal: ctl.signal, cache: "no-store" });
+    if (r.status !== 200 || !r.body) return r.status;
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    let got = false;
+    let timer = 0;
+    const arm = (ms: number) => {
+      clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        if (!got) this.poll = true; // headers came, but no byte: a buffering proxy
+        ctl.abort();
+      }, ms);
+    };
+    arm(FIRST_BYTE_MS);
+    let ev = { id: "", event: "message", data: "" };
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (!got) {
+          got = true;
+          this.failures = 0;
+          this.on.state(true);
+        }
+        arm(SILENCE_MS);
+        buf += dec.decode(value, { stream: true });
+        let nl;
+        while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + (buf[nl] === "\r" && buf[nl + 1] === "\n" ? 2 : 1));
+          if (line === "") {
+            if (ev.data) this.dispatch(ev.event, ev.data, ev.id);
+            ev = { id: "", event: "message", data: "" };
+            continue;
+          }
+          if (line[0] === ":") continue;
+          const i = line.indexOf(":");
+          const field = i < 0 ? line : line.slice(0, i);
+          const v = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+          if (field === "data") ev.data += (ev.data ? "\n" : "") + v;
+          else if (field === "event") ev.event = v;
+          else if (field === "id") ev.id = v;
+        }
+      }
+    } catch {
+    } finally {
+      clearTimeout(timer);
+    }
+    return got ? 200 : 0;
+  }
+
+  private async longPoll(): Promise<number> {
+    const ctl = (this.ctl = new AbortController());
+    const r = await fetch(this.base + "messages?wait=25s&after=" + encodeURIComponent(this.cursor), { headers: this.headers(), signal: ctl.signal, cache: "no-store" });
+    if (r.status !== 200) return r.status;
+    const b = await r.json();
+    this.failures = 0;
+    this.on.state(true);
+    for (const c of b.conversations || []) this.on.conversation(c);
+    for (const m of b.messages || []) this.on.message(m, "");
+    if (b.next_cursor) this.cursor = b.next_cursor;
+    return 200;
+  }
+
+  private dispatch(event: string, data: string, id: string) {
+    let v: any;
+    try {
+      v = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (id) this.cursor = id;
+    if (event === "message") this.on.message(v, id);
+    else if (event === "conversation") this.on.conversation(v);
+    else if (event === "typing") this.on.typing(v);
+  }
+}
