@@ -50,13 +50,16 @@ func Quiet(messageType string) bool {
 
 // Message is a normalised chat message in either direction.
 type Message struct {
-	ID             string   `json:"id"`
-	ConversationID string   `json:"conversation_id,omitempty"`
-	Direction      string   `json:"direction"`
-	Author         string   `json:"author"`
-	Type           string   `json:"type"`
-	Text           string   `json:"text,omitempty"`
-	Buttons        []Button `json:"buttons,omitempty"`
+	ID             string `json:"id"`
+	ConversationID string `json:"conversation_id,omitempty"`
+	// Seq numbers the conversation's messages 1, 2, 3… without gaps, in the order they were
+	// stored (0 until the message is stored).
+	Seq       int64    `json:"seq,omitempty"`
+	Direction string   `json:"direction"`
+	Author    string   `json:"author"`
+	Type      string   `json:"type"`
+	Text      string   `json:"text,omitempty"`
+	Buttons   []Button `json:"buttons,omitempty"`
 	// Render says how buttons are shown: "buttons" (quick replies) or "list".
 	Render   string    `json:"render,omitempty"`
 	Media    *Media    `json:"media,omitempty"`

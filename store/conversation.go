@@ -37,6 +37,8 @@ type InboundResult struct {
 	ConversationID string `json:"conversation_id"`
 	MessageID      string `json:"message_id"`
 	ContactID      string `json:"contact_id"`
+	// Seq is the message's number in its conversation.
+	Seq int64 `json:"-"`
 	// Duplicate is set when the provider message id was seen before; nothing was stored.
 	Duplicate bool `json:"-"`
 }
@@ -64,8 +66,9 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 			if n, _ := r.RowsAffected(); n == 0 {
 				res.Duplicate = true
 				var stored string
-				err := q.row(`SELECT k.conversation_id, k.message_id, COALESCE(c.contact_id, ''), k.content_hash FROM inbound_keys k LEFT JOIN conversations c ON c.id = k.conversation_id WHERE k.channel_id = ? AND k.provider_id = ?`,
-					p.ChannelID, key).Scan(&res.ConversationID, &res.MessageID, &res.ContactID, &stored)
+				err := q.row(`SELECT k.conversation_id, k.message_id, COALESCE(c.contact_id, ''), k.content_hash, COALESCE(m.seq, 0) FROM inbound_keys k LEFT JOIN conversations c ON c.id = k.conversation_id
+ LEFT JOIN messages m ON m.conversation_id = k.conversation_id AND m.id = k.message_id WHERE k.channel_id = ? AND k.provider_id = ?`,
+					p.ChannelID, key).Scan(&res.ConversationID, &res.MessageID, &res.ContactID, &stored, &res.Seq)
 				if err != nil {
 					return fmt.Errorf("inbound: key: %w", err)
 				}
@@ -102,6 +105,7 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 		if err := q.insertMessage(&m); err != nil {
 			return err
 		}
+		res.Seq = m.Seq
 		if m.ChannelMessageID != "" {
 			if _, err := q.exec(`UPDATE inbound_keys SET conversation_id = ?, message_id = ? WHERE channel_id = ? AND provider_id = ?`,
 				convID, m.ID, p.ChannelID, m.ChannelMessageID); err != nil {
@@ -297,12 +301,12 @@ func (d *messageData) apply(m *tandem.Message) {
 	m.Contacts, m.Reaction, m.RefersTo, m.Data, m.Template = d.Contacts, d.Reaction, d.RefersTo, d.Data, d.Template
 }
 
+// insertMessage inserts a message with the conversation's next sequence number, set in m.Seq.
 func (q q) insertMessage(m *tandem.Message) error {
-	var seq int64
-	if err := q.row(`UPDATE conversations SET msg_seq = msg_seq + 1 WHERE id = ? RETURNING msg_seq`, m.ConversationID).Scan(&seq); err != nil {
+	if err := q.row(`UPDATE conversations SET msg_seq = msg_seq + 1 WHERE id = ? RETURNING msg_seq`, m.ConversationID).Scan(&m.Seq); err != nil {
 		return fmt.Errorf("message: seq: %w", err)
 	}
-	return q.insertMessageSeq(m, seq)
+	return q.insertMessageSeq(m, m.Seq)
 }
 
 // insertMessageSeq inserts a message with a sequence number already taken.

@@ -1,0 +1,169 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/store/storetest"
+)
+
+func newSession(t *testing.T, f *fixture, id, hash string) *tandem.WidgetSession {
+	t.Helper()
+	s := &tandem.WidgetSession{ID: id, ChannelID: "web", Locale: "pt", PageURL: "https://shop.example/p", Variables: map[string]any{"plan": "pro"},
+		CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := f.db.WidgetSessionCreate(f.ctx, s, hash); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func webInbound(t *testing.T, f *fixture, contactExt, key, text string) store.InboundResult {
+	t.Helper()
+	res, err := f.db.Inbound(f.ctx, store.InboundParams{ChannelID: "web", ChannelKind: "web", Now: t0, NewID: f.id,
+		Contact: tandem.Contact{ExternalID: contactExt}, Message: tandem.Message{ChannelMessageID: key, Text: text}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestWidgetSessions(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		s := newSession(t, f, "s1", "hash1")
+		if s.ContactID == "" {
+			t.Fatal("no anonymous contact")
+		}
+		got, err := db.WidgetSessionByToken(f.ctx, "web", "hash1", t0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != "s1" || got.ContactID != s.ContactID || got.Verified || got.Locale != "pt" || got.Variables["plan"] != "pro" || got.PageURL != "https://shop.example/p" {
+			t.Errorf("read back %+v", got)
+		}
+		c, err := db.ContactGet(f.ctx, s.ContactID)
+		if err != nil || c.ExternalID != tandem.WidgetAnonymousPrefix+"s1" {
+			t.Errorf("anonymous contact %+v, %v", c, err)
+		}
+		// Wrong channel, unknown hash, expired: unauthorized.
+		for _, tc := range []struct {
+			channel, hash string
+			at            time.Time
+		}{{"other", "hash1", t0}, {"web", "nope", t0}, {"web", "hash1", t0.Add(2 * time.Hour)}} {
+			if _, err := db.WidgetSessionByToken(f.ctx, tc.channel, tc.hash, tc.at); tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
+				t.Errorf("%+v: %v, want unauthorized", tc, err)
+			}
+		}
+		// Sliding expiry.
+		got.LastSeenAt, got.ExpiresAt = t0.Add(90*time.Minute), t0.Add(3*time.Hour)
+		if err := db.WidgetSessionUpdate(f.ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.WidgetSessionByToken(f.ctx, "web", "hash1", t0.Add(2*time.Hour)); err != nil {
+			t.Errorf("after the expiry moved: %v", err)
+		}
+		// An expired session is deleted when another is created.
+		newSession(t, f, "s2", "hash2")
+		s3 := &tandem.WidgetSession{ID: "s3", ChannelID: "web", CreatedAt: t0.Add(4 * time.Hour), ExpiresAt: t0.Add(5 * time.Hour)}
+		if err := db.WidgetSessionCreate(f.ctx, s3, "hash3"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.WidgetSessionByToken(f.ctx, "web", "hash2", t0); tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
+			t.Errorf("an expired session survived: %v", err)
+		}
+		if err := db.WidgetSessionDelete(f.ctx, "s1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.WidgetSessionByToken(f.ctx, "web", "hash1", t0); err == nil {
+			t.Error("a deleted session still works")
+		}
+	})
+}
+
+// TestWidgetIdentify: a verified user takes over the conversations the visitor had as an
+// anonymous visitor; the verified fields are stored; a user's conversations never move to
+// another user.
+func TestWidgetIdentify(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		s := newSession(t, f, "s1", "hash1")
+		first := webInbound(t, f, tandem.WidgetAnonymousPrefix+"s1", "s1:c1", "hello")
+		if first.ContactID != s.ContactID || first.Seq != 1 {
+			t.Fatalf("inbound %+v", first)
+		}
+		uid, err := db.WidgetIdentify(f.ctx, store.WidgetIdentifyParams{SessionID: "s1", ChannelID: "web", Now: t0,
+			Contact: tandem.Contact{ExternalID: "u-42", Name: "Ana", Email: "ana@acme.com"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := db.WidgetSessionByToken(f.ctx, "web", "hash1", t0)
+		if !got.Verified || got.ContactID != uid {
+			t.Errorf("session after identify: %+v", got)
+		}
+		c, _ := db.ContactGet(f.ctx, uid)
+		if c.ExternalID != "u-42" || c.Email != "ana@acme.com" || c.Name != "Ana" {
+			t.Errorf("verified contact %+v", c)
+		}
+		convs, err := db.WidgetConversations(f.ctx, uid, "web")
+		if err != nil || len(convs) != 1 || convs[0].ID != first.ConversationID || convs[0].MsgSeq != 1 {
+			t.Fatalf("the user's conversations: %+v, %v", convs, err)
+		}
+		// Another user on the same browser: u-42's conversation stays u-42's.
+		other, err := db.WidgetIdentify(f.ctx, store.WidgetIdentifyParams{SessionID: "s1", ChannelID: "web", Now: t0, Contact: tandem.Contact{ExternalID: "u-7"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if convs, _ := db.WidgetConversations(f.ctx, other, "web"); len(convs) != 0 {
+			t.Errorf("u-7 got u-42's conversations: %+v", convs)
+		}
+		if _, err := db.WidgetIdentify(f.ctx, store.WidgetIdentifyParams{SessionID: "s1", ChannelID: "web", Now: t0,
+			Contact: tandem.Contact{ExternalID: tandem.WidgetAnonymousPrefix + "x"}}); tandem.ErrorCode(err) != tandem.EINVALID {
+			t.Errorf("an anonymous external id was accepted: %v", err)
+		}
+	})
+}
+
+// TestWidgetMessages: client ids are recognised per session key, each message has the next seq,
+// and a repeat answers with the first message's seq.
+func TestWidgetMessages(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		newSession(t, f, "s1", "hash1")
+		ext := tandem.WidgetAnonymousPrefix + "s1"
+		a := webInbound(t, f, ext, "s1:a", "one")
+		b := webInbound(t, f, ext, "s1:b", "two")
+		again := webInbound(t, f, ext, "s1:a", "one")
+		if a.Seq != 1 || b.Seq != 2 || !again.Duplicate || again.Seq != 1 || again.MessageID != a.MessageID {
+			t.Fatalf("seqs: %+v %+v %+v", a, b, again)
+		}
+		msgs, err := db.WidgetMessages(f.ctx, a.ConversationID, 1, 10)
+		if err != nil || len(msgs) != 1 || msgs[0].Seq != 2 || msgs[0].ChannelMessageID != "s1:b" || msgs[0].Text != "two" {
+			t.Fatalf("after 1: %+v, %v", msgs, err)
+		}
+		if seq, err := db.WidgetMessageSeq(f.ctx, a.ConversationID, b.MessageID); err != nil || seq != 2 {
+			t.Errorf("seq of b: %d, %v", seq, err)
+		}
+		ids, last, err := db.ConversationsChanged(f.ctx, "web", t0.Add(-time.Second), 10)
+		if err != nil || len(ids) != 1 || ids[0] != a.ConversationID || !last.Equal(t0) {
+			t.Errorf("changed: %v %v %v", ids, last, err)
+		}
+		if ids, _, _ := db.ConversationsChanged(f.ctx, "web", t0, 10); len(ids) != 0 {
+			t.Errorf("changed after the last change: %v", ids)
+		}
+		if err := db.ConversationAttributesSet(f.ctx, a.ConversationID, map[string]any{"page": "pricing"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		info, _ := db.ConversationGet(f.ctx, a.ConversationID)
+		if info.Attributes["page"] != "pricing" {
+			t.Errorf("attributes %v", info.Attributes)
+		}
+		if err := db.ConversationAttributesSet(f.ctx, "nope", map[string]any{"a": 1}, t0); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+			t.Errorf("unknown conversation: %v", err)
+		}
+	})
+}
