@@ -19,6 +19,12 @@ const (
 	EUNAVAILABLE  = "unavailable"
 	// EIDEMPOTENCY is a client's message id used again for other content.
 	EIDEMPOTENCY = "idempotency_conflict"
+
+	// The web widget's: a wrong identity hash where identity_required (401), an anonymous
+	// visitor where identity_required (403), a page not in allowed_origins (403).
+	EIDENTITYINVALID  = "identity_invalid"
+	EIDENTITYREQUIRED = "identity_required"
+	EORIGIN           = "origin_not_allowed"
 )
 
 // Error is an error whose message is safe to show to users. The cause, if any, is logged once at

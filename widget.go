@@ -9,6 +9,8 @@ type WidgetSession struct {
 	ID        string `json:"id"`
 	ChannelID string `json:"channel_id"`
 	ContactID string `json:"contact_id"`
+	// ExternalID is the external id of the session's contact (read with the session).
+	ExternalID string `json:"external_id,omitempty"`
 	// Verified is set once the site identified the visitor with a valid identity hash.
 	Verified bool `json:"verified"`
 	// What the first page told: where the visitor came from, their browser and language.

@@ -26,6 +26,10 @@ var statuses = map[string]int{
 	tandem.ERATELIMITED:  http.StatusTooManyRequests,
 	tandem.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	tandem.EINTERNAL:     http.StatusInternalServerError,
+
+	tandem.EIDENTITYINVALID:  http.StatusUnauthorized,
+	tandem.EIDENTITYREQUIRED: http.StatusForbidden,
+	tandem.EORIGIN:           http.StatusForbidden,
 }
 
 // errorBody is the JSON of every error answer.

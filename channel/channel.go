@@ -113,6 +113,14 @@ type Config struct {
 	IdentitySecret         string
 	IdentitySecretPrevious string
 	IdentityRequired       bool
+	// SessionTTL is how long an unused widget session lasts (0: the kind's default).
+	SessionTTL     time.Duration
+	MaxUploadBytes int64
+	// RateLimit is how many messages a widget session may send in 10 seconds (0: default).
+	RateLimit int
+	MaxText   int
+	// The widget's look: header title, accent colour, side of the page, launcher text.
+	Title, Color, Position, LauncherText string
 	// whatsapp.
 	PhoneNumberID string
 	AccessToken   string
@@ -337,7 +345,11 @@ type Route struct {
 	// Handle runs.
 	Method  string
 	Pattern string
-	Auth    Auth
+	// ChannelQuery, for a pattern without {channel_id}, names the query parameter that names
+	// the channel (the widget's frame: /widget/v1/frame?channel=web); a request naming no
+	// channel of this kind is answered 404 before Handle runs.
+	ChannelQuery string
+	Auth         Auth
 	// MaxBody caps the request body (0: the API server's limit, 1 MiB by default); a longer
 	// body is answered 413.
 	MaxBody int64

@@ -63,8 +63,9 @@ func (db *DB) WidgetSessionByToken(ctx context.Context, channelID, tokenHash str
 	var verified int
 	var data string
 	var created, seen, expires int64
-	err := db.read(ctx).row(`SELECT id, channel_id, contact_id, verified, data, created_at, last_seen_at, expires_at FROM widget_sessions WHERE token_sha256 = ? AND channel_id = ?`,
-		tokenHash, channelID).Scan(&s.ID, &s.ChannelID, &s.ContactID, &verified, &data, &created, &seen, &expires)
+	err := db.read(ctx).row(`SELECT s.id, s.channel_id, s.contact_id, COALESCE(c.external_id, ''), s.verified, s.data, s.created_at, s.last_seen_at, s.expires_at
+ FROM widget_sessions s LEFT JOIN contacts c ON c.id = s.contact_id WHERE s.token_sha256 = ? AND s.channel_id = ?`,
+		tokenHash, channelID).Scan(&s.ID, &s.ChannelID, &s.ContactID, &s.ExternalID, &verified, &data, &created, &seen, &expires)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && expires <= micros(now)) {
 		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "The widget session is unknown or expired; open a new one with POST /widget/v1/%s/sessions.", channelID)
 	} else if err != nil {

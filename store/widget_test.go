@@ -41,7 +41,7 @@ func TestWidgetSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.ID != "s1" || got.ContactID != s.ContactID || got.Verified || got.Locale != "pt" || got.Variables["plan"] != "pro" || got.PageURL != "https://shop.example/p" {
+		if got.ID != "s1" || got.ContactID != s.ContactID || got.ExternalID != tandem.WidgetAnonymousPrefix+"s1" || got.Verified || got.Locale != "pt" || got.Variables["plan"] != "pro" || got.PageURL != "https://shop.example/p" {
 			t.Errorf("read back %+v", got)
 		}
 		c, err := db.ContactGet(f.ctx, s.ContactID)
@@ -101,7 +101,7 @@ func TestWidgetIdentify(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ := db.WidgetSessionByToken(f.ctx, "web", "hash1", t0)
-		if !got.Verified || got.ContactID != uid {
+		if !got.Verified || got.ContactID != uid || got.ExternalID != "u-42" {
 			t.Errorf("session after identify: %+v", got)
 		}
 		c, _ := db.ContactGet(f.ctx, uid)
