@@ -61,8 +61,13 @@ func (s *Server) channelRoutes() []route {
 // channelAccess is who may call a channel kind's route: its own caller check (a signature, a
 // secret, a session), or the API's credentials (API tokens and admins).
 func channelAccess(a channel.Auth) access {
-	if a == channel.AuthAPI {
+	switch a {
+	case channel.AuthAPI:
 		return manage
+	case channel.AuthSession:
+		return widgetSession
+	case channel.AuthPublic:
+		return public
 	}
 	return hook
 }
@@ -71,10 +76,17 @@ func (s *Server) channelHandler(kind string, cr channel.Route) handler {
 	named := strings.Contains(cr.Pattern, "{channel_id}")
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var ch channel.Channel
-		if named {
+		if named || cr.ChannelQuery != "" {
 			id := r.PathValue("channel_id")
+			if !named {
+				id = r.URL.Query().Get(cr.ChannelQuery)
+			}
 			var ok bool
-			if ch, ok = s.channels[kind][id]; !ok {
+			if ch, ok = s.channels[kind][id]; !ok && cr.Auth == channel.AuthSession {
+				// No session can belong to a channel that does not exist.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="tandem-widget"`)
+				return tandem.Errorf(tandem.EUNAUTHORIZED, "The session is unknown: channel %q is not a channel of kind %s in this workspace.", id, kind)
+			} else if !ok {
 				name := channel.Name(kind)
 				return tandem.Errorf(tandem.ENOTFOUND, "Channel %q is not a%s %s channel of this workspace.", id, article(name), name)
 			}

@@ -31,6 +31,7 @@ func (s *Server) inboxRoutes() []route {
 		{"GET", "/api/v1/inbox/conversations", s.inboxConversations, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/assign", s.inboxAssign, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/messages", s.inboxMessage, inboxed},
+		{"POST", "/api/v1/inbox/conversations/{id}/typing", s.inboxTyping, inboxed},
 		{"GET", "/api/v1/inbox/conversations/{id}/notes", s.inboxNotes, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/notes", s.inboxNote, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/close", s.inboxClose, inboxed},
@@ -289,6 +290,39 @@ func (s *Server) inboxMessage(w http.ResponseWriter, r *http.Request) error {
 	return s.writeConversation(w, r, http.StatusAccepted, info)
 }
 
+// inboxTyping is POST /api/v1/inbox/conversations/{id}/typing: the agent is typing; a web
+// widget customer sees "<name> is typing…" (other channels show nothing). Send it every few
+// seconds while typing.
+func (s *Server) inboxTyping(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	info, err := ib.AgentTyping(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if t, ok := s.channels[info.ChannelKind][info.ChannelID].(interface {
+		Typing(conversationID, name string)
+	}); ok {
+		name := by.Agent
+		if a, err := s.cfg.DB.AgentGet(r.Context(), by.Agent); err == nil && a.Name != "" {
+			name = a.Name
+		}
+		if strings.Contains(name, "@") {
+			name = ""
+		}
+		t.Typing(info.ID, name)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
 // noteJSON is an internal note.
 type noteJSON struct {
 	ID             string    `json:"id"`
@@ -462,6 +496,8 @@ func sseEvent(ev *inbox.Event) string {
 		data = toNoteJSON(ev.Note)
 	case ev.Agent != nil:
 		data = toAgentJSON(ev.Agent)
+	case ev.Typing != nil:
+		return "event: typing\ndata: " + mustJSON(ev.Typing) + "\n\n"
 	}
 	b, err := json.Marshal(data)
 	if err != nil {

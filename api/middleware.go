@@ -17,6 +17,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/internal/jsonhttp"
+	"github.com/tandemchat/tandem/store"
 )
 
 // statusClientClosed is what metrics and logs record for a request whose client went away
@@ -124,6 +125,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 		limit = l
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if rt.access == widgetSession {
+		// The web channel checks its own sessions' tokens; an API token or an agent's login
+		// is the wrong kind of caller here.
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tandem-widget"`)
+			return tandem.Errorf(tandem.EUNAUTHORIZED, "Send the widget session's token as `Authorization: Bearer <token>`; the widget's frame opens a session with POST /widget/v1/{channel_id}/sessions.")
+		}
+		if strings.HasPrefix(strings.TrimSpace(token), store.TokenPrefix) {
+			if c, err := s.authenticate(r); err == nil {
+				return forbidden(rt, c)
+			}
+		}
+		return rt.h(w, r)
+	}
 	if !rt.access.needsCredential() {
 		return rt.h(w, r)
 	}

@@ -330,6 +330,12 @@ const (
 	// caller (a webhook signature, a secret header, a widget session) and answers 401 when the
 	// check fails, before storing anything.
 	AuthChannel Auth = iota
+	// AuthSession routes are called with a session the channel itself issued (the web
+	// widget's visitors): the handler checks the bearer token and answers 401 when it is
+	// unknown or expired.
+	AuthSession
+	// AuthPublic routes are open to anyone (the widget's script and page, opening a session).
+	AuthPublic
 	// AuthAPI routes need an API token (or an admin's), checked by the API server before the
 	// handler runs, like every /api/v1 route.
 	AuthAPI

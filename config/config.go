@@ -147,6 +147,17 @@ type Channel struct {
 	IdentitySecret         string   `yaml:"identity_secret" json:"-" secret:"true"`
 	IdentitySecretPrevious string   `yaml:"identity_secret_previous" json:"-" secret:"true"`
 	IdentityRequired       bool     `yaml:"identity_required" json:"identity_required,omitempty"`
+	// web: how long an unused session lasts (default 180 days), the largest upload (default
+	// 10 MiB), messages a session may send per 10 seconds (default 10), the longest text
+	// (default 4096), and the widget's look.
+	SessionTTL     Duration `yaml:"session_ttl" json:"session_ttl,omitempty"`
+	MaxUploadBytes int64    `yaml:"max_upload_bytes" json:"max_upload_bytes,omitempty"`
+	RateLimit      int      `yaml:"rate_limit" json:"rate_limit,omitempty"`
+	MaxText        int      `yaml:"max_text" json:"max_text,omitempty"`
+	Title          string   `yaml:"title" json:"title,omitempty"`
+	Color          string   `yaml:"color" json:"color,omitempty"`
+	Position       string   `yaml:"position" json:"position,omitempty"`
+	LauncherText   string   `yaml:"launcher_text" json:"launcher_text,omitempty"`
 	// whatsapp (Cloud API).
 	PhoneNumberID string `yaml:"phone_number_id" json:"phone_number_id,omitempty"`
 	AccessToken   string `yaml:"access_token" json:"-" secret:"true"`

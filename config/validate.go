@@ -48,8 +48,9 @@ var providerSpecs = map[string]kind{
 }
 
 var channelSpecs = map[string]kind{
-	"api":      {optional: []string{"outbound_url", "secret"}},
-	"web":      {optional: []string{"allowed_origins", "identity_secret", "identity_secret_previous", "identity_required"}},
+	"api": {optional: []string{"outbound_url", "secret"}},
+	"web": {optional: []string{"allowed_origins", "identity_secret", "identity_secret_previous", "identity_required",
+		"session_ttl", "max_upload_bytes", "rate_limit", "max_text", "title", "color", "position", "launcher_text"}},
 	"whatsapp": {required: []string{"phone_number_id", "access_token", "app_secret", "verify_token"}, optional: []string{"api_version", "base_url"}},
 	"telegram": {required: []string{"bot_token"}, optional: []string{"secret_token", "base_url"}},
 }
@@ -61,6 +62,9 @@ var deskSpecs = map[string]kind{
 	"livechat": {required: []string{"organization_id", "client_id"}, optional: []string{"secret_key", "group_id", "customer_grant", "client_secret", "refresh_token", "redirect_uri", "pat", "continuous", "ignore_bots", "timeout"}},
 	"chatwoot": {required: []string{"base_url", "account_id", "inbox_id", "api_token"}, optional: []string{"webhook_secret", "webhook_token", "team", "poll_interval", "timeout"}},
 }
+
+// colorRe is a widget colour: #rgb or #rrggbb.
+var colorRe = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 
 // Enumerated values of a few keys, checked when set.
 var enums = map[string][]string{
@@ -358,6 +362,20 @@ func (k *checker) channels() {
 		k.url(path+".base_url", ch.Line, ch.BaseURL)
 		if ch.Kind == "api" && ch.OutboundURL != "" && ch.Secret == "" && !k.c.unset[path+".secret"] {
 			k.problem(path+".secret", ch.Line, "required with outbound_url (it signs the messages POSTed there)")
+		}
+		if ch.Position != "" && ch.Position != "left" && ch.Position != "right" {
+			k.problem(path+".position", ch.Line, "%q: use left or right", clip(ch.Position))
+		}
+		if ch.Color != "" && !colorRe.MatchString(ch.Color) {
+			k.problem(path+".color", ch.Line, "%q is not a colour such as #1f6feb", clip(ch.Color))
+		}
+		for _, n := range []struct {
+			key string
+			v   int64
+		}{{"max_upload_bytes", ch.MaxUploadBytes}, {"rate_limit", int64(ch.RateLimit)}, {"max_text", int64(ch.MaxText)}, {"session_ttl", int64(ch.SessionTTL)}} {
+			if n.v < 0 {
+				k.problem(path+"."+n.key, ch.Line, "must not be negative")
+			}
 		}
 		for j, o := range ch.AllowedOrigins {
 			if o == "*" {

@@ -33,6 +33,7 @@ import (
 	// Channel kinds available in this build.
 	_ "github.com/tandemchat/tandem/channel/api"
 	_ "github.com/tandemchat/tandem/channel/telegram"
+	_ "github.com/tandemchat/tandem/channel/web"
 	_ "github.com/tandemchat/tandem/channel/whatsapp"
 )
 
@@ -192,7 +193,8 @@ func Desks(cfg *config.Config, deps desk.Deps) (map[string]tandem.Desk, error) {
 func ChannelConfig(c config.Channel) channel.Config {
 	return channel.Config{ID: c.ID, Kind: c.Kind, OutboundURL: c.OutboundURL, Secret: c.Secret,
 		AllowedOrigins: c.AllowedOrigins, IdentitySecret: c.IdentitySecret, IdentitySecretPrevious: c.IdentitySecretPrevious,
-		IdentityRequired: c.IdentityRequired, PhoneNumberID: c.PhoneNumberID, AccessToken: c.AccessToken, AppSecret: c.AppSecret,
+		IdentityRequired: c.IdentityRequired, SessionTTL: c.SessionTTL.D(), MaxUploadBytes: c.MaxUploadBytes, RateLimit: c.RateLimit,
+		MaxText: c.MaxText, Title: c.Title, Color: c.Color, Position: c.Position, LauncherText: c.LauncherText, PhoneNumberID: c.PhoneNumberID, AccessToken: c.AccessToken, AppSecret: c.AppSecret,
 		VerifyToken: c.VerifyToken, APIVersion: c.APIVersion, BaseURL: c.BaseURL, BotToken: c.BotToken, SecretToken: c.SecretToken}
 }
 

@@ -229,7 +229,7 @@ func (c *Channel) conversationPost(w http.ResponseWriter, r *http.Request) error
 	if err := c.allow(w, s.ID); err != nil {
 		return err
 	}
-	id, err := be.Open(r.Context(), c.id, s.ContactID, s.Variables)
+	id, err := be.Open(r.Context(), c.id, s.ContactID, s.ExternalID, s.Variables, c.deps.Now())
 	if err != nil {
 		return err
 	}

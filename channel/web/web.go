@@ -67,9 +67,10 @@ type Backend interface {
 	Messages(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]tandem.Message, error)
 	// MessageSeq returns a stored message's seq.
 	MessageSeq(ctx context.Context, conversationID, messageID string) (int64, error)
-	// Open returns the contact's open conversation on the channel; when there is none it
+	// Open returns the open conversation of the contact with the external id on the channel;
+	// when there is none it
 	// opens one and starts its conversation_start flow with the variables.
-	Open(ctx context.Context, channelID, contactID string, vars map[string]any) (conversationID string, err error)
+	Open(ctx context.Context, channelID, contactID, externalID string, vars map[string]any, now time.Time) (conversationID string, err error)
 	// Agent returns the name (and avatar URL) customers see for an agent id.
 	Agent(ctx context.Context, id string) (name, avatarURL string)
 	// CustomerTyping tells the agents of a conversation that the customer is typing.
@@ -203,19 +204,19 @@ func (c *Channel) Health(ctx context.Context) channel.Health {
 }
 
 var routes = []channel.Route{
-	{Method: "GET", Pattern: "/widget/v1/loader.js", Auth: channel.AuthChannel, Handle: serveAsset("loader.js")},
-	{Method: "GET", Pattern: "/widget/v1/frame.js", Auth: channel.AuthChannel, Handle: serveAsset("frame.js")},
-	{Method: "GET", Pattern: "/widget/v1/frame.css", Auth: channel.AuthChannel, Handle: serveAsset("frame.css")},
-	{Method: "GET", Pattern: "/widget/v1/frame", ChannelQuery: "channel", Auth: channel.AuthChannel, Handle: handle((*Channel).frame)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/sessions", Auth: channel.AuthChannel, MaxBody: 64 << 10, Handle: handle((*Channel).sessionPost)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/conversations", Auth: channel.AuthChannel, MaxBody: 64 << 10, Handle: handle((*Channel).conversationPost)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/messages", Auth: channel.AuthChannel, MaxBody: 64 << 10, Handle: handle((*Channel).messagePost)},
-	{Method: "GET", Pattern: "/widget/v1/{channel_id}/messages", Auth: channel.AuthChannel, Handle: handle((*Channel).messagesGet)},
-	{Method: "GET", Pattern: "/widget/v1/{channel_id}/events", Auth: channel.AuthChannel, Handle: handle((*Channel).events)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/typing", Auth: channel.AuthChannel, MaxBody: 4 << 10, Handle: handle((*Channel).typingPost)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/uploads", Auth: channel.AuthChannel, MaxBody: maxUploadRoute, Handle: handle((*Channel).uploadPost)},
-	{Method: "GET", Pattern: "/widget/v1/{channel_id}/media/{id}", Auth: channel.AuthChannel, Handle: handle((*Channel).mediaGet)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/attributes", Auth: channel.AuthChannel, MaxBody: 128 << 10, Handle: handle((*Channel).attributesPost)},
+	{Method: "GET", Pattern: "/widget/v1/loader.js", Auth: channel.AuthPublic, Handle: serveAsset("loader.js")},
+	{Method: "GET", Pattern: "/widget/v1/frame.js", Auth: channel.AuthPublic, Handle: serveAsset("frame.js")},
+	{Method: "GET", Pattern: "/widget/v1/frame.css", Auth: channel.AuthPublic, Handle: serveAsset("frame.css")},
+	{Method: "GET", Pattern: "/widget/v1/frame", ChannelQuery: "channel", Auth: channel.AuthPublic, Handle: handle((*Channel).frame)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/sessions", Auth: channel.AuthPublic, MaxBody: 64 << 10, Handle: handle((*Channel).sessionPost)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/conversations", Auth: channel.AuthSession, MaxBody: 64 << 10, Handle: handle((*Channel).conversationPost)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/messages", Auth: channel.AuthSession, MaxBody: 64 << 10, Handle: handle((*Channel).messagePost)},
+	{Method: "GET", Pattern: "/widget/v1/{channel_id}/messages", Auth: channel.AuthSession, Handle: handle((*Channel).messagesGet)},
+	{Method: "GET", Pattern: "/widget/v1/{channel_id}/events", Auth: channel.AuthSession, Handle: handle((*Channel).events)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/typing", Auth: channel.AuthSession, MaxBody: 4 << 10, Handle: handle((*Channel).typingPost)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/uploads", Auth: channel.AuthSession, MaxBody: maxUploadRoute, Handle: handle((*Channel).uploadPost)},
+	{Method: "GET", Pattern: "/widget/v1/{channel_id}/media/{id}", Auth: channel.AuthSession, Handle: handle((*Channel).mediaGet)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/attributes", Auth: channel.AuthSession, MaxBody: 128 << 10, Handle: handle((*Channel).attributesPost)},
 }
 
 // handle adapts a method of the web channel to a route handler.

@@ -17,6 +17,7 @@ import (
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/api"
 	"github.com/tandemchat/tandem/channel"
+	webchannel "github.com/tandemchat/tandem/channel/web"
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/desk"
@@ -61,6 +62,8 @@ type server struct {
 	metrics *metrics.Metrics
 	// inbox is the built-in agent inbox; Stop ends its loops and event streams.
 	inbox *inbox.Service
+	// widgets are the web widget channels; Close ends their event streams.
+	widgets []*webchannel.Channel
 	// stopWatch ends the knowledge re-ingest loop.
 	stopWatch func()
 	// keys seal the secrets stored in the database (nil: none can be stored).
@@ -110,6 +113,9 @@ func (s *server) close(ctx context.Context) error {
 	s.stopWatch()
 	s.api.Drain()
 	s.inbox.Stop() // open event streams end, so Shutdown does not wait for them
+	for _, wc := range s.widgets {
+		wc.Close() // the widgets' streams too (hijacked connections Shutdown does not track)
+	}
 	herr := s.http.Shutdown(ctx)
 	rerr := s.run.Stop(ctx)
 	derr := s.db.Close()
@@ -247,9 +253,22 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 			return d, ok
 		},
 		Knowledge: kn,
-		Notify:    func(id string) { hub.Notify(id); ibx.Notify(id) },
+		Notify: func(id string) {
+			hub.Notify(id)
+			ibx.Notify(id)
+			for _, wc := range s.widgets {
+				wc.Notify(id)
+			}
+		},
 	})
 	run = s.run
+	// Web widget channels read sessions and conversations through the store; on PostgreSQL
+	// they also look for what other replicas committed.
+	widgetPoll := time.Duration(0)
+	if db.Dialect() == store.Postgres {
+		widgetPoll = time.Second
+	}
+	s.widgets = widgetChannels(channels, &widgetBackend{db: db, run: s.run, inbox: ibx}, widgetPoll)
 	ibx.SetEvents(s.run)
 	s.inbox = ibx
 	// Desks are the operator's own services, named in tandem.yaml: they may be private. Each

@@ -30,6 +30,7 @@ type Event struct {
 	Message      *tandem.Message
 	Note         *tandem.Note
 	Agent        *AgentView
+	Typing       *TypingView
 
 	n uint64
 }
@@ -352,3 +353,46 @@ func (s *Service) Seq(id string) uint64 {
 
 // Num returns an event's number within this process.
 func (ev *Event) Num() uint64 { return ev.n }
+
+// EventTyping is someone typing in a conversation: the customer (from the web widget) or an
+// agent. It is not stored, and not replayed to streams that resume.
+const EventTyping = "typing"
+
+// TypingView is who types in a conversation.
+type TypingView struct {
+	ConversationID string `json:"conversation_id"`
+	// Author is contact or agent; Agent is the agent's e-mail.
+	Author string `json:"author"`
+	Agent  string `json:"agent,omitempty"`
+}
+
+// Typing tells the inbox's streams that someone types in a conversation.
+func (s *Service) Typing(conversationID, author, agent string) {
+	b := s.b
+	ev := Event{Kind: EventTyping, Typing: &TypingView{ConversationID: conversationID, Author: author, Agent: agent}}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for sub := range b.subs {
+		select {
+		case sub.c <- ev:
+		default: // a lagging client misses a typing event; nothing else
+		}
+	}
+}
+
+// AgentTyping checks that an agent may act on a conversation and returns it, so that its
+// channel can show the customer that the agent types.
+func (s *Service) AgentTyping(ctx context.Context, by Actor, id string) (*store.ConversationInfo, error) {
+	info, _, err := s.conversation(ctx, by, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := open(info); err != nil {
+		return nil, err
+	}
+	if err := mayAct(by, info); err != nil {
+		return nil, err
+	}
+	s.Typing(id, tandem.AuthorAgent, by.Agent)
+	return info, nil
+}
