@@ -115,6 +115,9 @@ func New(c channel.Config, d channel.Deps) *Channel {
 	ch.limiter = newLimiter(float64(rate)/RatePeriod.Seconds(), float64(rate))
 	ch.typing = newLimiter(1/typingEvery.Seconds(), 1)
 	ch.streams = newStreams(ch)
+	if len(c.AllowedOrigins) == 0 {
+		ch.log.Warn("web channel: allowed_origins is empty, so any site may embed the widget; list your sites' origins")
+	}
 	return ch
 }
 

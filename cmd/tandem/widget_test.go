@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemchat/tandem/channel/web"
+)
+
+// The shop of the widget tests: a greeting with buttons when the visitor opens the chat, an
+// order lookup, and a handoff to the inbox's support team after one question.
+const shopGreet = `format: 1
+id: greet
+name: Greeting
+trigger: {on: conversation_start}
+steps:
+  - id: menu
+    type: question
+    text: "Hi! Welcome to Lumen & Co. How can we help?"
+    options:
+      - {id: order, title: "Track my order", next: order_no}
+      - {id: human, title: "Talk to a person", next: topic}
+  - id: order_no
+    type: question
+    text: "What is your order number?"
+  - id: order_done
+    type: message
+    text: "Order {{step.order_no}} is on its way."
+    next: end
+  - id: topic
+    type: question
+    text: "Sure. In a few words, what is it about?"
+  - id: to_human
+    type: handoff
+    team: support
+    require_email: never
+`
+
+const widgetSecret = "widget-secret-for-tests"
+
+// widgetWorkspace writes a workspace with a web channel allowing origin, and an agent login
+// (ana@shop.test, "ana-password") in data.
+func widgetWorkspace(t *testing.T, c cli, origin, data string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "flows"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `workspace: {name: Lumen, timezone: UTC, language: en}
+flows: ./flows
+channels:
+  - {id: web, kind: web, allowed_origins: ["` + origin + `"], identity_secret: "` + widgetSecret + `", title: "Lumen & Co.", color: "#0f766e"}
+teams:
+  - {id: support, name: Support, members: [ana@shop.test]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "tandem.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "flows", "greet.yaml"), []byte(shopGreet), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	m := c.main(&out, &errOut)
+	m.Stdin = strings.NewReader("ana-password\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if code := m.Run(ctx, []string{"agent", "create", "--data", data, "--email", "ana@shop.test", "--name", "Ana Lima", "--password-stdin"}); code != 0 {
+		t.Fatalf("agent create: %s", errOut.String())
+	}
+	return filepath.Join(dir, "tandem.yaml")
+}
+
+// widgetClient calls a widget channel's endpoints as the frame does.
+type widgetClient struct {
+	t     *testing.T
+	base  string // http://host:port/widget/v1/web/
+	token string
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func (c *widgetClient) do(method, path string, body any) answer {
+	c.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	a := answer{status: resp.StatusCode, header: resp.Header, body: map[string]any{}}
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &a.body)
+	return a
+}
+
+// sse is an open event stream.
+type sse struct {
+	events chan sseEvent
+	cancel context.CancelFunc
+	// backlog holds events read but not yet asked for, in order.
+	backlog []sseEvent
+}
+
+type sseEvent struct {
+	id, event string
+	data      map[string]any
+}
+
+func (c *widgetClient) stream(lastID string) *sse {
+	c.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"events", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		cancel()
+		c.t.Fatalf("events: %v %v", err, resp)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		c.t.Errorf("events Content-Type %q", ct)
+	}
+	s := &sse{events: make(chan sseEvent, 100), cancel: cancel}
+	c.t.Cleanup(cancel)
+	go func() {
+		defer resp.Body.Close()
+		defer close(s.events)
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.event != "" {
+					s.events <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				json.Unmarshal([]byte(line[6:]), &ev.data)
+			}
+		}
+	}()
+	return s
+}
+
+// next returns the first event not yet taken of a kind that satisfies ok (events before it
+// stay for later calls), failing after 20 s.
+func (s *sse) next(t *testing.T, event string, ok func(map[string]any) bool) sseEvent {
+	t.Helper()
+	match := func(ev sseEvent) bool { return ev.event == event && (ok == nil || ok(ev.data)) }
+	for i, ev := range s.backlog {
+		if match(ev) {
+			s.backlog = append(s.backlog[:i:i], s.backlog[i+1:]...)
+			return ev
+		}
+	}
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for {
+		select {
+		case ev, open := <-s.events:
+			if !open {
+				t.Fatalf("the stream ended before a %s event", event)
+			}
+			if match(ev) {
+				return ev
+			}
+			s.backlog = append(s.backlog, ev)
+		case <-deadline.C:
+			t.Fatalf("no %s event within 20s", event)
+		}
+	}
+}
+
+func text(want string) func(map[string]any) bool {
+	return func(d map[string]any) bool { return d["text"] == want }
+}
+
+// TestWidgetHTTP drives a web channel as the frame does: a session, the greeting with buttons
+// when the chat opens, a button reply (once, though sent twice), a question, the handoff to the
+// inbox, the agent's answer with their name, a reconnect that resumes after the last event,
+// a reload that replays the history once, identity verification, origins and rate limits.
+func TestWidgetHTTP(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	data := filepath.Join(t.TempDir(), "data")
+	const site = "http://shop.test:8000"
+	cfg := widgetWorkspace(t, c, site, data)
+	_, base := c.serve(t, "--config", cfg, "--data", data)
+	w := &widgetClient{t: t, base: base + "/widget/v1/web/"}
+
+	// The frame's page: framed only by the allowed site.
+	resp, err := http.Get(base + "/widget/v1/frame?channel=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' "+site) {
+		t.Errorf("frame CSP %q lacks frame-ancestors of the site", csp)
+	}
+	if resp.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("frame Referrer-Policy %q", resp.Header.Get("Referrer-Policy"))
+	}
+	if r, _ := http.Get(base + "/widget/v1/frame?channel=nope"); r.StatusCode != 404 {
+		t.Errorf("frame of an unknown channel: %d", r.StatusCode)
+	}
+
+	// A page of another site cannot open a session.
+	if a := w.do("POST", "sessions", map[string]any{"origin": "http://evil.test"}); a.status != 403 || errCode(a) != "origin_not_allowed" {
+		t.Errorf("session from another origin: %d %v", a.status, a.body)
+	}
+	a := w.do("POST", "sessions", map[string]any{"origin": site, "locale": "pt", "page_url": site + "/shoes"})
+	if a.status != 200 || a.body["token"] == "" || a.body["verified"] != false || a.body["conversation_id"] != nil {
+		t.Fatalf("session: %d %v", a.status, a.body)
+	}
+	w.token = a.body["token"].(string)
+	if a := (&widgetClient{t: t, base: w.base, token: "forged"}).do("GET", "messages", nil); a.status != 401 {
+		t.Errorf("a forged token: %d", a.status)
+	}
+
+	// Opening the chat starts the greeting.
+	s := w.stream("")
+	a = w.do("POST", "conversations", nil)
+	conv, _ := a.body["conversation_id"].(string)
+	if a.status != 200 || conv == "" {
+		t.Fatalf("open: %d %v", a.status, a.body)
+	}
+	greet := s.next(t, "message", text("Hi! Welcome to Lumen & Co. How can we help?"))
+	if b, _ := greet.data["buttons"].([]any); len(b) != 2 || greet.data["seq"] != 1.0 || greet.data["author"] != "bot" {
+		t.Errorf("greeting %v", greet.data)
+	}
+	if ev := s.next(t, "conversation", nil); ev.data["status"] != "bot" || ev.data["conversation_id"] != conv {
+		t.Errorf("conversation event %v", ev.data)
+	}
+
+	// A button reply, sent twice with one client_id, is stored once.
+	reply := map[string]any{"client_id": "2b6f0cc9-4f0e-4f38-9a6a-1f6c8a1b2c3d", "reply": map[string]any{"button_id": "human"}}
+	first := w.do("POST", "messages", reply)
+	again := w.do("POST", "messages", reply)
+	if first.status != 202 || again.status != 200 || first.body["id"] != again.body["id"] || first.body["seq"] != 2.0 || again.body["seq"] != 2.0 {
+		t.Errorf("reply: %d %v; again: %d %v", first.status, first.body, again.status, again.body)
+	}
+	own := s.next(t, "message", text("Talk to a person"))
+	if own.data["client_id"] != reply["client_id"] || own.data["direction"] != "in" {
+		t.Errorf("own message %v", own.data)
+	}
+	s.next(t, "message", text("Sure. In a few words, what is it about?"))
+	if a := w.do("POST", "messages", map[string]any{"client_id": "c-2", "reply": map[string]any{"button_id": "nope"}}); a.status != 400 {
+		t.Errorf("a button nobody offered: %d %v", a.status, a.body)
+	}
+	w.do("POST", "messages", map[string]any{"client_id": "c-3", "text": "My parcel never came"})
+	if ev := s.next(t, "conversation", func(d map[string]any) bool { return d["status"] == "queued" }); ev.data["agent"] != nil {
+		t.Errorf("queued with an agent: %v", ev.data)
+	}
+
+	// The agent answers from the inbox; the visitor sees their name, never their e-mail.
+	var login struct {
+		Token string `json:"token"`
+	}
+	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": "ana@shop.test", "password": "ana-password"}, &login); st != 200 {
+		t.Fatalf("login: %d", st)
+	}
+	ana := apiClient{t: t, base: base, token: login.Token}
+	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/typing", nil, nil); st != 204 {
+		t.Errorf("agent typing: %d", st)
+	}
+	if ev := s.next(t, "typing", nil); ev.data["name"] != "Ana Lima" {
+		t.Errorf("typing %v", ev.data)
+	}
+	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/messages", map[string]string{"text": "Hi, I'm Ana. Let me check."}, nil); st != 202 {
+		t.Fatalf("agent message: %d", st)
+	}
+	agentMsg := s.next(t, "message", text("Hi, I'm Ana. Let me check."))
+	if ag, _ := agentMsg.data["agent"].(map[string]any); ag["name"] != "Ana Lima" || agentMsg.data["author"] != "agent" {
+		t.Errorf("agent message %v", agentMsg.data)
+	}
+	if ev := s.next(t, "conversation", func(d map[string]any) bool { return d["status"] == "assigned" }); ev.data["agent"].(map[string]any)["name"] != "Ana Lima" {
+		t.Errorf("assigned %v", ev.data)
+	}
+	s.cancel()
+
+	// A reconnect resumes after its last event; a reload (no cursor) replays the history once.
+	a = w.do("POST", "messages", map[string]any{"client_id": "c-4", "text": "Thanks!"})
+	resumed := w.stream(agentMsg.id)
+	if ev := resumed.next(t, "message", nil); ev.data["text"] != "Thanks!" {
+		t.Errorf("resumed with %v, want the message after the cursor", ev.data)
+	}
+	resumed.cancel()
+	reload := w.stream("")
+	var texts []string
+	seen := map[string]bool{}
+	last := 0.0
+	for len(texts) == 0 || texts[len(texts)-1] != "Thanks!" {
+		ev := reload.next(t, "message", nil)
+		id := ev.data["id"].(string)
+		if seen[id] || ev.data["seq"].(float64) != last+1 {
+			t.Fatalf("history after reload: message %v after seq %v (seen before: %v)", ev.data, last, seen[id])
+		}
+		seen[id], last = true, ev.data["seq"].(float64)
+		texts = append(texts, ev.data["text"].(string))
+	}
+	want := []string{"Hi! Welcome to Lumen & Co. How can we help?", "Talk to a person", "Sure. In a few words, what is it about?", "My parcel never came",
+		"Connecting you with an agent. Please wait a moment.", "An agent has joined the conversation.", "Hi, I'm Ana. Let me check.", "Thanks!"}
+	if strings.Join(texts, "|") != strings.Join(want, "|") {
+		t.Errorf("history after reload:\n%q\nwant\n%q", texts, want)
+	}
+	reload.cancel()
+
+	// The long poll gives the same, from a cursor.
+	if a := w.do("GET", "messages?after="+agentMsg.id, nil); a.status != 200 || len(a.body["messages"].([]any)) != 1 {
+		t.Errorf("messages after the agent's: %d %v", a.status, a.body)
+	}
+
+	// Identity: a forged hash stays unverified (kept as a claim); a valid one binds the user.
+	forged := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": site, "user": map[string]any{"externalId": "u-42", "hash": strings.Repeat("0", 64), "email": "ana@example.com"}})
+	if forged.status != 200 || forged.body["verified"] != false || forged.body["token"] != w.token {
+		t.Errorf("forged hash: %d %v", forged.status, forged.body)
+	}
+	var contact struct {
+		ExternalID string         `json:"external_id"`
+		Email      string         `json:"email"`
+		Attributes map[string]any `json:"attributes"`
+	}
+	admin := apiClient{t: t, base: base, token: c.token(t, data)}
+	admin.call("GET", "/api/v1/contacts/"+forged.body["contact_id"].(string), nil, &contact)
+	if contact.Email != "" || contact.ExternalID == "u-42" || contact.Attributes["claimed_email"] != "ana@example.com" || contact.Attributes["claimed_external_id"] != "u-42" {
+		t.Errorf("a forged identity reached the contact: %+v", contact)
+	}
+	good := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": site, "user": map[string]any{"externalId": "u-42", "hash": web.IdentityHash(widgetSecret, "u-42"), "email": "ana@example.com"}})
+	if good.status != 200 || good.body["verified"] != true || good.body["conversation_id"] != conv {
+		t.Errorf("valid hash: %d %v", good.status, good.body)
+	}
+	admin.call("GET", "/api/v1/contacts/"+good.body["contact_id"].(string), nil, &contact)
+	if contact.ExternalID != "u-42" || contact.Email != "ana@example.com" {
+		t.Errorf("verified contact %+v", contact)
+	}
+
+	// Rate limit: the 11th message within 10 s is refused with Retry-After.
+	limited := false
+	for i := 0; i < 12 && !limited; i++ {
+		a := w.do("POST", "messages", map[string]any{"client_id": "burst-" + string(rune('a'+i)), "text": "hello"})
+		if a.status == 429 {
+			limited = a.header.Get("Retry-After") != ""
+		}
+	}
+	if !limited {
+		t.Error("12 messages at once were all accepted; want 429 with Retry-After")
+	}
+}
+
+func errCode(a answer) string {
+	e, _ := a.body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
