@@ -132,6 +132,17 @@ func (handoffHandler) resume(c *cursor, s *flow.Step, ev *tandem.Event) outcome 
 		case "never":
 			needs = false
 		}
+		if needs && b.RequireEmail != "always" && strings.TrimSpace(c.contact.Email) == "" {
+			// An e-mail the site gave for the visitor (web widget: Tandem.setEmail, an
+			// unverified setUser) answers the question as the visitor would have.
+			if claimed, ok := c.contact.Attributes["claimed_email"].(string); ok {
+				if v, _, valid := ValidateAnswer("email", &tandem.Message{Type: tandem.MessageText, Text: claimed}, nil, c.answerEnv()); valid {
+					if err := c.assign("contact.email", v, modeSet, ""); err != nil {
+						return c.fail(s, "", err.Error())
+					}
+				}
+			}
+		}
 		if needs && (b.RequireEmail == "always" || strings.TrimSpace(c.contact.Email) == "") {
 			c.setLocal("phase", "email")
 			c.handoffText(s, b, "ask_email")
