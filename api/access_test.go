@@ -192,6 +192,7 @@ func TestAgentSeesOnlyTheirInbox(t *testing.T) {
 	reads := []string{
 		"/api/v1/conversations/" + id,
 		"/api/v1/conversations/" + id + "/messages",
+		"/api/v1/conversations/" + id + "/runs",
 		"/api/v1/inbox/conversations/" + id + "/notes",
 		"/api/v1/runs/" + c.ActiveRun.ID,
 		"/api/v1/contacts/" + c.ContactID,

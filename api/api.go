@@ -130,6 +130,7 @@ func New(cfg Config) *Server {
 
 		{"GET", "/api/v1/conversations", s.conversationList, manage},
 		{"GET", "/api/v1/conversations/{id}", s.conversationGet, inboxed},
+		{"GET", "/api/v1/conversations/{id}/runs", s.conversationRuns, inboxed},
 		{"GET", "/api/v1/runs/{id}", s.runGet, inboxed},
 		{"GET", "/api/v1/contacts/{id}", s.contactGet, inboxed},
 		{"PATCH", "/api/v1/contacts/{id}", s.contactPatch, inboxed},

@@ -141,6 +141,35 @@ func (s *Server) conversationGet(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// conversationRuns is GET /api/v1/conversations/{id}/runs?cursor=&limit=: the conversation's
+// runs, the most recently started first, without their traces (GET /runs/{id} has those).
+func (s *Server) conversationRuns(w http.ResponseWriter, r *http.Request) error {
+	info, err := s.cfg.DB.ConversationGet(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := s.seeConversation(r, info); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p := store.RunListParams{ConversationID: info.ID, Before: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return invalid("limit", "a number from 1 to 500.")
+		}
+		p.Limit = n
+	}
+	runs, next, err := s.cfg.DB.RunList(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	if runs == nil {
+		runs = []tandem.Run{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"runs": runs, "next_cursor": next})
+}
+
 // runJSON is a run with its trace.
 type runJSON struct {
 	tandem.Run

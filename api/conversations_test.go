@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -139,6 +140,73 @@ func TestConversationGet(t *testing.T) {
 	r := e.do(request{method: "GET", path: "/api/v1/conversations/nope"}).mustStatus(t, http.StatusNotFound)
 	if code, _ := r.err(t); code != "not_found" {
 		t.Errorf("code %q, want not_found", code)
+	}
+}
+
+// GET /conversations/{id}/runs lists a conversation's runs, the newest first, in pages with a
+// cursor, without their traces.
+func TestConversationRuns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{flows: []string{salesFlow}})
+	conv, _ := e.say("u-1", "m-1", "I want to buy")
+	for i, text := range []string{"buy again", "buy a third"} {
+		e.drain()
+		e.say("u-1", "m-"+strconv.Itoa(i+2), text)
+	}
+	e.say("u-1", "m-9", "hello") // the echo flow: waits at its question
+	e.drain()
+
+	type page struct {
+		Runs []struct {
+			ID             string `json:"id"`
+			ConversationID string `json:"conversation_id"`
+			FlowID         string `json:"flow_id"`
+			Status         string `json:"status"`
+			Trace          any    `json:"trace"`
+		}
+		NextCursor string `json:"next_cursor"`
+	}
+	var flows, statuses []string
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 4 {
+			t.Fatal("the cursor does not end")
+		}
+		var p page
+		e.do(request{method: "GET", path: "/api/v1/conversations/" + conv + "/runs?limit=3&cursor=" + cursor}).mustStatus(t, http.StatusOK).json(t, &p)
+		for _, r := range p.Runs {
+			if r.ConversationID != conv || r.ID == "" || seen[r.ID] || r.Trace != nil {
+				t.Errorf("run %+v: want a new run of %s without its trace", r, conv)
+			}
+			seen[r.ID] = true
+			flows, statuses = append(flows, r.FlowID), append(statuses, r.Status)
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if want := []string{"echo", "sales", "sales", "sales"}; !slices.Equal(flows, want) {
+		t.Errorf("runs of flows %v, want %v (newest first)", flows, want)
+	}
+	if want := []string{"waiting", "completed", "completed", "completed"}; !slices.Equal(statuses, want) {
+		t.Errorf("statuses %v, want %v", statuses, want)
+	}
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		field  string
+	}{
+		{"/api/v1/conversations/nope/runs", http.StatusNotFound, ""},
+		{"/api/v1/conversations/" + conv + "/runs?limit=0", http.StatusBadRequest, "limit"},
+		{"/api/v1/conversations/" + conv + "/runs?cursor=zzz", http.StatusBadRequest, "cursor"},
+	} {
+		r := e.do(request{method: "GET", path: tc.path}).mustStatus(t, tc.status)
+		if _, msg := r.err(t); !strings.Contains(msg, tc.field) {
+			t.Errorf("%s: %q does not name %q", tc.path, msg, tc.field)
+		}
 	}
 }
 

@@ -263,8 +263,12 @@ func nextCursor[T interface{ info() *ConversationInfo }](list []T, limit int) st
 		return ""
 	}
 	last := list[len(list)-1].info()
-	return fmt.Sprintf("%d_%s", micros(last.UpdatedAt), last.ID)
+	return cursorOf(last.UpdatedAt, last.ID)
 }
+
+// cursorOf is the one cursor format: the sort time in microseconds and the id that breaks
+// ties, read back by parseCursor.
+func cursorOf(t time.Time, id string) string { return fmt.Sprintf("%d_%s", micros(t), id) }
 
 func (c ConversationInfo) info() *ConversationInfo { return &c }
 

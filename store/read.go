@@ -190,6 +190,54 @@ func (db *DB) Runs(ctx context.Context, conversationID string) ([]tandem.Run, er
 	return out, rows.Err()
 }
 
+// RunListParams pages through one conversation's runs.
+type RunListParams struct {
+	ConversationID string
+	// Before is a cursor: RunList's next cursor of the previous page.
+	Before string
+	Limit  int // 1–500; default 50
+}
+
+// RunList returns a page of a conversation's runs, the most recently started first, and the
+// cursor of the next page ("" on the last). The runs are read by the primary key's prefix.
+func (db *DB) RunList(ctx context.Context, p RunListParams) ([]tandem.Run, string, error) {
+	where, args := "conversation_id = ?", []any{p.ConversationID}
+	if p.Before != "" {
+		t, id, err := parseCursor(p.Before)
+		if err != nil {
+			return nil, "", err
+		}
+		where += " AND (started_at < ? OR (started_at = ? AND id < ?))"
+		args = append(args, t, t, id)
+	}
+	if p.Limit <= 0 || p.Limit > 500 {
+		p.Limit = 50
+	}
+	args = append(args, p.Limit)
+	rows, err := db.read(ctx).query(`SELECT `+runCols+` FROM runs WHERE `+where+` ORDER BY started_at DESC, id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("runs of %s: %w", p.ConversationID, err)
+	}
+	defer rows.Close()
+	var out []tandem.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("runs of %s: %w", p.ConversationID, err)
+		}
+		out = append(out, *r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("runs of %s: %w", p.ConversationID, err)
+	}
+	next := ""
+	if len(out) == p.Limit {
+		last := out[len(out)-1]
+		next = cursorOf(last.StartedAt, last.ID)
+	}
+	return out, next, nil
+}
+
 // ConversationUsage returns the AI calls and tokens of all of a conversation's runs, summed in
 // one aggregate over the conversation's rows of runs (a prefix of their primary key).
 func (db *DB) ConversationUsage(ctx context.Context, conversationID string) (tandem.Usage, error) {

@@ -148,3 +148,52 @@ func TestRunsNotesNotifications(t *testing.T) {
 		}
 	})
 }
+
+// RunList pages through one conversation's runs, the most recently started first; runs that
+// started at the same instant are ordered by id, and no run is skipped or repeated.
+func TestRunList(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.inbound("c1", "hi", "").ConversationID
+		other := f.inbound("c2", "hi", "").ConversationID
+		var runs []tandem.Run
+		for i, id := range []string{"r1", "r2", "r3", "r4", "r5"} {
+			at := t0.Add(time.Duration(i/2) * time.Minute) // r1,r2 and r3,r4 start together
+			runs = append(runs, tandem.Run{ID: id, ConversationID: conv, FlowID: "a", FlowVersion: 1, Status: tandem.RunCompleted, StartedAt: at, UpdatedAt: at})
+		}
+		f.process(conv, func(_ *store.Batch, ch *store.Changes) { ch.Runs = runs })
+		f.process(other, func(_ *store.Batch, ch *store.Changes) {
+			ch.Runs = []tandem.Run{{ID: "r9", ConversationID: other, FlowID: "a", FlowVersion: 1, Status: tandem.RunRunning, StartedAt: t0, UpdatedAt: t0}}
+		})
+
+		var got []string
+		cursor, pages := "", 0
+		for {
+			page, next, err := db.RunList(f.ctx, store.RunListParams{ConversationID: conv, Before: cursor, Limit: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page {
+				got = append(got, r.ID)
+			}
+			pages++
+			if next == "" || pages > 5 {
+				break
+			}
+			cursor = next
+		}
+		if want := []string{"r5", "r4", "r3", "r2", "r1"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("pages gave %v, want %v", got, want)
+		}
+		if pages != 3 {
+			t.Errorf("%d pages of 2 for 5 runs, want 3", pages)
+		}
+		if _, _, err := db.RunList(f.ctx, store.RunListParams{ConversationID: conv, Before: "garbage"}); tandem.ErrorCode(err) != tandem.EINVALID {
+			t.Errorf("a bad cursor: %v, want invalid", err)
+		}
+		if page, next, err := db.RunList(f.ctx, store.RunListParams{ConversationID: "nope"}); err != nil || len(page) != 0 || next != "" {
+			t.Errorf("an unknown conversation: %v %q %v, want an empty page", page, next, err)
+		}
+	})
+}

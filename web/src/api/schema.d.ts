@@ -224,6 +224,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A conversation's runs, the most recently started first, without their step traces (GET /api/v1/runs/{id} has them). */
+        get: operations["conversationRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{id}": {
         parameters: {
             query?: never;
@@ -271,6 +288,26 @@ export interface paths {
          * @description Every channel of the configuration, in its order: its health (checked now, each within 5 s: `not_configured` names the missing settings, `available`, or `unavailable` with what failed), the webhook URLs to paste in the platform's console (absolute when the server's public URL is configured, else paths), and what the channel can render. Secrets never appear. Admins and API tokens only.
          */
         get: operations["channelList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/media/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A file a customer sent.
+         * @description The content of a file Tandem keeps (downloaded from WhatsApp or Telegram when the message arrived), as messages link it in `media.url`. Images, audio and video are served inline, anything else as a download; `ETag` is the SHA-256 of the content. Who may: API tokens, admins and agents.
+         */
+        get: operations["mediaGet"];
         put?: never;
         post?: never;
         delete?: never;
@@ -639,9 +676,12 @@ export interface components {
             message_id: string;
         };
         Media: {
+            /** @description A link, or /api/v1/media/{id} for a file Tandem keeps (read it with the same credentials). */
             url: string;
             mime?: string;
             name?: string;
+            /** @description Bytes, for a file Tandem keeps. */
+            size?: number;
         };
         Location: {
             lat?: number;
@@ -660,6 +700,7 @@ export interface components {
             direction: "in" | "out";
             /** @enum {string} */
             author: "contact" | "bot" | "agent" | "system";
+            /** @description text, image, video, audio, file, sticker, location, option, contact, form, unsupported, reaction (starts no turn), edit (the new text of an earlier message; starts no turn). */
             type: string;
             text: string;
             buttons?: components["schemas"]["Button"][];
@@ -668,6 +709,19 @@ export interface components {
             media?: components["schemas"]["Media"];
             location?: components["schemas"]["Location"];
             option?: string;
+            /** @description Type contact: the cards the customer shared. */
+            contacts?: components["schemas"]["SharedContact"][];
+            /** @description Type reaction: the emoji (empty when the customer removed it). */
+            reaction?: string;
+            /** @description The platform's id of the message this one reacts to or edits. */
+            refers_to?: string;
+            /** @description Type form: a completed WhatsApp Flows form's answers. */
+            data?: Record<string, never>;
+            /**
+             * @description An outbound message's delivery, as the channel reported it; absent while it waits to be sent or when the channel reports nothing.
+             * @enum {string}
+             */
+            status?: "sent" | "delivered" | "read" | "played" | "failed";
             agent?: string;
             /** Format: date-time */
             created_at: string;
@@ -786,6 +840,26 @@ export interface components {
             usage?: components["schemas"]["Usage"];
             trace: components["schemas"]["Step"][];
         };
+        /** @description A run without its step trace. */
+        RunInfo: {
+            id: string;
+            conversation_id: string;
+            contact_id?: string;
+            flow_id: string;
+            flow_version: number;
+            /** @enum {string} */
+            status: "running" | "waiting" | "completed" | "expired" | "canceled" | "failed";
+            reason?: string;
+            error?: string;
+            step?: string;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            ended_at?: string;
+            usage: components["schemas"]["Usage"];
+        };
         /** @description AI calls and tokens: each answer a provider gave counts one call (failed attempts count none), with the tokens it reported (a provider that reports none, such as Chatbase, counts calls only). */
         Usage: {
             calls: number;
@@ -808,6 +882,11 @@ export interface components {
             created_at?: string;
             /** Format: date-time */
             updated_at?: string;
+            /**
+             * Format: date-time
+             * @description When the customer blocked the business on this channel (a Telegram user who blocked the bot): nothing is sent to them until they write again. Absent otherwise.
+             */
+            stopped_at?: string;
         };
         ContactPatch: {
             name?: string;
@@ -818,6 +897,12 @@ export interface components {
             language?: string;
             attributes?: Record<string, never>;
             tags?: string[];
+        };
+        SharedContact: {
+            name: string;
+            phones?: string[];
+            emails?: string[];
+            org?: string;
         };
         Channel: {
             id: string;
@@ -2011,6 +2096,83 @@ export interface operations {
             };
         };
     };
+    conversationRuns: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of the previous page. */
+                cursor?: string;
+                /** @description 1–500, default 50. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Conversation id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        runs: components["schemas"]["RunInfo"][];
+                        /** @description Pass as cursor for the next page; empty on the last page. */
+                        next_cursor: string;
+                    };
+                };
+            };
+            /** @description Bad input; the message names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such conversation. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     runGet: {
         parameters: {
             query?: never;
@@ -2259,6 +2421,72 @@ export interface operations {
             };
             /** @description An agent may not list channels. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    mediaGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The media id (the last part of media.url). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, with its Content-Type, Content-Length and Content-Disposition (its name). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Not modified (If-None-Match named its ETag). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A widget session may not read it here. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such file. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
