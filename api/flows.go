@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -69,7 +70,10 @@ func readDraft(r *http.Request) (*store.FlowDraft, error) {
 	}
 	var doc map[string]any
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line, msg := flow.YAMLError(err, b)
+		if line > 0 {
+			msg = fmt.Sprintf("line %d: %s", line, msg)
+		}
 		return nil, tandem.Errorf(tandem.EINVALID, "The flow document is not valid %s: %s.", strings.ToUpper(format), msg)
 	}
 	if doc == nil {

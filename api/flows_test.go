@@ -120,7 +120,8 @@ func TestFlowDraftBadInput(t *testing.T) {
 		ctype   string
 		mention string
 	}{
-		{"not YAML", "POST", "/api/v1/flows", "format: 1\nid: [unclosed\n", "", "YAML"},
+		{"not YAML", "POST", "/api/v1/flows", "format: 1\nid: [unclosed\n", "", "YAML: line 2: the [ opened on this line is never closed"},
+		{"a tab", "POST", "/api/v1/flows", "format: 1\nid: x\nsteps:\n  - id: a\n\t  type: message\n", "", "YAML: line 5: a tab indents this line"},
 		{"not JSON", "POST", "/api/v1/flows", `{"format": 1, "id": "x",`, "application/json", "JSON"},
 		{"not a map", "POST", "/api/v1/flows", "- a\n- b\n", "", "YAML"},
 		{"empty", "POST", "/api/v1/flows", "  \n", "", "empty"},

@@ -527,12 +527,27 @@ http: {allow: [10.0.0.0/8, 192.168.1.10, intranet]}
 		{
 			name: "syntax",
 			src:  "providers:\n  - {id: a, kind: openai\n",
-			want: []string{`tandem.yaml:1: YAML syntax: did not find expected ',' or '}'`},
+			want: []string{`tandem.yaml:2: YAML syntax: the { opened on this line is never closed; close it, or put the text that holds it in quotes`},
 		},
 		{
 			name: "tab indentation",
 			src:  "workspace:\n\tname: A\n",
-			want: []string{`tandem.yaml:2: YAML syntax: a tab indents this line; indent with spaces`},
+			want: []string{`tandem.yaml:2: YAML syntax: a tab indents this line; YAML indents with spaces only: replace the tab with spaces, aligned with the lines it belongs with`},
+		},
+		{
+			name: "a tab below the first lines is reported on its own line",
+			src:  "workspace:\n  name: A\nhandoff:\n  wait_timeout: 60s\n\tsession_timeout: 3m\n",
+			want: []string{`tandem.yaml:5: YAML syntax: a tab indents this line; YAML indents with spaces only: replace the tab with spaces, aligned with the lines it belongs with`},
+		},
+		{
+			name: "a key indented unlike its siblings",
+			src:  "providers:\n  - id: a\n    kind: openai\n   model: gpt-4o-mini\n",
+			want: []string{`tandem.yaml:4: YAML syntax: this line starts in column 4, which matches no line above it; indent it like the lines it belongs with (column 1, 3 or 5)`},
+		},
+		{
+			name: "an unquoted colon in a value",
+			src:  "workspace:\n  name: ACME: the shop\n",
+			want: []string{`tandem.yaml:2: YAML syntax: the text "ACME: the shop" holds a colon followed by a space, which YAML reads as a new key; put the text in double quotes`},
 		},
 		{
 			name: "not a mapping",

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tandemchat/tandem/flow"
 )
 
 // Limits on the document, so that aliases cannot make decoding explode.
@@ -107,25 +109,10 @@ func (d *decoder) document(src []byte, c *Config) {
 	d.decode(n, reflect.ValueOf(c).Elem(), "", 0)
 }
 
-// syntax reports a YAML syntax error at the line the parser gives, which is where the
-// enclosing block or flow starts rather than the exact spot.
+// syntax reports a YAML syntax error at the line of the mistake, explained (flow.YAMLError:
+// tabs, indentation, colons and quotes in unquoted texts, brackets never closed).
 func (d *decoder) syntax(err error, src []byte) {
-	msg := err.Error()
-	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	if strings.Contains(msg, "cannot start any token") {
-		for i, l := range bytes.Split(src, []byte("\n")) {
-			if bytes.HasPrefix(bytes.TrimLeft(l, " "), []byte("\t")) {
-				d.fail(i+1, "", "YAML syntax: a tab indents this line; indent with spaces")
-				return
-			}
-		}
-	}
+	line, msg := flow.YAMLError(err, src)
 	d.fail(line, "", "YAML syntax: %s", msg)
 }
 

@@ -98,3 +98,14 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+// A test file that is not valid YAML is reported at the line of the mistake, explained.
+func TestParseYAMLError(t *testing.T) {
+	t.Parallel()
+	src := "name: tabs\nflows: [f.yaml]\nturns:\n  - user: hi\n\t- bot: hello\n"
+	_, err := Parse("t.test.yaml", []byte(src))
+	want := "t.test.yaml:5: the file is not valid YAML: a tab indents this line"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tandemchat/tandem/flow"
 )
 
 // Test is one conversation test.
@@ -118,7 +120,12 @@ func Parse(path string, src []byte) ([]*Test, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: the file is empty", path)
 		}
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		line, msg := flow.YAMLError(err, src)
+		return nil, fmt.Errorf("%s:%d: the file is not valid YAML: %s", path, line, msg)
 	}
 	dir := filepath.Dir(path)
 	if len(doc.Tests) == 0 {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,7 +92,7 @@ func (p positions) line(pointer string) int {
 func Parse(file string, src []byte) (*Flow, []Finding) {
 	doc, pos, err := decodeYAML(src)
 	if err != nil {
-		return nil, []Finding{yamlFinding(file, err)}
+		return nil, []Finding{yamlFinding(file, err, src)}
 	}
 	f := &Flow{File: file, Source: src, pos: pos}
 	findings := checkSchema(doc, pos, file)
@@ -139,17 +138,9 @@ func sortFindings(fs []Finding) {
 	})
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-func yamlFinding(file string, err error) Finding {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = strings.TrimSpace(yamlLine.ReplaceAllString(msg, ""))
-		msg = strings.TrimPrefix(msg, ": ")
-	}
+// yamlFinding reports a document that does not parse, explained by YAMLError.
+func yamlFinding(file string, err error, src []byte) Finding {
+	line, msg := YAMLError(err, src)
 	return Finding{File: file, Line: line, Severity: SeverityError, Message: "the document is not valid YAML or JSON: " + msg}
 }
 

@@ -487,6 +487,12 @@ func describeValue(v any) string {
 	case nil:
 		return "nothing"
 	case map[string]any:
+		for _, e := range x {
+			if len(x) == 1 && e == nil {
+				// {{contact.name}} unquoted: YAML reads braces as a map.
+				return `a map: YAML reads {...} as a map, so a text that starts with { or {{ must be in quotes ("{{contact.name}}, hi")`
+			}
+		}
 		return "a map"
 	case []any:
 		return "a list"
