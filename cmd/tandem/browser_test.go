@@ -263,6 +263,21 @@ func TestBrowserInbox(t *testing.T) {
 	p.login("ana@acme.com", "a-long-password")
 	p.waitFor("the inbox", `!!document.querySelector("#search")`)
 	p.waitText(".queues", "Live")
+
+	// The admin writes a canned response.
+	p.button("Admin")
+	p.waitText("h1", "Agents")
+	p.shot("admin-agents")
+	p.button("Canned responses")
+	p.waitText(".empty-state", "No canned responses yet")
+	p.run("write a canned response", chromedp.SendKeys(chromedp.CSS("#canned-shortcut"), "hours"), chromedp.SendKeys(chromedp.CSS("#canned-title"), "Opening hours"),
+		chromedp.SendKeys(chromedp.CSS("#canned-text"), "We are open 9 to 6, Monday to Friday."))
+	p.button("Add canned response")
+	p.waitText("table.data", "/hours")
+	p.shot("admin-canned")
+	p.button("Inbox")
+	p.waitText(".queues", "Live")
+
 	// Away: conversations wait in the queue for someone to take them.
 	p.choose("#presence", "away")
 	p.waitFor("away", `document.querySelector(".presence .dot").classList.contains("away")`)
@@ -284,6 +299,15 @@ func TestBrowserInbox(t *testing.T) {
 	p.run("reply", chromedp.SendKeys(chromedp.CSS("#composer-text"), "Hi, I am Ana. Let me check."), chromedp.KeyEvent(kb.Enter))
 	p.waitText(".messages", "Hi, I am Ana. Let me check.")
 	out.await(t, "Hi, I am Ana. Let me check.")
+
+	// A canned response: / and a few letters, Enter picks it, Enter sends it.
+	p.run("type /hou", chromedp.SendKeys(chromedp.CSS("#composer-text"), "/hou"))
+	p.waitText("#canned-list", "/hours")
+	p.shot("canned-responses")
+	p.run("pick it", chromedp.KeyEvent(kb.Enter))
+	p.waitFor("the canned text in the box", `document.querySelector("#composer-text").value === "We are open 9 to 6, Monday to Friday."`)
+	p.run("send it", chromedp.KeyEvent(kb.Enter))
+	out.await(t, "We are open 9 to 6, Monday to Friday.")
 
 	// Customer messages while the conversation is open: each measured from its commit (the
 	// 202 of the API channel) to its text on the agent's screen.

@@ -32,7 +32,8 @@ const auth: Middleware = {
   },
 };
 
-export const client = createClient<paths>({ baseUrl: "" });
+// Same origin in the browser; an absolute base in unit tests, where there is no page.
+export const client = createClient<paths>({ baseUrl: globalThis.location?.origin ?? "http://localhost" });
 client.use(auth);
 
 /** call unwraps an openapi-fetch result: the data, or an HTTPError. */

@@ -276,6 +276,42 @@ export interface paths {
         patch: operations["contactPatch"];
         trace?: never;
     };
+    "/api/v1/inbox/canned-responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's canned responses, by shortcut. */
+        get: operations["cannedList"];
+        put?: never;
+        /** Add a canned response. */
+        post: operations["cannedCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inbox/canned-responses/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a canned response's shortcut, title and text. */
+        put: operations["cannedUpdate"];
+        post?: never;
+        /** Delete a canned response. */
+        delete: operations["cannedDelete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels": {
         parameters: {
             query?: never;
@@ -329,7 +365,7 @@ export interface paths {
          * An agent's message, from a webhook desk.
          * @description B1: an agent's reply. The desk sends the handoff id it got in `establish` as `conversation_id`. The reply is stored and then delivered to the customer; the first one connects the handoff. A repeat (the same `message_id`, or without one the same `timestamp`, `body` and attachment URLs) is acknowledged and ignored.
          *
-         *     Public (no API token): the desk authenticates with its `secret`, either as `Authorization: Bearer <secret>` (GPTBots' way) or as `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Checks run in this order and the first that fails sets the answer: desk (404, 40400), body size (413, 41300), credentials (401, 40127), body (400, 40000, naming the field), handoff (404, 40356), repeat (200, nothing changes), open (409, 40900). See contracts/handoff-webhook.md §6.
+         *     Public (no API token): the desk authenticates with its `secret`, either as `Authorization: Bearer <secret>` (GPTBots' way) or as a signature made within the last 5 minutes: `X-Tandem-Timestamp: <Unix seconds>` with `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, or `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the raw body>` alone (the body's `timestamp` is then the one checked). An older signature gets 401 with the reason, so a captured callback cannot be replayed; a replay within the 5 minutes is a repeat. Checks run in this order and the first that fails sets the answer: desk (404, 40400), body size (413, 41300), credentials (401, 40127), body (400, 40000, naming the field), handoff (404, 40356), repeat (200, nothing changes), open (409, 40900). See contracts/handoff-webhook.md §6.
          */
         post: operations["deskMessageReceive"];
         delete?: never;
@@ -353,7 +389,7 @@ export interface paths {
          *
          *     Same as the path without `/v1/human`: a desk written for GPTBots changes only its base URL to `https://<tandem>/hooks/desk/<desk_id>`.
          *
-         *     Public (no API token): the desk authenticates with its `secret`, either as `Authorization: Bearer <secret>` (GPTBots' way) or as `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Checks run in this order and the first that fails sets the answer: desk (404, 40400), body size (413, 41300), credentials (401, 40127), body (400, 40000, naming the field), handoff (404, 40356), repeat (200, nothing changes), open (409, 40900). See contracts/handoff-webhook.md §6.
+         *     Public (no API token): the desk authenticates with its `secret`, either as `Authorization: Bearer <secret>` (GPTBots' way) or as a signature made within the last 5 minutes: `X-Tandem-Timestamp: <Unix seconds>` with `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, or `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the raw body>` alone (the body's `timestamp` is then the one checked). An older signature gets 401 with the reason, so a captured callback cannot be replayed; a replay within the 5 minutes is a repeat. Checks run in this order and the first that fails sets the answer: desk (404, 40400), body size (413, 41300), credentials (401, 40127), body (400, 40000, naming the field), handoff (404, 40356), repeat (200, nothing changes), open (409, 40900). See contracts/handoff-webhook.md §6.
          */
         post: operations["deskMessageReceiveAlias"];
         delete?: never;
@@ -375,7 +411,7 @@ export interface paths {
          * A webhook desk closes a handoff.
          * @description B2: the desk ends the handoff. Tandem sends its `agent_closed` text and the flow continues at the handoff step's `next`; no `conversation/close` call follows. A second close of the same handoff is acknowledged; a close after Tandem closed the handoff gets 409.
          *
-         *     Public (no API token): the desk authenticates with its `secret`, either as `Authorization: Bearer <secret>` (GPTBots' way) or as `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Checks run in this order and the first that fails sets the answer: desk (404, 40400), body size (413, 41300), credentials (401, 40127), body (400, 40000, naming the field), handoff (404, 40356), repeat (200, nothing changes), open (409, 40900). See contracts/handoff-webhook.md §6.
+         *     Public (no API token): the desk authenticates with its `secret`, either as `Authorization: Bearer <secret>` (GPTBots' way) or as a signature made within the last 5 minutes: `X-Tandem-Timestamp: <Unix seconds>` with `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, or `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the raw body>` alone (the body's `timestamp` is then the one checked). An older signature gets 401 with the reason, so a captured callback cannot be replayed; a replay within the 5 minutes is a repeat. Checks run in this order and the first that fails sets the answer: desk (404, 40400), body size (413, 41300), credentials (401, 40127), body (400, 40000, naming the field), handoff (404, 40356), repeat (200, nothing changes), open (409, 40900). See contracts/handoff-webhook.md §6.
          */
         post: operations["deskClose"];
         delete?: never;
@@ -399,7 +435,7 @@ export interface paths {
          *
          *     Same as the path without `/v1/human`: a desk written for GPTBots changes only its base URL to `https://<tandem>/hooks/desk/<desk_id>`.
          *
-         *     Public (no API token): the desk authenticates with its `secret`, either as `Authorization: Bearer <secret>` (GPTBots' way) or as `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Checks run in this order and the first that fails sets the answer: desk (404, 40400), body size (413, 41300), credentials (401, 40127), body (400, 40000, naming the field), handoff (404, 40356), repeat (200, nothing changes), open (409, 40900). See contracts/handoff-webhook.md §6.
+         *     Public (no API token): the desk authenticates with its `secret`, either as `Authorization: Bearer <secret>` (GPTBots' way) or as a signature made within the last 5 minutes: `X-Tandem-Timestamp: <Unix seconds>` with `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, or `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the raw body>` alone (the body's `timestamp` is then the one checked). An older signature gets 401 with the reason, so a captured callback cannot be replayed; a replay within the 5 minutes is a repeat. Checks run in this order and the first that fails sets the answer: desk (404, 40400), body size (413, 41300), credentials (401, 40127), body (400, 40000, naming the field), handoff (404, 40356), repeat (200, nothing changes), open (409, 40900). See contracts/handoff-webhook.md §6.
          */
         post: operations["deskCloseAlias"];
         delete?: never;
@@ -629,6 +665,270 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/inbox/conversations/{id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The agent is typing.
+         * @description Shows the customer "<agent name> is typing…" on channels that can (the web widget); send it every few seconds while typing. Nothing is stored. Agents may do it on the conversations they may act on.
+         */
+        post: operations["inboxTyping"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/loader.js": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The snippet's script.
+         * @description loader.js: the launcher bubble, the chat iframe and the `window.Tandem` API. Cached 5 minutes; any origin may load it.
+         */
+        get: operations["widgetLoader"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/frame.js": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The frame's script.
+         * @description Cached for a year when asked with the build's ?v=.
+         */
+        get: operations["widgetFrameScript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/frame.css": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The frame's styles.
+         * @description Cached for a year when asked with the build's ?v=.
+         */
+        get: operations["widgetFrameStyle"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/frame": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The chat page.
+         * @description The chat itself, in the loader's iframe or alone. Query: channel (required), origin (the host page's origin, given by the loader), locale, open=1, and for a standalone page or a direct iframe user_id, user_hash, email, name, v.<variable> (read once and removed from the address). Sent with Content-Security-Policy frame-ancestors of the channel's allowed_origins and Referrer-Policy: no-referrer.
+         */
+        get: operations["widgetFrame"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/{channel_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open or resume a visitor's session.
+         * @description A valid `token` resumes its session (its expiry slides, session_ttl); an unknown or expired one, or none, opens a new anonymous session. `user` identifies the visitor: a valid `hash` binds the session to the site's user (verified: the anonymous conversations move to them; email, name, phone become the contact's); otherwise the values are kept as unverified attributes (claimed_email, …). `origin` is the host page's origin: it must be one of allowed_origins. The token is shown here only; the server keeps its SHA-256.
+         */
+        post: operations["widgetSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/{channel_id}/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The visitor opened the chat.
+         * @description Returns the open conversation, or opens one and starts the channel's conversation_start flow (the greeting) with the session's variables. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         */
+        post: operations["widgetConversationOpen"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/{channel_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session's messages after a cursor (long poll).
+         * @description The fallback of the event stream, and how the frame fills a gap: messages of the session's conversations after `after` (a cursor from an event id), oldest first, the latest conversation's status, and next_cursor. With wait (at most 60s), waits until there is a message. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         */
+        get: operations["widgetMessages"];
+        put?: never;
+        /**
+         * Send the visitor's message.
+         * @description Exactly one of text (at most max_text characters, 4096 by default), reply.button_id (a button of a recent message) or media_id (an upload). The same client_id again stores nothing and answers 200 with the first answer. At most rate_limit messages per 10 s per session (default 10). Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         */
+        post: operations["widgetMessageSend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/{channel_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session's event stream (Server-Sent Events).
+         * @description text/event-stream. Replays from the database everything after Last-Event-ID (or the last 200 messages without it), then streams: `message` (WidgetMessage, both directions), `conversation` (WidgetConversation: status and agent), `typing` ({conversation_id, typing, name}, no id). Each event's id is the cursor to resume from. The first line is `retry: 3000`; a `: ping` comment comes every 20 s. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         */
+        get: operations["widgetEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/{channel_id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The visitor is typing.
+         * @description Shown to the agents of the open conversation; more than one every 2 s is dropped. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         */
+        post: operations["widgetTyping"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/{channel_id}/attributes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tandem.setContactAttributes and setConversationAttributes.
+         * @description Stored as given by the page: unverified. Conversation attributes need an open conversation. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         */
+        post: operations["widgetAttributes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/{channel_id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a file.
+         * @description multipart/form-data with the field `file`, at most max_upload_bytes (10 MiB by default). Send the media_id with a message. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         */
+        post: operations["widgetUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/v1/{channel_id}/media/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A stored file.
+         * @description For the channel's sessions (the frame fetches it with its token). Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         */
+        get: operations["widgetMedia"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -636,7 +936,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "idempotency_conflict" | "too_large" | "invalid_flow" | "rate_limited" | "unavailable" | "internal" | "method_not_allowed";
+                code: "invalid" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "idempotency_conflict" | "too_large" | "invalid_flow" | "rate_limited" | "unavailable" | "internal" | "method_not_allowed" | "identity_invalid" | "identity_required" | "origin_not_allowed";
                 message: string;
                 problems?: components["schemas"]["Finding"][];
             };
@@ -904,6 +1204,24 @@ export interface components {
             emails?: string[];
             org?: string;
         };
+        CannedResponseInput: {
+            /** @description What agents type after / (stored lowercase, unique). */
+            shortcut: string;
+            title?: string;
+            text: string;
+        };
+        CannedResponse: {
+            id: string;
+            shortcut: string;
+            title: string;
+            text: string;
+            /** @description The agent's e-mail, or token:<name>. */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
         Channel: {
             id: string;
             /** @description api, web, whatsapp, telegram, ... */
@@ -1071,6 +1389,64 @@ export interface components {
         };
         /** @description The data of a `conversation` event: the conversation, without its contact. */
         InboxEventConversation: components["schemas"]["Conversation"];
+        WidgetSession: {
+            /** @description Opaque, 192 random bits; keep it and send it as Bearer. */
+            token: string;
+            contact_id: string;
+            /** @description The open conversation, null when none. */
+            conversation_id: string | null;
+            verified: boolean;
+            /** @description The position of the session's last message. */
+            cursor: string;
+            identity_required: boolean;
+        };
+        WidgetSent: {
+            id: string;
+            seq: number;
+            client_id: string;
+            conversation_id: string;
+        };
+        WidgetMessage: {
+            id: string;
+            /** @description 1, 2, 3… per conversation, without gaps. */
+            seq: number;
+            conversation_id: string;
+            /** @enum {string} */
+            direction: "in" | "out";
+            /** @enum {string} */
+            author: "contact" | "bot" | "agent" | "system";
+            type: string;
+            text: string;
+            buttons: {
+                id: string;
+                title: string;
+            }[] | null;
+            /** @enum {string} */
+            render?: "buttons" | "list";
+            media: {
+                url?: string;
+                mime?: string;
+                name?: string;
+            } | null;
+            client_id: string | null;
+            agent?: {
+                name: string;
+                avatar_url?: string;
+            } | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        WidgetConversation: {
+            conversation_id: string;
+            id: string;
+            /** @enum {string} */
+            status: "bot" | "queued" | "assigned" | "closed";
+            agent: {
+                name: string;
+                avatar_url?: string;
+            } | null;
+            seq: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -2381,6 +2757,298 @@ export interface operations {
             };
             /** @description Too many requests; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cannedList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Canned responses. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        canned_responses: components["schemas"]["CannedResponse"][];
+                    };
+                };
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The inbox is not enabled on this server. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cannedCreate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseInput"];
+            };
+        };
+        responses: {
+            /** @description The canned response. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Another canned response has this shortcut. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The inbox is not enabled on this server. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cannedUpdate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Canned response id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseInput"];
+            };
+        };
+        responses: {
+            /** @description The canned response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponse"];
+                };
+            };
+            /** @description Bad input; the message names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such canned response. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Another canned response has this shortcut. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The inbox is not enabled on this server. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cannedDelete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Canned response id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such canned response. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The inbox is not enabled on this server. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3845,6 +4513,806 @@ export interface operations {
             };
             /** @description The inbox is not enabled on this server. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    inboxTyping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Passed on. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The conversation is assigned to another agent; only they or an admin may act on it. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such conversation. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The conversation is closed, handed to another desk, or another agent took it first. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetLoader: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JavaScript. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                };
+            };
+        };
+    };
+    widgetFrameScript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JavaScript. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                };
+            };
+        };
+    };
+    widgetFrameStyle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSS. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/css": string;
+                };
+            };
+        };
+    };
+    widgetFrame: {
+        parameters: {
+            query: {
+                channel: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description HTML. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token?: string;
+                    user?: {
+                        externalId?: string;
+                        /** @description Lowercase hex HMAC-SHA256 of externalId with the channel's identity_secret (Chatwoot's identifier_hash). */
+                        hash?: string;
+                        email?: string;
+                        name?: string;
+                        phone?: string;
+                        avatarUrl?: string;
+                    };
+                    /** @description Keys ^[a-z][a-z0-9_]{0,63}$, at most 50; strings of at most 1024 characters. */
+                    variables?: {
+                        [key: string]: string | number | boolean | null;
+                    };
+                    locale?: string;
+                    page_url?: string;
+                    referrer?: string;
+                    origin?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The session. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WidgetSession"];
+                };
+            };
+            /** @description A field is invalid (named). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description identity_invalid: the hash is missing or wrong on a channel with identity_required; nothing changed. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description origin_not_allowed: the page may not embed this channel. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many variables, or a value too long. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetConversationOpen: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The conversation. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        conversation_id: string;
+                    };
+                };
+            };
+            /** @description No, unknown or expired session token: open a new session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description identity_required: the channel takes only verified users. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests for this session; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetMessages: {
+        parameters: {
+            query?: {
+                after?: string;
+                wait?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Messages. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        messages: components["schemas"]["WidgetMessage"][];
+                        next_cursor: string;
+                        conversations: components["schemas"]["WidgetConversation"][];
+                    };
+                };
+            };
+            /** @description wait is not a duration. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No, unknown or expired session token: open a new session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API token or an agent's login: not a widget session (or identity_required: the channel takes only verified users). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetMessageSend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A UUID the frame makes per message and sends again on every retry. */
+                    client_id: string;
+                    text?: string;
+                    reply?: {
+                        button_id?: string;
+                    };
+                    media_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The same client_id again: the first answer. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WidgetSent"];
+                };
+            };
+            /** @description Stored. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WidgetSent"];
+                };
+            };
+            /** @description A field is invalid (named). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No, unknown or expired session token: open a new session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description identity_required: the channel takes only verified users. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many messages; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No, unknown or expired session token: open a new session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API token or an agent's login: not a widget session (or identity_required: the channel takes only verified users). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetTyping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Taken. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No, unknown or expired session token: open a new session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API token or an agent's login: not a widget session (or identity_required: the channel takes only verified users). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetAttributes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Keys ^[a-z][a-z0-9_]{0,63}$, at most 50; strings of at most 1024 characters. */
+                    contact?: {
+                        [key: string]: string | number | boolean | null;
+                    };
+                    /** @description Keys ^[a-z][a-z0-9_]{0,63}$, at most 50; strings of at most 1024 characters. */
+                    conversation?: {
+                        [key: string]: string | number | boolean | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Stored. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A key or value is invalid (named). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No, unknown or expired session token: open a new session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API token or an agent's login: not a widget session (or identity_required: the channel takes only verified users). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No open conversation for conversation attributes. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many keys, or a value too long. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Stored. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        media_id: string;
+                        url: string;
+                        mime: string;
+                    };
+                };
+            };
+            /** @description No file field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No, unknown or expired session token: open a new session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API token or an agent's login: not a widget session (or identity_required: the channel takes only verified users). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The file is larger than max_upload_bytes. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Uploads are not available on this server. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgetMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A channel of kind web. */
+                channel_id: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description No, unknown or expired session token: open a new session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API token or an agent's login: not a widget session (or identity_required: the channel takes only verified users). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No web channel of that id. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

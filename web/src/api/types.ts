@@ -13,3 +13,4 @@ export type Contact = S["Contact"];
 export type Run = S["Run"];
 export type Step = S["Step"];
 export type ApiError = S["Error"];
+export type Canned = S["CannedResponse"];

@@ -1,6 +1,7 @@
-import { forwardRef, useImperativeHandle, useRef, useState, type KeyboardEvent } from "react";
+import { forwardRef, useEffect, useImperativeHandle, useRef, useState, type KeyboardEvent } from "react";
 import { client, call } from "../api/client";
-import type { Conversation } from "../api/types";
+import type { Canned, Conversation } from "../api/types";
+import { insertCanned, matchCanned, slashAt } from "./canned";
 
 export interface ComposerHandle {
   focus: (mode: "reply" | "note") => void;
@@ -9,17 +10,39 @@ export interface ComposerHandle {
 interface Props {
   id: string;
   conv: Conversation;
+  canned: Canned[];
   onSent: (c: Conversation | null) => void;
 }
 
 /** Composer is the reply box: a reply to the customer, or an internal note (mode switch, or the
  * r and n shortcuts). Enter sends, Shift+Enter makes a new line. */
-export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id, conv, onSent }, ref) {
+export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id, conv, canned, onSent }, ref) {
   const [mode, setMode] = useState<"reply" | "note">("reply");
   const [text, setText] = useState("");
+  const [caret, setCaret] = useState(0);
+  const [pick, setPick] = useState(0);
+  const [dismissed, setDismissed] = useState(-1);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
   const area = useRef<HTMLTextAreaElement>(null);
+  // A key the box handled on keydown (Enter: send or pick) must not also be typed: browsers drop
+  // its keypress when keydown is cancelled, but some synthetic input sends it anyway.
+  const handled = useRef("");
+  useEffect(() => {
+    const el = area.current;
+    if (!el) return;
+    const onPress = (e: globalThis.KeyboardEvent) => {
+      if (handled.current && e.key === handled.current) e.preventDefault();
+      handled.current = "";
+    };
+    const onUp = () => (handled.current = "");
+    el.addEventListener("keypress", onPress);
+    el.addEventListener("keyup", onUp);
+    return () => {
+      el.removeEventListener("keypress", onPress);
+      el.removeEventListener("keyup", onUp);
+    };
+  }, []);
 
   useImperativeHandle(ref, () => ({
     focus(m) {
@@ -52,9 +75,41 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
     }
   };
 
+  // The canned responses offered for the "/word" at the caret.
+  const slash = slashAt(text, caret);
+  const offers = slash && slash.start !== dismissed ? matchCanned(canned, slash.query) : [];
+  const choose = (c: Canned) => {
+    if (!slash) return;
+    const r = insertCanned(text, slash.start, caret, c.text);
+    setText(r.text);
+    setCaret(r.caret);
+    requestAnimationFrame(() => area.current?.setSelectionRange(r.caret, r.caret));
+  };
+
   const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (offers.length > 0) {
+      const i = Math.min(pick, offers.length - 1);
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        setPick((i + (e.key === "ArrowDown" ? 1 : offers.length - 1)) % offers.length);
+        return;
+      }
+      if ((e.key === "Enter" || e.key === "Tab") && !e.shiftKey) {
+        e.preventDefault();
+        handled.current = e.key;
+        choose(offers[i]);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        setDismissed(slash!.start);
+        return;
+      }
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
+      handled.current = e.key;
       void send();
     }
   };
@@ -85,12 +140,46 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
         ref={area}
         rows={3}
         value={text}
-        placeholder={closed && mode === "reply" ? "This conversation is closed." : mode === "note" ? "Write a note for your team…" : "Write a reply…  (Enter sends, Shift+Enter new line)"}
+        placeholder={closed && mode === "reply" ? "This conversation is closed." : mode === "note" ? "Write a note for your team…" : "Write a reply…  (Enter sends, Shift+Enter new line, / canned responses)"}
         disabled={closed && mode === "reply"}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => {
+          setText(e.target.value);
+          setCaret(e.target.selectionStart);
+          setPick(0);
+        }}
+        onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
         onKeyDown={onKey}
+        role="combobox"
+        aria-expanded={offers.length > 0}
+        aria-controls="canned-list"
+        aria-autocomplete="list"
+        aria-activedescendant={offers.length > 0 ? `canned-${offers[Math.min(pick, offers.length - 1)].id}` : undefined}
         maxLength={4096}
       />
+      {offers.length > 0 && (
+        <ul id="canned-list" role="listbox" className="canned" aria-label="Canned responses">
+          {offers.map((c, i) => (
+            <li
+              key={c.id}
+              id={`canned-${c.id}`}
+              role="option"
+              aria-selected={i === Math.min(pick, offers.length - 1)}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                choose(c);
+              }}
+            >
+              <strong>/{c.shortcut}</strong> {c.title && <span className="muted small">{c.title}</span>}
+              <span className="canned-text small">{c.text}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {slash && offers.length === 0 && slash.start !== dismissed && (
+        <p className="muted small" role="status">
+          {canned.length === 0 ? "No canned responses yet: an admin adds them under Admin → Canned responses." : `No canned response matches /${slash.query}.`}
+        </p>
+      )}
       <div className="composer-bar">
         <p className="form-error" role="alert">
           {error}

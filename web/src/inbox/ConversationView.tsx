@@ -192,7 +192,7 @@ export function ConversationView({ store, id, me, back }: Props) {
           </p>
         )}
       </div>
-      {conv && <Composer ref={composer} id={id} conv={conv} onSent={(c) => c && store.put(c)} />}
+      {conv && <Composer ref={composer} id={id} conv={conv} canned={snap.canned} onSent={(c) => c && store.put(c)} />}
       {conv && <ContactPanel conv={conv} onClose={() => setPanel(false)} />}
       {transfer && conv && (
         <TransferDialog

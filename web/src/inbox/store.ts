@@ -3,7 +3,7 @@
 // messages, notes and changes through watch().
 import { useSyncExternalStore } from "react";
 import { client, call } from "../api/client";
-import type { Agent, Conversation, InboxConversation, Message, Note, Team } from "../api/types";
+import type { Agent, Canned, Conversation, InboxConversation, Message, Note, Team } from "../api/types";
 import { openStream, type SSEEvent } from "../api/sse";
 import { session } from "../session/session";
 import { inInbox, sortConversations } from "./model";
@@ -19,6 +19,7 @@ interface Snapshot {
   list: InboxConversation[];
   teams: Team[];
   agents: Agent[];
+  canned: Canned[];
   seen: Record<string, string>;
   loading: boolean;
   error: string;
@@ -27,7 +28,7 @@ interface Snapshot {
 
 export class InboxStore {
   private byId = new Map<string, InboxConversation>();
-  private snap: Snapshot = { list: [], teams: [], agents: [], seen: loadSeen(), loading: true, error: "", connected: false };
+  private snap: Snapshot = { list: [], teams: [], agents: [], canned: [], seen: loadSeen(), loading: true, error: "", connected: false };
   private listeners = new Set<() => void>();
   private watchers = new Map<string, Set<(e: ConversationEvent) => void>>();
   private stream: { close: () => void } | null = null;
@@ -65,8 +66,17 @@ export class InboxStore {
     this.stream?.close();
   }
 
+  // While a load is in flight, what events changed (null: removed), so the load's older read
+  // does not undo them.
+  private touched: Map<string, InboxConversation | null> | null = null;
+
+  private touch(id: string) {
+    this.touched?.set(id, this.byId.get(id) ?? null);
+  }
+
   /** load reads every open conversation of the inbox, the teams and the agents. */
   async load() {
+    this.touched = new Map();
     try {
       const all: InboxConversation[] = [];
       let cursor = "";
@@ -76,13 +86,21 @@ export class InboxStore {
         cursor = r.next_cursor;
         if (!cursor) break;
       }
-      const [teams, agents] = await Promise.all([
+      const [teams, agents, canned] = await Promise.all([
         call(client.GET("/api/v1/inbox/teams")),
         call(client.GET("/api/v1/inbox/agents")),
+        call(client.GET("/api/v1/inbox/canned-responses")),
       ]);
-      this.byId = new Map(all.map((c) => [c.id, c]));
-      this.set({ teams: teams.teams, agents: agents.agents, loading: false, error: "" }, true);
+      const next = new Map(all.map((c) => [c.id, c]));
+      for (const [id, c] of this.touched) {
+        if (c) next.set(id, c);
+        else next.delete(id);
+      }
+      this.touched = null;
+      this.byId = next;
+      this.set({ teams: teams.teams, agents: agents.agents, canned: canned.canned_responses, loading: false, error: "" }, true);
     } catch (err) {
+      this.touched = null;
       this.set({ loading: false, error: (err as Error).message });
     }
   }
@@ -104,6 +122,7 @@ export class InboxStore {
         const c = this.byId.get(m.conversation_id);
         if (c && (!c.last_message || c.last_message.id <= m.id)) {
           this.byId.set(c.id, { ...c, last_message: m, updated_at: m.created_at > (c.updated_at ?? "") ? m.created_at : c.updated_at });
+          this.touch(c.id);
           this.set({}, true);
         }
         this.emit(m.conversation_id, { kind: "message", message: m });
@@ -131,14 +150,14 @@ export class InboxStore {
     const old = this.byId.get(c.id);
     this.emit(c.id, { kind: "conversation", conversation: c });
     if (!inInbox(c)) {
-      if (old) {
-        this.byId.delete(c.id);
-        this.set({}, true);
-      }
+      this.byId.delete(c.id);
+      this.touch(c.id);
+      if (old) this.set({}, true);
       return;
     }
     const next: InboxConversation = { ...c, contact: c.contact ?? old?.contact, last_message: old?.last_message ?? null };
     this.byId.set(c.id, next);
+    this.touch(c.id);
     this.set({}, true);
     if (c.assignee === this.me && old?.assignee !== this.me) this.onAssigned(next);
     if (!next.contact || !next.last_message) this.fillSoon(c.id);

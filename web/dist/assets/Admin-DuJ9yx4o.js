@@ -1,1 +1,0 @@
-import{t as e}from"./index-IYCAzonq.js";var t=e();function n(){return(0,t.jsxs)(`div`,{className:`pad`,children:[(0,t.jsx)(`h1`,{children:`Admin`}),(0,t.jsx)(`p`,{className:`muted`,children:`Agents, teams, API tokens, channels and desks, canned responses: coming in the next steps.`})]})}export{n as default};
