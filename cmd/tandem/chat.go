@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -20,8 +21,8 @@ import (
 
 const chatHelp = `Type a message and press Enter. Commands:
   /advance 20s     move the clock forward; timers due on the way fire
-  /agent TEXT      a human agent writes to the customer
-  /close           the agent closes the conversation
+  /agent TEXT      a human agent writes to the customer (a handoff to the inbox waits for it)
+  /close           the agent closes the handoff (or the conversation)
   /option ID       tap the button with this id
   /state           show the run, its variables and the contact
   /quit            leave (also Ctrl-D)
@@ -34,6 +35,7 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	channel := fs.String("channel", "api", "the channel kind the customer writes on (api, web, whatsapp, telegram)")
 	name := fs.String("name", "Ana Souza", "the customer's name")
 	phone := fs.String("phone", "", "the customer's phone number (E.164)")
+	at := fs.String("at", "", "start the clock at this time instead of now: 2026-12-07T10:00 (in the workspace's time zone), or RFC 3339 with a zone")
 	files, err := m.parse(fs, args)
 	if err != nil {
 		return err
@@ -47,6 +49,12 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	start := time.Now().Truncate(time.Second)
+	if *at != "" {
+		if start, err = parseClock(*at, cfg.Location()); err != nil {
+			return usagef("chat: --at: %v", err)
+		}
+	}
 	var flows []*flow.Flow
 	for _, file := range files {
 		f, _, err := m.readFlow(file)
@@ -56,11 +64,40 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 		flows = append(flows, f)
 	}
 	m.chatHTTP = safehttp.NewClient(safehttp.Options{AllowPrivate: true})
-	return m.chat(ctx, cfg, flows, *cfgPath != "", *channel, tandem.Contact{Name: *name, Phone: *phone})
+	return m.chat(ctx, chatOptions{Config: cfg, Flows: flows, CheckConfig: *cfgPath != "", Channel: *channel,
+		Contact: tandem.Contact{Name: *name, Phone: *phone}, Start: start})
+}
+
+// parseClock reads --at: RFC 3339, or a date and time (with or without seconds) or a date in
+// loc.
+func parseClock(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time; write 2026-12-07T10:00 (the workspace's time zone, %s) or 2026-12-07T10:00:00-03:00", s, loc)
+}
+
+// chatOptions are what a terminal chat runs.
+type chatOptions struct {
+	Config *config.Config
+	// Flows are published; the first one is the one the chat is about.
+	Flows []*flow.Flow
+	// CheckConfig checks the flows' providers, desks... against Config.
+	CheckConfig bool
+	Channel     string
+	Contact     tandem.Contact
+	// Start is where the virtual clock starts (only /advance moves it).
+	Start time.Time
 }
 
 // chat runs a terminal conversation with the first flow.
-func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow, checkConfig bool, channel string, contact tandem.Contact) error {
+func (m *Main) chat(ctx context.Context, o chatOptions) error {
+	cfg, flows, channel, contact := o.Config, o.Flows, o.Channel, o.Contact
 	out := m.Stdout
 	var providers map[string]tandem.Provider
 	var desks map[string]tandem.Desk
@@ -70,11 +107,19 @@ func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow,
 		return err
 	}
 	sb, err := convtest.NewSandbox(ctx, convtest.SandboxOptions{
-		Config: cfg, Start: time.Now().Truncate(time.Second), Channel: channel, Contact: contact, Embedders: emb,
+		Config: cfg, Start: o.Start, Channel: channel, Contact: contact, Embedders: emb,
 		HTTP:     m.chatHTTP,
 		Provider: func(id string) (tandem.Provider, bool) { p, ok := providers[id]; return p, ok },
-		Desk:     func(id string) (tandem.Desk, bool) { d, ok := desks[id]; return d, ok },
-		Deliver:  func(msg tandem.Message) { printBot(out, msg) },
+		Desk: func(id string) (tandem.Desk, bool) {
+			if d, ok := desks[id]; ok {
+				return d, true
+			}
+			if d, ok := cfg.Desk(id); ok && d.Kind == config.InboxDesk {
+				return chatInbox{out: out}, true // the terminal plays the inbox: /agent answers
+			}
+			return nil, false
+		},
+		Deliver: func(msg tandem.Message) { printBot(out, msg) },
 	})
 	if err != nil {
 		return err
@@ -90,11 +135,12 @@ func (m *Main) chat(ctx context.Context, cfg *config.Config, flows []*flow.Flow,
 	if err != nil {
 		return err
 	}
-	if err := sb.Publish(ctx, flows, checkConfig); err != nil {
+	if err := sb.Publish(ctx, flows, o.CheckConfig); err != nil {
 		return err
 	}
 	main := flows[0]
 	fmt.Fprintf(out, "Talking to %q (%s). /help for commands, /quit to leave.\n", firstNonEmpty(main.Name, main.ID), main.File)
+	fmt.Fprintf(out, "(clock: %s)\n", o.Start.In(cfg.Location()).Format("Mon 2006-01-02 15:04:05 MST"))
 	switch main.Trigger.Kind() {
 	case flow.OnConversationStart:
 		if err := sb.Open(ctx); err != nil {
@@ -159,6 +205,32 @@ func (m *Main) chatLine(ctx context.Context, sb *convtest.Sandbox, line string) 
 		return m.printState(ctx, sb)
 	}
 	return sb.Say(ctx, tandem.Message{Type: tandem.MessageText, Text: line})
+}
+
+// chatInbox plays Tandem's agent inbox in the terminal: a handoff to it is queued (for its team),
+// and the person at the terminal answers as the agent with /agent and /close.
+type chatInbox struct{ out io.Writer }
+
+func (chatInbox) NeedsEmail() bool                 { return false }
+func (chatInbox) Health(ctx context.Context) error { return nil }
+
+func (i chatInbox) Start(_ context.Context, s tandem.DeskStart) (string, error) {
+	team := "no team"
+	if s.Team != "" {
+		team = "team " + s.Team
+	}
+	fmt.Fprintf(i.out, "  (inbox: the conversation is queued for %s; answer as the agent with /agent TEXT, end with /close)\n", team)
+	return "chat-" + s.Conversation.ID, nil
+}
+
+func (i chatInbox) Send(_ context.Context, _ string, m *tandem.Message) error {
+	fmt.Fprintf(i.out, "  (inbox: the agent sees %q)\n", m.Text)
+	return nil
+}
+
+func (i chatInbox) Close(_ context.Context, _ string, reason string) error {
+	fmt.Fprintf(i.out, "  (inbox: the handoff ended: %s)\n", strings.ToLower(reason))
+	return nil
 }
 
 func printBot(out interface{ Write([]byte) (int, error) }, msg tandem.Message) {

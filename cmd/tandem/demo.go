@@ -49,7 +49,8 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(m.Stdout, "Tandem demo: the example flows in a terminal chat, offline. Say hi!")
 		m.chatHTTP = demoHTTP{next: http.DefaultTransport}
-		return m.chat(ctx, cfg, flows, true, "api", tandem.Contact{Name: "Ana Souza", Phone: "+5511999990000"})
+		return m.chat(ctx, chatOptions{Config: cfg, Flows: flows, CheckConfig: true, Channel: "api",
+			Contact: tandem.Contact{Name: "Ana Souza", Phone: "+5511999990000"}, Start: time.Now().Truncate(time.Second)})
 	}
 	cfg.Channels = append(cfg.Channels, config.Channel{ID: "api", Kind: "api"})
 	data := filepath.Join(dir, "data")
