@@ -39,7 +39,7 @@ func TestInboundBadInput(t *testing.T) {
 		{"malformed JSON", "api", `{"contact": {"external_id": "u-1"`, 400, "JSON"},
 		{"not JSON", "api", `contact=u-1&text=hi`, 400, "JSON"},
 		{"empty body", "api", ``, 400, "empty"},
-		{"two JSON values", "api", `{"contact": {"external_id": "u-1"}, "message": {"text": "hi"}} {}`, 400, "more than one"},
+		{"two JSON values", "api", `{"contact": {"external_id": "u-1"}, "message": {"text": "hi"}} {}`, 400, "after its JSON object"},
 		{"unknown top-level field", "api", `{"contact": {"external_id": "u-1"}, "message": {"text": "hi"}, "channel": "x"}`, 400, "channel"},
 		{"unknown contact field", "api", `{"contact": {"external_id": "u-1", "nickname": "A"}, "message": {"text": "hi"}}`, 400, "nickname"},
 		{"no text", "api", `{"contact": {"external_id": "u-1"}, "message": {"id": "m-1"}}`, 400, "message.text"},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/engine"
+	"github.com/tandemchat/tandem/internal/fields"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
 )
@@ -251,6 +252,30 @@ func (s *Server) contactPatch(w http.ResponseWriter, r *http.Request) error {
 	var p store.ContactPatch
 	if err := decode(r, &p); err != nil {
 		return err
+	}
+	str := func(v *string) string {
+		if v == nil {
+			return ""
+		}
+		return *v
+	}
+	if err := fields.Texts(
+		fields.Check{Field: "name", Value: str(p.Name), Max: fields.MaxName},
+		fields.Check{Field: "first_name", Value: str(p.FirstName), Max: fields.MaxName},
+		fields.Check{Field: "last_name", Value: str(p.LastName), Max: fields.MaxName},
+		fields.Check{Field: "email", Value: str(p.Email), Max: fields.MaxEmail},
+		fields.Check{Field: "phone", Value: str(p.Phone), Max: fields.MaxPhone},
+		fields.Check{Field: "language", Value: str(p.Language), Max: fields.MaxLanguage},
+	); err != nil {
+		return err
+	}
+	if err := fields.Map("attributes", p.Attributes); err != nil {
+		return err
+	}
+	if p.Tags != nil {
+		if err := fields.Tags("tags", *p.Tags); err != nil {
+			return err
+		}
 	}
 	if p.Email != nil && *p.Email != "" {
 		if _, _, ok := engine.ValidateAnswer("email", &tandem.Message{Type: tandem.MessageText, Text: *p.Email}, nil, engine.AnswerEnv{}); !ok {

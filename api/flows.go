@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"mime"
@@ -8,11 +9,13 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/flow"
+	"github.com/tandemchat/tandem/internal/fields"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -62,6 +65,12 @@ func readDraft(r *http.Request) (*store.FlowDraft, error) {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil, tandem.Errorf(tandem.EINVALID, "The request body is empty; send a flow document in YAML or JSON.")
 	}
+	if !utf8.Valid(b) {
+		return nil, tandem.Errorf(tandem.EINVALID, "The flow document is not valid UTF-8; save it as UTF-8.")
+	}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return nil, tandem.Errorf(tandem.EINVALID, "The flow document holds a NUL character, which no text may hold; remove it.")
+	}
 	format := "yaml"
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	trimmed := strings.TrimSpace(string(b))
@@ -79,12 +88,45 @@ func readDraft(r *http.Request) (*store.FlowDraft, error) {
 	if doc == nil {
 		return nil, tandem.Errorf(tandem.EINVALID, "The flow document must be a map with format, id and steps.")
 	}
+	if path, ok := nulAt("", doc); ok {
+		return nil, invalid(path, "holds a NUL character (an escape such as \\0 or \\u0000), which no text may hold; remove it.")
+	}
 	id, _ := doc["id"].(string)
 	if !flowID.MatchString(id) {
 		return nil, invalid("id", "required, a slug such as support-gpt ([a-z0-9][a-z0-9-_]*).")
 	}
 	name, _ := doc["name"].(string)
 	return &store.FlowDraft{ID: id, Name: name, Source: string(b), Format: format}, nil
+}
+
+// nulAt finds a text of a parsed document holding a NUL (written as an escape) and says where.
+func nulAt(path string, v any) (string, bool) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch x := v.(type) {
+	case string:
+		return path, strings.IndexByte(x, 0) >= 0
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 {
+				return join(k), true
+			}
+			if p, ok := nulAt(join(k), e); ok {
+				return p, true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, ok := nulAt(fmt.Sprintf("%s[%d]", path, i), e); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 func (s *Server) flowCreate(w http.ResponseWriter, r *http.Request) error {
@@ -242,6 +284,16 @@ func (s *Server) flowRun(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &body); err != nil {
 		return err
 	}
+	ct := tandem.Contact{ExternalID: body.Contact.ExternalID, Name: body.Contact.Name, Email: body.Contact.Email, Phone: body.Contact.Phone, Language: body.Contact.Language}
+	if err := fields.Contact("contact", &ct); err != nil {
+		return err
+	}
+	if err := fields.Map("variables", body.Variables); err != nil {
+		return err
+	}
+	if err := fields.Text("channel", body.Channel, fields.MaxID); err != nil {
+		return err
+	}
 	if body.Contact.ExternalID == "" {
 		return invalid("contact.external_id", "required: your id for the customer.")
 	}
@@ -264,7 +316,7 @@ func (s *Server) flowRun(w http.ResponseWriter, r *http.Request) error {
 	now := s.cfg.Clock.Now()
 	convID, contactID, err := s.cfg.DB.ConversationOpen(r.Context(), store.ConversationCreateParams{
 		ChannelID: ch.ID, ChannelKind: ch.Kind, Now: now, NewID: s.cfg.NewID,
-		Contact: tandem.Contact{ExternalID: body.Contact.ExternalID, Name: body.Contact.Name, Email: body.Contact.Email, Phone: body.Contact.Phone, Language: body.Contact.Language},
+		Contact: ct,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/desk/inbox"
+	"github.com/tandemchat/tandem/internal/fields"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -96,6 +97,12 @@ func (s *Server) inboxLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	if body.Password == "" {
 		return invalid("password", "required.")
+	}
+	if err := fields.Texts(fields.Check{Field: "email", Value: body.Email, Max: fields.MaxEmail}, fields.Check{Field: "password", Value: body.Password}); err != nil {
+		return err
+	}
+	if len(body.Password) > 72 {
+		return invalid("password", "at most 72 bytes.")
 	}
 	if err := s.logins.allow(w, r, body.Email, s.cfg.Clock.Now()); err != nil {
 		return err

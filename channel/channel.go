@@ -118,7 +118,8 @@ type Config struct {
 	MaxUploadBytes int64
 	// RateLimit is how many messages a widget session may send in 10 seconds (0: default).
 	RateLimit int
-	MaxText   int
+	// MaxText caps a customer message's text in characters (web, api; 0: 4,096).
+	MaxText int
 	// The widget's look: header title, accent colour, side of the page, launcher text.
 	Title, Color, Position, LauncherText string
 	// whatsapp.

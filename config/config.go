@@ -149,7 +149,7 @@ type Channel struct {
 	IdentityRequired       bool     `yaml:"identity_required" json:"identity_required,omitempty"`
 	// web: how long an unused session lasts (default 180 days), the largest upload (default
 	// 10 MiB), messages a session may send per 10 seconds (default 10), the longest text
-	// (default 4096), and the widget's look.
+	// (default 4096; also api), and the widget's look.
 	SessionTTL     Duration `yaml:"session_ttl" json:"session_ttl,omitempty"`
 	MaxUploadBytes int64    `yaml:"max_upload_bytes" json:"max_upload_bytes,omitempty"`
 	RateLimit      int      `yaml:"rate_limit" json:"rate_limit,omitempty"`

@@ -2,10 +2,12 @@ package config
 
 import "time"
 
-// Defaults of auth.
+// Defaults of auth, and the bound of a channel's max_text.
 const (
 	DefaultSessionIdle = 12 * time.Hour
 	DefaultSessionMax  = 7 * 24 * time.Hour
+	// MaxMaxText is the highest max_text a channel may set.
+	MaxMaxText = 100_000
 )
 
 // Auth sets how long agents' logins last.

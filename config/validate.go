@@ -48,7 +48,7 @@ var providerSpecs = map[string]kind{
 }
 
 var channelSpecs = map[string]kind{
-	"api": {optional: []string{"outbound_url", "secret"}},
+	"api": {optional: []string{"outbound_url", "secret", "max_text"}},
 	"web": {optional: []string{"allowed_origins", "identity_secret", "identity_secret_previous", "identity_required",
 		"session_ttl", "max_upload_bytes", "rate_limit", "max_text", "title", "color", "position", "launcher_text"}},
 	"whatsapp": {required: []string{"phone_number_id", "access_token", "app_secret", "verify_token"}, optional: []string{"api_version", "base_url"}},
@@ -360,6 +360,9 @@ func (k *checker) channels() {
 		k.kind(path, "channel", reflect.ValueOf(ch).Elem(), channelKinds, channelSpecs, ch.Line)
 		k.url(path+".outbound_url", ch.Line, ch.OutboundURL)
 		k.url(path+".base_url", ch.Line, ch.BaseURL)
+		if ch.MaxText < 0 || ch.MaxText > MaxMaxText {
+			k.problem(path+".max_text", ch.Line, "must be from 1 to %d characters", MaxMaxText)
+		}
 		if ch.Kind == "api" && ch.OutboundURL != "" && ch.Secret == "" && !k.c.unset[path+".secret"] {
 			k.problem(path+".secret", ch.Line, "required with outbound_url (it signs the messages POSTed there)")
 		}

@@ -19,13 +19,14 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/channel"
+	"github.com/tandemchat/tandem/internal/fields"
 	"github.com/tandemchat/tandem/internal/jsonhttp"
 )
 
 func init() {
 	channel.Register(Kind, channel.Kind{Name: "API",
 		New: func(c channel.Config, d channel.Deps) (channel.Channel, error) {
-			return &Channel{ID: c.ID, OutboundURL: c.OutboundURL, Secret: c.Secret, Client: d.Client(), Inbox: d.Inbox}, nil
+			return &Channel{ID: c.ID, OutboundURL: c.OutboundURL, Secret: c.Secret, MaxText: c.MaxText, Client: d.Client(), Inbox: d.Inbox}, nil
 		},
 		Routes: []channel.Route{
 			{Method: "POST", Pattern: "/api/v1/channels/{channel_id}/messages", Auth: channel.AuthAPI, Handle: inbound},
@@ -45,7 +46,9 @@ type Channel struct {
 	ID          string
 	OutboundURL string
 	Secret      string
-	Client      *http.Client
+	// MaxText caps a customer message's text in characters (0: fields.MaxText, 4,096).
+	MaxText int
+	Client  *http.Client
 	// Inbox stores inbound messages (nil: the channel only sends).
 	Inbox channel.Inbox
 }
@@ -116,13 +119,8 @@ func inbound(ch channel.Channel, w http.ResponseWriter, r *http.Request) error {
 // Parse implements channel.Parser: one customer message, checked field by field.
 func (c *Channel) Parse(ctx context.Context, header http.Header, data []byte) (*channel.Batch, error) {
 	var body inboundBody
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		return nil, jsonhttp.DecodeError(err)
-	}
-	if dec.More() {
-		return nil, tandem.Errorf(tandem.EINVALID, "The body holds more than one JSON value.")
+	if err := jsonhttp.DecodeBytes(data, &body); err != nil {
+		return nil, err
 	}
 	ct, m := body.Contact, body.Message
 	if strings.TrimSpace(ct.ExternalID) == "" {
@@ -167,11 +165,15 @@ func (c *Channel) Parse(ctx context.Context, header http.Header, data []byte) (*
 	default:
 		return nil, jsonhttp.Invalid("message.type", "%q is not a message type (text, image, video, audio, file, sticker, location, option).", msg.Type)
 	}
-	if len(m.ID) > 200 {
-		return nil, jsonhttp.Invalid("message.id", "at most 200 characters.")
+	contact := tandem.Contact{ExternalID: ct.ExternalID, Name: ct.Name, Email: ct.Email, Phone: ct.Phone, Language: ct.Language, Attributes: ct.Attributes}
+	if err := fields.Contact("contact", &contact); err != nil {
+		return nil, err
+	}
+	if err := fields.Message("message", &msg, c.MaxText); err != nil {
+		return nil, err
 	}
 	return &channel.Batch{Messages: []channel.Inbound{{
-		Contact:  tandem.Contact{ExternalID: ct.ExternalID, Name: ct.Name, Email: ct.Email, Phone: ct.Phone, Language: ct.Language, Attributes: ct.Attributes},
+		Contact:  contact,
 		Message:  msg,
 		ClientID: true,
 	}}}, nil

@@ -5,11 +5,9 @@ import (
 	"strings"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/fields"
 	"github.com/tandemchat/tandem/store"
 )
-
-// maxText bounds an agent's message or note.
-const maxText = 10000
 
 // ListParams selects conversations of the inbox.
 type ListParams struct {
@@ -117,6 +115,9 @@ type AssignRequest struct {
 //     while it is queued), where an online member gets it by the team's strategy; with an agent
 //     too, that agent gets it in the new team.
 func (s *Service) Assign(ctx context.Context, by Actor, id string, r AssignRequest) (*store.ConversationInfo, error) {
+	if err := fields.Texts(fields.Check{Field: "agent", Value: r.Agent, Max: fields.MaxEmail}, fields.Check{Field: "team", Value: r.Team, Max: fields.MaxID}); err != nil {
+		return nil, err
+	}
 	r.Agent, r.Team = strings.TrimSpace(r.Agent), strings.TrimSpace(r.Team)
 	if r.Agent == "" && r.Team == "" {
 		return nil, tandem.Errorf(tandem.EINVALID, `agent: give an agent ("me" or an e-mail) or a team.`)
@@ -223,13 +224,14 @@ func (s *Service) enqueue(ctx context.Context, ev tandem.Event) error {
 	return s.cfg.Events.Enqueue(ctx, ev)
 }
 
-func checkText(field, text string) (string, error) {
+// checkText checks an agent's message or note: not blank, valid text of at most max characters.
+func checkText(field, text string, max int) (string, error) {
 	t := strings.TrimSpace(text)
 	if t == "" {
 		return "", tandem.Errorf(tandem.EINVALID, "%s: required.", field)
 	}
-	if len(text) > maxText {
-		return "", tandem.Errorf(tandem.EINVALID, "%s: at most %d bytes.", field, maxText)
+	if err := fields.Text(field, text, max); err != nil {
+		return "", err
 	}
 	return text, nil
 }
@@ -239,7 +241,7 @@ func checkText(field, text string) (string, error) {
 // bot pauses: never both answering). An agent writing in an unassigned conversation takes it
 // first, with the same rule as {agent: "me"}. The message is sent when the runner processes it.
 func (s *Service) Message(ctx context.Context, by Actor, id, text string) (*store.ConversationInfo, error) {
-	text, err := checkText("text", text)
+	text, err := checkText("text", text, fields.MaxAgentText)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +285,7 @@ func (s *Service) Message(ctx context.Context, by Actor, id, text string) (*stor
 
 // Note stores an internal note on a conversation: agents see it, the customer never does.
 func (s *Service) Note(ctx context.Context, by Actor, id, text string) (*tandem.Note, error) {
-	text, err := checkText("text", text)
+	text, err := checkText("text", text, fields.MaxNote)
 	if err != nil {
 		return nil, err
 	}

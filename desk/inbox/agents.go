@@ -12,6 +12,7 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/fields"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -168,6 +169,9 @@ type NewAgent struct {
 func (s *Service) CreateAgent(ctx context.Context, by Actor, p NewAgent) (*AgentView, error) {
 	if !by.Admin {
 		return nil, tandem.Errorf(tandem.EFORBIDDEN, "Only an admin may create agents.")
+	}
+	if err := fields.Texts(fields.Check{Field: "email", Value: p.Email, Max: fields.MaxEmail}, fields.Check{Field: "name", Value: p.Name, Max: fields.MaxName}); err != nil {
+		return nil, err
 	}
 	email := strings.ToLower(strings.TrimSpace(p.Email))
 	if !validEmail(email) {

@@ -957,13 +957,15 @@ export interface components {
                 email?: string;
                 phone?: string;
                 language?: string;
+                /** @description At most 100 entries, keys of at most 100 characters, text values of at most 4,096, 16 KB as JSON in all. */
                 attributes?: Record<string, never>;
             };
             message: {
-                /** @description Your id of the message; the same id twice is accepted once. */
+                /** @description Your id of the message. The same id again with the same content is accepted once (200, the first answer); with another contact or message it is 409 idempotency_conflict. */
                 id?: string;
                 /** @enum {string} */
                 type?: "text" | "image" | "video" | "audio" | "file" | "sticker" | "location" | "option";
+                /** @description At most 4,096 characters, or the channel's max_text; valid UTF-8 without NUL. */
                 text?: string;
                 media?: components["schemas"]["Media"];
                 location?: components["schemas"]["Location"];
