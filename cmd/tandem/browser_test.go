@@ -25,8 +25,9 @@ import (
 // ./...` passes on a fresh machine; TANDEM_BROWSER_TESTS=required (set by .ci/run) makes that a
 // failure. Screenshots of each screen go to the test's artifact folder (go test -artifacts).
 
-// browser starts a headless chromium with a fresh profile and returns its context.
-func browser(t *testing.T, width, height int) context.Context {
+// browser starts a headless chromium with a fresh profile (and extra options) and returns its
+// context.
+func browser(t *testing.T, width, height int, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -45,6 +46,7 @@ func browser(t *testing.T, width, height int) context.Context {
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.Flag("hide-scrollbars", true), chromedp.Flag("mute-audio", true),
 	}
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelB(); cancelA() })

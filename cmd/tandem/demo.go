@@ -52,7 +52,10 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		return m.chat(ctx, chatOptions{Config: cfg, Flows: flows, CheckConfig: true, Channel: "api",
 			Contact: tandem.Contact{Name: "Ana Souza", Phone: "+5511999990000"}, Start: time.Now().Truncate(time.Second)})
 	}
-	cfg.Channels = append(cfg.Channels, config.Channel{ID: "api", Kind: "api"})
+	cfg.Channels = append(cfg.Channels, config.Channel{ID: "api", Kind: "api"}, demoWebChannel)
+	if err := os.WriteFile(filepath.Join(cfg.FlowsDir, "web-welcome.yaml"), []byte(demoWelcomeFlow), 0o600); err != nil {
+		return err
+	}
 	data := filepath.Join(dir, "data")
 	db, err := store.OpenDir(ctx, data)
 	if err != nil {
@@ -76,7 +79,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	m.Getenv = withoutEnv(m.Getenv, "TANDEM_DATABASE_URL") // the demo always uses its own SQLite folder
 	return m.serve(ctx, serveOptions{
 		Config: cfg, Addr: *addr, Data: data, LogFormat: "text", LogLevel: "warn",
-		HTTP: demoHTTP{next: http.DefaultTransport},
+		HTTP: demoHTTP{next: http.DefaultTransport}, Mount: mountDemoShop,
 		Ready: func(listen string) {
 			base := "http://" + displayAddr(listen)
 			fmt.Fprintf(m.Stdout, demoText, base, dir, token, demoAgent, demoPassword)
@@ -85,6 +88,8 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 }
 
 const demoText = `
+Open the demo shop and chat with the bot: %[1]s/demo/
+
 Tandem demo is running at %[1]s
 (data in %[2]s, removed when you stop it with Ctrl-C)
 

@@ -48,6 +48,8 @@ type serveOptions struct {
 	HTTP runner.HTTPDoer
 	// WrapObserver, when set, wraps the metrics observer of the runner (bench measurements).
 	WrapObserver func(runner.Observer) runner.Observer
+	// Mount adds pages of the command's own to the server (the demo's shop page).
+	Mount func(mux *http.ServeMux)
 }
 
 // server is a running Tandem: database, runner, HTTP API.
@@ -325,6 +327,9 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	root := http.NewServeMux()
 	root.Handle("/", s.api)
 	web.New().Register(root)
+	if o.Mount != nil {
+		o.Mount(root)
+	}
 	s.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 90 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	store := "sqlite " + db.Path()

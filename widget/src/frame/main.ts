@@ -209,6 +209,8 @@ function onShown(v: boolean) {
     unread = 0;
     emit("unread", { count: 0 });
     input.focus();
+    // What came while the chat was hidden was laid out without a height: show the newest.
+    requestAnimationFrame(() => (log.scrollTop = log.scrollHeight));
     if (!conversationId && token && !blocked) call("POST", "conversations", {}).catch(() => {});
   }
 }
@@ -506,6 +508,13 @@ form.addEventListener("submit", (e) => {
   if (!text) return;
   input.value = "";
   grow();
+  // Some input methods still deliver the Enter's line break after the keydown: drop it.
+  setTimeout(() => {
+    if (!input.value.trim()) {
+      input.value = "";
+      grow();
+    }
+  });
   send({ text }, text).catch(() => {});
 });
 

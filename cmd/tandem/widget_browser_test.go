@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// The widget's browser test: a shop's page on one 127.0.0.1 port embeds the snippet served by
+// tandem on another, and a visitor uses it as a person would, in Debian's chromium.
+
+// hostPage serves a shop's page with the widget's snippet from tandem at base.
+func hostPage(t *testing.T, title, base, settings string) *httptest.Server {
+	t.Helper()
+	page := `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>` + title + `</title>
+<style>body{margin:0;font:16px system-ui,sans-serif;background:#faf7f2;color:#222} header{padding:20px 32px;background:#0f766e;color:#fff;font-size:22px;font-weight:700}
+main{padding:32px} .p{display:inline-block;width:200px;height:150px;margin:0 16px 16px 0;border-radius:12px;background:#e7efe9}</style></head>
+<body><header>` + title + `</header><main><h1>Lamps that last</h1><p>Hand-made lamps, shipped in two days.</p>
+<div class="p"></div><div class="p"></div><div class="p"></div></main>
+<script>window.tandemSettings = ` + settings + `;</script>
+<script src="` + base + `/widget/v1/loader.js" async></script></body></html>`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(page))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// frame is the widget's chat frame in a page: an iframe of tandem's origin, same-site with the
+// shop's page here (two ports of 127.0.0.1), so chromium keeps it in the page's process and
+// queries reach into it from its element.
+type frame struct {
+	p    *page
+	node *chromedp.Node
+}
+
+// chatFrame returns the page's widget frame.
+func chatFrame(t *testing.T, p *page) *frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+	defer cancel()
+	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(`iframe[src*="/widget/v1/frame"]`)))
+	if err != nil || len(nodes) == 0 {
+		p.shot("failed")
+		t.Fatalf("the widget's frame: %v", err)
+	}
+	return &frame{p: p, node: nodes[0]}
+}
+
+// wait waits until a JavaScript condition holds in the frame.
+func (f *frame) wait(what, cond string) {
+	f.p.t.Helper()
+	f.p.run("wait for "+what, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInFrame(f.node), chromedp.WithPollingTimeout(12*time.Second)))
+}
+
+// click clicks the element of a CSS selector in the frame, as a mouse does.
+func (f *frame) click(what, sel string) {
+	f.p.t.Helper()
+	f.p.run("click "+what, chromedp.Click(chromedp.CSS(sel), chromedp.FromNode(f.node), chromedp.NodeVisible))
+}
+
+// typeIn types text into the element of a CSS selector in the frame.
+func (f *frame) typeIn(sel, text string) {
+	f.p.t.Helper()
+	f.p.run("type "+text, chromedp.SendKeys(chromedp.CSS(sel), text, chromedp.FromNode(f.node), chromedp.NodeVisible))
+}
+
+// text returns a string the frame's JavaScript computes (it must not be empty).
+func (f *frame) text(js string) string {
+	f.p.t.Helper()
+	ctx, cancel := context.WithTimeout(f.p.ctx, 15*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Poll[string](js, chromedp.WithPollingInFrame(f.node), chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		f.p.t.Fatalf("evaluate in the frame %s: %v", js, err)
+	}
+	return v
+}
+
+// logHas is a frame condition: the message log shows text.
+func logHas(text string) string {
+	return fmt.Sprintf(`!!document.querySelector(".log") && document.querySelector(".log").innerText.includes(%q)`, text)
+}
+
+// openWidget clicks the launcher once the loader is ready and returns the frame.
+func openWidget(t *testing.T, p *page) *frame {
+	t.Helper()
+	p.waitFor("the widget is ready", `!!window.Tandem`)
+	p.run("open the chat", chromedp.Click(chromedp.CSS(`button[aria-label="Open chat"]`), chromedp.NodeVisible))
+	p.waitFor("the chat is open", `Tandem.isOpen()`)
+	return chatFrame(t, p)
+}
+
+// TestBrowserWidget: a visitor of a shop opens the widget, gets the greeting with buttons,
+// clicks one, answers a question, is handed to the inbox; an agent answers through the inbox
+// API; the visitor sees the agent's name and message, reloads and sees the whole history
+// once. A page of an origin not allowed cannot frame the widget; a forged identity hash stays
+// unverified. Screenshots go to the test's artifact folder.
+func TestBrowserWidget(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	data := filepath.Join(t.TempDir(), "data")
+	// The shop's page must exist (for its origin) before tandem's configuration names it.
+	var tandemBase string
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hostPage(t, "Lumen & Co.", tandemBase, `{channel: "web"}`).Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(shop.Close)
+	cfg := widgetWorkspace(t, c, shop.URL, data)
+	_, tandemBase = c.serve(t, "--config", cfg, "--data", data)
+
+	p := newPage(t, shop.URL, 1280, 800)
+	p.run("open the shop", chromedp.Navigate(shop.URL+"/"))
+	p.waitFor("the launcher", `!!document.querySelector('button[aria-label="Open chat"]') && document.querySelector('button[aria-label="Open chat"]').offsetWidth > 0`)
+	p.shot("shop-with-launcher")
+	f := openWidget(t, p)
+
+	// The greeting with its buttons; a click on one.
+	f.wait("the greeting", logHas("Hi! Welcome to Lumen & Co. How can we help?"))
+	f.wait("the buttons", `document.querySelectorAll(".choices button").length === 2`)
+	f.wait("connected", `!document.querySelector("main").classList.contains("connecting")`)
+	p.shot("greeting")
+	if got := f.text(`document.querySelector(".choices button:nth-child(2)").innerText`); got != "Talk to a person" {
+		t.Fatalf("the second button says %q", got)
+	}
+	f.click("Talk to a person", ".choices button:nth-child(2)")
+	f.wait("the question", logHas("Sure. In a few words, what is it about?"))
+
+	// The answer, typed and sent with Enter; the handoff.
+	f.typeIn("#text", "My lamp arrived broken"+kb.Enter)
+	f.wait("the handoff", logHas("Connecting you with an agent"))
+	f.wait("the queued status", `document.querySelector("#status").innerText.includes("Waiting for an agent")`)
+	p.shot("queued")
+
+	// The agent answers through the inbox API.
+	var login struct {
+		Token string `json:"token"`
+	}
+	if st := (apiClient{t: t, base: tandemBase}).call("POST", "/api/v1/inbox/login", map[string]string{"email": "ana@shop.test", "password": "ana-password"}, &login); st != 200 {
+		t.Fatalf("login: %d", st)
+	}
+	ana := apiClient{t: t, base: tandemBase, token: login.Token}
+	var queue struct {
+		Conversations []struct {
+			ID string `json:"id"`
+		} `json:"conversations"`
+	}
+	if st := ana.call("GET", "/api/v1/inbox/conversations?status=queued", nil, &queue); st != 200 || len(queue.Conversations) != 1 {
+		t.Fatalf("queue: %d %+v", st, queue)
+	}
+	conv := queue.Conversations[0].ID
+	ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/typing", nil, nil)
+	f.wait("the agent typing", `document.querySelector(".typing").innerText.includes("Ana Lima is typing")`)
+	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/messages", map[string]string{"text": "Hi, I'm Ana. I'm sorry about the lamp: I'm sending a new one today."}, nil); st != 202 {
+		t.Fatalf("agent message: %d", st)
+	}
+	f.wait("the agent's message", logHas("I'm sending a new one today."))
+	f.wait("the agent's name", `document.querySelector("#status").innerText.includes("You're chatting with Ana Lima") && document.querySelector(".msg.agent .name").innerText === "Ana Lima"`)
+	p.shot("agent-answered")
+
+	// A reload: the whole history, each message once.
+	history := []string{"Hi! Welcome to Lumen & Co. How can we help?", "Talk to a person", "Sure. In a few words, what is it about?",
+		"My lamp arrived broken", "Connecting you with an agent", "Hi, I'm Ana. I'm sorry about the lamp"}
+	p.run("reload", chromedp.Reload())
+	f = openWidget(t, p)
+	f.wait("the history", logHas("I'm sending a new one today."))
+	for _, h := range history {
+		if n := f.text(fmt.Sprintf(`String([...document.querySelectorAll(".msg .text")].filter(e => e.innerText.includes(%q)).length)`, h)); n != "1" {
+			t.Errorf("after the reload %q is shown %s times, want once", h, n)
+		}
+	}
+	p.shot("after-reload")
+
+	// A forged identity hash stays unverified.
+	p.eval(`window.verdict = ""; Tandem.setUser({externalId: "u-42", hash: "` + strings.Repeat("ab", 32) + `", email: "ana@example.com"}).then(r => window.verdict = "verified=" + r.verified, e => window.verdict = "error " + e.code)`)
+	p.waitFor("setUser's answer", `window.verdict !== ""`)
+	if got := evalTo[string](p, `window.verdict`); got != "verified=false" {
+		t.Errorf("a forged identity hash: %s, want verified=false", got)
+	}
+
+	// A page of another origin cannot frame the widget: its loader never gets ready, and the
+	// frame is refused by frame-ancestors.
+	evil := hostPage(t, "Not allowed", tandemBase, `{channel: "web"}`)
+	q := newPage(t, evil.URL, 1280, 800)
+	q.run("open the other site", chromedp.Navigate(evil.URL+"/"))
+	q.waitFor("the frame loaded (or was refused)", `!!document.querySelector("iframe") && performance.getEntriesByType("resource").some(e => e.name.includes("/widget/v1/frame?"))`)
+	ctx, cancel := context.WithTimeout(q.ctx, 4*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!window.Tandem`, chromedp.WithPollingTimeout(3*time.Second))); err == nil {
+		t.Error("a page of an origin not allowed got a working widget")
+	}
+	// The refused frame shows chromium's error page, not the chat.
+	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(`iframe[src*="/widget/v1/frame"]`)))
+	if err == nil && len(nodes) > 0 {
+		fctx, cancel := context.WithTimeout(q.ctx, 3*time.Second)
+		defer cancel()
+		if _, err := chromedp.Run(fctx, chromedp.Poll[bool](`!!document.querySelector("main .log")`, chromedp.WithPollingInFrame(nodes[0]), chromedp.WithPollingTimeout(2*time.Second))); err == nil {
+			t.Error("the widget's frame rendered inside a page of an origin not allowed")
+		}
+	}
+	q.shot("not-allowed")
+}
