@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +209,31 @@ func TestBrowserWidget(t *testing.T) {
 		}
 	}
 	q.shot("not-allowed")
+}
+
+// TestBrowserDemoWidget: `tandem demo` prints its shop's address first; there the widget
+// greets with the menu's buttons, and "Order status" with an order number gets the shop's
+// answer.
+func TestBrowserDemoWidget(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	proc := c.start(t, "demo", "--addr", "127.0.0.1:0")
+	m := proc.stdout.wait(t, regexp.MustCompile(`Open the demo shop and chat with the bot: (http://\S+)/demo/|tandem: .*`), 60*time.Second)
+	if m[1] == "" {
+		t.Fatalf("demo did not start: %s\nstderr: %s", m[0], proc.stderr.String())
+	}
+	if first := strings.TrimSpace(proc.stdout.String()); !strings.HasPrefix(first, "Open the demo shop") {
+		t.Errorf("the demo's output does not start with the shop's address:\n%s", first)
+	}
+	p := newPage(t, m[1], 1280, 800)
+	p.run("open the demo shop", chromedp.Navigate(m[1]+"/demo/"))
+	f := openWidget(t, p)
+	f.wait("the greeting", logHas("Welcome to ACME Outdoor"))
+	f.wait("the menu's buttons", `[...document.querySelectorAll(".choices button")].map(b => b.innerText).join("|") === "Order status|Talk to sales|A person, please|Ask a question"`)
+	p.shot("demo-greeting")
+	f.click("Order status", ".choices button:nth-child(1)")
+	f.wait("the order question", logHas("order number"))
+	f.typeIn("#text", "10234"+kb.Enter)
+	f.wait("the shop's answer", `[...document.querySelectorAll(".msg.out .text")].some(e => e.innerText.includes("10234"))`)
+	p.shot("demo-order")
 }
