@@ -106,8 +106,10 @@ func openWidget(t *testing.T, p *page) *frame {
 // API; the visitor sees the agent's name and message, reloads and sees the whole history
 // once. A page of an origin not allowed cannot frame the widget; a forged identity hash stays
 // unverified. Screenshots go to the test's artifact folder.
+//
+// Not parallel: chromium is heavy on a small machine; the browser tests of the web app run in
+// parallel after it.
 func TestBrowserWidget(t *testing.T) {
-	t.Parallel()
 	c := cli{env: map[string]string{}}
 	data := filepath.Join(t.TempDir(), "data")
 	// The shop's page must exist (for its origin) before tandem's configuration names it.
@@ -214,8 +216,7 @@ func TestBrowserWidget(t *testing.T) {
 // TestBrowserDemoWidget: `tandem demo` prints its shop's address first; there the widget
 // greets with the menu's buttons, and "Order status" with an order number gets the shop's
 // answer.
-func TestBrowserDemoWidget(t *testing.T) {
-	t.Parallel()
+func TestBrowserDemoWidget(t *testing.T) { // not parallel, as TestBrowserWidget
 	c := cli{env: map[string]string{}}
 	proc := c.start(t, "demo", "--addr", "127.0.0.1:0")
 	m := proc.stdout.wait(t, regexp.MustCompile(`Open the demo shop and chat with the bot: (http://\S+)/demo/|tandem: .*`), 60*time.Second)
