@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/park"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -87,46 +89,107 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request) er
 	}
 	p := store.MessagesParams{ConversationID: id, After: q.Get("after"), Limit: limit}
 	deadline := time.Now().Add(wait)
-	for {
-		var notified chan struct{}
-		if s.cfg.Hub != nil && wait > 0 {
-			notified = s.cfg.Hub.wait(id)
-		}
-		msgs, err := s.cfg.DB.Messages(r.Context(), p)
+	// answer writes the messages after the cursor; with none, only once the wait is up
+	// (false: nothing written).
+	answer := func(ctx context.Context, w http.ResponseWriter, last bool) (bool, error) {
+		msgs, err := s.cfg.DB.Messages(ctx, p)
 		if err != nil {
-			if notified != nil {
-				s.cfg.Hub.cancel(id, notified)
+			return false, err
+		}
+		if len(msgs) == 0 && !last {
+			return false, nil
+		}
+		out := make([]messageJSON, len(msgs))
+		cursor := p.After
+		for i := range msgs {
+			out[i] = toMessageJSON(&msgs[i])
+			cursor = msgs[i].ID
+		}
+		return true, writeJSON(w, http.StatusOK, map[string]any{"messages": out, "next_cursor": cursor})
+	}
+	for {
+		var t *park.Ticket
+		if s.cfg.Hub != nil && wait > 0 {
+			// Watched before the read: a message committed in between wakes it.
+			t = s.cfg.Hub.lot.Watch(id)
+		}
+		left := time.Until(deadline)
+		done, err := answer(r.Context(), w, left <= 0)
+		if done || err != nil {
+			if t != nil {
+				t.Cancel()
 			}
 			return err
 		}
-		left := time.Until(deadline)
-		if len(msgs) > 0 || left <= 0 {
-			if notified != nil {
-				s.cfg.Hub.cancel(id, notified)
+		if t == nil {
+			// No hub: look again on a short tick.
+			if err := sleepCtx(r.Context(), min(left, 500*time.Millisecond)); err != nil {
+				return err
 			}
-			out := make([]messageJSON, len(msgs))
-			cursor := p.After
-			for i := range msgs {
-				out[i] = toMessageJSON(&msgs[i])
-				cursor = msgs[i].ID
-			}
-			return writeJSON(w, http.StatusOK, map[string]any{"messages": out, "next_cursor": cursor})
+			continue
 		}
-		// Re-read on a short tick too: another replica may have committed the message.
-		tick := time.NewTimer(min(left, 500*time.Millisecond))
-		select {
-		case <-notified:
-		case <-tick.C:
-			if notified != nil {
-				s.cfg.Hub.cancel(id, notified)
+		// Nothing yet: the request waits in the hub without a goroutine of its own.
+		parked, err := t.Park(w, park.Request{Deadline: deadline, Answer: func(ctx context.Context, last bool) (*park.Answer, bool) {
+			rec := park.NewRecorder()
+			done, err := answer(ctx, rec, last)
+			if err != nil {
+				writeError(rec, err)
+				return rec.Answer(), true
 			}
+			return rec.Answer(), done
+		}, Done: s.parkedRecord(r)})
+		if err != nil {
+			t.Cancel()
+			return err
+		}
+		if parked {
+			markParked(r)
+			return nil
+		}
+		// The connection cannot be taken over (HTTP/2): wait here.
+		tick := time.NewTimer(left)
+		select {
+		case <-t.Woken():
+		case <-tick.C:
+			t.Cancel()
 		case <-r.Context().Done():
 			tick.Stop()
-			if notified != nil {
-				s.cfg.Hub.cancel(id, notified)
-			}
+			t.Cancel()
 			return r.Context().Err()
 		}
 		tick.Stop()
+	}
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// parkedRecord returns what records a parked request once it ends (the client gone: 499).
+func (s *Server) parkedRecord(r *http.Request) func(status int) {
+	info, _ := r.Context().Value(keyRequest).(*reqInfo)
+	if info == nil {
+		return nil
+	}
+	return func(status int) {
+		if status == 0 {
+			status = statusClientClosed
+		}
+		s.record(info, status)
+	}
+}
+
+// markParked tells wrap that the request's end is recorded by whoever answers it.
+func markParked(r *http.Request) {
+	if info, _ := r.Context().Value(keyRequest).(*reqInfo); info != nil {
+		info.parked = true
 	}
 }

@@ -313,9 +313,7 @@ func TestMessagesLongPoll(t *testing.T) {
 		done <- result{l, time.Since(start)}
 	}()
 	waitFor(t, "the long-poll to wait on the conversation", 10*time.Second, func() bool {
-		e.hub.mu.Lock()
-		defer e.hub.mu.Unlock()
-		return len(e.hub.waiters[conv]) > 0
+		return e.hub.lot.Watching(conv) > 0
 	})
 	select {
 	case r := <-done:
@@ -344,7 +342,7 @@ func TestMessagesLongPoll(t *testing.T) {
 	if d := time.Since(start); d < 300*time.Millisecond || len(empty.Messages) != 0 || empty.NextCursor != last {
 		t.Errorf("wait=300ms with nothing new: %d messages, cursor %q after %s; want none, %q, after ≥ 300ms", len(empty.Messages), empty.NextCursor, d, last)
 	}
-	if n := len(e.hub.waiters[conv]); n != 0 {
+	if n := e.hub.lot.Watching(conv); n != 0 {
 		t.Errorf("%d waiters left on the hub", n)
 	}
 }
@@ -519,9 +517,7 @@ func TestMessagesLongPollClientGone(t *testing.T) {
 		done <- err
 	}()
 	waiting := func() int {
-		e.hub.mu.Lock()
-		defer e.hub.mu.Unlock()
-		return len(e.hub.waiters[conv])
+		return e.hub.lot.Watching(conv)
 	}
 	waitFor(t, "the long-poll to wait", 10*time.Second, func() bool { return waiting() > 0 })
 	cancel()

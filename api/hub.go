@@ -1,52 +1,83 @@
 package api
 
-import "sync"
+import (
+	"context"
+	"time"
 
-// Hub wakes long-polls waiting on a conversation when it gets messages. Replicas do not share
-// it: a long-poll also re-reads the database on a short tick, so a message committed by another
-// process is seen too.
+	"github.com/tandemchat/tandem/internal/park"
+)
+
+// Hub is where the API's long-polls wait, by conversation: a parked long-poll holds no
+// goroutine (internal/park). Replicas do not share it: on PostgreSQL, Follow looks for
+// conversations other replicas changed and wakes their long-polls here.
 type Hub struct {
-	mu      sync.Mutex
-	waiters map[string][]chan struct{}
+	lot  *park.Lot
+	stop chan struct{}
+	done chan struct{}
 }
 
 // NewHub returns a hub.
-func NewHub() *Hub { return &Hub{waiters: map[string][]chan struct{}{}} }
+func NewHub() *Hub { return &Hub{lot: park.New(0), stop: make(chan struct{})} }
 
 // Notify wakes everyone waiting on the conversation.
-func (h *Hub) Notify(conversationID string) {
-	h.mu.Lock()
-	ws := h.waiters[conversationID]
-	delete(h.waiters, conversationID)
-	h.mu.Unlock()
-	for _, c := range ws {
-		close(c)
-	}
-}
+func (h *Hub) Notify(conversationID string) { h.lot.Wake(conversationID) }
 
-// wait returns a channel closed at the conversation's next notification.
-func (h *Hub) wait(conversationID string) chan struct{} {
-	c := make(chan struct{})
-	h.mu.Lock()
-	h.waiters[conversationID] = append(h.waiters[conversationID], c)
-	h.mu.Unlock()
-	return c
-}
+// Waiting returns how many long-polls are parked.
+func (h *Hub) Waiting() int { return h.lot.Waiting() }
 
-// cancel forgets a wait that ended without a notification.
-func (h *Hub) cancel(conversationID string, c chan struct{}) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ws := h.waiters[conversationID]
-	for i, w := range ws {
-		if w == c {
-			ws = append(ws[:i], ws[i+1:]...)
-			break
+// Changed lists the conversations changed after since and when the last of them changed.
+type Changed func(ctx context.Context, since time.Time) (ids []string, last time.Time, err error)
+
+// followLag is how far back each look starts again: commits of other replicas may land out of
+// the order of their times.
+const followLag = 2 * time.Second
+
+// Follow wakes, every interval, the long-polls of conversations that changed meanwhile (other
+// replicas' commits). One query per interval, whatever the number of long-polls; none while
+// nothing waits. Call it once, before Stop.
+func (h *Hub) Follow(changed Changed, every time.Duration, now func() time.Time) {
+	h.done = make(chan struct{})
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		since := now()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+			}
+			if h.lot.Empty() {
+				since = now()
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every+5*time.Second)
+			ids, last, err := changed(ctx, since.Add(-followLag))
+			cancel()
+			if err != nil {
+				continue // looked again at the next tick
+			}
+			if last.After(since) {
+				since = last
+			}
+			for _, id := range ids {
+				h.lot.Wake(id)
+			}
 		}
+	}()
+}
+
+// Stop answers every parked long-poll (as when its wait is up) and ends Follow.
+func (h *Hub) Stop() {
+	select {
+	case <-h.stop:
+		return
+	default:
 	}
-	if len(ws) == 0 {
-		delete(h.waiters, conversationID)
-	} else {
-		h.waiters[conversationID] = ws
+	close(h.stop)
+	if h.done != nil {
+		<-h.done
 	}
+	h.lot.Stop()
 }

@@ -29,7 +29,17 @@ type ctxKey int
 const (
 	keyCaller ctxKey = iota
 	keyRequestID
+	keyRequest
 )
+
+// reqInfo is what wrap records of a request once it ends. A handler that parks its request (a
+// long-poll waiting without a goroutine) records it itself when the answer is written.
+// It keeps strings, not the request: a parked request must not hold net/http's buffers.
+type reqInfo struct {
+	name, rid, method, path string
+	start                   time.Time
+	parked                  bool
+}
 
 // statusWriter records the status a handler wrote.
 type statusWriter struct {
@@ -74,7 +84,8 @@ func (s *Server) wrap(rt route) http.Handler {
 			rid = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", rid)
-		ctx := context.WithValue(r.Context(), keyRequestID, rid)
+		info := &reqInfo{name: name, rid: rid, method: r.Method, path: r.URL.Path, start: start}
+		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, rid), keyRequest, info)
 		r = r.WithContext(ctx)
 		defer func() {
 			if p := recover(); p != nil {
@@ -86,16 +97,9 @@ func (s *Server) wrap(rt route) http.Handler {
 					writeError(w, tandem.Errorf(tandem.EINTERNAL, "Internal error (request %s).", rid))
 				}
 			}
-			d := time.Since(start)
-			if s.cfg.Observer != nil {
-				s.cfg.Observer.Request(name, w.status, d)
+			if !info.parked {
+				s.record(info, w.status)
 			}
-			level := s.log.Debug
-			if w.status >= 500 {
-				level = s.log.Warn
-			}
-			level("http request", "method", r.Method, "path", r.URL.Path, "route", name, "status", w.status,
-				"duration_ms", float64(d.Microseconds())/1000, "request_id", rid)
 		}()
 		err := s.serve(w, r, rt)
 		if err == nil {
@@ -115,6 +119,20 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		writeError(w, err)
 	})
+}
+
+// record reports a finished request to the metrics and the log.
+func (s *Server) record(info *reqInfo, status int) {
+	d := time.Since(info.start)
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.Request(info.name, status, d)
+	}
+	level := s.log.Debug
+	if status >= 500 {
+		level = s.log.Warn
+	}
+	level("http request", "method", info.method, "path", info.path, "route", info.name, "status", status,
+		"duration_ms", float64(d.Microseconds())/1000, "request_id", info.rid)
 }
 
 // serve checks who calls (access.go) and their rate, then runs the handler: the one place

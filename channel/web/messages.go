@@ -13,6 +13,7 @@ import (
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/internal/jsonhttp"
+	"github.com/tandemchat/tandem/internal/park"
 )
 
 // messageJSON is a message as the widget sees it (web-widget B6). Agents appear by name only.
@@ -338,34 +339,27 @@ func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 		}
 		wait = min(d, maxWait)
 	}
-	ctx := r.Context()
 	deadline := time.Now().Add(wait)
 	cur := q.Get("after")
-	for {
+	// answer writes the messages after the cursor; with none, only once the wait is up (false:
+	// nothing written).
+	answer := func(ctx context.Context, w http.ResponseWriter, last bool) (bool, error) {
 		convs, err := be.Conversations(ctx, s.ContactID, c.id)
 		if err != nil {
-			return err
+			return false, err
 		}
-		var notified chan struct{}
-		if wait > 0 {
-			notified = c.streams.wait(s.ContactID, convs)
-		}
-		st := &stream{fresh: true, cursor: cur}
+		c.streams.learn(s.ContactID, convs)
 		pos := startPositions(convs, cur)
-		st.pos, st.fresh = pos, false
 		msgs := []messageJSON{}
 		next := cur
 		for _, cv := range convs {
-			p := findPos(st.pos, cv.ID)
+			p := findPos(pos, cv.ID)
 			for p.seq < cv.MsgSeq && len(msgs) < 500 {
 				list, err := be.Messages(ctx, cv.ID, p.seq, readBatch)
-				if err != nil || len(list) == 0 {
-					if notified != nil {
-						c.streams.cancelWait(s.ContactID, notified)
-					}
-					if err != nil {
-						return err
-					}
+				if err != nil {
+					return false, err
+				}
+				if len(list) == 0 {
 					break
 				}
 				for i := range list {
@@ -375,30 +369,61 @@ func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 		}
-		left := time.Until(deadline)
-		if len(msgs) > 0 || left <= 0 {
-			if notified != nil {
-				c.streams.cancelWait(s.ContactID, notified)
-			}
-			status := []conversationJSON{}
-			if n := len(convs); n > 0 {
-				status = append(status, c.conversationJSON(ctx, be, &convs[n-1], convs[n-1].MsgSeq))
-				if next == "" {
-					next = cursor(convs[n-1].ID, convs[n-1].MsgSeq)
-				}
-			}
-			return jsonhttp.Write(w, http.StatusOK, map[string]any{"messages": msgs, "next_cursor": next, "conversations": status})
+		if len(msgs) == 0 && !last {
+			return false, nil
 		}
-		// Another replica may commit the message: look again on a short tick too.
-		tick := time.NewTimer(min(left, time.Second))
+		status := []conversationJSON{}
+		if n := len(convs); n > 0 {
+			status = append(status, c.conversationJSON(ctx, be, &convs[n-1], convs[n-1].MsgSeq))
+			if next == "" {
+				next = cursor(convs[n-1].ID, convs[n-1].MsgSeq)
+			}
+		}
+		return true, jsonhttp.Write(w, http.StatusOK, map[string]any{"messages": msgs, "next_cursor": next, "conversations": status})
+	}
+	for {
+		var t *park.Ticket
+		if wait > 0 {
+			// Watched before the read: a change committed in between wakes it.
+			t = c.streams.lot.Watch(s.ContactID)
+		}
+		left := time.Until(deadline)
+		done, err := answer(r.Context(), w, left <= 0)
+		if done || err != nil {
+			if t != nil {
+				t.Cancel()
+			}
+			return err
+		}
+		// Nothing yet: the poll waits in the channel's lot without a goroutine of its own (other
+		// replicas' commits wake it through the look for changes).
+		parked, err := t.Park(w, park.Request{Deadline: deadline, Answer: func(ctx context.Context, last bool) (*park.Answer, bool) {
+			rec := park.NewRecorder()
+			done, err := answer(ctx, rec, last)
+			if err != nil {
+				c.log.Warn("widget long poll: messages cannot be read", "err", err)
+				return &park.Answer{Status: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}},
+					Body: []byte(`{"error":{"code":"unavailable","message":"The messages cannot be read now; retry."}}`)}, true
+			}
+			return rec.Answer(), done
+		}})
+		if err != nil {
+			t.Cancel()
+			return err
+		}
+		if parked {
+			return nil
+		}
+		// The connection cannot be taken over (HTTP/2): wait here.
+		tick := time.NewTimer(left)
 		select {
-		case <-notified:
+		case <-t.Woken():
 		case <-tick.C:
-			c.streams.cancelWait(s.ContactID, notified)
-		case <-ctx.Done():
+			t.Cancel()
+		case <-r.Context().Done():
 			tick.Stop()
-			c.streams.cancelWait(s.ContactID, notified)
-			return ctx.Err()
+			t.Cancel()
+			return r.Context().Err()
 		}
 		tick.Stop()
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/park"
 )
 
 // Stream timing and limits.
@@ -112,8 +113,8 @@ type streams struct {
 	byContact map[string]map[*stream]struct{}
 	// convContact maps a conversation to its contact, learnt as streams read them.
 	convContact map[string]string
-	// polls are the long polls waiting, by contact.
-	polls   map[string][]chan struct{}
+	// lot holds the long polls waiting, by contact, without a goroutine each.
+	lot     *park.Lot
 	count   map[string][]*stream // open streams by session, oldest first
 	sem     chan struct{}
 	stopC   chan struct{}
@@ -124,7 +125,7 @@ type streams struct {
 
 func newStreams(c *Channel) *streams {
 	return &streams{c: c, byContact: map[string]map[*stream]struct{}{}, convContact: map[string]string{},
-		polls: map[string][]chan struct{}{}, count: map[string][]*stream{}, sem: make(chan struct{}, maxDeliveries), stopC: make(chan struct{})}
+		lot: park.New(maxDeliveries), count: map[string][]*stream{}, sem: make(chan struct{}, maxDeliveries), stopC: make(chan struct{})}
 }
 
 // start runs the pinger and, with poll > 0, the look for other replicas' changes.
@@ -158,13 +159,8 @@ func (s *streams) stop() {
 			all = append(all, st)
 		}
 	}
-	for _, ws := range s.polls {
-		for _, w := range ws {
-			close(w)
-		}
-	}
-	clear(s.polls)
 	s.mu.Unlock()
+	s.lot.Stop() // parked long polls get their answer now
 	for _, st := range all {
 		s.end(st)
 	}
@@ -254,10 +250,7 @@ func (s *streams) wakeContact(contactID string) {
 }
 
 func (s *streams) wakeLocked(contactID string) {
-	for _, w := range s.polls[contactID] {
-		close(w)
-	}
-	delete(s.polls, contactID)
+	s.lot.Wake(contactID)
 	for st := range s.byContact[contactID] {
 		st.dirty = true
 		s.scheduleLocked(st)
@@ -555,37 +548,13 @@ func (s *streams) changes(poll time.Duration) {
 	}
 }
 
-// wait registers a long poll of a contact; the channel is closed at the contact's next change.
-func (s *streams) wait(contactID string, convs []Conversation) chan struct{} {
-	w := make(chan struct{})
+// learn records which contact a long poll's conversations belong to, so that their
+// notifications reach it.
+func (s *streams) learn(contactID string, convs []Conversation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		close(w)
-		return w
-	}
 	for _, cv := range convs {
 		s.convContact[cv.ID] = contactID
-	}
-	s.polls[contactID] = append(s.polls[contactID], w)
-	return w
-}
-
-// cancelWait forgets a long poll that ended without a change.
-func (s *streams) cancelWait(contactID string, w chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ws := s.polls[contactID]
-	for i, x := range ws {
-		if x == w {
-			ws = append(ws[:i:i], ws[i+1:]...)
-			break
-		}
-	}
-	if len(ws) == 0 {
-		delete(s.polls, contactID)
-	} else {
-		s.polls[contactID] = ws
 	}
 }
 

@@ -54,7 +54,7 @@ Usage:
   tandem token create [--name NAME] [--data DIR]   mint an API token
   tandem secret set NAME | list | delete NAME | rotate | key   secrets stored in the database, sealed
   tandem agent create --email E --password-stdin [--name N] [--role agent|admin] [--teams T]   an inbox login
-  tandem bench w1|w2 [--duration 10s] [--concurrency 64] [--baseline] [--json]
+  tandem bench w1|w2|w3 [--duration 10s] [--concurrency 64] [--baseline] [--json]
   tandem version
 
 Run "tandem COMMAND --help" for a command's options.

@@ -40,12 +40,19 @@ type benchOptions struct {
 	Due         int
 	// MemProfile, when set, is where W2 writes a heap profile once its conversations wait.
 	MemProfile string
+	// Streams is how many idle connections W3 opens; LongPoll makes them API long-polls
+	// instead of widget event streams.
+	Streams  int
+	LongPoll bool
 }
 
-// runBench is `tandem bench w1|w2`: the load scenarios of the performance goals, against a
+// runBench is `tandem bench w1|w2|w3`: the load scenarios of the performance goals, against a
 // server it starts on 127.0.0.1 (SQLite in a temporary folder, or TANDEM_DATABASE_URL).
 func (m *Main) runBench(ctx context.Context, args []string) error {
-	fs := m.newFlags("bench", "bench w1|w2 [--duration 10s] [--concurrency 64] [--baseline] [--json] [--waiting 100000] [--million]")
+	if plan := m.Getenv(envBenchClients); plan != "" {
+		return m.benchClients(ctx, plan) // W3's clients, in a process of their own
+	}
+	fs := m.newFlags("bench", "bench w1|w2|w3 [--duration 10s] [--concurrency 64] [--baseline] [--json] [--waiting 100000] [--million] [--streams 10000] [--long-poll]")
 	o := benchOptions{}
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "w1: how long each measured phase lasts")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "w1: simulated customers writing at once")
@@ -55,7 +62,9 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	million := fs.Bool("million", false, "w2: 1,000,000 waiting conversations")
 	fs.IntVar(&o.Due, "due", 10000, "w2: timers made due at the same instant")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
-	fs.StringVar(&o.MemProfile, "memprofile", "", "w2: write a heap profile to this file once the conversations wait (go tool pprof)")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "w2, w3: write a heap profile to this file once the conversations or the streams wait (go tool pprof)")
+	fs.IntVar(&o.Streams, "streams", 10000, "w3: idle connections held open")
+	fs.BoolVar(&o.LongPoll, "long-poll", false, "w3: API long-polls instead of widget event streams")
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
@@ -84,8 +93,10 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 			res, err = m.benchW1(ctx, o)
 		case "w2":
 			res, err = m.benchW2(ctx, o)
+		case "w3":
+			res, err = m.benchW3(ctx, o)
 		default:
-			return usagef("bench: unknown scenario %q (w1, w2)", sc)
+			return usagef("bench: unknown scenario %q (w1, w2, w3)", sc)
 		}
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", sc, err)
@@ -170,8 +181,9 @@ steps:
     next: ask
 `
 
-// benchServer starts a Tandem server on 127.0.0.1 with one flow and an API channel.
-func (m *Main) benchServer(ctx context.Context, dir, flowYAML, outbound string, wrap func(runner.Observer) runner.Observer) (*server, string, string, error) {
+// benchServer starts a Tandem server on 127.0.0.1 with one flow, an API channel and the extra
+// channels given.
+func (m *Main) benchServer(ctx context.Context, dir, flowYAML, outbound string, wrap func(runner.Observer) runner.Observer, extra ...config.Channel) (*server, string, string, error) {
 	flows := filepath.Join(dir, "flows")
 	if err := os.MkdirAll(flows, 0o700); err != nil {
 		return nil, "", "", err
@@ -182,7 +194,7 @@ func (m *Main) benchServer(ctx context.Context, dir, flowYAML, outbound string, 
 	cfg := config.Default()
 	cfg.Dir, cfg.FlowsDir = dir, flows
 	cfg.HTTP.AllowPrivate = true
-	cfg.Channels = []config.Channel{{ID: "api", Kind: "api", OutboundURL: outbound, Secret: "bench-secret"}}
+	cfg.Channels = append([]config.Channel{{ID: "api", Kind: "api", OutboundURL: outbound, Secret: "bench-secret"}}, extra...)
 	s, err := m.startServer(ctx, serveOptions{Config: cfg, Addr: "127.0.0.1:0", Data: filepath.Join(dir, "data"),
 		LogFormat: "text", LogLevel: "error", RateLimit: -1, WrapObserver: wrap})
 	if err != nil {
@@ -805,6 +817,11 @@ func printBenchTable(w io.Writer, res any) {
 		if r.BaselineTurnsPerS > 0 {
 			fmt.Fprintf(w, "  %-28s %10.0f turns/s  p50 %6.2f ms  p99 %7.2f ms  (%.0f µs CPU per turn)  ratio %.2f\n", "baseline (same work)", r.BaselineTurnsPerS, r.BaselineP50MS, r.BaselineP99MS, r.BaselineCPUUSPerTurn, r.Ratio)
 		}
+	case *W3Result:
+		fmt.Fprintf(w, "W3 idle connections (%s, %s)\n", r.Store, r.Kind)
+		fmt.Fprintf(w, "  %-28s %10d  (%d goroutines)\n", "open", r.Streams, r.Goroutines)
+		fmt.Fprintf(w, "  %-28s %10.1f MB, %.2f KB per stream (heap %.2f KB per stream)\n", "RSS", r.RSSMB, r.RSSKBPerStream, r.HeapKBPerStream)
+		fmt.Fprintf(w, "  %-28s p50 %.1f ms  p99 %.1f ms (%d messages, %d errors)\n", "delivery to 1%", r.DeliveryP50MS, r.DeliveryP99MS, r.Delivered, r.Errors)
 	case *W2Result:
 		fmt.Fprintf(w, "W2 waiting conversations (%s)\n", r.Store)
 		fmt.Fprintf(w, "  %-28s %10d  (created at %.0f/s)\n", "waiting", r.Waiting, r.CreatePerS)

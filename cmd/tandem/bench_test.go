@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,46 @@ import (
 	apichannel "github.com/tandemchat/tandem/channel/api"
 	"github.com/tandemchat/tandem/store/storetest"
 )
+
+// TestMain lets `tandem bench w3` start this test binary as its clients' process, as the real
+// binary starts itself.
+func TestMain(m *testing.M) {
+	if os.Getenv(envBenchClients) != "" {
+		os.Exit(NewMain(os.Stdin, os.Stdout, os.Stderr).Run(context.Background(), os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// `tandem bench w3` holds idle widget streams and API long-polls open and reports what each
+// costs the server, with the spec's fields, and delivers messages to 1% of them.
+func TestBenchW3JSON(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"widget", "long-poll"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			args := []string{"bench", "w3", "--streams", "100", "--json"}
+			if kind == "long-poll" {
+				args = append(args, "--long-poll")
+			}
+			res := cli{env: map[string]string{}}.run(t, args...)
+			if res.code != 0 {
+				t.Fatalf("exit %d: %s", res.code, res.stderr)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(res.stdout)), &got); err != nil {
+				t.Fatalf("not one JSON object: %v\n%s", err, res.stdout)
+			}
+			for _, k := range []string{"scenario", "store", "streams", "rss_mb", "rss_kb_per_stream", "delivery_p99_ms"} {
+				if _, ok := got[k]; !ok {
+					t.Errorf("field %q missing in %s", k, res.stdout)
+				}
+			}
+			if got["scenario"] != "w3" || got["kind"] != kind || got["streams"].(float64) != 100 || got["delivered"].(float64) != 1 || got["errors"].(float64) != 0 {
+				t.Errorf("got %s; want w3 %s, 100 streams, 1 message delivered, no errors", res.stdout, kind)
+			}
+		})
+	}
+}
 
 // `tandem bench w1 --baseline --json` prints the fields the spec names, on SQLite and on the
 // PostgreSQL of TANDEM_DATABASE_URL, with the baseline measured in the same run.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -70,6 +71,8 @@ type server struct {
 	stopWatch func()
 	// keys seal the secrets stored in the database (nil: none can be stored).
 	keys *seal.Keyring
+	// hub wakes the API's long-polls.
+	hub *api.Hub
 }
 
 // runServe is `tandem serve`.
@@ -118,6 +121,7 @@ func (s *server) close(ctx context.Context) error {
 	for _, wc := range s.widgets {
 		wc.Close() // the widgets' streams too (hijacked connections Shutdown does not track)
 	}
+	s.hub.Stop() // parked long-polls get their answer now (Shutdown does not track them either)
 	herr := s.http.Shutdown(ctx)
 	rerr := s.run.Stop(ctx)
 	derr := s.db.Close()
@@ -209,6 +213,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	}
 	s.metrics = metrics.New(db, wall.Now)
 	hub := api.NewHub()
+	s.hub = hub
 	// The platforms' API addresses come from tandem.yaml (base_url): the operator's choice,
 	// which may be private (a self-hosted Telegram Bot API server). Each channel bounds its
 	// calls itself; the client's timeout is a backstop.
@@ -271,6 +276,10 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		widgetPoll = time.Second
 	}
 	s.widgets = widgetChannels(channels, &widgetBackend{db: db, run: s.run, inbox: ibx}, widgetPoll)
+	if db.Dialect() == store.Postgres {
+		// Long-polls also learn of other replicas' commits: one query a second for all of them.
+		hub.Follow(conversationsChanged(db, cfg), time.Second, wall.Now)
+	}
 	ibx.SetEvents(s.run)
 	s.inbox = ibx
 	// Desks are the operator's own services, named in tandem.yaml: they may be private. Each
@@ -442,4 +451,38 @@ func publishFolder(ctx context.Context, run *runner.Runner, cfg *config.Config, 
 		}
 	}
 	return nil
+}
+
+// conversationsChanged lists the conversations of every configured channel kind changed since
+// a time: the API's long-polls follow other replicas' commits with it.
+func conversationsChanged(db *store.DB, cfg *config.Config) api.Changed {
+	const limit, pages = 1000, 10
+	var kinds []string
+	for _, c := range cfg.Channels {
+		if !slices.Contains(kinds, c.Kind) {
+			kinds = append(kinds, c.Kind)
+		}
+	}
+	return func(ctx context.Context, since time.Time) ([]string, time.Time, error) {
+		var ids []string
+		last := since
+		for _, k := range kinds {
+			from := since
+			for range pages {
+				got, l, err := db.ConversationsChanged(ctx, k, from, limit)
+				if err != nil {
+					return nil, since, err
+				}
+				ids = append(ids, got...)
+				if l.After(last) {
+					last = l
+				}
+				if len(got) < limit {
+					break
+				}
+				from = l // a full page: the next one starts after it
+			}
+		}
+		return ids, last, nil
+	}
 }
