@@ -6,22 +6,8 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/expr"
+	"github.com/tandemchat/tandem/flow"
 )
-
-// mainField names the output a bare `step.<id>` reads, per step type.
-var mainField = map[string]string{
-	"question":  "value",
-	"http":      "response",
-	"llm":       "text",
-	"classify":  "intent",
-	"assistant": "text",
-	"agent":     "text",
-	"handoff":   "status",
-	"wait":      "text",
-	"message":   "id",
-	"split":     "path",
-	"flow":      "variables",
-}
 
 // scope resolves template paths against the conversation.
 type scope struct{ c *cursor }
@@ -126,7 +112,7 @@ func (s scope) step(rest expr.Path) (any, bool) {
 	main := ""
 	if f := s.c.flow(); f != nil {
 		if st := f.Step(rest[0].Key); st != nil {
-			main = mainField[st.Type]
+			main = flow.MainOutput(st.Type)
 		}
 	}
 	if len(rest) == 1 {

@@ -39,6 +39,13 @@ func TestStepTypes(t *testing.T) {
 			t.Errorf("step type %q runs in the engine but flow.Types cannot parse it", typ)
 		}
 	}
+	// Every declared type runs: a type without a handler would pass validation and fail at run
+	// time.
+	for _, st := range flow.StepTypes {
+		if _, ok := handlers[st.Name]; !ok {
+			t.Errorf("step type %q is declared in flow.StepTypes but the engine has no handler: write engine/step_*.go with register(%q, ...)", st.Name, st.Name)
+		}
+	}
 	// The other way round: a step-type file whose type the engine does not run is stale.
 	files, _ := filepath.Glob(filepath.Join("testdata", "steps", "*.test.yaml"))
 	for _, f := range files {

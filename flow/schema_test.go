@@ -101,37 +101,6 @@ func TestSchemaAcceptsValidFlows(t *testing.T) {
 	}
 }
 
-// TestSchemaStepTypes keeps the schema's step types and flow.Types the same set, each type
-// with its definition and its if/then.
-func TestSchemaStepTypes(t *testing.T) {
-	t.Parallel()
-	doc := schemaDoc(t)
-	step := schemaAt(t, doc, "/$defs/step")
-	enum := strs(schemaAt(t, step, "/properties/type")["enum"])
-	var types []string
-	for typ := range Types {
-		types = append(types, typ)
-	}
-	sort.Strings(types)
-	if got := slices.Sorted(slices.Values(enum)); !slices.Equal(got, types) {
-		t.Errorf("schema step types %v, flow.Types %v", got, types)
-	}
-	var dispatched []string
-	for _, e := range step["allOf"].([]any) {
-		branch := e.(map[string]any)
-		typ := lookup(branch, "/if/properties/type/const").(string)
-		dispatched = append(dispatched, typ)
-		if got, want := lookup(branch, "/then/$ref"), "#/$defs/"+typ+"Step"; got != want {
-			t.Errorf("type %s: then $ref %v, want %v", typ, got, want)
-		}
-		schemaAt(t, doc, "/$defs/"+typ+"Step")
-	}
-	sort.Strings(dispatched)
-	if !slices.Equal(dispatched, types) {
-		t.Errorf("if/then on types %v, want %v", dispatched, types)
-	}
-}
-
 // jsonFields lists the json names of a struct's fields, embedded structs included.
 func jsonFields(t reflect.Type) []string {
 	var out []string

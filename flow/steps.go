@@ -12,52 +12,6 @@ import (
 	"github.com/tandemchat/tandem/expr"
 )
 
-// Types maps each step type to a constructor of its body.
-var Types = map[string]func() Body{
-	"message":   func() Body { return new(MessageStep) },
-	"question":  func() Body { return new(QuestionStep) },
-	"set":       func() Body { return new(SetStep) },
-	"condition": func() Body { return new(ConditionStep) },
-	"wait":      func() Body { return new(WaitStep) },
-	"http":      func() Body { return new(HTTPStep) },
-	"llm":       func() Body { return new(LLMStep) },
-	"classify":  func() Body { return new(ClassifyStep) },
-	"assistant": func() Body { return new(AssistantStep) },
-	"agent":     func() Body { return new(AgentStep) },
-	"handoff":   func() Body { return new(HandoffStep) },
-	"tag":       func() Body { return new(TagStep) },
-	"note":      func() Body { return new(NoteStep) },
-	"notify":    func() Body { return new(NotifyStep) },
-	"assign":    func() Body { return new(AssignStep) },
-	"goto":      func() Body { return new(GotoStep) },
-	"split":     func() Body { return new(SplitStep) },
-	"flow":      func() Body { return new(FlowStep) },
-	"stop":      func() Body { return new(StopStep) },
-}
-
-// Waiting lists the step types that wait for the customer, a timer or a human; a cycle without
-// one of them is a hot loop.
-var Waiting = map[string]bool{"question": true, "wait": true, "handoff": true, "agent": true}
-
-// Outputs lists, per step type, the output fields a template may read as step.<id>.<field>.
-// A type marked open also lets paths reach into its main value (an http step's response).
-var Outputs = map[string]struct {
-	Fields []string
-	Open   bool
-}{
-	"message":   {Fields: []string{"id", "status", "error"}},
-	"question":  {Fields: []string{"value", "text", "option", "title", "valid", "type", "media", "location", "timed_out"}},
-	"wait":      {Fields: []string{"text", "timed_out"}},
-	"http":      {Fields: []string{"status", "headers", "response", "error", "duration_ms", "attempts"}, Open: true},
-	"llm":       {Fields: []string{"text", "json", "model", "usage", "finish_reason", "error"}, Open: true},
-	"classify":  {Fields: []string{"intent", "confidence", "text", "error"}},
-	"assistant": {Fields: []string{"text", "citations", "usage", "error"}},
-	"agent":     {Fields: []string{"text", "tool_calls", "usage", "handoff_reason", "citations", "error"}},
-	"handoff":   {Fields: []string{"status", "agent", "duration_s", "closed_by"}},
-	"split":     {Fields: []string{"path", "next"}},
-	"flow":      {Fields: []string{"status", "variables"}, Open: true},
-}
-
 func refs(pairs ...string) []Ref {
 	var out []Ref
 	for i := 0; i+1 < len(pairs); i += 2 {
