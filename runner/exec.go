@@ -69,11 +69,11 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 	var next *store.OutboxItem
 	switch {
 	case err == nil:
-		var lease time.Time
+		var c store.Claim
 		if r.running() {
-			lease = now.Add(claimLease) // and claim the lane's next effect, carried out next
+			c = r.claim(now) // and claim the lane's next effect, carried out next
 		}
-		queued, next, err = r.db.OutboxComplete(ctx, it, res, now, lease)
+		queued, next, err = r.db.OutboxComplete(ctx, it, res, now, c)
 		r.obs.Effect(e.Kind, true, time.Since(start))
 	case tandem.IsPermanent(err) || now.Sub(it.CreatedAt) > r.cfg.SendMaxAge:
 		r.log.Warn("effect failed for good", "conversation", it.ConversationID, "effect", e.ID, "kind", e.Kind, "err", err)

@@ -57,6 +57,11 @@ type Config struct {
 	Poll time.Duration
 	// SendMaxAge is how long a failing send is retried before it is given up (default 24h).
 	SendMaxAge time.Duration
+	// ClaimLease is how long an effect claimed by this runner stays reserved without a
+	// heartbeat (default 6s): the heartbeat renews it every Heartbeat (default a sixth of it)
+	// while the work runs, so a runner that dies leaves its work to others after ClaimLease.
+	ClaimLease time.Duration
+	Heartbeat  time.Duration
 }
 
 // Observer receives the runner's measurements (metrics).
@@ -111,6 +116,10 @@ type Runner struct {
 	wakeTim  chan struct{}
 	// step handles one event: the engine (tests wrap it to make it crash).
 	step func(*engine.Input) *engine.Output
+	// id names this runner in the claims it holds on outbox rows.
+	id string
+	// beatStop ends the heartbeat, which closes beatDone.
+	beatStop, beatDone chan struct{}
 }
 
 type slot struct{ again bool }
@@ -128,6 +137,12 @@ func New(cfg Config) *Runner {
 	}
 	if cfg.SendMaxAge <= 0 {
 		cfg.SendMaxAge = 24 * time.Hour
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = defaultClaimLease
+	}
+	if cfg.Heartbeat <= 0 || cfg.Heartbeat >= cfg.ClaimLease {
+		cfg.Heartbeat = cfg.ClaimLease / 6
 	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = safehttp.Sleep
@@ -154,6 +169,7 @@ func New(cfg Config) *Runner {
 		r.env.NewID = NewID
 	}
 	r.step = r.env.Process
+	r.id = NewID()
 	return r
 }
 
@@ -472,7 +488,7 @@ func (r *Runner) changes(b *store.Batch, st *engine.State, ch *store.Changes, no
 	if r.running() {
 		// With the workers running, effects first in their lane are claimed by the commit and
 		// carried out at once (Drain claims them one at a time instead, deterministically).
-		ch.Lease = now.Add(claimLease)
+		ch.Claim = r.claim(now)
 	}
 	if st.Run != nil {
 		ch.RunID, ch.RunStatus = st.Run.ID, st.Run.Status

@@ -29,7 +29,53 @@ func (r *Runner) Start(ctx context.Context) error {
 	go r.recoverLoop()
 	go r.outboxLoop()
 	go r.timerLoop()
+	r.beatStop, r.beatDone = make(chan struct{}), make(chan struct{})
+	go r.heartbeat()
 	return nil
+}
+
+// claim is what this runner claims outbox rows with at now.
+func (r *Runner) claim(now time.Time) store.Claim {
+	return store.Claim{Owner: r.id, Until: now.Add(r.cfg.ClaimLease)}
+}
+
+// heartbeat renews this runner's claims every Heartbeat until beatStop closes: an effect that
+// runs long (a slow HTTP call, a backlog of claimed sends) keeps its claim while this process
+// lives, and loses it ClaimLease after the process dies.
+func (r *Runner) heartbeat() {
+	defer close(r.beatDone)
+	t := time.NewTicker(r.cfg.Heartbeat)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-r.beatStop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ClaimLease)
+		_, err := r.db.OutboxRenew(ctx, r.claim(r.cfg.Clock.Now()))
+		cancel()
+		switch {
+		case err != nil && !failing:
+			r.log.Warn("the claims of the effects in progress cannot be renewed; other replicas may take them over", "err", err)
+		case err == nil && failing:
+			r.log.Info("the claims of the effects in progress are renewed again")
+		}
+		failing = err != nil
+	}
+}
+
+// release ends the heartbeat and frees the claims this runner still holds (work it leaves
+// unfinished), so that another process takes them at once rather than when they run out.
+func (r *Runner) release() {
+	close(r.beatStop)
+	<-r.beatDone
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.db.OutboxRelease(ctx, r.id); err != nil {
+		r.log.Warn("the claims of unfinished effects cannot be released; other replicas take them over when they run out", "err", err)
+	}
 }
 
 // Stop stops taking work, waits up to the context's deadline for work in progress (turns being
@@ -52,10 +98,12 @@ func (r *Runner) Stop(ctx context.Context) error {
 	select {
 	case <-done:
 		r.cancel()
+		r.release()
 		return nil
 	case <-ctx.Done():
 		r.cancel()
 		<-done
+		r.release()
 		return ctx.Err()
 	}
 }
@@ -75,10 +123,16 @@ func (r *Runner) isStopped() bool {
 
 // recoverLoop processes every conversation whose events were queued but not processed when the
 // previous process stopped.
-// Afterwards it sweeps, every sweepEvery, for events queued long ago that nobody processed (a
-// replica that accepted them died, a turn that failed for good until now).
+// Afterwards it sweeps, every little while, for events queued a while ago that nobody processed
+// (a replica that accepted them died; a turn that failed until now): on PostgreSQL every second
+// for events older than half a claim lease, since another replica may have died; on SQLite,
+// which one process owns, every 30 seconds.
 func (r *Runner) recoverLoop() {
 	defer r.wg.Done()
+	every, age := sweepEvery, sweepEvery
+	if r.db.Dialect() == store.Postgres {
+		every, age = time.Second, r.cfg.ClaimLease/2
+	}
 	var before time.Time
 	for {
 		ids, err := r.db.PendingSince(r.ctx, before, 100000)
@@ -88,7 +142,7 @@ func (r *Runner) recoverLoop() {
 		for _, id := range ids {
 			r.Kick(id)
 		}
-		t := time.NewTimer(sweepEvery)
+		t := time.NewTimer(every)
 		select {
 		case <-r.ctx.Done():
 			t.Stop()
@@ -101,24 +155,24 @@ func (r *Runner) recoverLoop() {
 		if r.isStopped() {
 			return
 		}
-		before = r.cfg.Clock.Now().Add(-sweepEvery)
+		before = r.cfg.Clock.Now().Add(-age)
 	}
 }
 
-// sweepEvery is how often queued events older than it are looked for.
+// sweepEvery is how often a SQLite runner looks for queued events older than it.
 const sweepEvery = 30 * time.Second
 
-// claimLease is how long a claimed effect is reserved for this process; it outlasts the
-// longest call (120 s timeout with retries). A process that dies leaves its claims to expire
-// (PostgreSQL) or to be released at the next start (SQLite).
-const claimLease = 15 * time.Minute
+// defaultClaimLease is how long a claimed effect stays reserved for this process without a
+// heartbeat. A process that dies leaves its claims to run out (PostgreSQL: another replica takes
+// the work within seconds) or to be released at the next start (SQLite).
+const defaultClaimLease = 6 * time.Second
 
 // outboxLoop claims due effects and carries them out, many at a time.
 func (r *Runner) outboxLoop() {
 	defer r.wg.Done()
 	for !r.isStopped() {
 		now := r.cfg.Clock.Now()
-		items, err := r.db.OutboxClaim(r.ctx, now, r.cfg.Workers, claimLease)
+		items, err := r.db.OutboxClaim(r.ctx, now, r.cfg.Workers, r.claim(now))
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				r.log.Error("outbox cannot be read", "err", err)
@@ -209,7 +263,7 @@ func (r *Runner) Drain(ctx context.Context) error {
 			}
 			progressed = true
 		}
-		items, err := r.db.OutboxClaim(ctx, r.cfg.Clock.Now(), 1, time.Hour)
+		items, err := r.db.OutboxClaim(ctx, r.cfg.Clock.Now(), 1, store.Claim{Owner: r.id, Until: r.cfg.Clock.Now().Add(time.Hour)})
 		if err != nil {
 			return err
 		}

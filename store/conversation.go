@@ -401,9 +401,9 @@ type Changes struct {
 	Runs         []tandem.Run
 	Trace        []tandem.StepTrace
 	Notes        []tandem.Note
-	// Lease, when set, claims the effects that are first in their lane until then; Process
+	// Claim, when set, claims the effects that are first in their lane for its owner; Process
 	// returns them in Claimed for the caller to carry out at once, without a claim of its own.
-	Lease   time.Time
+	Claim   Claim
 	Claimed []OutboxItem
 }
 

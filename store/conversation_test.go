@@ -331,7 +331,7 @@ func TestProcessWritesChanges(t *testing.T) {
 		if !reflect.DeepEqual(ms[1], send) {
 			t.Errorf("outbound message = %+v, want %+v", ms[1], send)
 		}
-		items, err := db.OutboxClaim(f.ctx, t1, 10, time.Minute)
+		items, err := db.OutboxClaim(f.ctx, t1, 10, store.Claim{Owner: "test", Until: t1.Add(time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -75,7 +75,7 @@ func (q q) insertEffects(convID string, ch *Changes, msgSeq, outSeq int64) error
 		outSeq++
 		lane := e.Lane()
 		claim := false
-		if !ch.Lease.IsZero() && !seen[lane] {
+		if ch.Claim.Held() && !seen[lane] {
 			claim = lane == e.ID // a call is alone in its lane
 			if !claim {
 				var pending int
@@ -91,11 +91,12 @@ func (q q) insertEffects(convID string, ch *Changes, msgSeq, outSeq int64) error
 		if e.Await {
 			await = 1
 		}
+		owner := ""
 		if claim {
-			claimed = micros(ch.Lease)
+			claimed, owner = micros(ch.Claim.Until), ch.Claim.Owner
 		}
-		_, err := q.exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, claimed_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			convID, e.ID, lane, outSeq, e.Kind, await, string(data), micros(now), claimed, micros(now))
+		_, err := q.exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, claimed_until, claimed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			convID, e.ID, lane, outSeq, e.Kind, await, string(data), micros(now), claimed, owner, micros(now))
 		if err != nil {
 			return fmt.Errorf("outbox: insert: %w", err)
 		}
@@ -126,9 +127,21 @@ type OutboxItem struct {
 // only that one may be carried out.
 const laneHead = `NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.lane = o.lane AND p.status = 'pending' AND p.seq < o.seq)`
 
-// OutboxClaim claims up to limit due effects for lease, at most one per conversation and lane
-// (the oldest pending), so that sends of one conversation go out in order.
-func (db *DB) OutboxClaim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxItem, error) {
+// Claim reserves outbox rows for one runner until a time. The runner's heartbeat moves Until
+// forward while it works (OutboxRenew); a runner that dies stops renewing, and its rows are free
+// for the others once Until passes. The zero Claim claims nothing.
+type Claim struct {
+	Owner string // the runner's id
+	Until time.Time
+}
+
+// Held reports whether c claims anything.
+func (c Claim) Held() bool { return !c.Until.IsZero() }
+
+// OutboxClaim claims up to limit due effects, at most one per conversation and lane (the oldest
+// pending), so that sends of one conversation go out in order. A row is due once its next
+// attempt is due and any earlier claim has run out.
+func (db *DB) OutboxClaim(ctx context.Context, now time.Time, limit int, c Claim) ([]OutboxItem, error) {
 	var items []OutboxItem
 	err := db.write(ctx, func(q q) error {
 		items = items[:0]
@@ -164,8 +177,8 @@ ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(
 			return err
 		}
 		for _, it := range items {
-			if _, err := q.exec(`UPDATE outbox SET claimed_until = ? WHERE conversation_id = ? AND id = ?`,
-				micros(now.Add(lease)), it.ConversationID, it.Effect.ID); err != nil {
+			if _, err := q.exec(`UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE conversation_id = ? AND id = ?`,
+				micros(c.Until), c.Owner, it.ConversationID, it.Effect.ID); err != nil {
 				return fmt.Errorf("outbox: claim: %w", err)
 			}
 		}
@@ -178,18 +191,18 @@ ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(
 // result is queued for its conversation in the same transaction; queued reports that. A row
 // already done (a second execution after an expired lease) changes nothing.
 func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time) (queued bool, err error) {
-	queued, _, err = db.OutboxComplete(ctx, it, res, now, time.Time{})
+	queued, _, err = db.OutboxComplete(ctx, it, res, now, Claim{})
 	return queued, err
 }
 
-// OutboxComplete is OutboxDone that, with a lease, also claims the next effect of the same lane
+// OutboxComplete is OutboxDone that, with a claim, also claims the next effect of the same lane
 // and returns it, so that a conversation's sends follow one another without waiting for a poll.
-func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now, lease time.Time) (queued bool, next *OutboxItem, err error) {
+func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time, c Claim) (queued bool, next *OutboxItem, err error) {
 	err = db.write(ctx, func(q q) error {
 		queued, next = false, nil
 		defer func() {
-			if next == nil && !lease.IsZero() && it.Effect.Lane() != it.Effect.ID {
-				next, _ = q.claimNext(it.ConversationID, it.Effect.Lane(), now, lease)
+			if next == nil && c.Held() && it.Effect.Lane() != it.Effect.ID {
+				next, _ = q.claimNext(it.ConversationID, it.Effect.Lane(), now, c)
 			}
 		}()
 		r, err := q.exec(`DELETE FROM outbox WHERE conversation_id = ? AND id = ? AND status = 'pending'`, it.ConversationID, it.Effect.ID)
@@ -227,7 +240,7 @@ func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.Ef
 }
 
 // claimNext claims the oldest pending effect of a lane when it is due and unclaimed.
-func (q q) claimNext(convID, lane string, now, lease time.Time) (*OutboxItem, error) {
+func (q q) claimNext(convID, lane string, now time.Time, c Claim) (*OutboxItem, error) {
 	it := OutboxItem{ConversationID: convID}
 	var data string
 	var created, next, claimed int64
@@ -239,7 +252,7 @@ func (q q) claimNext(convID, lane string, now, lease time.Time) (*OutboxItem, er
 	if err := json.Unmarshal([]byte(data), &it.Effect); err != nil {
 		return nil, err
 	}
-	if _, err := q.exec(`UPDATE outbox SET claimed_until = ? WHERE conversation_id = ? AND id = ?`, micros(lease), convID, it.Effect.ID); err != nil {
+	if _, err := q.exec(`UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE conversation_id = ? AND id = ?`, micros(c.Until), c.Owner, convID, it.Effect.ID); err != nil {
 		return nil, err
 	}
 	it.CreatedAt = fromMicros(created)
@@ -249,7 +262,7 @@ func (q q) claimNext(convID, lane string, now, lease time.Time) (*OutboxItem, er
 // OutboxRetry schedules another attempt of an effect.
 func (db *DB) OutboxRetry(ctx context.Context, it *OutboxItem, next time.Time, errText string) error {
 	return db.write(ctx, func(q q) error {
-		_, err := q.exec(`UPDATE outbox SET attempts = attempts + 1, next_at = ?, claimed_until = 0, last_error = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
+		_, err := q.exec(`UPDATE outbox SET attempts = attempts + 1, next_at = ?, claimed_until = 0, claimed_by = '', last_error = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
 			micros(next), errText, it.ConversationID, it.Effect.ID)
 		if err != nil {
 			return fmt.Errorf("outbox: retry: %w", err)
@@ -262,7 +275,7 @@ func (db *DB) OutboxRetry(ctx context.Context, it *OutboxItem, next time.Time, e
 func (db *DB) OutboxFail(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, errText string, now time.Time) (queued bool, err error) {
 	err = db.write(ctx, func(q q) error {
 		queued = false
-		r, err := q.exec(`UPDATE outbox SET status = 'failed', attempts = attempts + 1, claimed_until = 0, last_error = ?, done_at = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
+		r, err := q.exec(`UPDATE outbox SET status = 'failed', attempts = attempts + 1, claimed_until = 0, claimed_by = '', last_error = ?, done_at = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
 			errText, micros(now), it.ConversationID, it.Effect.ID)
 		if err != nil {
 			return fmt.Errorf("outbox: fail: %w", err)
@@ -291,8 +304,36 @@ func (db *DB) OutboxFail(ctx context.Context, it *OutboxItem, res *tandem.Effect
 // of a previous process that died are void.
 func (db *DB) OutboxReleaseAll(ctx context.Context) error {
 	return db.write(ctx, func(q q) error {
-		_, err := q.exec(`UPDATE outbox SET claimed_until = 0 WHERE status = 'pending' AND claimed_until > 0`)
+		_, err := q.exec(`UPDATE outbox SET claimed_until = 0, claimed_by = '' WHERE status = 'pending' AND claimed_until > 0`)
 		return err
+	})
+}
+
+// OutboxRenew moves the end of every claim its owner still holds to c.Until (the owner's
+// heartbeat), and returns how many rows it renewed. A row another runner took over (after the
+// claim ran out) is not the owner's any more and is left alone.
+func (db *DB) OutboxRenew(ctx context.Context, c Claim) (int, error) {
+	var n int64
+	err := db.write(ctx, func(q q) error {
+		r, err := q.exec(`UPDATE outbox SET claimed_until = ? WHERE status = 'pending' AND claimed_by = ? AND claimed_until > 0`, micros(c.Until), c.Owner)
+		if err != nil {
+			return fmt.Errorf("outbox: renew: %w", err)
+		}
+		n, _ = r.RowsAffected()
+		return nil
+	})
+	return int(n), err
+}
+
+// OutboxRelease drops the claims an owner holds, so that others take its work at once (a runner
+// that stops without finishing it).
+func (db *DB) OutboxRelease(ctx context.Context, owner string) error {
+	return db.write(ctx, func(q q) error {
+		_, err := q.exec(`UPDATE outbox SET claimed_until = 0, claimed_by = '' WHERE status = 'pending' AND claimed_by = ? AND claimed_until > 0`, owner)
+		if err != nil {
+			return fmt.Errorf("outbox: release: %w", err)
+		}
+		return nil
 	})
 }
 

@@ -51,7 +51,7 @@ func outboxFixture(t *testing.T, db *store.DB) (f *fixture, a, b string) {
 
 func (f *fixture) claim(now time.Time, limit int) []store.OutboxItem {
 	f.t.Helper()
-	items, err := f.db.OutboxClaim(f.ctx, now, limit, time.Minute)
+	items, err := f.db.OutboxClaim(f.ctx, now, limit, store.Claim{Owner: "test", Until: now.Add(time.Minute)})
 	if err != nil {
 		f.t.Fatalf("OutboxClaim(%v): %v", now, err)
 	}
@@ -361,7 +361,7 @@ func TestOutboxClaimConcurrent(t *testing.T) {
 			go func() {
 				var ids []string
 				for {
-					items, err := db.OutboxClaim(f.ctx, t0, 3, time.Hour)
+					items, err := db.OutboxClaim(f.ctx, t0, 3, store.Claim{Owner: "test", Until: t0.Add(time.Hour)})
 					if err != nil {
 						t.Error(err)
 						break
@@ -387,6 +387,82 @@ func TestOutboxClaimConcurrent(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%s claimed %d times", id, n)
 			}
+		}
+	})
+}
+
+// Claims are leases held by a runner: its heartbeat (OutboxRenew) keeps them while it lives, and
+// renews only its own; when it stops renewing they run out and another runner claims the rows;
+// OutboxRelease frees them at once; a retry or a failure drops the claim.
+func TestOutboxClaimOwners(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, a, _ := outboxFixture(t, db)
+		lease := 6 * time.Second
+		claim := func(owner string, now time.Time) []string {
+			t.Helper()
+			items, err := db.OutboxClaim(f.ctx, now, 10, store.Claim{Owner: owner, Until: now.Add(lease)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return claimedIDs(items)
+		}
+		renew := func(owner string, now time.Time) int {
+			t.Helper()
+			n, err := db.OutboxRenew(f.ctx, store.Claim{Owner: owner, Until: now.Add(lease)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		all := []string{"a1", "b1", "d1", "h1"}
+		if got := claim("A", t0); !reflect.DeepEqual(got, all) {
+			t.Fatalf("A claimed %v, want %v", got, all)
+		}
+		// A's heartbeat keeps its claims for as long as it beats: two minutes here, far past
+		// the lease (a long HTTP call).
+		for s := 1; s <= 120; s++ {
+			now := t0.Add(time.Duration(s) * time.Second)
+			if n := renew("A", now); n != 4 {
+				t.Fatalf("at %ds A renewed %d claims, want 4", s, n)
+			}
+			if got := claim("B", now); len(got) != 0 {
+				t.Fatalf("at %ds B claimed %v while A beats", s, got)
+			}
+		}
+		// B's heartbeat renews nothing of A's.
+		if n := renew("B", t0.Add(2*time.Minute)); n != 0 {
+			t.Errorf("B renewed %d of A's claims", n)
+		}
+		// A dies at 2m: its claims run out one lease later, and B takes the work.
+		dead := t0.Add(2 * time.Minute)
+		if got := claim("B", dead.Add(lease-time.Millisecond)); len(got) != 0 {
+			t.Errorf("B claimed %v before A's lease ran out", got)
+		}
+		if got := claim("B", dead.Add(lease)); !reflect.DeepEqual(got, all) {
+			t.Errorf("B claimed %v after A's lease ran out, want %v", got, all)
+		}
+		// A comes back (it was only stalled): its heartbeat no longer renews what B took.
+		if n := renew("A", dead.Add(lease)); n != 0 {
+			t.Errorf("A renewed %d claims that B holds", n)
+		}
+		// B stops: releasing lets C claim at once.
+		if err := db.OutboxRelease(f.ctx, "B"); err != nil {
+			t.Fatal(err)
+		}
+		now := dead.Add(lease + time.Second)
+		if got := claim("C", now); !reflect.DeepEqual(got, all) {
+			t.Errorf("C claimed %v after B released, want %v", got, all)
+		}
+		// A retry drops the claim (and its owner): C's heartbeat no longer renews it.
+		if err := db.OutboxRetry(f.ctx, &store.OutboxItem{ConversationID: a, Effect: httpEffect("h1", true)}, now, "boom"); err != nil {
+			t.Fatal(err)
+		}
+		if n := renew("C", now); n != 3 {
+			t.Errorf("C renewed %d claims after one was retried, want 3", n)
+		}
+		if got := claim("D", now); !reflect.DeepEqual(got, []string{"h1"}) {
+			t.Errorf("D claimed %v, want the retried h1", got)
 		}
 	})
 }

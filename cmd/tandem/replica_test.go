@@ -305,9 +305,15 @@ type replica struct {
 // startReplica starts a replica on the database at dbURL; it is stopped when the test ends.
 func startReplica(t *testing.T, dbURL string, args ...string) *replica {
 	t.Helper()
+	return startReplicaEnv(t, dbURL, nil, args...)
+}
+
+// startReplicaEnv is startReplica with more environment variables ("NAME=value").
+func startReplicaEnv(t *testing.T, dbURL string, env []string, args ...string) *replica {
+	t.Helper()
 	a, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReplicas$", "-test.count=1", "-test.timeout=3m")
-	cmd.Env = append(os.Environ(), envReplicaChild+"=1", envReplicaArgs+"="+string(a), "TANDEM_DATABASE_URL="+dbURL)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReplicas$", "-test.count=1", "-test.timeout=30m")
+	cmd.Env = append(append(os.Environ(), envReplicaChild+"=1", envReplicaArgs+"="+string(a), "TANDEM_DATABASE_URL="+dbURL), env...)
 	cmd.Dir = t.TempDir()
 	r := &replica{cmd: cmd, stderr: newOutput(), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = io.Discard, r.stderr
