@@ -69,6 +69,9 @@ func (r *Runner) heartbeat() {
 // release ends the heartbeat and frees the claims this runner still holds (work it leaves
 // unfinished), so that another process takes them at once rather than when they run out.
 func (r *Runner) release() {
+	if r.beatStop == nil {
+		return // Start failed before the heartbeat began: nothing was claimed
+	}
 	close(r.beatStop)
 	<-r.beatDone
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -140,7 +143,7 @@ func (r *Runner) recoverLoop() {
 			r.log.Error("pending conversations cannot be listed", "err", err)
 		}
 		for _, id := range ids {
-			r.Kick(id)
+			r.kickIdle(id)
 		}
 		t := time.NewTimer(every)
 		select {
@@ -156,6 +159,18 @@ func (r *Runner) recoverLoop() {
 			return
 		}
 		before = r.cfg.Clock.Now().Add(-age)
+	}
+}
+
+// kickIdle kicks a conversation this runner is not already processing or queueing: under a
+// backlog the sweep finds the conversations waiting for a worker here, which need no second
+// look.
+func (r *Runner) kickIdle(id string) {
+	r.mu.Lock()
+	_, busy := r.slots[id]
+	r.mu.Unlock()
+	if !busy {
+		r.Kick(id)
 	}
 }
 
