@@ -507,6 +507,14 @@ http: {allow: [10.0.0.0/8, 192.168.1.10, intranet]}
 			},
 		},
 		{
+			name: "chatwoot webhook auth",
+			src:  "desks:\n  - {id: c, kind: chatwoot, base_url: \"https://c.example\", account_id: 1, inbox_id: 2, api_token: t, webhook_token: short, poll_interval: -1s}\n",
+			want: []string{
+				`tandem.yaml:2: desks[0].poll_interval: "-1s" is not a duration (use 20s, 5m, 2h, 1h30m, 2d or a number of seconds)`,
+				`tandem.yaml:2: desks[0].webhook_token: must be at least 24 characters (it is what authenticates Chatwoot's webhooks)`,
+			},
+		},
+		{
 			name: "secret names",
 			src:  "secrets:\n  api-key: x\n",
 			want: []string{`tandem.yaml:2: secrets.api-key: "api-key" is not a secret name (use letters, digits and _, as in {{secret.API_KEY}})`},

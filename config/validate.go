@@ -508,6 +508,16 @@ func (k *checker) desks() {
 		if d.InboxID < 0 {
 			k.problem(path+".inbox_id", d.Line, "must not be negative")
 		}
+		k.deskHooks(path, d)
+	}
+}
+
+// deskHooks checks what authenticates a desk's webhooks. (A desk whose webhooks cannot be
+// authenticated at all says so in the log when it starts: the server.md examples leave the
+// keys out.)
+func (k *checker) deskHooks(path string, d *Desk) {
+	if d.Kind == "chatwoot" && d.WebhookToken != "" && len(d.WebhookToken) < 24 {
+		k.problem(path+".webhook_token", d.Line, "must be at least 24 characters (it is what authenticates Chatwoot's webhooks)")
 	}
 }
 

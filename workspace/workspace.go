@@ -28,6 +28,7 @@ import (
 	_ "github.com/tandemchat/tandem/provider/webhook"
 
 	// Desk kinds available in this build.
+	_ "github.com/tandemchat/tandem/desk/chatwoot"
 	_ "github.com/tandemchat/tandem/desk/webhook"
 
 	// Channel kinds available in this build.
