@@ -76,8 +76,8 @@ type hook struct {
 	InboxID int    `json:"inbox_id"`
 	Meta    struct {
 		Assignee *struct {
-			Name          string      `json:"name"`
-			AvailableName string      `json:"available_name"`
+			Name          string `json:"name"`
+			AvailableName string `json:"available_name"`
 		} `json:"assignee"`
 	} `json:"meta"`
 }

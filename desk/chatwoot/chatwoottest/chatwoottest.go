@@ -49,9 +49,9 @@ func FixtureMap(tb testing.TB, name string) map[string]any {
 
 // Contact is a contact in the fake.
 type Contact struct {
-	ID                       int
+	ID                        int
 	Name, Email, Phone, Ident string
-	SourceIDs                map[int]string // inbox id → source id
+	SourceIDs                 map[int]string // inbox id → source id
 }
 
 // Message is a message in the fake.
@@ -606,4 +606,3 @@ func (c *Chatwoot) Answers() []int {
 	defer c.mu.Unlock()
 	return append([]int(nil), c.answers...)
 }
-
