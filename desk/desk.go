@@ -85,6 +85,9 @@ type Deps struct {
 	// Clock tells the time (nil: the wall clock); Sleep waits between attempts (nil: a timer).
 	Clock tandem.Clock
 	Sleep func(ctx context.Context, d time.Duration) error
+	// PublicURL is the server's public base URL ("https://bot.acme.com"), "" when unknown: the
+	// webhook URLs Health shows, and OAuth redirects.
+	PublicURL string
 }
 
 // Store is what desks remember across restarts; *store.DB implements it. Get methods return
@@ -165,16 +168,57 @@ type Sink interface {
 // CloseKey is the dedupe key of a handoff's close by its desk.
 func CloseKey(session string) string { return "close:" + session }
 
-// Statuses a desk reports (the three service states of a help desk).
+// Health states of a desk (the three service states of a help desk).
 const (
+	// StatusNotConfigured: settings the desk needs are missing (named in Health.Detail).
 	StatusNotConfigured = "not_configured"
-	StatusAvailable     = "available"
-	StatusUnavailable   = "unavailable"
+	// StatusAvailable: configured, and the desk's service answered.
+	StatusAvailable = "available"
+	// StatusUnavailable: configured, but the service refused the credentials, did not answer,
+	// or has no agent to take a chat.
+	StatusUnavailable = "unavailable"
 )
+
+// Health is a desk's state as the admin screens show it.
+type Health struct {
+	// Status is StatusNotConfigured, StatusAvailable or StatusUnavailable.
+	Status string `json:"status"`
+	// Detail is one sentence: what is missing, what failed.
+	Detail string `json:"detail,omitempty"`
+	// Webhooks are the URLs to paste in the desk's settings.
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+	// CheckedAt is when the service was last asked (zero: never).
+	CheckedAt time.Time `json:"checked_at,omitzero"`
+}
+
+// Webhook is one URL an operator configures on the desk's side.
+type Webhook struct {
+	// Name says where to paste it ("Webhook endpoint URL").
+	Name string `json:"name"`
+	// URL is absolute when the server's public URL is known (Deps.PublicURL), else a path.
+	URL string `json:"url"`
+	// Note adds what else to set there.
+	Note string `json:"note,omitempty"`
+}
+
+// Reporter is a desk that reports its Health (checking its service within ctx when its last
+// check is old).
+type Reporter interface {
+	Report(ctx context.Context) Health
+}
 
 // Statuser is a desk that tells its service state without calling anything.
 type Statuser interface {
 	Status() string
+}
+
+// URL returns the absolute URL of a path on the server when its public URL is known, else the
+// path.
+func URL(public, path string) string {
+	if public == "" {
+		return path
+	}
+	return strings.TrimRight(public, "/") + path
 }
 
 // Poller is a desk that fetches what its webhooks may have missed: the server calls Poll every
@@ -184,13 +228,20 @@ type Poller interface {
 	Poll(ctx context.Context) error
 }
 
-// Route is a webhook a desk kind serves at /hooks/{Kind.Hook}/{desk_id}{Path}.
+// Route is one HTTP endpoint of a desk kind: its service's webhooks, and its OAuth redirect.
+// The API server mounts every registered kind's routes once, whatever the number of desks. A
+// route is public at the HTTP layer: Handle checks the caller itself (a signature, a shared
+// secret, an OAuth state) and answers 401 before storing anything.
 type Route struct {
-	Method string // POST, GET, HEAD
-	Path   string // "" or a sub-path such as "/oauth"
-	// Handle answers one request for d, the desk the path names, or nil when no desk of the
-	// kind has that id (answer 404 in the kind's own format). It writes its answer; an error
-	// it returns is answered 500.
+	// Method and Pattern are a net/http ServeMux pattern's parts: "POST",
+	// "/hooks/intercom/{desk_id}".
+	Method  string
+	Pattern string
+	// Handle serves the request for d, the configured desk of this kind that {desk_id} names,
+	// or nil when there is none (the kind answers 404 in its service's format). It returns an
+	// error instead of writing one: a *tandem.Error is answered with its code's status and
+	// {"error": {"code", "message"}}; anything else is logged and answered 500. A handler that
+	// answers itself returns nil.
 	Handle func(d tandem.Desk, w http.ResponseWriter, r *http.Request) error
 }
 
@@ -203,8 +254,7 @@ type Kind struct {
 	// NeedsEmail reports whether the desk needs the contact's e-mail to open a conversation
 	// (a handoff step with require_email: auto asks the customer for one).
 	NeedsEmail bool
-	// Hook is the path segment of the kind's webhooks ("desk" for /hooks/desk/...); "" none.
-	Hook   string
+	// Routes are the kind's HTTP endpoints.
 	Routes []Route
 }
 

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// Health keeps a desk's service state: Unavailable while its last check failed, or for Hold
+// Tracker keeps a desk's service state: Unavailable while its last check failed, or for Hold
 // after a call failed (after its retries); Available otherwise. A check runs when the last one
 // is older than MaxAge; a call or a check that succeeds clears a failure at once. The zero
 // value needs MaxAge and Hold set; it is safe for concurrent use.
-type Health struct {
+type Tracker struct {
 	MaxAge time.Duration
 	Hold   time.Duration
 
@@ -25,7 +25,7 @@ type Health struct {
 
 // Check runs probe when the last check is older than MaxAge (one check at a time; others wait
 // for it) and returns nil when the desk is available, else why not.
-func (h *Health) Check(ctx context.Context, now time.Time, probe func(ctx context.Context) error) error {
+func (h *Tracker) Check(ctx context.Context, now time.Time, probe func(ctx context.Context) error) error {
 	h.mu.Lock()
 	if w := h.checking; w != nil {
 		h.mu.Unlock()
@@ -54,7 +54,7 @@ func (h *Health) Check(ctx context.Context, now time.Time, probe func(ctx contex
 }
 
 // state is why the desk is unavailable at now, nil when it is available; h.mu is held.
-func (h *Health) state(now time.Time) error {
+func (h *Tracker) state(now time.Time) error {
 	if h.checkErr != nil {
 		return h.checkErr
 	}
@@ -65,14 +65,14 @@ func (h *Health) state(now time.Time) error {
 }
 
 // Failed records a call that failed after its retries.
-func (h *Health) Failed(now time.Time, err error) {
+func (h *Tracker) Failed(now time.Time, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.failedAt, h.failErr = now, err
 }
 
 // Succeeded records a call that worked: the desk answers.
-func (h *Health) Succeeded(now time.Time) {
+func (h *Tracker) Succeeded(now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.failedAt, h.failErr = time.Time{}, nil
@@ -82,11 +82,22 @@ func (h *Health) Succeeded(now time.Time) {
 }
 
 // Status is StatusAvailable or StatusUnavailable at now, from what is known (nothing is called).
-func (h *Health) Status(now time.Time) string {
+func (h *Tracker) Status(now time.Time) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.state(now) != nil {
 		return StatusUnavailable
 	}
 	return StatusAvailable
+}
+
+// Health is the state at now as Reporter shows it (nothing is called).
+func (h *Tracker) Health(now time.Time) Health {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := Health{Status: StatusAvailable, CheckedAt: h.checked}
+	if err := h.state(now); err != nil {
+		out.Status, out.Detail = StatusUnavailable, err.Error()
+	}
+	return out
 }

@@ -32,6 +32,9 @@ import (
 // Kind is the desk kind.
 const Kind = "chatwoot"
 
+// HookPath is where Chatwoot posts the inbox's webhooks.
+const HookPath = "/hooks/chatwoot/{desk_id}"
+
 // Defaults and limits.
 const (
 	DefaultTimeout      = 10 * time.Second
@@ -49,8 +52,7 @@ const (
 func init() {
 	desk.Register(Kind, desk.Kind{
 		New:    func(c desk.Config, d desk.Deps) (tandem.Desk, error) { return New(c, d) },
-		Hook:   Kind,
-		Routes: []desk.Route{{Method: http.MethodPost, Handle: serveHook}},
+		Routes: []desk.Route{{Method: http.MethodPost, Pattern: HookPath, Handle: serveHook}},
 	})
 }
 
@@ -69,12 +71,13 @@ type Desk struct {
 	webhookSecret string // the inbox's signing secret
 	webhookToken  string // the ?token= of the callback URL
 
+	public string // the server's public URL, for the webhook URL Report shows
 	call   safehttp.Caller
 	store  desk.Store
 	sink   desk.Sink
 	log    *slog.Logger
 	now    func() time.Time
-	health desk.Health
+	health desk.Tracker
 
 	mu      sync.Mutex
 	teams   map[string]int
@@ -95,8 +98,8 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 	dk := &Desk{ID: c.ID, BaseURL: base, Account: c.Int("account_id", 0), Inbox: c.Int("inbox_id", 0), Team: c.String("team"),
 		Every: c.Duration("poll_interval", DefaultPollInterval), token: c.String("api_token"),
 		webhookSecret: c.String("webhook_secret"), webhookToken: c.String("webhook_token"),
-		store: d.Store, sink: d.Sink, log: d.Logger, now: time.Now,
-		health: desk.Health{MaxAge: HealthMaxAge, Hold: FailureHold}}
+		store: d.Store, sink: d.Sink, log: d.Logger, now: time.Now, public: d.PublicURL,
+		health: desk.Tracker{MaxAge: HealthMaxAge, Hold: FailureHold}}
 	if d.Clock != nil {
 		dk.now = d.Clock.Now
 	}
@@ -168,6 +171,25 @@ func (d *Desk) Status() string {
 		return desk.StatusNotConfigured
 	}
 	return d.health.Status(d.now())
+}
+
+// Report implements desk.Reporter: the state, and the URL to paste in the API inbox.
+func (d *Desk) Report(ctx context.Context) desk.Health {
+	hook := desk.Webhook{Name: "Webhook URL of the API inbox (Settings → Inboxes → the inbox → Configuration)",
+		URL: desk.URL(d.public, strings.Replace(HookPath, "{desk_id}", d.ID, 1))}
+	if d.webhookSecret == "" {
+		hook.URL += "?token=<webhook_token>"
+		hook.Note = "Put your webhook_token in place of <webhook_token>."
+	} else {
+		hook.Note = "Copy the inbox's webhook secret into webhook_secret."
+	}
+	if err := d.configured(); err != nil {
+		return desk.Health{Status: desk.StatusNotConfigured, Detail: err.Error(), Webhooks: []desk.Webhook{hook}}
+	}
+	d.Health(ctx)
+	h := d.health.Health(d.now())
+	h.Webhooks = []desk.Webhook{hook}
+	return h
 }
 
 // ---- calls ----

@@ -14,11 +14,12 @@ import (
 func routes() []desk.Route {
 	msg := func(d tandem.Desk, w http.ResponseWriter, r *http.Request) error { return serve(d, w, r, parseMessage) }
 	cls := func(d tandem.Desk, w http.ResponseWriter, r *http.Request) error { return serve(d, w, r, parseClose) }
+	const base = "/hooks/desk/{desk_id}"
 	return []desk.Route{
-		{Method: http.MethodPost, Path: CallbackMessage, Handle: msg},
-		{Method: http.MethodPost, Path: CallbackMessageAlias, Handle: msg},
-		{Method: http.MethodPost, Path: CallbackClose, Handle: cls},
-		{Method: http.MethodPost, Path: CallbackCloseAlias, Handle: cls},
+		{Method: http.MethodPost, Pattern: base + CallbackMessage, Handle: msg},
+		{Method: http.MethodPost, Pattern: base + CallbackMessageAlias, Handle: msg},
+		{Method: http.MethodPost, Pattern: base + CallbackClose, Handle: cls},
+		{Method: http.MethodPost, Pattern: base + CallbackCloseAlias, Handle: cls},
 	}
 }
 

@@ -62,7 +62,6 @@ func init() {
 	desk.Register(Kind, desk.Kind{
 		New:        func(c desk.Config, d desk.Deps) (tandem.Desk, error) { return New(c, d) },
 		NeedsEmail: true, // GPTBots-style desks open a conversation with an e-mail
-		Hook:       "desk",
 		Routes:     routes(),
 	})
 }
@@ -86,8 +85,9 @@ type Desk struct {
 	password string
 	secret   string // signs calls (X-Tandem-Signature) and authenticates callbacks
 
-	sink desk.Sink // takes callbacks into conversations
-	log  *slog.Logger
+	sink   desk.Sink // takes callbacks into conversations
+	log    *slog.Logger
+	public string // the server's public URL, for the callback URLs Report shows
 
 	mu       sync.Mutex
 	failedAt time.Time // the last establish that failed after its retries
@@ -136,7 +136,7 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 	}
 	dk := &Desk{ID: c.ID, URL: base, Username: c.Username, password: c.Password, secret: c.Secret,
 		HealthURL: strings.TrimSpace(c.HealthURL), Timeout: timeout, UserAgent: "tandem/" + version(), Client: client,
-		Now: time.Now, Sleep: safehttp.Sleep, sink: d.Sink, log: d.Logger}
+		Now: time.Now, Sleep: safehttp.Sleep, sink: d.Sink, log: d.Logger, public: d.PublicURL}
 	if d.Clock != nil {
 		dk.Now = d.Clock.Now
 	}
@@ -213,6 +213,19 @@ func (d *Desk) Status() string {
 		return desk.StatusUnavailable
 	}
 	return desk.StatusAvailable
+}
+
+// Report implements desk.Reporter: the state, and the callback URLs the desk calls.
+func (d *Desk) Report(ctx context.Context) desk.Health {
+	base := desk.URL(d.public, "/hooks/desk/"+d.ID)
+	h := desk.Health{Status: desk.StatusAvailable, Webhooks: []desk.Webhook{
+		{Name: "Agent messages (B1)", URL: base + CallbackMessage, Note: "Authorization: Bearer <secret>, or X-Tandem-Signature"},
+		{Name: "Closes (B2)", URL: base + CallbackClose, Note: "GPTBots' paths also work: " + base + CallbackMessageAlias + " and " + base + CallbackCloseAlias},
+	}}
+	if err := d.Health(ctx); err != nil {
+		h.Status, h.Detail = d.Status(), err.Error()
+	}
+	return h
 }
 
 func (d *Desk) checkHealth(ctx context.Context) error {
