@@ -208,6 +208,12 @@ func (s *Server) flowPublish(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	env := s.cfg.Workspace.FlowEnv()
+	if s.cfg.Inbox != nil {
+		// Teams made in the admin screens count as the configuration's do.
+		for _, t := range s.cfg.Inbox.TeamIDs() {
+			env.Teams[t] = true
+		}
+	}
 	env.Flows = map[string]bool{}
 	if list, err := s.cfg.DB.FlowList(r.Context()); err == nil {
 		for _, f := range list {

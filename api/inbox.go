@@ -27,8 +27,12 @@ func (s *Server) inboxRoutes() []route {
 		{"GET", "/api/v1/inbox/agents", s.inboxAgents, inboxed},
 		{"POST", "/api/v1/inbox/agents", s.inboxAgentCreate, manage},
 		{"GET", "/api/v1/inbox/agents/{email}", s.inboxAgent, inboxed},
+		{"PATCH", "/api/v1/inbox/agents/{email}", s.inboxAgentUpdate, manage},
 		{"PUT", "/api/v1/inbox/presence", s.inboxPresence, inboxed},
 		{"GET", "/api/v1/inbox/teams", s.inboxTeams, inboxed},
+		{"POST", "/api/v1/inbox/teams", s.inboxTeamCreate, manage},
+		{"PATCH", "/api/v1/inbox/teams/{id}", s.inboxTeamUpdate, manage},
+		{"DELETE", "/api/v1/inbox/teams/{id}", s.inboxTeamDelete, manage},
 		{"GET", "/api/v1/inbox/conversations", s.inboxConversations, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/assign", s.inboxAssign, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/messages", s.inboxMessage, inboxed},
@@ -64,12 +68,13 @@ type agentJSON struct {
 	Status     string     `json:"status"`
 	Presence   string     `json:"presence"`
 	Teams      []string   `json:"teams"`
+	Active     bool       `json:"active"`
 	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 }
 
 func toAgentJSON(a *inbox.AgentView) agentJSON {
-	out := agentJSON{Email: a.Email, Name: a.Name, Role: a.Role, Status: a.Status, Presence: a.Presence, Teams: a.Teams, CreatedAt: a.CreatedAt}
+	out := agentJSON{Email: a.Email, Name: a.Name, Role: a.Role, Status: a.Status, Presence: a.Presence, Teams: a.Teams, Active: !a.Inactive, CreatedAt: a.CreatedAt}
 	if out.Teams == nil {
 		out.Teams = []string{}
 	}
@@ -190,6 +195,8 @@ type teamJSON struct {
 	ReassignAfter string   `json:"reassign_after,omitempty"`
 	Members       []string `json:"members"`
 	Online        int      `json:"online"`
+	// Configured: defined in tandem.yaml (its name, strategy and reassign_after are changed there).
+	Configured bool `json:"configured"`
 }
 
 func (s *Server) inboxTeams(w http.ResponseWriter, r *http.Request) error {
@@ -202,13 +209,96 @@ func (s *Server) inboxTeams(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := make([]teamJSON, len(teams))
-	for i, t := range teams {
-		out[i] = teamJSON{ID: t.ID, Name: t.Name, Strategy: t.Strategy, Members: t.Members, Online: t.Online}
-		if t.ReassignAfter > 0 {
-			out[i].ReassignAfter = tandem.FormatDuration(t.ReassignAfter)
-		}
+	for i := range teams {
+		out[i] = toTeamJSON(&teams[i])
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"teams": out})
+}
+
+func toTeamJSON(t *inbox.TeamView) teamJSON {
+	out := teamJSON{ID: t.ID, Name: t.Name, Strategy: t.Strategy, Members: t.Members, Online: t.Online, Configured: t.Configured}
+	if t.ReassignAfter > 0 {
+		out.ReassignAfter = tandem.FormatDuration(t.ReassignAfter)
+	}
+	return out
+}
+
+// teamBody is a team as a client writes it; absent fields stay.
+type teamBody struct {
+	ID            string    `json:"id"`
+	Name          *string   `json:"name"`
+	Strategy      *string   `json:"strategy"`
+	ReassignAfter *string   `json:"reassign_after"`
+	Members       *[]string `json:"members"`
+}
+
+func (b *teamBody) change() inbox.TeamChange {
+	return inbox.TeamChange{Name: b.Name, Strategy: b.Strategy, ReassignAfter: b.ReassignAfter, Members: b.Members}
+}
+
+func (s *Server) inboxTeamCreate(w http.ResponseWriter, r *http.Request) error {
+	ib, _, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	var body teamBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	t, err := ib.CreateTeam(r.Context(), body.ID, body.change())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toTeamJSON(t))
+}
+
+func (s *Server) inboxTeamUpdate(w http.ResponseWriter, r *http.Request) error {
+	ib, _, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	var body teamBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	t, err := ib.UpdateTeam(r.Context(), r.PathValue("id"), body.change())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toTeamJSON(t))
+}
+
+func (s *Server) inboxTeamDelete(w http.ResponseWriter, r *http.Request) error {
+	ib, _, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	if err := ib.DeleteTeam(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) inboxAgentUpdate(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name   *string   `json:"name"`
+		Role   *string   `json:"role"`
+		Active *bool     `json:"active"`
+		Teams  *[]string `json:"teams"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	a, err := ib.UpdateAgent(r.Context(), by, r.PathValue("email"), inbox.AgentChange{Name: body.Name, Role: body.Role, Active: body.Active, Teams: body.Teams})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toAgentJSON(a))
 }
 
 // inboxConversationJSON is a conversation of the inbox: the conversation with its contact and

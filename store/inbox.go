@@ -26,6 +26,8 @@ type Agent struct {
 	LastSeenAt time.Time `json:"last_seen_at"`
 	Teams      []string  `json:"teams"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Inactive is set when an admin deactivated the agent.
+	Inactive bool `json:"inactive,omitempty"`
 }
 
 // Sources of agents and team memberships.
@@ -87,14 +89,15 @@ func (db *DB) AgentCreate(ctx context.Context, a Agent, now time.Time) error {
 	})
 }
 
-const agentCols = `email, name, password_hash, role, presence, last_seen_at, created_at`
+const agentCols = `email, name, password_hash, role, presence, last_seen_at, created_at, active`
 
 func scanAgent(row interface{ Scan(...any) error }) (*Agent, error) {
 	var a Agent
-	var seen, created int64
-	if err := row.Scan(&a.Email, &a.Name, &a.PasswordHash, &a.Role, &a.Presence, &seen, &created); err != nil {
+	var seen, created, active int64
+	if err := row.Scan(&a.Email, &a.Name, &a.PasswordHash, &a.Role, &a.Presence, &seen, &created, &active); err != nil {
 		return nil, err
 	}
+	a.Inactive = active == 0
 	a.LastSeenAt, a.CreatedAt = fromMicros(seen), fromMicros(created)
 	a.Teams = []string{}
 	return &a, nil

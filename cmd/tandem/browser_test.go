@@ -267,9 +267,45 @@ func TestBrowserInbox(t *testing.T) {
 	p.waitText(".queues", "Live")
 
 	// The admin writes a canned response.
+	// The admin invites an agent and makes a team for them.
 	p.button("Admin")
 	p.waitText("h1", "Agents")
+	p.run("invite an agent", chromedp.SendKeys(chromedp.CSS("#agent-email"), "cid@acme.com"), chromedp.SendKeys(chromedp.CSS("#agent-name"), "Cid"),
+		chromedp.SendKeys(chromedp.CSS("#agent-password"), "cid-password-1"))
+	p.button("Invite agent")
+	p.waitText("table.data", "cid@acme.com")
 	p.shot("admin-agents")
+	p.button("Teams")
+	p.waitText("table.data", "support")
+	p.run("make a team", chromedp.SendKeys(chromedp.CSS("#team-id"), "vip"), chromedp.SendKeys(chromedp.CSS("#team-name"), "VIP customers"),
+		chromedp.SendKeys(chromedp.CSS("#team-after"), "5m"))
+	p.eval(`[...document.querySelectorAll(".members label")].find(l => l.textContent.includes("cid@acme.com")).querySelector("input").click()`)
+	p.button("Make team")
+	p.waitText("table.data", "VIP customers")
+	p.shot("admin-teams")
+	var team struct {
+		Members []string `json:"members"`
+	}
+	for _, tm := range func() []struct {
+		ID      string   `json:"id"`
+		Members []string `json:"members"`
+	} {
+		var r struct {
+			Teams []struct {
+				ID      string   `json:"id"`
+				Members []string `json:"members"`
+			} `json:"teams"`
+		}
+		api.call("GET", "/api/v1/inbox/teams", nil, &r)
+		return r.Teams
+	}() {
+		if tm.ID == "vip" {
+			team.Members = tm.Members
+		}
+	}
+	if !slices.Equal(team.Members, []string{"cid@acme.com"}) {
+		t.Fatalf("team vip has members %v, want cid@acme.com", team.Members)
+	}
 	p.button("Canned responses")
 	p.waitText(".empty-state", "No canned responses yet")
 	p.run("write a canned response", chromedp.SendKeys(chromedp.CSS("#canned-shortcut"), "hours"), chromedp.SendKeys(chromedp.CSS("#canned-title"), "Opening hours"),

@@ -298,7 +298,11 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if err := s.run.LoadFlows(ctx); err != nil {
 		return fail(err)
 	}
-	if err := publishFolder(ctx, s.run, cfg, log); err != nil {
+	stored, err := db.TeamList(ctx) // teams made in the admin screens, which flows may name
+	if err != nil {
+		return fail(err)
+	}
+	if err := publishFolder(ctx, s.run, cfg, stored, log); err != nil {
 		return fail(err)
 	}
 	if err := s.run.Start(ctx); err != nil {
@@ -389,7 +393,7 @@ func startChannels(ctx context.Context, channels map[string]channel.Channel, log
 
 // publishFolder publishes every flow of the configuration's flows folder; an invalid flow stops
 // the start with its findings.
-func publishFolder(ctx context.Context, run *runner.Runner, cfg *config.Config, log *slog.Logger) error {
+func publishFolder(ctx context.Context, run *runner.Runner, cfg *config.Config, teams []store.Team, log *slog.Logger) error {
 	dir := cfg.FlowsDir
 	if dir == "" {
 		return nil
@@ -407,6 +411,9 @@ func publishFolder(ctx context.Context, run *runner.Runner, cfg *config.Config, 
 	}
 	sort.Strings(files)
 	env := cfg.FlowEnv()
+	for _, t := range teams {
+		env.Teams[t.ID] = true
+	}
 	env.Flows = map[string]bool{}
 	var parsed []*flow.Flow
 	var problems []string

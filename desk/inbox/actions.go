@@ -131,7 +131,7 @@ func (s *Service) Assign(ctx context.Context, by Actor, id string, r AssignReque
 		target = by.Agent
 	}
 	if r.Team != "" {
-		if _, ok := s.teams[r.Team]; !ok {
+		if _, ok := s.team(r.Team); !ok {
 			return nil, tandem.Errorf(tandem.ENOTFOUND, "Team %q does not exist.", r.Team)
 		}
 	}

@@ -65,6 +65,9 @@ func (s *Service) Actor(ctx context.Context, tok *store.Token) (Actor, error) {
 	} else if err != nil {
 		return Actor{}, err
 	}
+	if a.Inactive {
+		return Actor{}, tandem.Errorf(tandem.EUNAUTHORIZED, "This agent was deactivated by an admin.")
+	}
 	if err := s.touch(ctx, a); err != nil {
 		return Actor{}, err
 	}
@@ -189,8 +192,8 @@ func (s *Service) CreateAgent(ctx context.Context, by Actor, p NewAgent) (*Agent
 		return nil, err
 	}
 	for _, t := range p.Teams {
-		if _, ok := s.teams[t]; !ok {
-			return nil, tandem.Errorf(tandem.EINVALID, "teams: %q is not a team of the configuration.", t)
+		if _, ok := s.team(t); !ok {
+			return nil, tandem.Errorf(tandem.EINVALID, "teams: %q is not a team.", t)
 		}
 	}
 	name := strings.TrimSpace(p.Name)
@@ -264,6 +267,9 @@ func (s *Service) Login(ctx context.Context, email, password string) (token stri
 		}
 		return "", nil, errLogin
 	}
+	if a.Inactive {
+		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "This agent was deactivated; ask an admin of the workspace to reactivate it.")
+	}
 	now := s.clock.Now()
 	auth := s.cfg.Workspace.Auth
 	token, _, err = s.db.TokenMint(ctx, store.TokenParams{Name: "inbox login", Kind: store.TokenSession, Agent: a.Email,
@@ -288,6 +294,8 @@ type TeamView struct {
 	ReassignAfter time.Duration
 	Members       []string
 	Online        int
+	// Configured is set for a team of tandem.yaml (changed there, not in the admin screens).
+	Configured bool
 }
 
 // Teams lists the configuration's teams with their members and how many are online.
@@ -305,8 +313,9 @@ func (s *Service) Teams(ctx context.Context) ([]TeamView, error) {
 		status[a.Email] = a.Status
 	}
 	out := []TeamView{}
-	for _, t := range s.cfg.Workspace.Teams {
-		v := TeamView{ID: t.ID, Name: t.Name, Strategy: t.Strategy, ReassignAfter: t.ReassignAfter.D(), Members: members[t.ID]}
+	for _, t := range s.allTeams() {
+		_, fromConfig := s.teams[t.ID]
+		v := TeamView{ID: t.ID, Name: t.Name, Strategy: t.Strategy, ReassignAfter: t.ReassignAfter.D(), Members: members[t.ID], Configured: fromConfig}
 		if v.Members == nil {
 			v.Members = []string{}
 		}

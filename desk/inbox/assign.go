@@ -17,7 +17,7 @@ const maxScan = 1000
 // strategy returns how a team picks an agent; conversations with no team (or a team the
 // configuration does not have) go round robin among all agents.
 func (s *Service) strategy(team string) string {
-	if t, ok := s.teams[team]; ok && t.Strategy != "" {
+	if t, ok := s.team(team); ok && t.Strategy != "" {
 		return t.Strategy
 	}
 	return config.StrategyRoundRobin
@@ -160,8 +160,12 @@ func (s *Service) assignForAgent(ctx context.Context, email string) {
 // at most Batch conversations of each kind per round.
 func (s *Service) Tick(ctx context.Context) error {
 	var errs []error
+	if err := s.reloadTeams(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	all := s.allTeams()
 	teams := []string{""}
-	for _, t := range s.cfg.Workspace.Teams {
+	for _, t := range all {
 		teams = append(teams, t.ID)
 	}
 	for _, team := range teams {
@@ -170,7 +174,7 @@ func (s *Service) Tick(ctx context.Context) error {
 		}
 	}
 	now := s.clock.Now()
-	for _, t := range s.cfg.Workspace.Teams {
+	for _, t := range all {
 		after := t.ReassignAfter.D()
 		if after <= 0 {
 			continue

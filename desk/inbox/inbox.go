@@ -74,8 +74,12 @@ type Service struct {
 	db    *store.DB
 	log   *slog.Logger
 	clock tandem.Clock
-	teams map[string]config.Team
-	desk  *deskImpl
+	// teams are the configuration's teams; stored are those made in the admin screens
+	// (reloaded at each Tick, so changes on another replica show within TickEvery).
+	teams  map[string]config.Team
+	tmu    sync.RWMutex
+	stored map[string]config.Team
+	desk   *deskImpl
 	b     *broker
 
 	mu      sync.Mutex
@@ -123,6 +127,9 @@ func (s *Service) SetEvents(e Events) { s.cfg.Events = e }
 // assignment loop (Tick every TickEvery) and the event stream's poller until ctx ends or Stop.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.Sync(ctx); err != nil {
+		return err
+	}
+	if err := s.reloadTeams(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -1,19 +1,36 @@
 import { useState, type FormEvent } from "react";
 import { client, call } from "../api/client";
+import type { Agent } from "../api/types";
+import { useSession } from "../session/session";
 import { useLoad } from "./useLoad";
 
 /** Agents lists the people who log in to the inbox and lets an admin invite more. */
 export function Agents() {
   const agents = useLoad(() => call(client.GET("/api/v1/inbox/agents")).then((r) => r.agents));
   const teams = useLoad(() => call(client.GET("/api/v1/inbox/teams")).then((r) => r.teams));
+  const me = useSession()?.agent.email;
+  const [error, setError] = useState("");
+  const change = async (a: Agent, body: { role?: "agent" | "admin"; active?: boolean }) => {
+    setError("");
+    try {
+      await call(client.PATCH("/api/v1/inbox/agents/{email}", { params: { path: { email: a.email } }, body }));
+      agents.reload();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
   return (
     <>
       <div className="admin-head">
         <h1>Agents</h1>
       </div>
-      <p className="muted lead">People who answer customers in the inbox. Admins also manage the workspace here. Agents in tandem.yaml are listed too; their role is set there.</p>
+      <p className="muted lead">People who answer customers in the inbox. Admins also manage the workspace here. Agents of tandem.yaml are listed too (a role changed here is set back from the file at the next start).</p>
       <InviteForm teams={teams.data?.map((t) => t.id) ?? []} onDone={agents.reload} />
-      {agents.error && <p className="form-error">{agents.error}</p>}
+      {(agents.error || error) && (
+        <p className="form-error" role="alert">
+          {agents.error || error}
+        </p>
+      )}
       {agents.data && (
         <div className="table-wrap">
           <table className="data">
@@ -25,17 +42,50 @@ export function Agents() {
                 <th scope="col">Role</th>
                 <th scope="col">Teams</th>
                 <th scope="col">Status</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {agents.data.map((a) => (
-                <tr key={a.email}>
+                <tr key={a.email} className={a.active ? "" : "inactive"}>
                   <td>{a.name}</td>
                   <td>{a.email}</td>
-                  <td>{a.role}</td>
+                  <td>
+                    <label className="sr-only" htmlFor={"role-" + a.email}>
+                      Role of {a.email}
+                    </label>
+                    <select id={"role-" + a.email} value={a.role} disabled={a.email === me} onChange={(e) => change(a, { role: e.target.value as "agent" | "admin" })}>
+                      <option value="agent">agent</option>
+                      <option value="admin">admin</option>
+                    </select>
+                  </td>
                   <td>{a.teams.join(", ") || <span className="muted">none</span>}</td>
                   <td>
-                    <span className={"dot " + a.status} aria-hidden="true" /> {a.status}
+                    {a.active ? (
+                      <>
+                        <span className={"dot " + a.status} aria-hidden="true" /> {a.status}
+                      </>
+                    ) : (
+                      <span className="badge bad">deactivated</span>
+                    )}
+                  </td>
+                  <td className="actions-cell">
+                    {a.email !== me &&
+                      (a.active ? (
+                        <button
+                          className="btn small danger"
+                          aria-label={`Deactivate ${a.email}`}
+                          onClick={() => confirm(`Deactivate ${a.email}? They are logged out at once and cannot log in.`) && change(a, { active: false })}
+                        >
+                          Deactivate
+                        </button>
+                      ) : (
+                        <button className="btn small" aria-label={`Reactivate ${a.email}`} onClick={() => change(a, { active: true })}>
+                          Reactivate
+                        </button>
+                      ))}
                   </td>
                 </tr>
               ))}

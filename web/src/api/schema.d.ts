@@ -496,7 +496,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change an agent: name, role, teams, or deactivate / reactivate it. */
+        patch: operations["inboxAgentUpdate"];
         trace?: never;
     };
     "/api/v1/inbox/presence": {
@@ -529,7 +530,8 @@ export interface paths {
         /** The configuration's teams with their members and how many are online. */
         get: operations["inboxTeams"];
         put?: never;
-        post?: never;
+        /** Make a team (teams of tandem.yaml are made there). */
+        post: operations["inboxTeamCreate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -683,6 +685,24 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inbox/teams/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a team made here, when none of its conversations is open. */
+        delete: operations["inboxTeamDelete"];
+        options?: never;
+        head?: never;
+        /** Change a team: name, strategy, reassign_after, members (a team of tandem.yaml: members only). */
+        patch: operations["inboxTeamUpdate"];
         trace?: never;
     };
     "/widget/v1/loader.js": {
@@ -1336,6 +1356,8 @@ export interface components {
             last_seen_at?: string;
             /** Format: date-time */
             created_at: string;
+            /** @description False when an admin deactivated the agent: it cannot log in and gets no conversation. */
+            active: boolean;
         };
         InboxAgentCreate: {
             email: string;
@@ -1362,6 +1384,8 @@ export interface components {
             reassign_after?: string;
             members: string[];
             online: number;
+            /** @description Defined in tandem.yaml: its name, strategy and reassign_after are changed there; members can be added here. */
+            configured: boolean;
         };
         InboxConversation: components["schemas"]["Conversation"] & {
             last_message: components["schemas"]["Message"] | null;
@@ -1391,6 +1415,28 @@ export interface components {
         };
         /** @description The data of a `conversation` event: the conversation, without its contact. */
         InboxEventConversation: components["schemas"]["Conversation"];
+        /** @description Fields left out stay as they are. */
+        InboxAgentChange: {
+            name?: string;
+            /** @enum {string} */
+            role?: "agent" | "admin";
+            /** @description false deactivates: the agent's logins end at once, it cannot log in and gets no conversation. An admin cannot deactivate itself nor take its own admin role. */
+            active?: boolean;
+            /** @description Replaces the memberships made with the API (those of tandem.yaml stay). */
+            teams?: string[];
+        };
+        /** @description Fields left out stay as they are (a new team: name = id, round_robin, never reassigned, no members). */
+        InboxTeamInput: {
+            /** @description Only when creating: what flows name the team by. */
+            id?: string;
+            name?: string;
+            /** @enum {string} */
+            strategy?: "round_robin" | "least_busy";
+            /** @description A duration (30s, 5m); empty: never. */
+            reassign_after?: string;
+            /** @description Agents' e-mails; replaces the members made with the API (those of tandem.yaml stay). */
+            members?: string[];
+        };
         WidgetSession: {
             /** @description Opaque, 192 random bits; keep it and send it as Bearer. */
             token: string;
@@ -3539,6 +3585,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The agent was deactivated by an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many login attempts for this e-mail (10, then one every 6 s) or from this address (30, then one a second); see Retry-After. */
             429: {
                 headers: {
@@ -3774,6 +3829,87 @@ export interface operations {
             };
         };
     };
+    inboxAgentUpdate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The agent's e-mail. */
+                email: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InboxAgentChange"];
+            };
+        };
+        responses: {
+            /** @description The agent. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxAgent"];
+                };
+            };
+            /** @description Bad input; the message names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such agent. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The inbox is not enabled on this server. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     inboxPresence: {
         parameters: {
             query?: never;
@@ -3874,6 +4010,84 @@ export interface operations {
             };
             /** @description The credential may not call this route (wrong role), or may not see this object. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The inbox is not enabled on this server. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    inboxTeamCreate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InboxTeamInput"];
+            };
+        };
+        responses: {
+            /** @description The team. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxTeam"];
+                };
+            };
+            /** @description Bad input; the message names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A team has this id. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4581,6 +4795,171 @@ export interface operations {
             };
             /** @description Too many requests; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    inboxTeamDelete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Team id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such team. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The team is defined in tandem.yaml, or has open conversations. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The inbox is not enabled on this server. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    inboxTeamUpdate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Team id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InboxTeamInput"];
+            };
+        };
+        responses: {
+            /** @description The team. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxTeam"];
+                };
+            };
+            /** @description Bad input; the message names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token, or the token's agent no longer exists. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such team. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The team is defined in tandem.yaml. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The inbox is not enabled on this server. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

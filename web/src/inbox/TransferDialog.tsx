@@ -16,7 +16,8 @@ export function TransferDialog({ store, conv, onClose, onDone }: { store: InboxS
     d.showModal();
     return () => d.close();
   }, []);
-  const members = team ? snap.agents.filter((a) => a.teams.includes(team)) : snap.agents;
+  const active = snap.agents.filter((a) => a.active);
+  const members = team ? active.filter((a) => a.teams.includes(team)) : active;
   const submit = async () => {
     if (!team && !agent) {
       setError("Pick a team or an agent.");
