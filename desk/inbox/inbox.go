@@ -80,7 +80,7 @@ type Service struct {
 	tmu    sync.RWMutex
 	stored map[string]config.Team
 	desk   *deskImpl
-	b     *broker
+	b      *broker
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
