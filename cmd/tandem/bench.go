@@ -195,7 +195,7 @@ func (m *Main) benchServer(ctx context.Context, dir, flowYAML, outbound string, 
 	cfg.Dir, cfg.FlowsDir = dir, flows
 	cfg.HTTP.AllowPrivate = true
 	cfg.Channels = append([]config.Channel{{ID: "api", Kind: "api", OutboundURL: outbound, Secret: "bench-secret"}}, extra...)
-	s, err := m.startServer(ctx, serveOptions{Config: cfg, Addr: "127.0.0.1:0", Data: filepath.Join(dir, "data"),
+	s, err := m.startServer(ctx, serveOptions{Config: cfg, Addr: "127.0.0.1:0", Data: filepath.Join(dir, "data"), Ephemeral: true,
 		LogFormat: "text", LogLevel: "error", RateLimit: -1, WrapObserver: wrap})
 	if err != nil {
 		return nil, "", "", err

@@ -78,7 +78,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	}
 	m.Getenv = withoutEnv(m.Getenv, "TANDEM_DATABASE_URL") // the demo always uses its own SQLite folder
 	return m.serve(ctx, serveOptions{
-		Config: cfg, Addr: *addr, Data: data, LogFormat: "text", LogLevel: "warn",
+		Config: cfg, Addr: *addr, Data: data, LogFormat: "text", LogLevel: "warn", Ephemeral: true,
 		HTTP: demoHTTP{next: http.DefaultTransport}, Mount: mountDemoShop,
 		Ready: func(listen string) {
 			base := "http://" + displayAddr(listen)

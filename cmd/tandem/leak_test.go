@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/desk/webhook"
 	"github.com/tandemchat/tandem/internal/seal"
 )
@@ -175,6 +176,18 @@ agents:
 	env := map[string]string{
 		"TANDEM_SECRET_KEY": key, "SHOP_KEY": secrets["config secret SHOP_KEY"], "OPENAI_KEY": secrets["provider api_key"],
 		"API_SECRET": secrets["channel secret"], "DESK_PASS": secrets["desk password"], "DESK_SECRET": secrets["desk secret"],
+	}
+	// Every value the configuration itself counts as a secret (config.SecretValues, which the
+	// masking of printed configurations follows) is searched for too.
+	parsed, err := config.Parse(filepath.Join(dir, "tandem.yaml"), []byte(cfg), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for where, v := range parsed.SecretValues() {
+		secrets["the configuration's "+where] = v
+	}
+	if len(parsed.SecretValues()) < 5 {
+		t.Fatalf("the configuration holds %d secrets, want at least 5: %v", len(parsed.SecretValues()), parsed)
 	}
 	var logs bytes.Buffer // every command's output
 	run := func(stdin string, args ...string) result {

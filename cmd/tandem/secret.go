@@ -35,7 +35,7 @@ const keyFileName = "secret.key"
 // saying so); PostgreSQL, shared by replicas that share no folder, gets no keyring (nil), and
 // secrets cannot be stored. With TANDEM_SECRET_KEY set, a key left in the data folder still
 // opens (so moving from it to TANDEM_SECRET_KEY is a rotation).
-func (m *Main) secretKeys(db *store.DB, data string, create bool, log *slog.Logger) (*seal.Keyring, error) {
+func (m *Main) secretKeys(db *store.DB, data string, create, ephemeral bool, log *slog.Logger) (*seal.Keyring, error) {
 	var old []*seal.Key
 	for i, text := range strings.FieldsFunc(m.Getenv(envSecretKeyOld), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
 		k, err := seal.ParseKey(text)
@@ -79,7 +79,11 @@ func (m *Main) secretKeys(db *store.DB, data string, create bool, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	log.Warn(envSecretKey+" is not set: generated a key for the secrets stored in the database and kept it in the data folder; back it up with the database, or set "+envSecretKey+" (docs/security.md)", "file", path)
+	if ephemeral {
+		log.Info(envSecretKey+" is not set: generated a key for the secrets stored in the (temporary) data folder", "file", path)
+	} else {
+		log.Warn(envSecretKey+" is not set: generated a key for the secrets stored in the database and kept it in the data folder; back it up with the database, or set "+envSecretKey+" (docs/security.md)", "file", path)
+	}
 	return seal.NewKeyring(k, old...), nil
 }
 
@@ -234,7 +238,7 @@ func (m *Main) runSecret(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	keys, err := m.secretKeys(db, *data, sub == "set", log)
+	keys, err := m.secretKeys(db, *data, sub == "set", false, log)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,9 @@ type serveOptions struct {
 	Ready func(addr string)
 	// HTTP carries out http steps (default: the guarded client).
 	HTTP runner.HTTPDoer
+	// Ephemeral says the data folder goes away with the process (demo, bench): a secret key
+	// generated there is no news worth a warning.
+	Ephemeral bool
 	// WrapObserver, when set, wraps the metrics observer of the runner (bench measurements).
 	WrapObserver func(runner.Observer) runner.Observer
 	// Mount adds pages of the command's own to the server (the demo's shop page).
@@ -179,7 +182,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if err := db.Migrate(ctx); err != nil {
 		return fail(err)
 	}
-	keys, err := m.secretKeys(db, o.Data, true, log)
+	keys, err := m.secretKeys(db, o.Data, true, o.Ephemeral, log)
 	if err != nil {
 		return fail(err)
 	}
