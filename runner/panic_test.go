@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -44,31 +43,13 @@ func crashOn(r *runner.Runner, text string) *atomic.Int64 {
 	return n
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A step that panics fails its run with reason internal_error, the stack goes to the log, and
 // nothing of the crashed attempt is kept (the message it was about to send is not sent). The
 // events queued before it in the same batch are handled as usual, and the conversation goes
 // on: the next message starts a new run.
 func TestPanickingStepFailsItsRun(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &lockedBuffer{}
 	h := newHarness(t, false, func(c *runner.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 		c.Env = &engine.Env{Secrets: map[string]string{"KEY": "s3cret-value"}}

@@ -536,15 +536,46 @@ type replicaDelivery struct {
 // replicaSink is the business's endpoint: it records every delivery in arrival order and
 // wakes those waiting for one.
 type replicaSink struct {
+	notifier
 	secret     string
-	mu         sync.Mutex
 	deliveries []replicaDelivery
 	texts      map[string]bool // contact + "\x00" + text, delivered at least once
-	changed    chan struct{}
 }
 
 func newReplicaSink(secret string) *replicaSink {
-	return &replicaSink{secret: secret, texts: map[string]bool{}, changed: make(chan struct{})}
+	return &replicaSink{secret: secret, texts: map[string]bool{}, notifier: newNotifier()}
+}
+
+// notifier guards what a fake endpoint records (mu) and wakes those waiting for a change.
+type notifier struct {
+	mu      sync.Mutex
+	changed chan struct{}
+}
+
+func newNotifier() notifier { return notifier{changed: make(chan struct{})} }
+
+// wake tells the waiters that something changed; the caller holds mu.
+func (n *notifier) wake() {
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// await waits until cond holds (checked under mu at every change) or ctx ends.
+func (n *notifier) await(ctx context.Context, cond func() bool) bool {
+	for {
+		n.mu.Lock()
+		ok := cond()
+		changed := n.changed
+		n.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 func (s *replicaSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -571,28 +602,9 @@ func (s *replicaSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.problem == "" {
 		s.texts[d.contact+"\x00"+d.text] = true
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.wake()
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
-}
-
-// await waits until cond holds (checked under the lock at every delivery) or ctx ends.
-func (s *replicaSink) await(ctx context.Context, cond func() bool) bool {
-	for {
-		s.mu.Lock()
-		ok := cond()
-		changed := s.changed
-		s.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return false
-		}
-	}
 }
 
 // awaitPrevious waits, for conversation c, until message k may be followed as mode says.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -85,23 +86,20 @@ type soakDelivery struct {
 // soakSink is the business's side: the API channel's outbound endpoint (one path per replica
 // process, so that it knows who delivered) and the API the flow calls.
 type soakSink struct {
-	mu         sync.Mutex
+	notifier
 	deliveries []soakDelivery
 	first      map[string]time.Time // contact + "\x00" + text → first delivery
 	problems   []string
 	hold       map[string]bool // replica processes whose deliveries are held unanswered
 	held       []soakDelivery
 	calls      map[string]int // Idempotency-Key of /call → how many times
-	changed    chan struct{}
-	done       chan struct{} // closed at the end: held requests return
+	done       chan struct{}  // closed at the end: held requests return
 }
 
 func newSoakSink() *soakSink {
-	return &soakSink{first: map[string]time.Time{}, hold: map[string]bool{}, calls: map[string]int{},
-		changed: make(chan struct{}), done: make(chan struct{})}
+	return &soakSink{notifier: newNotifier(), first: map[string]time.Time{}, hold: map[string]bool{}, calls: map[string]int{},
+		done: make(chan struct{})}
 }
-
-func (s *soakSink) wake() { close(s.changed); s.changed = make(chan struct{}) }
 
 func (s *soakSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -158,24 +156,6 @@ func (s *soakSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	default:
 		http.NotFound(w, r)
-	}
-}
-
-// await waits until cond holds (checked under the lock at every change) or ctx ends.
-func (s *soakSink) await(ctx context.Context, cond func() bool) bool {
-	for {
-		s.mu.Lock()
-		ok := cond()
-		changed := s.changed
-		s.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return false
-		}
 	}
 }
 
@@ -488,47 +468,88 @@ func runSoak(t *testing.T, cfg soakConfig) soakReport {
 
 	// Judge, on a copy of what the business saw.
 	sink.mu.Lock()
-	deliveries, problems := slices.Clone(sink.deliveries), slices.Clone(sink.problems)
-	first := make(map[string]time.Time, len(sink.first))
-	for k, v := range sink.first {
-		first[k] = v
-	}
-	calls := make(map[string]int, len(sink.calls))
-	for k, v := range sink.calls {
-		calls[k] = v
-	}
-	missing := expected()
+	seen := soakSeen{deliveries: slices.Clone(sink.deliveries), problems: slices.Clone(sink.problems),
+		first: maps.Clone(sink.first), calls: maps.Clone(sink.calls)}
 	sink.mu.Unlock()
 	cl.mu.Lock()
-	killed := make(map[string]bool, len(cl.killed))
-	for k, v := range cl.killed {
-		killed[k] = v
-	}
+	seen.killed = maps.Clone(cl.killed)
 	cl.mu.Unlock()
+	rep := judgeSoak(cfg, seen)
+	rep.Kills, rep.ClientRetries = kills, client.retries.Load()
+	var lastFirst time.Time
+	for _, at := range seen.first {
+		if at.After(lastFirst) {
+			lastFirst = at
+		}
+	}
+	// Stuck: every conversation's run must wait for the next message at the flow's last wait.
+	stuck := soakStuck(jctx, live[0].base, token, convs)
+	rep.Stuck = len(stuck)
+	rep.Problems = append(rep.Problems, stuck...)
+	if !lastKill.IsZero() && !lastFirst.IsZero() {
+		rep.RecoverAfterLastKill = max(0, lastFirst.Sub(lastKill))
+	}
+	for _, ht := range heldTexts {
+		if at, ok := seen.first[ht]; ok {
+			rep.HeldTakeover = max(rep.HeldTakeover, at.Sub(heldAt))
+		}
+	}
+	rep.Took = time.Since(start)
+	if len(rep.Problems) > 0 {
+		for _, p := range firstN(rep.Problems, 40) {
+			t.Error(p)
+		}
+		replicaLogs(t, cl.running())
+	}
+	if !lastKill.IsZero() && rep.Lost == 0 && rep.RecoverAfterLastKill > cfg.recoverWithin {
+		t.Errorf("the last reply came out %s after the last kill, want at most %s", rep.RecoverAfterLastKill, cfg.recoverWithin)
+	}
+	return rep
+}
 
-	rep := soakReport{Conversations: cfg.conversations, Messages: int(total), Kills: kills, ClientRetries: client.retries.Load(),
-		Replies: len(first), Calls: len(calls), Problems: problems}
+// soakSeen is what the business saw in a run.
+type soakSeen struct {
+	deliveries []soakDelivery       // answered deliveries, in arrival order
+	problems   []string             // deliveries that broke the channel's contract
+	first      map[string]time.Time // contact + "\x00" + text → first delivery
+	calls      map[string]int       // Idempotency-Key of an HTTP call → times made
+	killed     map[string]bool      // replica processes that were SIGKILLed
+}
+
+// judgeSoak counts what was lost, duplicated and out of order among the replies of cfg's
+// conversations (each message's "got" and "later" replies, in the messages' order), and the
+// redeliveries after kills: the same Idempotency-Key again is a redelivery when the first copy
+// came from a process that was killed (it may have died before recording it), a duplicate
+// otherwise; the same reply under two keys is always a duplicate.
+func judgeSoak(cfg soakConfig, seen soakSeen) soakReport {
+	rep := soakReport{Conversations: cfg.conversations, Messages: cfg.conversations * cfg.messages,
+		Replies: len(seen.first), Calls: len(seen.calls), Problems: slices.Clone(seen.problems)}
+	var missing []string
+	for c := range cfg.conversations {
+		for k := range cfg.messages {
+			for _, text := range []string{soakGot(c, k), soakLater(c, k)} {
+				if _, ok := seen.first[soakContact(c)+"\x00"+text]; !ok {
+					missing = append(missing, soakContact(c)+": "+text)
+				}
+			}
+		}
+	}
 	rep.Lost = len(missing)
 	if len(missing) > 0 {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%d replies never delivered: %q", len(missing), firstN(missing, 20)))
 	}
 	byContact := map[string][]soakDelivery{}
 	keys := map[string][]soakDelivery{}
-	var lastFirst time.Time
-	for _, d := range deliveries {
+	for _, d := range seen.deliveries {
 		byContact[d.contact] = append(byContact[d.contact], d)
 		keys[d.key] = append(keys[d.key], d)
 	}
-	for _, at := range first {
-		if at.After(lastFirst) {
-			lastFirst = at
-		}
-	}
-	for key, ds := range keys {
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
+		ds := keys[key]
 		if len(ds) < 2 {
 			continue
 		}
-		if killed[ds[0].from] {
+		if seen.killed[ds[0].from] {
 			rep.RedeliveredSends += len(ds) - 1 // in flight when its sender was killed: at least once
 			continue
 		}
@@ -567,30 +588,8 @@ func runSoak(t *testing.T, cfg soakConfig) soakReport {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: replies in the order %q, want %q", contact, got, want))
 		}
 	}
-	for _, n := range calls {
+	for _, n := range seen.calls {
 		rep.RedeliveredCalls += n - 1
-	}
-	// Stuck: every conversation's run must wait for the next message at the flow's last wait.
-	stuck := soakStuck(jctx, live[0].base, token, convs)
-	rep.Stuck = len(stuck)
-	rep.Problems = append(rep.Problems, stuck...)
-	if !lastKill.IsZero() && !lastFirst.IsZero() {
-		rep.RecoverAfterLastKill = max(0, lastFirst.Sub(lastKill))
-	}
-	for _, ht := range heldTexts {
-		if at, ok := first[ht]; ok {
-			rep.HeldTakeover = max(rep.HeldTakeover, at.Sub(heldAt))
-		}
-	}
-	rep.Took = time.Since(start)
-	if rep.Lost+rep.Duplicated+rep.OutOfOrder+rep.Stuck > 0 || len(problems) > 0 {
-		for _, p := range firstN(rep.Problems, 40) {
-			t.Error(p)
-		}
-		replicaLogs(t, cl.running())
-	}
-	if !lastKill.IsZero() && rep.Lost == 0 && rep.RecoverAfterLastKill > cfg.recoverWithin {
-		t.Errorf("the last reply came out %s after the last kill, want at most %s", rep.RecoverAfterLastKill, cfg.recoverWithin)
 	}
 	return rep
 }
@@ -677,7 +676,7 @@ func TestSoak(t *testing.T) {
 	if os.Getenv("TANDEM_SOAK") == "" {
 		t.Skip("the soak test runs with TANDEM_SOAK=1 (and TANDEM_TEST_POSTGRES_URL)")
 	}
-	cfg := soakConfig{conversations: 400, messages: 5, kills: 10, killEvery: 3 * time.Second, restart: true,
+	cfg := soakConfig{conversations: 400, messages: 8, kills: 12, killEvery: 3 * time.Second, restart: true,
 		holdFirstKill: true, deadline: 8 * time.Minute, recoverWithin: 30 * time.Second}
 	if n, err := strconv.Atoi(os.Getenv("TANDEM_SOAK_CONVERSATIONS")); err == nil && n > 0 {
 		cfg.conversations = n
@@ -692,4 +691,64 @@ func TestSoak(t *testing.T) {
 		"out_of_order": rep.OutOfOrder, "stuck": rep.Stuck, "redelivered_sends": rep.RedeliveredSends, "redelivered_calls": rep.RedeliveredCalls,
 		"held_takeover_s": rep.HeldTakeover.Seconds(), "recover_after_last_kill_s": rep.RecoverAfterLastKill.Seconds(), "took_s": rep.Took.Seconds()})
 	fmt.Printf("soak report: %s\n", b)
+}
+
+// The soak's judge finds each kind of fault it is there to find, and takes a redelivery by a
+// killed process for what it is.
+func TestJudgeSoak(t *testing.T) {
+	t.Parallel()
+	cfg := soakConfig{conversations: 3, messages: 2}
+	good := func() soakSeen {
+		seen := soakSeen{first: map[string]time.Time{}, calls: map[string]int{}, killed: map[string]bool{"r0g1": true}}
+		at := time.Unix(0, 0)
+		for c := range cfg.conversations {
+			for k := range cfg.messages {
+				for i, text := range []string{soakGot(c, k), soakLater(c, k)} {
+					at = at.Add(time.Millisecond)
+					d := soakDelivery{from: "r1g1", contact: soakContact(c), text: text, key: fmt.Sprintf("k%d-%d-%d", c, k, i), at: at}
+					seen.deliveries = append(seen.deliveries, d)
+					seen.first[d.contact+"\x00"+text] = at
+				}
+				seen.calls[fmt.Sprintf("call-%d-%d", c, k)] = 1
+			}
+		}
+		return seen
+	}
+	tests := []struct {
+		name   string
+		change func(*soakSeen)
+		check  func(soakReport) bool
+	}{
+		{"every reply once in order", func(*soakSeen) {}, func(r soakReport) bool { return len(r.Problems) == 0 && r.Replies == 12 && r.Calls == 6 }},
+		{"a lost reply", func(s *soakSeen) {
+			s.deliveries = s.deliveries[:len(s.deliveries)-1]
+			delete(s.first, soakContact(2)+"\x00"+soakLater(2, 1))
+		}, func(r soakReport) bool { return r.Lost == 1 }},
+		{"redelivered by a killed process", func(s *soakSeen) {
+			s.deliveries[0].from = "r0g1"
+			s.deliveries = append(s.deliveries, s.deliveries[0])
+			s.calls["call-0-0"] = 2
+		}, func(r soakReport) bool {
+			return len(r.Problems) == 0 && r.RedeliveredSends == 1 && r.RedeliveredCalls == 1
+		}},
+		{"sent twice by a live process", func(s *soakSeen) { s.deliveries = append(s.deliveries, s.deliveries[3]) },
+			func(r soakReport) bool { return r.Duplicated == 1 }},
+		{"a reply sent as two effects", func(s *soakSeen) {
+			d := s.deliveries[1]
+			d.key = "another"
+			s.deliveries = append(s.deliveries, d)
+		}, func(r soakReport) bool { return r.Duplicated == 1 }},
+		{"replies out of order", func(s *soakSeen) { s.deliveries[4], s.deliveries[5] = s.deliveries[5], s.deliveries[4] },
+			func(r soakReport) bool { return r.OutOfOrder == 1 }},
+		{"an unexpected reply", func(s *soakSeen) {
+			s.deliveries = append(s.deliveries, soakDelivery{from: "r1g1", contact: soakContact(0), text: "failed c000-m1", key: "f"})
+		}, func(r soakReport) bool { return r.Duplicated == 1 }},
+	}
+	for _, tt := range tests {
+		seen := good()
+		tt.change(&seen)
+		if rep := judgeSoak(cfg, seen); !tt.check(rep) {
+			t.Errorf("%s: judged %s, problems %q", tt.name, rep, rep.Problems)
+		}
+	}
 }
