@@ -352,6 +352,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/desks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The built-in inbox and the configured desks, with their health.
+         * @description Every desk a handoff step may name: `inbox` first, then the desks of the configuration in their order, each with its health (`not_configured` names what is missing, `available`, or `unavailable` with what failed; checked now when the last check is older than the desk's interval, each within 5 s) and the webhook URLs to paste in the desk's settings (absolute when the server's public URL is known, else paths). A handoff to a desk that is not available takes the step's `on_unavailable` without calling it. Secrets never appear. Admins and API tokens only.
+         */
+        get: operations["deskList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hooks/chatwoot/{desk_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Chatwoot's webhooks for a chatwoot desk.
+         * @description The API inbox's callback URL (or an account webhook). Authenticated by `X-Chatwoot-Signature: sha256=<hex HMAC-SHA256 of "<X-Chatwoot-Timestamp>.<raw body>">` with the desk's `webhook_secret`, the timestamp within 5 minutes; or, without a secret, by the `token` query parameter equal to `webhook_token`. Agents' replies (outgoing, not private, written by a user) are stored and sent to the customer, with their attachments; a resolve closes the handoff; an assignment names the agent. Everything else (Tandem's own messages and notes, templates, bots, other inboxes, repeats) is answered 200 and ignored, because Chatwoot marks a message it could not deliver as failed. Chatwoot never retries: a reconciliation poll reads what a lost webhook carried.
+         */
+        post: operations["chatwootWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/hooks/desk/{desk_id}/message/receive": {
         parameters: {
             query?: never;
@@ -1287,6 +1327,29 @@ export interface components {
             statuses?: boolean;
             /** @description How long after the customer's last message free-form messages are accepted, as a duration ("24h"); absent: always. Outside it only templates are sent. */
             window?: string;
+        };
+        Desk: {
+            id: string;
+            /** @enum {string} */
+            kind: "inbox" | "webhook" | "intercom" | "livechat" | "chatwoot";
+            health: components["schemas"]["DeskHealth"];
+        };
+        DeskHealth: {
+            /** @enum {string} */
+            status: "not_configured" | "available" | "unavailable";
+            /** @description What is missing or what failed. */
+            detail?: string;
+            webhooks?: {
+                name: string;
+                url: string;
+                note?: string;
+            }[];
+            /** Format: date-time */
+            checked_at?: string;
+        };
+        /** @description The answer of a refused desk webhook (Chatwoot, Intercom, LiveChat). */
+        DeskHookError: {
+            error: string;
         };
         DeskAnswer: {
             /** @description 0 on success; else 40000 bad parameters, 40127 invalid credentials, 40356 unknown conversation_id, 40400 unknown desk, 40900 conversation is closed, 41300 body too large, 50000 internal error. Desks should rely on the HTTP status. */
@@ -3217,6 +3280,143 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deskList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The desks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        desks: components["schemas"]["Desk"][];
+                    };
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An agent may not list desks. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    chatwootWebhook: {
+        parameters: {
+            query?: {
+                /** @description The desk's webhook_token, when it has no webhook_secret. */
+                token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The id of a desk of this kind in the configuration. */
+                desk_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Stored, or ignored: `{"ok": true}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        ok?: boolean;
+                    };
+                };
+            };
+            /** @description The body is not a JSON object with an `event`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description Bad or missing signature, stale timestamp, or wrong token; nothing is stored. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description No chatwoot desk has this id, or an agent's reply names a conversation that is not a handoff of this desk. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description An agent's reply on a handoff that is over (Chatwoot marks it failed). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description The body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description The webhook could not be stored. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
                 };
             };
         };
