@@ -313,6 +313,10 @@ func TestBrowserInbox(t *testing.T) {
 	p.button("Add canned response")
 	p.waitText("table.data", "/hours")
 	p.shot("admin-canned")
+	p.button("Channels and desks")
+	p.waitText(".admin-page", "Available")
+	p.waitText(".admin-page", "inbox")
+	p.shot("admin-channels")
 	p.button("Inbox")
 	p.waitText(".queues", "Live")
 

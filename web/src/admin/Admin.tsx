@@ -3,12 +3,14 @@
 import { Link, Redirect, Route, Switch, useLocation } from "wouter";
 import { Agents } from "./Agents";
 import { CannedResponses } from "./CannedResponses";
+import { Connections } from "./Connections";
 import { Teams } from "./Teams";
 import "./admin.css";
 
 const pages: [string, string][] = [
   ["/agents", "Agents"],
   ["/teams", "Teams"],
+  ["/connections", "Channels and desks"],
   ["/canned", "Canned responses"],
 ];
 
@@ -32,6 +34,7 @@ export default function Admin() {
           <Route path="/agents" component={Agents} />
           <Route path="/teams" component={Teams} />
           <Route path="/canned" component={CannedResponses} />
+          <Route path="/connections" component={Connections} />
           <Route>
             <Redirect to="/agents" replace />
           </Route>
