@@ -137,6 +137,7 @@ func New(cfg Config) *Server {
 	}
 	// Areas of the API that live in their own files add their routes here.
 	s.routes = append(s.routes, s.inboxRoutes()...)
+	s.routes = append(s.routes, s.tokenRoutes()...)
 	s.routes = append(s.routes, s.cannedRoutes()...)
 	s.routes = append(s.routes, s.hookRoutes()...)
 	s.routes = append(s.routes, s.channelRoutes()...)

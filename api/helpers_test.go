@@ -252,6 +252,17 @@ func (e *env) do(req request) *response {
 
 func (e *env) doCtx(ctx context.Context, req request) *response {
 	e.t.Helper()
+	return e.send(ctx, e.srv.Client(), req)
+}
+
+// doWith sends a request with another HTTP client (another source address, say).
+func (e *env) doWith(client *http.Client, req request) *response {
+	e.t.Helper()
+	return e.send(context.Background(), client, req)
+}
+
+func (e *env) send(ctx context.Context, client *http.Client, req request) *response {
+	e.t.Helper()
 	var body io.Reader
 	ctype := ""
 	switch b := req.body.(type) {
@@ -280,7 +291,7 @@ func (e *env) doCtx(ctx context.Context, req request) *response {
 	for k, v := range req.header {
 		hr.Header.Set(k, v)
 	}
-	resp, err := e.srv.Client().Do(hr)
+	resp, err := client.Do(hr)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", req.method, req.path, err)
 	}

@@ -116,6 +116,7 @@ func (s *Server) inboxLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.logins.succeeded(r, body.Email)
 	return writeJSON(w, http.StatusOK, map[string]any{"token": token, "agent": toAgentJSON(a)})
 }
 

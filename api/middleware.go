@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tandemchat/tandem"
@@ -183,89 +181,6 @@ func newRequestID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// limiter is a token bucket per API token.
-type limiter struct {
-	rate  float64
-	burst float64
-	mu    sync.Mutex
-	b     map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate float64) *limiter {
-	return &limiter{rate: rate, burst: math.Max(rate*2, 10), b: map[string]*bucket{}}
-}
-
-// maxBuckets bounds a limiter's memory: past it, buckets that refilled are forgotten (one
-// that is full behaves as a new one).
-const maxBuckets = 10000
-
-// allow takes one request from the bucket of id, or says how long to wait.
-func (l *limiter) allow(id string, now time.Time) (time.Duration, bool) {
-	if l.rate < 0 {
-		return 0, true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.b) >= maxBuckets {
-		for k, b := range l.b {
-			if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
-				delete(l.b, k)
-			}
-		}
-	}
-	b, ok := l.b[id]
-	if !ok {
-		b = &bucket{tokens: l.burst, last: now}
-		l.b[id] = b
-	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
-	}
-	b.tokens--
-	return 0, true
-}
-
-// loginLimiter throttles password logins, which need no token: per e-mail, 10 attempts then
-// one every 6 seconds, so a password cannot be guessed at speed; per client address, 30 then
-// one a second, so one client cannot try many accounts. Every attempt counts, right or wrong.
-type loginLimiter struct {
-	email, addr *limiter
-}
-
-func newLoginLimiter() *loginLimiter {
-	return &loginLimiter{
-		email: &limiter{rate: 1.0 / 6, burst: 10, b: map[string]*bucket{}},
-		addr:  &limiter{rate: 1, burst: 30, b: map[string]*bucket{}},
-	}
-}
-
-// allow takes one attempt for the e-mail from the client of r, or returns the 429 to answer.
-func (l *loginLimiter) allow(w http.ResponseWriter, r *http.Request, email string, now time.Time) error {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	wait, ok := l.addr.allow(host, now)
-	what := "from this address"
-	if ok {
-		wait, ok = l.email.allow(strings.ToLower(strings.TrimSpace(email)), now)
-		what = "for this e-mail"
-	}
-	if ok {
-		return nil
-	}
-	secs := int(math.Ceil(wait.Seconds()))
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	return tandem.Errorf(tandem.ERATELIMITED, "Too many login attempts %s; retry after %ds.", what, secs)
 }
 
 // isMaxBytes reports whether err came from a body over the limit.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -129,5 +130,74 @@ func TestTokens(t *testing.T) {
 		_, err = db.TokenLookup(f.ctx, token)
 		wantCode(t, "TokenLookup of a revoked token", err, tandem.EUNAUTHORIZED)
 		wantCode(t, "TokenRevoke twice", db.TokenRevoke(f.ctx, rec.ID, t0), tandem.ENOTFOUND)
+	})
+}
+
+// Sessions carry their agent's role and their expiry; TokenUsed moves it; TokenList keeps the
+// live ones unless asked for all.
+func TestTokenSessions(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		if err := db.AgentCreate(f.ctx, store.Agent{Email: "ana@acme.com", Role: "admin"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		token, rec, err := db.TokenMint(f.ctx, store.TokenParams{Name: "inbox login", Kind: store.TokenSession, Agent: "Ana@Acme.com",
+			ExpiresAt: t0.Add(time.Hour), MaxExpiresAt: t0.Add(24 * time.Hour), Now: t0, NewID: f.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.TokenLookup(f.ctx, token)
+		if err != nil || got.Role != "admin" || got.Agent != "ana@acme.com" || got.Kind != store.TokenSession || !got.ExpiresAt.Equal(t0.Add(time.Hour)) || !got.MaxExpiresAt.Equal(t0.Add(24*time.Hour)) {
+			t.Fatalf("TokenLookup = %+v, %v", got, err)
+		}
+		if got.Live(t0.Add(time.Hour)) || !got.Live(t0.Add(time.Hour-time.Second)) {
+			t.Error("Live does not end at ExpiresAt")
+		}
+		if err := db.TokenUsed(f.ctx, rec.ID, t0.Add(30*time.Minute), t0.Add(90*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = db.TokenLookup(f.ctx, token); !got.ExpiresAt.Equal(t0.Add(90*time.Minute)) || !got.LastUsedAt.Equal(t0.Add(30*time.Minute)) {
+			t.Errorf("after TokenUsed: %+v", got)
+		}
+		api, _, err := db.TokenMint(f.ctx, store.TokenParams{Name: "backend", Now: t0.Add(time.Second), NewID: f.id})
+		if err != nil || api == "" {
+			t.Fatal(err)
+		}
+		list := func(p store.TokenListParams) []string {
+			t.Helper()
+			l, err := db.TokenList(f.ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, tk := range l {
+				names = append(names, tk.Name)
+			}
+			return names
+		}
+		if got := list(store.TokenListParams{Live: true, Now: t0}); !slices.Equal(got, []string{"backend", "inbox login"}) {
+			t.Errorf("live tokens %q, newest first", got)
+		}
+		if got := list(store.TokenListParams{Live: true, Now: t0.Add(2 * time.Hour)}); !slices.Equal(got, []string{"backend"}) {
+			t.Errorf("live tokens once the login expired: %q", got)
+		}
+		if got := list(store.TokenListParams{Kind: store.TokenSession, Agent: "ANA@acme.com"}); !slices.Equal(got, []string{"inbox login"}) {
+			t.Errorf("ana's sessions %q", got)
+		}
+		// Every agent assigned a conversation handled it, for good.
+		res := f.inbound("c1", "hi", "")
+		if ok, _ := db.ConversationHandled(f.ctx, res.ConversationID, "ana@acme.com"); ok {
+			t.Error("handled before any assignment")
+		}
+		if ok, err := db.ConversationAssign(f.ctx, res.ConversationID, "ana@acme.com", false, t0); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		if _, err := db.ConversationTransfer(f.ctx, res.ConversationID, "sales", t0); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := db.ConversationHandled(f.ctx, res.ConversationID, "Ana@acme.com"); !ok || err != nil {
+			t.Errorf("ConversationHandled after an assignment and a transfer = %v, %v", ok, err)
+		}
 	})
 }

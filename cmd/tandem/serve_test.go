@@ -459,6 +459,58 @@ func TestMigrateAndToken(t *testing.T) {
 	}
 }
 
+// `tandem token list` shows the tokens (never the tokens themselves) and `tandem token revoke`
+// ends one: the server refuses it.
+func TestTokenListRevoke(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	data := t.TempDir()
+	keep := c.token(t, data)
+	r := c.run(t, "token", "create", "--name", "ci", "--expires", "90d", "--data", data)
+	if r.code != 0 {
+		t.Fatalf("token create --expires: exit %d: %s", r.code, r.stderr)
+	}
+	gone := strings.TrimSpace(r.stdout)
+	r = c.run(t, "token", "list", "--data", data)
+	if r.code != 0 || strings.Contains(r.stdout, keep) || strings.Contains(r.stdout, gone) {
+		t.Fatalf("token list: exit %d, stdout %q", r.code, r.stdout)
+	}
+	var ciID string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == "ci" {
+			ciID = f[0]
+			if !strings.Contains(l, " api ") || strings.Count(l, "never") != 1 || !strings.HasSuffix(strings.TrimSpace(l), "live") {
+				t.Errorf("the ci token's line: %q (want kind api, never used, an expiry, live)", l)
+			}
+		}
+	}
+	if ciID == "" {
+		t.Fatalf("token list does not show ci:\n%s", r.stdout)
+	}
+	if r := c.run(t, "token", "revoke", ciID, "--data", data); r.code != 0 {
+		t.Fatalf("token revoke: exit %d: %s", r.code, r.stderr)
+	}
+	if r := c.run(t, "token", "revoke", ciID, "--data", data); r.code != 1 || !strings.Contains(r.stderr, "already revoked") {
+		t.Errorf("revoking twice: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := c.run(t, "token", "list", "--data", data); strings.Contains(r.stdout, ciID) {
+		t.Errorf("a revoked token is listed without --all:\n%s", r.stdout)
+	}
+	if r := c.run(t, "token", "list", "--all", "--data", data); !strings.Contains(r.stdout, "revoked") {
+		t.Errorf("token list --all does not show the revoked token:\n%s", r.stdout)
+	}
+	p, base := c.serve(t, "--data", data)
+	if st := (apiClient{t: t, base: base, token: gone}).call("GET", "/api/v1/flows", nil, nil); st != http.StatusUnauthorized {
+		t.Errorf("a revoked token: status %d", st)
+	}
+	if st := (apiClient{t: t, base: base, token: keep}).call("GET", "/api/v1/flows", nil, nil); st != http.StatusOK {
+		t.Errorf("the other token: status %d", st)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("serve exited %d", code)
+	}
+}
+
 // `tandem flow push/publish/list/pull` against a running server. pull writes into the current
 // folder, so this test changes it and cannot run in parallel.
 func TestFlowClient(t *testing.T) {
@@ -597,6 +649,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"flow"}, 2, ``, `validate`},
 		{[]string{"flow", "bogus"}, 2, ``, `bogus`},
 		{[]string{"token"}, 2, ``, `token create`},
+		{[]string{"token", "revoke", "--data", "DATA"}, 2, ``, `token id`},
+		{[]string{"token", "bogus"}, 2, ``, `bogus`},
 		{[]string{"token", "create", "--name", "", "--data", "DATA"}, 2, ``, `name`},
 		{[]string{"test"}, 2, ``, `test`},
 		{[]string{"chat"}, 2, ``, `flow file`},
@@ -608,7 +662,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"test", "--help"}, 0, `Usage: tandem test`, ``},
 		{[]string{"chat", "--help"}, 0, `Usage: tandem chat`, ``},
 		{[]string{"flow", "--help"}, 0, `validate`, ``},
-		{[]string{"token", "--help"}, 0, `token create`, ``},
+		{[]string{"token", "--help"}, 0, `token create(?s:.*)token list(?s:.*)token revoke`, ``},
 		{[]string{"bench", "--help"}, 0, `Usage: tandem bench(?s:.*)-baseline`, ``},
 		{[]string{"agent", "create", "--help"}, 0, `Usage: tandem agent create`, ``},
 	}

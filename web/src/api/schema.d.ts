@@ -745,6 +745,72 @@ export interface paths {
         patch: operations["inboxTeamUpdate"];
         trace?: never;
     };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List credentials.
+         * @description API tokens and agents' logins that work now, newest first; `all=true` adds revoked and expired ones. Never the tokens themselves.
+         */
+        get: operations["tokenList"];
+        put?: never;
+        /**
+         * Make an API token.
+         * @description The answer holds the token, shown this once.
+         */
+        post: operations["tokenCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a credential.
+         * @description An API token or an agent's login stops working: at once on the server that revoked it, within 30 s on the others.
+         */
+        delete: operations["tokenRevoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inbox/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the agent's login.
+         * @description The login that sends it stops working. An API token gets 400: revoke it with DELETE /api/v1/tokens/{id}.
+         */
+        post: operations["inboxLogout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/widget/v1/loader.js": {
         parameters: {
             query?: never;
@@ -1499,6 +1565,36 @@ export interface components {
             reassign_after?: string;
             /** @description Agents' e-mails; replaces the members made with the API (those of tandem.yaml stay). */
             members?: string[];
+        };
+        Token: {
+            id: string;
+            /** @description What the token is for; an agent's login is named `inbox login`. */
+            name: string;
+            /**
+             * @description api: an API token held by a program; session: an agent's login.
+             * @enum {string}
+             */
+            kind: "api" | "session";
+            /** @description The agent a login (or a token bound to an agent) acts as. */
+            agent?: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Written at most once a minute.
+             */
+            last_used_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it stops working; null: never. A login's moves forward as it is used.
+             */
+            expires_at: string | null;
+            /** Format: date-time */
+            revoked_at?: string;
+        };
+        TokenCreated: components["schemas"]["Token"] & {
+            /** @description The token, shown this once: only its hash is stored. */
+            token: string;
         };
         WidgetSession: {
             /** @description Opaque, 192 random bits; keep it and send it as Bearer. */
@@ -3758,7 +3854,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description A login token (send it as `Authorization: Bearer <token>`) and the agent. */
+            /** @description A login (a session token: send it as `Authorization: Bearer <token>`; it ends when unused for auth.session_idle, auth.session_max after the login, or at logout) and the agent. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3794,7 +3890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many login attempts for this e-mail (10, then one every 6 s) or from this address (30, then one a second); see Retry-After. */
+            /** @description Too many failed logins: for this e-mail from this address (10, then one every 6 s), from this address (30, then one a second) or for this e-mail (100, then one every 2 s); a login that succeeds never counts. See Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds to wait. */
@@ -5160,6 +5256,252 @@ export interface operations {
             };
             /** @description The inbox is not enabled on this server. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    tokenList: {
+        parameters: {
+            query?: {
+                kind?: "api" | "session";
+                /** @description Only this agent's logins. */
+                agent?: string;
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Credentials. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tokens: components["schemas"]["Token"][];
+                    };
+                };
+            };
+            /** @description Bad input; the message names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    tokenCreate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @description When it stops working, from now: 90d, 12h. Without: never. */
+                    expires_in?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The token, shown once, and its record. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            /** @description Bad input; the message names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    tokenRevoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown, revoked or expired credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such token, or already revoked. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    inboxLogout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Logged out. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The credential is an API token, not a login. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
