@@ -1,10 +1,10 @@
 package api
 
 import (
-	"net"
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
