@@ -299,6 +299,10 @@ func (s *Server) inboxAgentUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	if body.Role != nil || body.Active != nil {
+		// Its credentials are read again at their next use: a new role, or no access, at once.
+		s.tokens.forget(func(t *store.Token) bool { return t.Agent == a.Email })
+	}
 	return writeJSON(w, http.StatusOK, toAgentJSON(a))
 }
 

@@ -111,3 +111,17 @@ func TestTokenRoutes(t *testing.T) {
 		e.do(request{method: "POST", path: "/api/v1/tokens", body: body}).mustStatus(t, http.StatusBadRequest)
 	}
 }
+
+// An agent's new role, or deactivation, holds at their next request on this server (their
+// credentials are not trusted from memory any more).
+func TestRoleChangeAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newInboxEnv(t, nil)
+	dee := e.addAdmin()
+	flows := request{method: "GET", path: "/api/v1/flows"}
+	e.as(dee, flows).mustStatus(t, http.StatusOK)
+	e.do(request{method: "PATCH", path: "/api/v1/inbox/agents/" + dee, body: map[string]string{"role": "agent"}}).mustStatus(t, http.StatusOK)
+	e.as(dee, flows).mustStatus(t, http.StatusForbidden)
+	e.do(request{method: "PATCH", path: "/api/v1/inbox/agents/" + dee, body: map[string]any{"role": "admin", "active": false}}).mustStatus(t, http.StatusOK)
+	e.as(dee, flows).mustStatus(t, http.StatusUnauthorized)
+}
