@@ -5,10 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"mime/multipart"
+	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +63,7 @@ func widgetWorkspace(t *testing.T, c cli, origin, data string) string {
 	cfg := `workspace: {name: Lumen, timezone: UTC, language: en}
 flows: ./flows
 channels:
-  - {id: web, kind: web, allowed_origins: ["` + origin + `"], identity_secret: "` + widgetSecret + `", title: "Lumen & Co.", color: "#0f766e"}
+  - {id: web, kind: web, allowed_origins: ["` + origin + `"], identity_secret: "` + widgetSecret + `", title: "Lumen & Co.", color: "#0f766e", max_upload_bytes: 2048}
 teams:
   - {id: support, name: Support, members: [ana@shop.test]}
 `
@@ -109,6 +114,31 @@ func (c *widgetClient) do(method, path string, body any) answer {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	a := answer{status: resp.StatusCode, header: resp.Header, body: map[string]any{}}
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &a.body)
+	return a
+}
+
+// upload posts a file as the frame does (multipart, field "file").
+func (c *widgetClient) upload(name, mime, content string) answer {
+	c.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="`+name+`"`)
+	h.Set("Content-Type", mime)
+	part, _ := mw.CreatePart(h)
+	part.Write([]byte(content))
+	mw.Close()
+	req, _ := http.NewRequest("POST", c.base+"uploads", &buf)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	a := answer{status: resp.StatusCode, header: resp.Header, body: map[string]any{}}
@@ -365,6 +395,39 @@ func TestWidgetHTTP(t *testing.T) {
 		t.Errorf("verified contact %+v", contact)
 	}
 
+	// An upload, sent as a message, fetched back with the session's token; a larger one is 413.
+	up := w.upload("note.txt", "text/plain", strings.Repeat("x", 100))
+	if up.status != 201 || up.body["mime"] != "text/plain" {
+		t.Fatalf("upload: %d %v", up.status, up.body)
+	}
+	if big := w.upload("big.bin", "application/octet-stream", strings.Repeat("x", 4096)); big.status != 413 {
+		t.Errorf("an upload over max_upload_bytes: %d %v", big.status, big.body)
+	}
+	s2 := w.stream(agentMsg.id)
+	if a := w.do("POST", "messages", map[string]any{"client_id": "file-1", "media_id": up.body["media_id"]}); a.status != 202 {
+		t.Fatalf("a message with the upload: %d %v", a.status, a.body)
+	}
+	fileMsg := s2.next(t, "message", func(d map[string]any) bool { return d["media"] != nil })
+	media := fileMsg.data["media"].(map[string]any)
+	if media["url"] != up.body["url"] || media["name"] != "note.txt" || fileMsg.data["type"] != "file" {
+		t.Errorf("file message %v", fileMsg.data)
+	}
+	s2.cancel()
+	req, _ := http.NewRequest("GET", base+media["url"].(string), nil)
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 401 {
+		t.Errorf("a file without the session's token: %v %v", err, r)
+	}
+	req.Header.Set("Authorization", "Bearer "+w.token)
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 200 {
+		t.Errorf("the file with the token: %v %v", err, r)
+	} else {
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if string(b) != strings.Repeat("x", 100) {
+			t.Errorf("the file came back as %q", b)
+		}
+	}
+
 	// Rate limit: the 11th message within 10 s is refused with Retry-After.
 	limited := false
 	for i := 0; i < 12 && !limited; i++ {
@@ -382,4 +445,73 @@ func errCode(a answer) string {
 	e, _ := a.body["error"].(map[string]any)
 	code, _ := e["code"].(string)
 	return code
+}
+
+// TestWidgetIdleStreamsHoldNoGoroutine: an open event stream that has nothing to say costs
+// no goroutine on the server (its connection waits in the channel's shared structure), so
+// thousands of visitors with the widget open cost memory for their sockets only.
+func TestWidgetIdleStreamsHoldNoGoroutine(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	data := filepath.Join(t.TempDir(), "data")
+	const site = "http://shop.test:8000"
+	cfg := widgetWorkspace(t, c, site, data)
+	_, base := c.serve(t, "--config", cfg, "--data", data)
+	w := &widgetClient{t: t, base: base + "/widget/v1/web/"}
+	a := w.do("POST", "sessions", map[string]any{"origin": site})
+	token, _ := a.body["token"].(string)
+	// One session may hold 5 streams: more sessions, as more visitors would be.
+	tokens := []string{token}
+	for range 39 {
+		a := w.do("POST", "sessions", map[string]any{"origin": site})
+		tokens = append(tokens, a.body["token"].(string))
+	}
+	settle := func() int {
+		// Goroutines of finished requests take a moment to exit: wait until the count holds.
+		last, same := runtime.NumGoroutine(), 0
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && same < 10; {
+			time.Sleep(20 * time.Millisecond) // sampling a count; no event tells it is final
+			n := runtime.NumGoroutine()
+			if n == last {
+				same++
+			} else {
+				last, same = n, 0
+			}
+		}
+		return last
+	}
+	before := settle()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heap := ms.HeapInuse
+	const streams = 200
+	host := strings.TrimPrefix(base, "http://")
+	for i := range streams {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "GET /widget/v1/web/events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", host, tokens[i%len(tokens)])
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(conn)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			if line == "retry: 3000\n" {
+				break
+			}
+		}
+	}
+	after := settle()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	t.Logf("%d idle streams: %+d goroutines, heap %+d KB (%.1f KB a stream, server and client sides)",
+		streams, after-before, (int64(ms.HeapInuse)-int64(heap))/1024, float64(int64(ms.HeapInuse)-int64(heap))/1024/streams)
+	if after-before > streams/20 {
+		t.Errorf("%d idle streams hold %d goroutines; want none each", streams, after-before)
+	}
 }
