@@ -131,3 +131,25 @@ func LatestQuestion(ms []tandem.Message) *tandem.Message {
 	}
 	return nil
 }
+
+// UserID is the id the business gave a contact: its `user_id` attribute, or its external id on
+// the API channel, where the business's own backend names its users ("" when there is none).
+// Elsewhere the external id is the messaging service's (a phone number, a chat id), which is
+// not the business's id of the user.
+func UserID(conv *tandem.Conversation, c *tandem.Contact) string {
+	if c == nil {
+		return ""
+	}
+	switch v := c.Attributes["user_id"].(type) {
+	case string:
+		if v != "" {
+			return v
+		}
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	if conv != nil && conv.ChannelKind == "api" {
+		return c.ExternalID
+	}
+	return ""
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/desk"
 )
 
 // Message types of a transcript item (GPTBots).
@@ -111,24 +112,9 @@ func establishBody(hid string, started time.Time, s tandem.DeskStart) Establish 
 	return e
 }
 
-// userID is the id the business gave the contact: a `user_id` attribute, or the external id on
-// the API channel, where the business's own backend names its users. Elsewhere the external id
-// is the messaging service's (a phone number, a chat id), which GPTBots' user_id is not.
+// userID is desk.UserID, or nil when there is none (GPTBots sends null).
 func userID(conv *tandem.Conversation, c *tandem.Contact) *string {
-	if v, ok := c.Attributes["user_id"]; ok {
-		var s string
-		switch x := v.(type) {
-		case string:
-			s = x
-		case float64:
-			s = strconv.FormatFloat(x, 'f', -1, 64)
-		}
-		if s != "" {
-			return &s
-		}
-	}
-	if conv.ChannelKind == "api" && c.ExternalID != "" {
-		id := c.ExternalID
+	if id := desk.UserID(conv, c); id != "" {
 		return &id
 	}
 	return nil
