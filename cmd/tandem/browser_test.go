@@ -471,3 +471,86 @@ func TestBrowserPhone(t *testing.T) {
 	p.button("←")
 	p.waitFor("the list again", `getComputedStyle(document.querySelector(".list")).display !== "none"`)
 }
+
+// A thousand open conversations: the list renders them without freezing the page (only the rows
+// on screen are in the page), scrolls to the last, and the inbox still fits at 200 % zoom.
+func TestBrowserLargeInbox(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("seeds 1,000 conversations; skipped with -short")
+	}
+	base, api, _ := inboxServer(t)
+	p := newPage(t, base, 1366, 860)
+	const n = 1000
+	var wg sync.WaitGroup
+	ids := make(chan int, n)
+	for i := range n {
+		ids <- i
+	}
+	close(ids)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ids {
+				api.say(fmt.Sprintf("bulk-%d", i), fmt.Sprintf("bulk-m-%d", i), fmt.Sprintf("Customer %d needs help", i))
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var list struct {
+			Conversations []struct{} `json:"conversations"`
+			Next          string     `json:"next_cursor"`
+		}
+		api.call("GET", "/api/v1/inbox/conversations?status=queued&limit=500", nil, &list)
+		count := len(list.Conversations)
+		if list.Next != "" {
+			var rest struct {
+				Conversations []struct{} `json:"conversations"`
+			}
+			api.call("GET", "/api/v1/inbox/conversations?status=queued&limit=500&cursor="+list.Next, nil, &rest)
+			count += len(rest.Conversations)
+		}
+		if count >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d conversations were handed over within 60 s", count, n)
+		}
+		time.Sleep(200 * time.Millisecond) // waiting on the server's runner, bounded by the deadline
+	}
+
+	p.login("ana@acme.com", "a-long-password")
+	p.waitFor("the inbox", `!!document.querySelector("#search")`)
+	p.eval(`window.__long = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({type: "longtask", buffered: true})`)
+	start := time.Now()
+	p.run("open all open conversations", chromedp.Click(chromedp.CSS(`a[href="/inbox/all"]`)))
+	p.waitText(".list-count", fmt.Sprintf("%d conversations", n))
+	rendered := time.Since(start)
+	rows := evalTo[int](p, `document.querySelectorAll("[data-conversation]").length`)
+	p.eval(`document.querySelector(".list-scroll").scrollTop = 1e9`)
+	p.waitFor("the end of the list", `(() => { const el = document.querySelector(".list-scroll"); const rows = [...document.querySelectorAll(".row-wrap")]; return el.scrollTop > 0 && rows.some(r => r.getBoundingClientRect().bottom <= el.getBoundingClientRect().bottom + 1 && r.style.transform.includes(String(`+fmt.Sprint((n-1)*76)+`))); })()`)
+	p.shot("1000-conversations")
+	longest := evalTo[float64](p, `Math.max(0, ...window.__long)`)
+	t.Logf("%d open conversations: list shown in %d ms, %d rows in the page, longest task %.0f ms", n, rendered.Milliseconds(), rows, longest)
+	if rows > 60 {
+		t.Errorf("%d rows are in the page for %d conversations: the list is not virtualised", rows, n)
+	}
+	if longest > 500 {
+		t.Errorf("the page froze for %.0f ms with %d conversations", longest, n)
+	}
+
+	// 200 % zoom of a 1366×860 screen: 683×430 CSS pixels.
+	p.run("zoom 200 %", chromedp.EmulateViewport(683, 430, chromedp.EmulateScale(2)))
+	p.run("open one", chromedp.Click(chromedp.CSS(`[data-conversation]`)))
+	p.waitFor("the conversation", `!!document.querySelector(".messages li")`)
+	p.shot("zoom-200-conversation")
+	if evalTo[bool](p, `document.documentElement.scrollWidth > window.innerWidth`) {
+		t.Error("at 200 % zoom the conversation scrolls sideways")
+	}
+	if !evalTo[bool](p, `(() => { const r = document.querySelector("#composer-text").getBoundingClientRect(); return r.bottom <= window.innerHeight && r.width > 200; })()`) {
+		t.Error("at 200 % zoom the reply box is not on screen")
+	}
+}
