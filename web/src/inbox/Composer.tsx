@@ -22,7 +22,6 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
   const [caret, setCaret] = useState(0);
   const [pick, setPick] = useState(0);
   const [dismissed, setDismissed] = useState(-1);
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
   const area = useRef<HTMLTextAreaElement>(null);
   // A key the box handled on keydown (Enter: send or pick) must not also be typed: browsers drop
@@ -51,28 +50,31 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
     },
   }));
 
-  const send = async () => {
+  // Sends go one after the other, in the order written: the agent never waits for the last one
+  // to be accepted before sending the next (a note right after a reply, say).
+  const queue = useRef<Promise<void>>(Promise.resolve());
+  const send = () => {
     const t = text.trim();
-    if (!t || busy) return;
-    setBusy(true);
+    if (!t) return;
+    const m = mode;
     setError("");
-    // The box empties at once, so the agent can type the next message while this one goes;
-    // if it fails, the text comes back (unless the agent already wrote something else).
+    // The box empties at once; if the send fails, the text comes back (unless the agent already
+    // wrote something else).
     setText("");
     const path = { params: { path: { id } }, body: { text: t } };
-    try {
-      if (mode === "note") {
-        await call(client.POST("/api/v1/inbox/conversations/{id}/notes", path));
-        onSent(null);
-      } else {
-        onSent(await call(client.POST("/api/v1/inbox/conversations/{id}/messages", path)));
+    queue.current = queue.current.then(async () => {
+      try {
+        if (m === "note") {
+          await call(client.POST("/api/v1/inbox/conversations/{id}/notes", path));
+          onSent(null);
+        } else {
+          onSent(await call(client.POST("/api/v1/inbox/conversations/{id}/messages", path)));
+        }
+      } catch (err) {
+        setError((err as Error).message);
+        setText((cur) => cur || t);
       }
-    } catch (err) {
-      setError((err as Error).message);
-      setText((cur) => cur || t);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   // The canned responses offered for the "/word" at the caret.
@@ -110,7 +112,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       handled.current = e.key;
-      void send();
+      send();
     }
   };
 
@@ -121,7 +123,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
       className={"composer " + mode}
       onSubmit={(e) => {
         e.preventDefault();
-        void send();
+        send();
       }}
     >
       <div className="composer-modes" role="radiogroup" aria-label="What to write">
@@ -184,7 +186,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
         <p className="form-error" role="alert">
           {error}
         </p>
-        <button className="btn primary" type="submit" disabled={busy || !text.trim()}>
+        <button className="btn primary" type="submit" disabled={!text.trim()}>
           {mode === "note" ? "Add note" : "Send"}
         </button>
       </div>
