@@ -125,6 +125,8 @@ type Media struct {
 	Mime    string `json:"mime,omitempty"`
 	Name    string `json:"name,omitempty"`
 	Caption string `json:"caption,omitempty"`
+	// Error says why a file the customer sent is not kept (too large, expired).
+	Error string `json:"error,omitempty"`
 }
 
 // Location is a point the customer shared.

@@ -40,6 +40,8 @@ type mediaJSON struct {
 	Mime string `json:"mime,omitempty"`
 	Name string `json:"name,omitempty"`
 	Size int64  `json:"size,omitempty"`
+	// Error says why a file the customer sent is not kept (then URL is empty).
+	Error string `json:"error,omitempty"`
 }
 
 func toMessageJSON(m *tandem.Message) messageJSON {
@@ -47,7 +49,7 @@ func toMessageJSON(m *tandem.Message) messageJSON {
 		Text: m.Text, Buttons: m.Buttons, Render: m.Render, Location: m.Location, Option: m.Option, Agent: m.AgentID, CreatedAt: m.CreatedAt,
 		Contacts: m.Contacts, Reaction: m.Reaction, RefersTo: m.RefersTo, Data: m.Data, Status: m.Status}
 	if m.Media != nil {
-		out.Media = &mediaJSON{URL: m.Media.URL, Mime: m.Media.Mime, Name: m.Media.Name, Size: m.Media.Size}
+		out.Media = &mediaJSON{URL: m.Media.URL, Mime: m.Media.Mime, Name: m.Media.Name, Size: m.Media.Size, Error: m.Media.Error}
 	}
 	return out
 }

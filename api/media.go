@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tandemchat/tandem/channel"
 )
 
 // MediaPath is where a stored file is served: messages show stored media with this URL.
-const MediaPath = "/api/v1/media/"
+const MediaPath = channel.MediaPath
 
 // inlineTypes are the media types a browser may show in place; anything else is a download,
 // and nothing a customer sent is ever run as a page (CSP sandbox, nosniff).

@@ -19,6 +19,8 @@ package channel
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -174,6 +176,12 @@ type Deps struct {
 
 // DefaultMaxMedia is the default cap on one downloaded file.
 const DefaultMaxMedia = 20 << 20
+
+// MediaPath is where the API serves a kept file: MediaPath + id.
+const MediaPath = "/api/v1/media/"
+
+// MediaURL is the URL messages show for a kept file.
+func MediaURL(id string) string { return MediaPath + id }
 
 // Log returns the logger, or one that discards.
 func (d Deps) Log() *slog.Logger {
@@ -450,6 +458,16 @@ func URL(public, path string) string {
 		return path
 	}
 	return strings.TrimRight(public, "/") + path
+}
+
+// Equal compares a presented secret (a verify token, a secret header) with the configured one
+// in constant time, whatever their lengths; an empty configured value matches nothing.
+func Equal(presented, configured string) bool {
+	if configured == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(presented)), sha256.Sum256([]byte(configured))
+	return hmac.Equal(a[:], b[:])
 }
 
 // ErrUnauthorized is the error of a request whose signature or secret does not check out: 401,

@@ -37,6 +37,13 @@ func (r *Runner) Receive(ctx context.Context, channelID string, b *channel.Batch
 		rc.Messages = append(rc.Messages, channel.Received{ConversationID: res.ConversationID, MessageID: res.MessageID, Duplicate: res.Duplicate})
 	}
 	for _, st := range b.Statuses {
+		if (st.ConversationID == "" || st.MessageID == "") && st.ChannelMessageID != "" {
+			conv, msg, err := r.db.MessageByPlatformID(ctx, channelID, st.ChannelMessageID)
+			if err != nil && tandem.ErrorCode(err) != tandem.ENOTFOUND {
+				return nil, err
+			}
+			st.ConversationID, st.MessageID = conv, msg
+		}
 		if st.ConversationID == "" || st.MessageID == "" {
 			r.log.Debug("delivery report of a message Tandem did not send; ignored", "channel", channelID, "platform_id", st.ChannelMessageID, "status", st.Status)
 			continue

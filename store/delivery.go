@@ -112,3 +112,16 @@ func (db *DB) LastInbound(ctx context.Context, contactID string) (time.Time, err
 	}
 	return fromMicros(last.Int64), nil
 }
+
+// MessageByPlatformID finds an outbound message of a channel by the platform's id of it (a
+// delivery report that does not echo Tandem's ids); an unknown id is a not-found error.
+func (db *DB) MessageByPlatformID(ctx context.Context, channelID, platformID string) (conversationID, messageID string, err error) {
+	err = db.read(ctx).row(`SELECT m.conversation_id, m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.channel_message_id = ? AND m.direction = 'out' AND m.channel_message_id <> '' AND c.channel_id = ? LIMIT 1`, platformID, channelID).Scan(&conversationID, &messageID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", notFound("Message", platformID)
+	} else if err != nil {
+		return "", "", fmt.Errorf("message by platform id: %w", err)
+	}
+	return conversationID, messageID, nil
+}

@@ -159,3 +159,25 @@ func TestMedia(t *testing.T) {
 		wantCode(t, "the file over the cap", err, tandem.ENOTFOUND)
 	})
 }
+
+// An outbound message is found by the platform's id of it, on its channel only.
+func TestMessageByPlatformID(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, a, _ := outboxFixture(t, db)
+		items := f.claim(t0, 10)
+		it := f.item(items, "a1")
+		res := &tandem.EffectResult{EffectID: "a1", Kind: tandem.EffectSend, Send: &tandem.SendResult{MessageID: "a1", ChannelMessageID: "wamid.a1"}}
+		if _, _, err := db.OutboxComplete(f.ctx, it, res, t0, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		conv, msg, err := db.MessageByPlatformID(f.ctx, "api", "wamid.a1")
+		if err != nil || conv != a || msg != "a1" {
+			t.Errorf("MessageByPlatformID = %s, %s, %v; want %s, a1", conv, msg, err, a)
+		}
+		_, _, err = db.MessageByPlatformID(f.ctx, "wa", "wamid.a1")
+		wantCode(t, "another channel", err, tandem.ENOTFOUND)
+		_, _, err = db.MessageByPlatformID(f.ctx, "api", "wamid.nope")
+		wantCode(t, "an unknown id", err, tandem.ENOTFOUND)
+	})
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/internal/fields"
 	"github.com/tandemchat/tandem/internal/jsonhttp"
+	"github.com/tandemchat/tandem/internal/safehttp"
 )
 
 func init() {
@@ -253,7 +254,11 @@ func (c *Channel) Send(ctx context.Context, out tandem.Outbound) (tandem.SendRes
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return tandem.SendResult{}, fmt.Errorf("outbound_url %s answered %d", c.OutboundURL, resp.StatusCode)
+		err := fmt.Errorf("outbound_url %s answered %d", c.OutboundURL, resp.StatusCode)
+		if d := safehttp.RetryAfter(resp.Header, time.Now()); d > 0 {
+			return tandem.SendResult{}, tandem.RetryAfter(err, d) // still retried until a 2xx, not sooner than asked
+		}
+		return tandem.SendResult{}, err
 	}
 	return tandem.SendResult{ChannelMessageID: m.ID}, nil
 }
