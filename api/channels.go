@@ -18,7 +18,10 @@ import (
 func (s *Server) setChannels() {
 	chans := s.cfg.Channels
 	if chans == nil {
-		d := channel.Deps{Clock: s.cfg.Clock, Logger: s.log}
+		d := channel.Deps{Clock: s.cfg.Clock, Logger: s.log, MaxMedia: s.cfg.Workspace.Media.MaxBytes}
+		if s.cfg.DB != nil {
+			d.Media = s.cfg.DB
+		}
 		if s.cfg.Runner != nil {
 			d.Inbox = s.cfg.Runner
 		}

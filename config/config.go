@@ -58,6 +58,8 @@ type Config struct {
 	HTTP HTTP `yaml:"http" json:"http"`
 	// Auth is an extension: how long agents' logins last.
 	Auth Auth `yaml:"auth" json:"auth"`
+	// Media is an extension: the files customers send on WhatsApp and Telegram.
+	Media Media `yaml:"media" json:"media"`
 
 	Path     string `yaml:"-" json:"-"` // the file it was loaded from ("" for Default())
 	Dir      string `yaml:"-" json:"-"` // the absolute folder of Path ("" for Default())
@@ -168,8 +170,24 @@ type Channel struct {
 	// telegram.
 	BotToken    string `yaml:"bot_token" json:"-" secret:"true"`
 	SecretToken string `yaml:"secret_token" json:"-" secret:"true"`
-	Line        int    `yaml:"-" json:"-"`
+	// PublicURL is this server's public address as the platform reaches it: Telegram's
+	// setWebhook, and the webhook URLs the channel's health shows (whatsapp, telegram).
+	PublicURL string `yaml:"public_url" json:"public_url,omitempty"`
+	Line      int    `yaml:"-" json:"-"`
 }
+
+// Media bounds the files kept from customers (downloaded from WhatsApp and Telegram).
+type Media struct {
+	// MaxBytes is the largest file kept (default 20 MiB, at most 100 MiB); a larger one is
+	// recorded with the reason and not downloaded.
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes,omitempty"`
+}
+
+// DefaultMediaMaxBytes and MaxMediaMaxBytes bound media.max_bytes.
+const (
+	DefaultMediaMaxBytes = 20 << 20
+	MaxMediaMaxBytes     = 100 << 20
+)
 
 // Team is a group of agents that handoffs are queued for.
 type Team struct {

@@ -29,6 +29,9 @@ var (
 	deskKinds     = []string{"inbox", "webhook", "intercom", "livechat", "chatwoot"}
 )
 
+// secretTokenPattern is what Telegram takes as a webhook's secret_token.
+var secretTokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
 // embeddingKinds are the provider kinds that offer embeddings, for knowledge bases.
 var embeddingKinds = []string{"openai"}
 
@@ -51,8 +54,8 @@ var channelSpecs = map[string]kind{
 	"api": {optional: []string{"outbound_url", "secret", "max_text"}},
 	"web": {optional: []string{"allowed_origins", "identity_secret", "identity_secret_previous", "identity_required",
 		"session_ttl", "max_upload_bytes", "rate_limit", "max_text", "title", "color", "position", "launcher_text"}},
-	"whatsapp": {required: []string{"phone_number_id", "access_token", "app_secret", "verify_token"}, optional: []string{"api_version", "base_url"}},
-	"telegram": {required: []string{"bot_token"}, optional: []string{"secret_token", "base_url"}},
+	"whatsapp": {required: []string{"phone_number_id", "access_token", "app_secret", "verify_token"}, optional: []string{"api_version", "base_url", "public_url"}},
+	"telegram": {required: []string{"bot_token"}, optional: []string{"secret_token", "base_url", "public_url"}},
 }
 
 var deskSpecs = map[string]kind{
@@ -145,6 +148,9 @@ func (c *Config) check() (probs, warnings []*Problem) {
 	k.handoff()
 	k.http()
 	k.limits()
+	if m := c.Media.MaxBytes; m < 0 || m > MaxMediaMaxBytes {
+		k.problem("media.max_bytes", k.c.line("media.max_bytes", 0), "%d is not between 0 (the default, %d) and %d", m, DefaultMediaMaxBytes, MaxMediaMaxBytes)
+	}
 	return k.probs, k.warnings
 }
 
@@ -362,6 +368,10 @@ func (k *checker) channels() {
 		k.url(path+".base_url", ch.Line, ch.BaseURL)
 		if ch.MaxText < 0 || ch.MaxText > MaxMaxText {
 			k.problem(path+".max_text", ch.Line, "must be from 1 to %d characters", MaxMaxText)
+		}
+		k.url(path+".public_url", ch.Line, ch.PublicURL)
+		if ch.Kind == "telegram" && ch.SecretToken != "" && !secretTokenPattern.MatchString(ch.SecretToken) {
+			k.problem(path+".secret_token", ch.Line, "use 1 to 256 letters, digits, _ and - (Telegram refuses other characters)")
 		}
 		if ch.Kind == "api" && ch.OutboundURL != "" && ch.Secret == "" && !k.c.unset[path+".secret"] {
 			k.problem(path+".secret", ch.Line, "required with outbound_url (it signs the messages POSTed there)")

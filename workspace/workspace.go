@@ -197,7 +197,7 @@ func ChannelConfig(c config.Channel) channel.Config {
 		AllowedOrigins: c.AllowedOrigins, IdentitySecret: c.IdentitySecret, IdentitySecretPrevious: c.IdentitySecretPrevious,
 		IdentityRequired: c.IdentityRequired, SessionTTL: c.SessionTTL.D(), MaxUploadBytes: c.MaxUploadBytes, RateLimit: c.RateLimit,
 		MaxText: c.MaxText, Title: c.Title, Color: c.Color, Position: c.Position, LauncherText: c.LauncherText, PhoneNumberID: c.PhoneNumberID, AccessToken: c.AccessToken, AppSecret: c.AppSecret,
-		VerifyToken: c.VerifyToken, APIVersion: c.APIVersion, BaseURL: c.BaseURL, BotToken: c.BotToken, SecretToken: c.SecretToken}
+		VerifyToken: c.VerifyToken, APIVersion: c.APIVersion, BaseURL: c.BaseURL, BotToken: c.BotToken, SecretToken: c.SecretToken, PublicURL: c.PublicURL}
 }
 
 // Channels builds the configured channels whose kind this build has, by id, and lists the ids

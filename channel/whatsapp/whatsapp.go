@@ -119,7 +119,7 @@ func (c *Channel) Health(ctx context.Context) channel.Health {
 			h.Detail = fmt.Sprintf("WhatsApp number %s (%s), quality %s.", num.DisplayPhoneNumber, num.VerifiedName, strings.ToLower(num.QualityRating))
 		}
 	}
-	h.Webhooks = []channel.Webhook{{Name: "Callback URL", URL: channel.URL(c.deps.PublicURL, "/hooks/whatsapp/"+c.id),
+	h.Webhooks = []channel.Webhook{{Name: "Callback URL", URL: channel.URL(firstNonEmpty(c.cfg.PublicURL, c.deps.PublicURL), "/hooks/whatsapp/"+c.id),
 		Note: "Verify token: this channel's verify_token. Subscribe the messages field."}}
 	return h
 }

@@ -50,13 +50,18 @@ func graphError(status, code int, message string, header http.Header) channeltes
 }
 
 func suite(t *testing.T) *channeltest.Suite {
-	sign := func(r *http.Request, body []byte) { r.Header.Set("X-Hub-Signature-256", whatsapp.Sign(appSecret, body)) }
+	sign := func(r *http.Request, body []byte) {
+		r.Header.Set("X-Hub-Signature-256", whatsapp.Sign(appSecret, body))
+	}
 	media := func(id, mime string, size int) channeltest.Want {
 		return channeltest.Want{MediaMime: mime, MediaSize: int64(size)}
 	}
 	_ = media
 	kerry := func(w channeltest.Want) channeltest.Want { w.ExternalID, w.Name = "5678", "Kerry Fisher"; return w }
-	sheena := func(w channeltest.Want) channeltest.Want { w.ExternalID, w.Name = "16505551234", "Sheena Nelson"; return w }
+	sheena := func(w channeltest.Want) channeltest.Want {
+		w.ExternalID, w.Name = "16505551234", "Sheena Nelson"
+		return w
+	}
 	size := func(id string) int64 { return int64(len(mediaContent(id))) }
 	return &channeltest.Suite{
 		Config:  channel.Config{ID: "wa", Kind: whatsapp.Kind, PhoneNumberID: phoneID, AccessToken: accessToken, AppSecret: appSecret, VerifyToken: verifyToken},
@@ -64,10 +69,16 @@ func suite(t *testing.T) *channeltest.Suite {
 		Hook:    "/hooks/whatsapp/wa",
 		Sign:    sign,
 		Forgeries: map[string]func(r *http.Request){
-			"no signature":        func(r *http.Request) { r.Header.Del("X-Hub-Signature-256") },
-			"another app secret":  func(r *http.Request) { r.Header.Set("X-Hub-Signature-256", whatsapp.Sign("another-secret", []byte("{}"))) },
-			"no sha256= prefix":   func(r *http.Request) { r.Header.Set("X-Hub-Signature-256", strings.TrimPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256=")) },
-			"signature of a body": func(r *http.Request) { r.Header.Set("X-Hub-Signature-256", whatsapp.Sign(appSecret, []byte(`{"object":"whatsapp_business_account"}`))) },
+			"no signature": func(r *http.Request) { r.Header.Del("X-Hub-Signature-256") },
+			"another app secret": func(r *http.Request) {
+				r.Header.Set("X-Hub-Signature-256", whatsapp.Sign("another-secret", []byte("{}")))
+			},
+			"no sha256= prefix": func(r *http.Request) {
+				r.Header.Set("X-Hub-Signature-256", strings.TrimPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256="))
+			},
+			"signature of a body": func(r *http.Request) {
+				r.Header.Set("X-Hub-Signature-256", whatsapp.Sign(appSecret, []byte(`{"object":"whatsapp_business_account"}`)))
+			},
 		},
 		Rewrite: func(body []byte, platform string) []byte {
 			body = bytes.ReplaceAll(body, []byte("106540352242922"), []byte(phoneID))

@@ -223,7 +223,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	var run *runner.Runner
 	channels, unavailable, err := workspace.Channels(cfg, channel.Deps{
 		HTTP:  safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}),
-		Clock: wall, Logger: log, Media: db,
+		Clock: wall, Logger: log, Media: db, MaxMedia: cfg.Media.MaxBytes,
 		Inbox: channel.InboxFunc(func(ctx context.Context, id string, b *channel.Batch) (*channel.Receipt, error) {
 			return run.Receive(ctx, id, b)
 		}),
