@@ -238,3 +238,32 @@ func TestBrowserDemoWidget(t *testing.T) { // not parallel, as TestBrowserWidget
 	f.wait("the shop's answer", `[...document.querySelectorAll(".msg.out .text")].some(e => e.innerText.includes("10234"))`)
 	p.shot("demo-order")
 }
+
+// TestBrowserWidgetKeyboardPhone: on a phone-sized window, with the keyboard only, the
+// launcher opens the chat over the whole window with the focus in the message box; Enter
+// sends; Escape closes and gives the focus back to the launcher.
+func TestBrowserWidgetKeyboardPhone(t *testing.T) { // not parallel, as TestBrowserWidget
+	c := cli{env: map[string]string{}}
+	proc := c.start(t, "demo", "--addr", "127.0.0.1:0")
+	m := proc.stdout.wait(t, regexp.MustCompile(`Open the demo shop and chat with the bot: (http://\S+)/demo/|tandem: .*`), 60*time.Second)
+	if m[1] == "" {
+		t.Fatalf("demo did not start: %s\nstderr: %s", m[0], proc.stderr.String())
+	}
+	p := newPage(t, m[1], 390, 740)
+	p.run("phone screen", chromedp.EmulateViewport(390, 740, chromedp.EmulateScale(2)))
+	p.run("open the demo shop", chromedp.Navigate(m[1]+"/demo/"))
+	p.waitFor("the widget is ready", `!!window.Tandem`)
+	p.eval(`document.querySelector('button[aria-label="Open chat"]').focus()`)
+	p.keys(kb.Enter)
+	p.waitFor("the chat over the whole window", `Tandem.isOpen() && document.querySelector("iframe").getBoundingClientRect().width === innerWidth`)
+	f := chatFrame(t, p)
+	f.wait("the focus in the message box", `document.activeElement && document.activeElement.id === "text" && document.hasFocus()`)
+	f.wait("the greeting", logHas("Welcome to ACME Outdoor"))
+	f.wait("labels for screen readers", `document.querySelector(".log").getAttribute("aria-live") === "polite" && document.querySelector("label[for=text]").innerText !== "" && document.querySelector(".send").getAttribute("aria-label") === "Send"`)
+	p.keys("faq")
+	p.keys(kb.Enter)
+	f.wait("the message sent by keyboard", `[...document.querySelectorAll(".msg.in .text")].some(e => e.innerText === "faq")`)
+	p.shot("phone")
+	p.keys(kb.Escape)
+	p.waitFor("closed, the focus back on the launcher", `!Tandem.isOpen() && document.activeElement === document.querySelector('button[aria-label="Open chat"]')`)
+}
