@@ -217,17 +217,12 @@ func TestBrowserWidget(t *testing.T) {
 // greets with the menu's buttons, and "Order status" with an order number gets the shop's
 // answer.
 func TestBrowserDemoWidget(t *testing.T) { // not parallel, as TestBrowserWidget
-	c := cli{env: map[string]string{}}
-	proc := c.start(t, "demo", "--addr", "127.0.0.1:0")
-	m := proc.stdout.wait(t, regexp.MustCompile(`Open the demo shop and chat with the bot: (http://\S+)/demo/|tandem: .*`), 60*time.Second)
-	if m[1] == "" {
-		t.Fatalf("demo did not start: %s\nstderr: %s", m[0], proc.stderr.String())
-	}
+	base, proc := startDemo(t)
 	if first := strings.TrimSpace(proc.stdout.String()); !strings.HasPrefix(first, "Open the demo shop") {
 		t.Errorf("the demo's output does not start with the shop's address:\n%s", first)
 	}
-	p := newPage(t, m[1], 1280, 800)
-	p.run("open the demo shop", chromedp.Navigate(m[1]+"/demo/"))
+	p := newPage(t, base, 1280, 800)
+	p.run("open the demo shop", chromedp.Navigate(base+"/demo/"))
 	f := openWidget(t, p)
 	f.wait("the greeting", logHas("Welcome to ACME Outdoor"))
 	f.wait("the menu's buttons", `[...document.querySelectorAll(".choices button")].map(b => b.innerText).join("|") === "Order status|Talk to sales|A person, please|Ask a question"`)
@@ -243,15 +238,10 @@ func TestBrowserDemoWidget(t *testing.T) { // not parallel, as TestBrowserWidget
 // launcher opens the chat over the whole window with the focus in the message box; Enter
 // sends; Escape closes and gives the focus back to the launcher.
 func TestBrowserWidgetKeyboardPhone(t *testing.T) { // not parallel, as TestBrowserWidget
-	c := cli{env: map[string]string{}}
-	proc := c.start(t, "demo", "--addr", "127.0.0.1:0")
-	m := proc.stdout.wait(t, regexp.MustCompile(`Open the demo shop and chat with the bot: (http://\S+)/demo/|tandem: .*`), 60*time.Second)
-	if m[1] == "" {
-		t.Fatalf("demo did not start: %s\nstderr: %s", m[0], proc.stderr.String())
-	}
-	p := newPage(t, m[1], 390, 740)
+	base, _ := startDemo(t)
+	p := newPage(t, base, 390, 740)
 	p.run("phone screen", chromedp.EmulateViewport(390, 740, chromedp.EmulateScale(2)))
-	p.run("open the demo shop", chromedp.Navigate(m[1]+"/demo/"))
+	p.run("open the demo shop", chromedp.Navigate(base+"/demo/"))
 	p.waitFor("the widget is ready", `!!window.Tandem`)
 	p.eval(`document.querySelector('button[aria-label="Open chat"]').focus()`)
 	p.keys(kb.Enter)
@@ -266,4 +256,16 @@ func TestBrowserWidgetKeyboardPhone(t *testing.T) { // not parallel, as TestBrow
 	p.shot("phone")
 	p.keys(kb.Escape)
 	p.waitFor("closed, the focus back on the launcher", `!Tandem.isOpen() && document.activeElement === document.querySelector('button[aria-label="Open chat"]')`)
+}
+
+// startDemo starts `tandem demo` and returns the server's address from the line that names its
+// shop page.
+func startDemo(t *testing.T) (string, *process) {
+	t.Helper()
+	proc := cli{env: map[string]string{}}.start(t, "demo", "--addr", "127.0.0.1:0")
+	m := proc.stdout.wait(t, regexp.MustCompile(`Open the demo shop and chat with the bot: (http://\S+)/demo/|tandem: .*`), 60*time.Second)
+	if m[1] == "" {
+		t.Fatalf("demo did not start: %s\nstderr: %s", m[0], proc.stderr.String())
+	}
+	return m[1], proc
 }
