@@ -11,9 +11,6 @@ import (
 	"strings"
 )
 
-// Version is set at build time with -ldflags "-X main.Version=...".
-var Version = "dev"
-
 // Main is the program: its subcommands, wired to standard streams. End-to-end tests run it.
 type Main struct {
 	Stdin  io.Reader
@@ -44,8 +41,9 @@ const usage = `tandem: a chatbot flow server with AI steps and human handoff.
 
 Usage:
   tandem serve [--config tandem.yaml] [--addr :8080] [--data ./tandem-data]
+  tandem init [DIR]                          write a starter project (a flow, its tests, tandem.yaml)
   tandem demo [--addr :8080]                 run the demo workspace (offline)
-  tandem chat FLOW.yaml [--config FILE]      talk to a flow in the terminal
+  tandem chat FLOW.yaml [--config FILE] [--at TIME]   talk to a flow in the terminal
   tandem test PATH... [--run REGEX] [-v]     run conversation tests (*.test.yaml)
   tandem flow validate FILE... [--strict] [--config FILE]
   tandem flow schema                         print the flow JSON Schema
@@ -55,7 +53,7 @@ Usage:
   tandem secret set NAME | list | delete NAME | rotate | key   secrets stored in the database, sealed
   tandem agent create --email E --password-stdin [--name N] [--role agent|admin] [--teams T]   an inbox login
   tandem bench w1|w2|w3 [--duration 10s] [--concurrency 64] [--baseline] [--json]
-  tandem version
+  tandem version                             the version and the commit it was built from
 
 Run "tandem COMMAND --help" for a command's options.
 `
@@ -91,11 +89,13 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "version", "--version":
-		fmt.Fprintln(m.Stdout, "tandem "+Version)
+		fmt.Fprintln(m.Stdout, versionLine())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
+	case "init":
+		return m.runInit(ctx, rest)
 	case "test":
 		return m.runTest(ctx, rest)
 	case "flow":

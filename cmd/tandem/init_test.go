@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// tandem init writes a project whose tests pass, whose flow validates strictly against its
+// configuration and that tandem serve runs; it prints the next commands and never overwrites.
+func TestInit(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "my bot")
+	c := cli{env: map[string]string{}}
+	r := c.run(t, "init", dir)
+	if r.code != 0 {
+		t.Fatalf("init: exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"cd '" + dir + "'\n", "tandem test tests/", "tandem chat flows/welcome.yaml --config tandem.yaml", "tandem serve --config tandem.yaml"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("init does not print %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, f := range []string{"tandem.yaml", "flows/welcome.yaml", "tests/welcome.test.yaml", "kb/faq.md", ".gitignore"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("init did not write %s: %v", f, err)
+		}
+	}
+
+	r = c.run(t, "test", filepath.Join(dir, "tests"))
+	if r.code != 0 || !strings.Contains(r.stdout, "4 passed, 0 failed") {
+		t.Errorf("the starter's tests: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = c.run(t, "flow", "validate", "--strict", "--config", filepath.Join(dir, "tandem.yaml"), filepath.Join(dir, "flows", "welcome.yaml"))
+	if r.code != 0 || !strings.HasSuffix(strings.TrimSpace(r.stdout), "welcome.yaml: ok") {
+		t.Errorf("the starter's flow does not validate strictly: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	data := t.TempDir()
+	p, base := c.serve(t, "--config", filepath.Join(dir, "tandem.yaml"), "--data", data)
+	api := apiClient{t: t, base: base, token: c.token(t, data)}
+	conv, in := api.say("u-1", "m-1", "hello")
+	if got := api.awaitBot(conv, in, 2); got[0] != "Hi Ana! I'm the assistant of My shop." || got[1] != "What can I do for you?" {
+		t.Errorf("the served starter answered %q", got)
+	}
+	p.stop(t)
+
+	r = c.run(t, "init", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "already holds") || !strings.Contains(r.stderr, "tandem.yaml") {
+		t.Errorf("init into the same folder: exit %d, %s", r.code, r.stderr)
+	}
+}
