@@ -124,7 +124,8 @@ type Outgoing struct {
 	Contact     tandem.Contact
 	UseTemplate bool
 	// Golden is the file under testdata/golden/ the platform request must equal (JSON
-	// compared by value; several requests are a JSON array).
+	// compared by value; several requests are a JSON array); "" for a multipart upload, whose
+	// boundary changes (the kind checks it itself).
 	Golden string
 	// Setup prepares the env before the send (a file kept in the media store).
 	Setup func(e *Env)

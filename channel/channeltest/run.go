@@ -296,6 +296,12 @@ func testOutgoing(t *testing.T, s *Suite) {
 			for _, r := range e.Platform.Sends() {
 				bodies = append(bodies, r.Body)
 			}
+			if len(bodies) == 0 {
+				t.Fatal("nothing was sent")
+			}
+			if o.Golden == "" {
+				return // an upload: its multipart body is checked by the kind's own tests
+			}
 			var got []byte
 			if len(bodies) == 1 {
 				got = bodies[0]

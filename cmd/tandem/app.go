@@ -52,6 +52,7 @@ Usage:
   tandem token create [--name NAME] [--data DIR]   mint an API token
   tandem secret set NAME | list | delete NAME | rotate | key   secrets stored in the database, sealed
   tandem agent create --email E --password-stdin [--name N] [--role agent|admin] [--teams T]   an inbox login
+  tandem channel telegram set-webhook [--url https://bot.acme.com]   register a Telegram bot's webhook
   tandem bench w1|w2|w3 [--duration 10s] [--concurrency 64] [--baseline] [--json]
   tandem version                             the version and the commit it was built from
 
@@ -116,6 +117,8 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 		return m.runSecret(ctx, rest)
 	case "bench":
 		return m.runBench(ctx, rest)
+	case "channel":
+		return m.runChannel(ctx, rest)
 	}
 	fmt.Fprint(m.Stderr, usage)
 	return usagef("unknown command %q", cmd)
