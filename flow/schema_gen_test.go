@@ -22,14 +22,7 @@ import (
 // definition. `go test ./flow -run TestSchemaMatchesStepTypes -update` rewrites the file.
 func TestSchemaMatchesStepTypes(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseOrdered(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, doc := readSchemaFile(t)
 	if again := doc.format(); !bytes.Equal(again, src) {
 		t.Fatal("schema.json is not in the form the generator writes (two-space JSON); run go test ./flow -run TestSchemaMatchesStepTypes -update")
 	}
@@ -45,6 +38,20 @@ func TestSchemaMatchesStepTypes(t *testing.T) {
 		return
 	}
 	t.Errorf("schema.json does not match flow.StepTypes; run go test ./flow -run TestSchemaMatchesStepTypes -update, then refine the new properties by hand:\n  %s", strings.Join(changes, "\n  "))
+}
+
+// readSchemaFile reads schema.json as written and as a document that keeps its key order.
+func readSchemaFile(t *testing.T) ([]byte, *ordered) {
+	t.Helper()
+	src, err := os.ReadFile("schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseOrdered(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, doc
 }
 
 // syncStepTypes brings the step parts of the schema in line with StepTypes and says what it
@@ -376,14 +383,7 @@ func sameJSON(a, b any) bool {
 // has and no declaration does.
 func TestSyncStepTypes(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseOrdered(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, doc := readSchemaFile(t)
 	defs := doc.get("$defs")
 	defs.remove("noteStep")
 	defs.get("messageStep").get("properties").remove("on_failed")

@@ -101,26 +101,11 @@ func TestSchemaAcceptsValidFlows(t *testing.T) {
 	}
 }
 
-// jsonFields lists the json names of a struct's fields, embedded structs included.
+// jsonFields lists the json names of a struct's fields, embedded structs included, sorted.
 func jsonFields(t reflect.Type) []string {
 	var out []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			out = append(out, jsonFields(f.Type)...)
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out = append(out, name)
+	for _, f := range bodyFields(t) {
+		out = append(out, f.name)
 	}
 	sort.Strings(out)
 	return out
