@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandemchat/tandem"
@@ -38,8 +39,12 @@ type Config struct {
 	Metrics http.Handler
 	// BodyLimit caps request bodies (default 1 MB).
 	BodyLimit int64
-	// RateLimit is requests per second per token (default 1000; negative: unlimited).
+	// RateLimit, when set, replaces the rates of limits.rate for API tokens and agents
+	// (requests per second per credential; negative: unlimited): for tests and benchmarks.
 	RateLimit float64
+	// MaxConnections caps open connections (limits.connections resolved by the caller, who
+	// knows the process's open-file limit; 0: no cap). It needs ConnState to count them.
+	MaxConnections int
 	// NewID returns fresh ids.
 	NewID func() string
 	// Inbox is the built-in agent inbox behind /api/v1/inbox; nil answers 503 there.
@@ -63,7 +68,13 @@ type Server struct {
 	mux    *http.ServeMux
 	log    *slog.Logger
 	tokens *tokenCache
-	limit  *limiter
+	rates  *rates
+	// waiting counts long-polls and event streams; maxWaiting caps them (-1: no cap).
+	waiting    gate
+	maxWaiting int
+	// conns counts open connections (ConnState); parked, the long-polls whose connection was
+	// taken over from net/http.
+	conns, parked atomic.Int64
 	// logins throttles password attempts per e-mail and per client address.
 	logins *loginLimiter
 	routes []route
@@ -97,9 +108,6 @@ func New(cfg Config) *Server {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
 	}
-	if cfg.RateLimit == 0 {
-		cfg.RateLimit = 1000
-	}
 	if cfg.NewID == nil {
 		cfg.NewID = runner.NewID
 	}
@@ -109,7 +117,17 @@ func New(cfg Config) *Server {
 	if cfg.Workspace == nil {
 		cfg.Workspace = config.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(), limit: newLimiter(cfg.RateLimit), logins: newLoginLimiter()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(), logins: newLoginLimiter()}
+	lim := cfg.Workspace.Limits
+	s.rates = newRates(lim.Rate, cfg.RateLimit)
+	s.maxWaiting = lim.LongPolls
+	if s.maxWaiting < 0 {
+		s.maxWaiting = -1
+	}
+	if cfg.MaxConnections > 0 && (s.maxWaiting < 0 || s.maxWaiting > cfg.MaxConnections/2) {
+		// Half the connections stay free for everything else.
+		s.maxWaiting = max(1, cfg.MaxConnections/2)
+	}
 	s.setChannels()
 	s.routes = []route{
 		{"GET", "/healthz", s.healthz, public},

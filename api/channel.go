@@ -89,6 +89,19 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request) er
 	if err := s.seeConversation(r, info); err != nil {
 		return err
 	}
+	// A long-poll takes a waiting slot, given back when it is answered: by this handler, or,
+	// once parked, by the lot.
+	release, parkedOK := func() {}, false
+	if wait > 0 {
+		if release, err = s.enterWait(w, r); err != nil {
+			return err
+		}
+		defer func() {
+			if !parkedOK {
+				release()
+			}
+		}()
+	}
 	p := store.MessagesParams{ConversationID: id, After: q.Get("after"), Limit: limit}
 	deadline := time.Now().Add(wait)
 	// answer writes the messages after the cursor; with none, only once the wait is up
@@ -139,12 +152,14 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request) er
 				return rec.Answer(), true
 			}
 			return rec.Answer(), done
-		}, Done: s.parkedRecord(r)})
+		}, Done: s.parkedDone(r, release)})
 		if err != nil {
 			t.Cancel()
 			return err
 		}
 		if parked {
+			parkedOK = true
+			s.parked.Add(1) // Done takes it off, maybe already
 			markParked(r)
 			return nil
 		}
@@ -172,6 +187,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// parkedDone returns what a parked long-poll does once it ends: its connection, taken over from
+// net/http (which counts it no more), was counted as open until then (s.parked, raised once it
+// is parked); its waiting slot is given back; the request is recorded.
+func (s *Server) parkedDone(r *http.Request, release func()) func(status int) {
+	record := s.parkedRecord(r)
+	return func(status int) {
+		s.parked.Add(-1)
+		release()
+		if record != nil {
+			record(status)
+		}
 	}
 }
 

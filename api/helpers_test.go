@@ -75,8 +75,12 @@ type options struct {
 	flows     []string
 	bodyLimit int64
 	rateLimit float64 // default: unlimited
-	http      runner.HTTPDoer
-	provider  func(id string) (tandem.Provider, bool) // AI providers; default: none
+	// configRates takes the rates of the workspace's limits.rate instead of rateLimit.
+	configRates bool
+	// maxConns caps open connections (api.Config.MaxConnections); they are counted always.
+	maxConns int
+	http     runner.HTTPDoer
+	provider func(id string) (tandem.Provider, bool) // AI providers; default: none
 	// wall starts the runner on the wall clock (background workers); otherwise the runner runs
 	// on a virtual clock and the test drains it.
 	wall bool
@@ -151,13 +155,16 @@ func newEnv(t *testing.T, o options) *env {
 			e.run.Stop(sctx)
 		})
 	}
-	if o.rateLimit == 0 {
+	if o.rateLimit == 0 && !o.configRates {
 		o.rateLimit = -1
 	}
 	m := metrics.New(db, clk.Now)
 	e.api = New(Config{DB: db, Runner: e.run, Workspace: cfg, Clock: clk, Hub: e.hub, Observer: observer{m},
-		Metrics: m.Handler(), BodyLimit: o.bodyLimit, RateLimit: o.rateLimit})
-	e.srv = httptest.NewServer(e.api)
+		Metrics: m.Handler(), BodyLimit: o.bodyLimit, RateLimit: o.rateLimit, MaxConnections: o.maxConns})
+	m.HTTPLoad(e.api.OpenConnections, e.api.Waiting)
+	e.srv = httptest.NewUnstartedServer(e.api)
+	e.srv.Config.ConnState = e.api.ConnState
+	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	tok, rec, err := db.TokenCreate(ctx, "test", "", t0, runner.NewID)
 	if err != nil {
@@ -401,6 +408,13 @@ func (f *fakeHTTP) requests() []*http.Request {
 // observer forwards request measurements to the metrics and records every (route, status)
 // pair a test saw, for the OpenAPI conformance check in TestMain.
 type observer struct{ next Observer }
+
+// Refused forwards refusals to the metrics.
+func (o observer) Refused(reason string) {
+	if r, ok := o.next.(Refusals); ok {
+		r.Refused(reason)
+	}
+}
 
 func (o observer) Request(route string, status int, d time.Duration) {
 	seen.add(route, status)

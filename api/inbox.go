@@ -110,6 +110,7 @@ func (s *Server) inboxLogin(w http.ResponseWriter, r *http.Request) error {
 		return invalid("password", "at most 72 bytes.")
 	}
 	if err := s.logins.allow(w, r, body.Email, s.cfg.Clock.Now()); err != nil {
+		s.refused("login")
 		return err
 	}
 	token, a, err := ib.Login(r.Context(), body.Email, body.Password)
@@ -522,6 +523,11 @@ func (s *Server) inboxEvents(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("after"); v != "" {
 		last = v
 	}
+	release, err := s.enterWait(w, r)
+	if err != nil {
+		return err
+	}
+	defer release()
 	visible := ib.Filter(by)
 	sub := ib.Subscribe()
 	defer sub.Close()

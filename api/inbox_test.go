@@ -115,8 +115,11 @@ func newInboxEnv(t *testing.T, db *store.DB) *inboxEnv {
 	e.publish(inboxFlow)
 	m := metrics.New(db, e.clock.Now)
 	e.api = New(Config{DB: db, Runner: e.run, Workspace: cfg, Clock: e.clock, Hub: e.hub, Observer: observer{m},
-		Metrics: m.Handler(), RateLimit: -1, Inbox: ib})
-	e.srv = httptest.NewServer(e.api)
+		Metrics: m.Handler(), Inbox: ib}) // the workspace's default rates
+	m.HTTPLoad(e.api.OpenConnections, e.api.Waiting)
+	e.srv = httptest.NewUnstartedServer(e.api)
+	e.srv.Config.ConnState = e.api.ConnState
+	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	tok, rec, err := db.TokenCreate(ctx, "test", "", t0, runner.NewID)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -10,9 +11,11 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/config"
 )
 
-// limiter is a token bucket per API token.
+// limiter is a token bucket per key (a credential, a client address); a negative rate lets
+// everything through.
 type limiter struct {
 	rate  float64
 	burst float64
@@ -132,6 +135,180 @@ func (l *loginLimiter) allow(w http.ResponseWriter, r *http.Request, email strin
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		return tandem.Errorf(tandem.ERATELIMITED, "Too many failed logins %s; retry after %ds.", c.refusal, secs)
+	}
+	return nil
+}
+
+// Refusals is told of every request refused for a limit: reason is rate (a credential's or a
+// route's rate), long_polls (a credential's waiting requests), long_polls_total, connections or
+// login (failed logins). Metrics count them; an Observer that also implements it gets them.
+type Refusals interface {
+	Refused(reason string)
+}
+
+// refused counts a refusal, when the observer counts them.
+func (s *Server) refused(reason string) {
+	if r, ok := s.cfg.Observer.(Refusals); ok {
+		r.Refused(reason)
+	}
+}
+
+// rates are the request rates per credential (config.Limits.Rate): one bucket per credential of
+// its kind, and one per credential and route for the routes limits.rate.routes names.
+type rates struct {
+	tokens, agents *limiter
+	routes         map[string]*limiter
+}
+
+func newRates(r config.Rates, override float64) *rates {
+	tokens, agents := r.APIToken, r.Agent
+	if override != 0 {
+		tokens, agents = override, override
+	}
+	out := &rates{tokens: newLimiter(tokens), agents: newLimiter(agents), routes: map[string]*limiter{}}
+	for k, v := range r.Routes {
+		out.routes[k] = newLimiter(v)
+	}
+	return out
+}
+
+// allow takes one request of caller c on route rt, or returns the 429 to answer.
+func (s *Server) allowRate(w http.ResponseWriter, rt route, c *caller) error {
+	now := s.cfg.Clock.Now()
+	l, what := s.rates.agents, "this login"
+	if c.kind == apiToken {
+		l, what = s.rates.tokens, "this token"
+	}
+	wait, ok := l.allow(c.token.ID, now)
+	if ok {
+		if rl := s.rates.routes[rt.method+" "+rt.pattern]; rl != nil {
+			if wait, ok = rl.allow(c.token.ID, now); !ok {
+				l.give(c.token.ID)
+				what += " on " + rt.method + " " + rt.pattern
+			}
+		}
+	}
+	if ok {
+		return nil
+	}
+	s.refused("rate")
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return tandem.Errorf(tandem.ERATELIMITED, "Too many requests for %s; retry after %ds (limits.rate in tandem.yaml).", what, secs)
+}
+
+// waitRetry is the Retry-After of a request refused for too many waiting requests: long-polls
+// end within a minute, most much sooner.
+const waitRetry = 5
+
+// gate counts the requests that wait (long-polls, event streams), per credential and in all.
+type gate struct {
+	mu    sync.Mutex
+	total int
+	per   map[string]int
+}
+
+// enterWait takes a waiting slot for the caller of r, or returns the answer: 429 when the
+// credential has limits.long_polls_per_token (per_agent) waiting already, 503 when the server has
+// limits.long_polls. The release function gives the slot back.
+func (s *Server) enterWait(w http.ResponseWriter, r *http.Request) (release func(), err error) {
+	c := callerOf(r)
+	key, perMax, key2 := "", -1, "long_polls_per_agent"
+	if c != nil {
+		key = c.token.ID
+		perMax = s.cfg.Workspace.Limits.LongPollsPerAgent
+		if c.kind == apiToken {
+			perMax, key2 = s.cfg.Workspace.Limits.LongPollsPerToken, "long_polls_per_token"
+		}
+	}
+	g := &s.waiting
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case s.maxWaiting >= 0 && g.total >= s.maxWaiting:
+		s.refused("long_polls_total")
+		w.Header().Set("Retry-After", strconv.Itoa(waitRetry))
+		return nil, tandem.Errorf(tandem.EUNAVAILABLE, "The server has %d waiting requests (long-polls and event streams), the most limits.long_polls allows; retry after %ds.", g.total, waitRetry)
+	case perMax >= 0 && key != "" && g.per[key] >= perMax:
+		s.refused("long_polls")
+		w.Header().Set("Retry-After", strconv.Itoa(waitRetry))
+		return nil, tandem.Errorf(tandem.ERATELIMITED, "This credential has %d waiting requests (long-polls and event streams), the most limits.%s allows; end one, or retry after %ds.", g.per[key], key2, waitRetry)
+	}
+	g.total++
+	if key != "" {
+		if g.per == nil {
+			g.per = map[string]int{}
+		}
+		g.per[key]++
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.total--
+			if key != "" {
+				if g.per[key]--; g.per[key] <= 0 {
+					delete(g.per, key)
+				}
+			}
+		})
+	}, nil
+}
+
+// Waiting returns how many requests wait now (long-polls and event streams).
+func (s *Server) Waiting() int {
+	s.waiting.mu.Lock()
+	defer s.waiting.mu.Unlock()
+	return s.waiting.total
+}
+
+// ConnState counts the server's open connections; set it as http.Server.ConnState.
+func (s *Server) ConnState(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		s.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.conns.Add(-1)
+	}
+}
+
+// OpenConnections returns how many connections are open: those net/http serves (ConnState) and
+// the parked long-polls'.
+func (s *Server) OpenConnections() int { return int(s.conns.Load() + s.parked.Load()) }
+
+// unbounded are the routes that answer whatever the load: a monitor must see the server.
+var unbounded = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
+
+// connectionRetry is the Retry-After of a request refused for too many connections.
+const connectionRetry = 1
+
+// overloaded refuses a request when more connections are open than limits.connections: 503
+// with Retry-After, and the connection is closed after the answer, so the count goes down.
+func (s *Server) overloaded(w http.ResponseWriter, rt route) error {
+	if s.cfg.MaxConnections <= 0 || unbounded[rt.method+" "+rt.pattern] {
+		return nil
+	}
+	n := s.conns.Load() + s.parked.Load()
+	if n <= int64(s.cfg.MaxConnections) {
+		return nil
+	}
+	s.refused("connections")
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Retry-After", strconv.Itoa(connectionRetry))
+	return tandem.Errorf(tandem.EUNAVAILABLE, "The server has %d open connections, more than limits.connections (%d); retry after %ds.", n, s.cfg.MaxConnections, connectionRetry)
+}
+
+// CheckLimits reports a route of limits.rate.routes that the API does not serve, naming the key.
+func (s *Server) CheckLimits() error {
+	known := map[string]bool{}
+	for _, rt := range s.routes {
+		known[rt.method+" "+rt.pattern] = true
+	}
+	for _, k := range s.cfg.Workspace.Limits.RouteKeys() {
+		if !known[k] {
+			return fmt.Errorf("limits.rate.routes: %q is not a route of the API; write one as docs/api.md lists it, such as \"POST /api/v1/flows/{id}/publish\"", k)
+		}
 	}
 	return nil
 }

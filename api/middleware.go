@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -141,6 +139,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 		limit = l
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := s.overloaded(w, rt); err != nil {
+		return err
+	}
 	if rt.access == widgetSession {
 		// The web channel checks its own sessions' tokens; an API token or an agent's login
 		// is the wrong kind of caller here.
@@ -169,9 +170,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 	if rt.access&c.kind == 0 {
 		return forbidden(rt, c)
 	}
-	if wait, ok := s.limit.allow(c.token.ID, s.cfg.Clock.Now()); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return tandem.Errorf(tandem.ERATELIMITED, "Too many requests for this token; retry after %s.", wait.Round(time.Second))
+	if err := s.allowRate(w, rt, c); err != nil {
+		return err
 	}
 	r = r.WithContext(context.WithValue(r.Context(), keyCaller, c))
 	return rt.h(w, r)

@@ -60,6 +60,8 @@ type Config struct {
 	Auth Auth `yaml:"auth" json:"auth"`
 	// Media is an extension: the files customers send on WhatsApp and Telegram.
 	Media Media `yaml:"media" json:"media"`
+	// Limits is an extension: connections, long-polls and request rates clients may use.
+	Limits Limits `yaml:"limits" json:"limits"`
 
 	Path     string `yaml:"-" json:"-"` // the file it was loaded from ("" for Default())
 	Dir      string `yaml:"-" json:"-"` // the absolute folder of Path ("" for Default())

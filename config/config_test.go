@@ -300,7 +300,7 @@ func TestErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  "workspace: {name: A}\ncolour: red\n",
-			want: []string{`tandem.yaml:2: colour: unknown key; known keys are agents, auth, channels, default_provider, desks, flows, handoff, http, knowledge, media, providers, schedules, secrets, teams, workspace`},
+			want: []string{`tandem.yaml:2: colour: unknown key; known keys are agents, auth, channels, default_provider, desks, flows, handoff, http, knowledge, limits, media, providers, schedules, secrets, teams, workspace`},
 		},
 		{
 			name: "unknown nested key",

@@ -34,6 +34,7 @@ type Metrics struct {
 	aiCalls      *prometheus.CounterVec
 	aiDur        *prometheus.HistogramVec
 	aiTokens     *prometheus.CounterVec
+	refused      *prometheus.CounterVec
 }
 
 // New returns metrics registered on a new registry; db feeds the gauges read at scrape time.
@@ -54,9 +55,10 @@ func New(db *store.DB, now func() time.Time) *Metrics {
 		aiCalls:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_ai_calls_total", Help: "AI calls by provider and outcome (ok, rate_limited, timeout, auth, server_error, error)."}, []string{"provider", "result"}),
 		aiDur:        prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_ai_call_duration_seconds", Help: "AI call latency by provider, retries included.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}, []string{"provider"}),
 		aiTokens:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_ai_tokens_total", Help: "AI tokens by provider and direction (input, output)."}, []string{"provider", "direction"}),
+		refused:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_http_refused_total", Help: "HTTP requests refused for a limit (429 or 503), by reason: rate, long_polls, long_polls_total, connections, login."}, []string{"reason"}),
 	}
 	reg.MustRegister(m.turns, m.turnEvents, m.turnDuration, m.steps, m.effects, m.effectDur, m.timerLate, m.runsEnded, m.requests, m.requestDur,
-		m.aiCalls, m.aiDur, m.aiTokens,
+		m.aiCalls, m.aiDur, m.aiTokens, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		reg.MustRegister(&dbCollector{db: db, now: now})
@@ -120,6 +122,18 @@ func (m *Metrics) AICall(provider, kind string, d time.Duration, u tandem.Usage)
 func (m *Metrics) Request(route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.requestDur.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Refused implements api.Refusals.
+func (m *Metrics) Refused(reason string) { m.refused.WithLabelValues(reason).Inc() }
+
+// HTTPLoad adds the gauges of the HTTP server's load, read at scrape time: open connections and
+// waiting requests (long-polls, event streams).
+func (m *Metrics) HTTPLoad(connections, waiting func() int) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_http_connections", Help: "Open HTTP connections."}, func() float64 { return float64(connections()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_http_waiting", Help: "HTTP requests waiting: message long-polls and inbox event streams."}, func() float64 { return float64(waiting()) }),
+	)
 }
 
 // dbCollector reads gauges from the database at scrape time.

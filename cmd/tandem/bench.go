@@ -193,6 +193,8 @@ func (m *Main) benchServer(ctx context.Context, dir, flowYAML, outbound string, 
 	cfg := config.Default()
 	cfg.Dir, cfg.FlowsDir = dir, flows
 	cfg.HTTP.AllowPrivate = true
+	// The scenarios measure what the server carries: no limit of clients' use stands in the way.
+	cfg.Limits.Connections, cfg.Limits.LongPolls, cfg.Limits.LongPollsPerToken = -1, -1, -1
 	cfg.Channels = append([]config.Channel{{ID: "api", Kind: "api", OutboundURL: outbound, Secret: "bench-secret"}}, extra...)
 	s, err := m.startServer(ctx, serveOptions{Config: cfg, Addr: "127.0.0.1:0", Data: filepath.Join(dir, "data"), Ephemeral: true,
 		LogFormat: "text", LogLevel: "error", RateLimit: -1, WrapObserver: wrap})

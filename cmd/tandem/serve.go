@@ -324,7 +324,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		}
 	}
 	s.api = api.New(api.Config{DB: db, Runner: s.run, Workspace: cfg, Clock: wall, Logger: log, Hub: hub,
-		Observer: s.metrics, Metrics: s.metrics.Handler(), RateLimit: o.RateLimit, Inbox: ibx,
+		Observer: s.metrics, Metrics: s.metrics.Handler(), RateLimit: o.RateLimit, Inbox: ibx, MaxConnections: maxConnections(cfg.Limits.Connections),
 		Desks: func(id string) tandem.Desk {
 			if d, ok := desks[id]; ok {
 				return d
@@ -332,6 +332,11 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 			return nil
 		},
 		Channels: channels})
+	if err := s.api.CheckLimits(); err != nil {
+		s.run.Stop(ctx)
+		return fail(err)
+	}
+	s.metrics.HTTPLoad(s.api.OpenConnections, s.api.Waiting)
 	startChannels(wctx, channels, log)
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
@@ -347,13 +352,29 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		o.Mount(root)
 	}
 	s.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		WriteTimeout: 90 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		WriteTimeout: 90 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState: s.api.ConnState}
 	store := "sqlite " + db.Path()
 	if db.Dialect() == "postgres" {
 		store = "postgres"
 	}
 	log.Info("tandem is serving", "addr", ln.Addr().String(), "store", store, "workspace", cfg.Workspace.Name, "version", Version)
 	return s, nil
+}
+
+// maxConnections resolves limits.connections: 0 is the open-file limit less 256 (files, the
+// database, the listener keep the rest), at least 64; negative is no cap (0 for api.Config).
+func maxConnections(configured int) int {
+	switch {
+	case configured > 0:
+		return configured
+	case configured < 0:
+		return 0
+	}
+	if n := openFileLimit(); n > 0 {
+		return max(64, n-256)
+	}
+	return 0
 }
 
 // pollDesk runs a desk's poll at once and then every PollInterval until ctx ends; a failed poll

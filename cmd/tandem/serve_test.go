@@ -739,3 +739,18 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo exited %d, want 0; stderr:\n%s", code, p.stderr.String())
 	}
 }
+
+// A rate of limits.rate.routes for a route the API does not serve stops the start, naming it.
+func TestServeUnknownRateRoute(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	cfg := filepath.Join(t.TempDir(), "tandem.yaml")
+	src := "limits:\n  rate:\n    routes: {\"POST /api/v1/flow/{id}/publish\": 1}\n"
+	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run(t, "serve", "--config", cfg, "--data", t.TempDir(), "--addr", "127.0.0.1:0")
+	if r.code != 1 || !strings.Contains(r.stderr, `limits.rate.routes: "POST /api/v1/flow/{id}/publish" is not a route`) {
+		t.Errorf("exit %d, stderr %q; want 1 naming the route", r.code, r.stderr)
+	}
+}
