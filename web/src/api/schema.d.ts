@@ -352,6 +352,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/hooks/whatsapp/{channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WhatsApp's webhook verification.
+         * @description Meta's handshake when the callback URL is saved in the app's WhatsApp configuration: with hub.mode=subscribe and hub.verify_token equal to the channel's verify_token, the answer is hub.challenge as text/plain; anything else is 403 and the webhook stays unverified.
+         */
+        get: operations["whatsappVerify"];
+        put?: never;
+        /**
+         * WhatsApp's webhooks: messages and statuses.
+         * @description A batch from Meta, signed with X-Hub-Signature-256 (sha256=<hex HMAC-SHA256 of the raw body, keyed with the app_secret>). Each change goes to the channel of its metadata.phone_number_id (channels of the same Meta app); its messages are stored once each (a redelivered wamid is recognised), files downloaded and kept, statuses recorded as delivery reports, all before the 200. Payloads Tandem cannot use (other fields, unknown numbers, group messages) are acknowledged with 200 too. Bodies up to 4 MiB.
+         */
+        post: operations["whatsappWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/desks": {
         parameters: {
             query?: never;
@@ -389,6 +413,30 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hooks/intercom/{desk_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Intercom's webhook notifications for an intercom desk.
+         * @description The endpoint of the Intercom app's webhooks. Authenticated by `X-Hub-Signature: sha1=<hex HMAC-SHA1 of the raw body>` keyed with the desk's `client_secret`, checked before the body is read. Admins' replies (HTML or plain text), closes (with their message), assignments and deletions of a handoff's conversation are stored; the first reply connects. Bot, Fin and workflow parts, notes, snoozes, customer parts (echoes of Tandem's own), parts already seen, other workspaces (`app_id`), unknown conversations, unhandled topics and `ping` are answered 200 and ignored (Intercom disables a subscription on 410 and retries other errors).
+         */
+        post: operations["intercomWebhook"];
+        delete?: never;
+        options?: never;
+        /**
+         * Intercom's check of the webhook URL.
+         * @description Intercom sends HEAD when the endpoint is saved: 200, no credentials needed.
+         */
+        head: operations["intercomWebhookCheck"];
         patch?: never;
         trace?: never;
     };
@@ -1110,6 +1158,8 @@ export interface components {
             name?: string;
             /** @description Bytes, for a file Tandem keeps. */
             size?: number;
+            /** @description Why a file the customer sent is not kept (too large, gone); url is then empty. */
+            error?: string;
         };
         Location: {
             lat?: number;
@@ -3589,6 +3639,121 @@ export interface operations {
             };
         };
     };
+    whatsappVerify: {
+        parameters: {
+            query?: {
+                "hub.mode"?: string;
+                "hub.challenge"?: string;
+                "hub.verify_token"?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A channel id of kind whatsapp from the configuration: the one whose app_secret and verify_token check the call. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge, verbatim. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description The verify token is not the channel's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No WhatsApp channel has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    whatsappWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A channel id of kind whatsapp from the configuration: the one whose app_secret and verify_token check the call. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Stored (or nothing to store); empty body. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not a WhatsApp webhook (not JSON). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The signature is missing or wrong; nothing is stored. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No WhatsApp channel has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 4 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something could not be stored (or a file could not be downloaded yet); Meta delivers the batch again. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     deskList: {
         parameters: {
             query?: never;
@@ -3745,6 +3910,110 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    intercomWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of a desk of this kind in the configuration. */
+                desk_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Stored, or ignored: `{}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not a notification_event. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description Bad or missing X-Hub-Signature; nothing is stored. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description No intercom desk has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description The body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description The notification could not be stored; Intercom sends it again. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+        };
+    };
+    intercomWebhookCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of a desk of this kind in the configuration. */
+                desk_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No intercom desk has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
