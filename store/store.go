@@ -238,6 +238,9 @@ func (q q) readStmt(query string) *sql.Stmt {
 	if q.x != q.db.r || q.db.r == q.db.w {
 		return nil
 	}
+	if debugBatches {
+		readCount.Add(1)
+	}
 	if st, ok := q.db.rstmts.Load(query); ok {
 		return st.(*sql.Stmt)
 	}

@@ -345,8 +345,14 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 		return rig.turn(ctx, inURL, token, customers[i], chans[i], strconv.Itoa(i))
 	}
 	// Phase 1: as fast as it goes.
-	cpu := cpuTime()
+	cpu, io0 := cpuTime(), procIO()
 	lat, errs := loadPhase(ctx, o.Duration, o.Concurrency, 0, turn)
+	if store.Debug() && len(lat) > 0 {
+		io1 := procIO()
+		n := float64(len(lat))
+		fmt.Fprintf(m.Stderr, "max rate, per turn: %.1f write syscalls (%.0f bytes), %.1f read syscalls, %.0f bytes to disk\n",
+			float64(io1["syscw"]-io0["syscw"])/n, float64(io1["wchar"]-io0["wchar"])/n, float64(io1["syscr"]-io0["syscr"])/n, float64(io1["write_bytes"]-io0["write_bytes"])/n)
+	}
 	res.Turns, res.Errors = len(lat), errs
 	res.TurnsPerS = float64(len(lat)) / o.Duration.Seconds()
 	res.P50MS, res.P99MS = percentile(lat, 0.50), percentile(lat, 0.99)
@@ -356,8 +362,10 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 	lat2, errs2 := loadPhase(ctx, o.Duration, o.Concurrency, res.HalfRate, turn)
 	res.Errors += errs2
 	res.HalfP50MS, res.HalfP99MS = percentile(lat2, 0.50), percentile(lat2, 0.99)
-	if b, j := store.BatchStats(); b > 0 {
-		fmt.Fprintf(m.Stderr, "batches %d, jobs %d, %.1f jobs per batch, %.1f jobs per turn\n", b, j, float64(j)/float64(b), float64(j)/float64(res.Turns+len(lat2)+o.Concurrency))
+	if b, j, wr, rd := store.BatchStats(); b > 0 {
+		turns := float64(res.Turns + len(lat2) + o.Concurrency)
+		fmt.Fprintf(m.Stderr, "batches %d, jobs %d, %.1f jobs per batch; per turn: %.1f jobs, %.1f statements written, %.1f read\n",
+			b, j, float64(j)/float64(b), float64(j)/turns, float64(wr)/turns, float64(rd)/turns)
 	}
 	if o.Baseline {
 		b, err := m.benchBaseline(ctx, dir, rig, o)
@@ -584,6 +592,22 @@ func (b *baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+}
+
+// procIO reads the process's I/O counters (Linux; empty elsewhere).
+func procIO() map[string]int64 {
+	out := map[string]int64{}
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if ok {
+			out[k], _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return out
 }
 
 // perTurn is CPU time per turn in microseconds.
