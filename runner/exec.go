@@ -73,8 +73,16 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 		if r.running() {
 			c = r.claim(now) // and claim the lane's next effect, carried out next
 		}
-		queued, next, err = r.db.OutboxComplete(ctx, it, res, now, c)
+		var t *directTurn
+		if e.Await && res != nil {
+			// The result's turn is committed with the effect's completion.
+			t = r.direct(ctx, &tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
+		}
+		queued, next, err = r.db.OutboxComplete(ctx, it, res, now, c, t.store())
 		r.obs.Effect(e.Kind, true, time.Since(start))
+		if err == nil {
+			r.done(it.ConversationID, t)
+		}
 	case tandem.IsPermanent(err) || now.Sub(it.CreatedAt) > r.cfg.SendMaxAge:
 		r.log.Warn("effect failed for good", "conversation", it.ConversationID, "effect", e.ID, "kind", e.Kind, "err", err)
 		if res == nil {

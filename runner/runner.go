@@ -210,11 +210,23 @@ func (r *Runner) Inbound(ctx context.Context, p store.InboundParams) (store.Inbo
 	if p.NewID == nil {
 		p.NewID = r.env.NewID
 	}
+	var t *directTurn
+	if p.Direct == nil && r.running() && p.Contact.ExternalID != "" && !tandem.Quiet(p.Message.Type) {
+		// In an open conversation, the message's turn is committed with the message.
+		if id, err := r.db.ConversationOpenOf(ctx, p.ChannelID, p.Contact.ExternalID); err == nil && id != "" {
+			if p.Message.ID == "" {
+				p.Message.ID = p.NewID()
+			}
+			m := store.InboundMessage(p.Message, id, p.Now)
+			t = r.direct(ctx, &tandem.Event{ConversationID: id, Kind: tandem.EventMessage, At: p.Now, Message: &m})
+			p.Direct = t.store()
+		}
+	}
 	res, err := r.db.Inbound(ctx, p)
 	if err != nil {
 		return res, err
 	}
-	if !res.Duplicate {
+	if !res.Duplicate && !r.done(res.ConversationID, t) {
 		r.Kick(res.ConversationID)
 	}
 	return res, nil
@@ -303,7 +315,6 @@ func (r *Runner) process(ctx context.Context, id string) error {
 	var aborting *crash // an event whose handling crashed, to consume by failing its run
 	for {
 		start := time.Now()
-		var effects, timers bool
 		var last *store.Changes
 		var late []time.Duration
 		n, more, err := r.db.Process(ctx, id, limit, func(b *store.Batch) (*store.Changes, error) {
@@ -314,9 +325,6 @@ func (r *Runner) process(ctx context.Context, id string) error {
 				ch, err = r.abort(b, aborting)
 			} else {
 				ch, err = r.handle(b, &late)
-			}
-			if ch != nil {
-				effects, timers = len(ch.Effects) > 0, len(ch.Timers) > 0
 			}
 			last = ch
 			return ch, err
@@ -336,31 +344,39 @@ func (r *Runner) process(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if last != nil && len(last.Claimed) > 0 {
-			// The effects first in their lane were claimed with the commit: carry them out
-			// now, with no claim of their own and no wait for the outbox poll.
-			r.dispatch(last.Claimed)
-			effects = len(last.Claimed) < len(last.Effects)
-		}
 		if n > 0 && last != nil {
-			// Observed only for the attempt that committed: a conflict runs the batch again.
-			r.observe(last, late)
-			r.obs.Turn(time.Since(start), n)
-		}
-		if n > 0 && r.cfg.Notify != nil {
-			// Messages, status, assignee: whatever changed, long-polls and the inbox's event
-			// stream look again now rather than at their next poll.
-			r.cfg.Notify(id)
-		}
-		if effects {
-			wake(r.wakeOut)
-		}
-		if timers {
-			wake(r.wakeTim)
+			r.committed(id, last, late, start, n)
 		}
 		if !more {
 			return nil
 		}
+	}
+}
+
+// committed does what follows a committed turn of n events: the effects claimed with the
+// commit are carried out, the workers woken for the others and for new timers, the turn
+// observed, and what follows the conversation (long-polls, streams, the inbox) notified.
+func (r *Runner) committed(id string, ch *store.Changes, late []time.Duration, start time.Time, n int) {
+	effects := len(ch.Effects) > 0
+	if len(ch.Claimed) > 0 {
+		// The effects first in their lane were claimed with the commit: carry them out now,
+		// with no claim of their own and no wait for the outbox poll.
+		r.dispatch(ch.Claimed)
+		effects = len(ch.Claimed) < len(ch.Effects)
+	}
+	// Observed only for the attempt that committed: a conflict runs the batch again.
+	r.observe(ch, late)
+	r.obs.Turn(time.Since(start), n)
+	if r.cfg.Notify != nil {
+		// Messages, status, assignee: whatever changed, long-polls and the inbox's event
+		// stream look again now rather than at their next poll.
+		r.cfg.Notify(id)
+	}
+	if effects {
+		wake(r.wakeOut)
+	}
+	if len(ch.Timers) > 0 {
+		wake(r.wakeTim)
 	}
 }
 

@@ -3,8 +3,11 @@ package runner
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -221,11 +224,15 @@ func (r *Runner) outboxLoop() {
 	}
 }
 
-// timerLoop fires due timers: each becomes an event of its conversation.
+// timerBatch is how many due timers the timer loop reads at a time.
+const timerBatch = 512
+
+// timerLoop fires due timers: each one's turn is committed with its firing (or it is queued as
+// an event of its busy conversation), the conversations' firings side by side on the workers.
 func (r *Runner) timerLoop() {
 	defer r.wg.Done()
 	for !r.isStopped() {
-		convs, err := r.db.TimerFire(r.ctx, r.cfg.Clock.Now(), 512)
+		due, err := r.db.TimersDue(r.ctx, r.cfg.Clock.Now(), timerBatch)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				r.log.Error("timers cannot be read", "err", err)
@@ -233,11 +240,14 @@ func (r *Runner) timerLoop() {
 			r.idle(r.wakeTim, r.cfg.Poll)
 			continue
 		}
-		for _, id := range convs {
-			r.Kick(id)
-		}
-		if len(convs) == 512 {
-			continue
+		if len(due) > 0 {
+			if failed := r.fire(due); failed > 0 {
+				r.idle(r.wakeTim, r.cfg.Poll) // they are tried again after a poll interval
+				continue
+			}
+			if len(due) == timerBatch {
+				continue
+			}
 		}
 		wait := r.cfg.Poll
 		if next, ok, err := r.db.TimerNext(r.ctx); err == nil && ok {
@@ -247,6 +257,52 @@ func (r *Runner) timerLoop() {
 		}
 		r.idle(r.wakeTim, wait)
 	}
+}
+
+// fire fires due timers, each conversation's on a worker, and returns once all are fired, with
+// how many conversations' timers could not be.
+func (r *Runner) fire(due []store.DueTimer) (failed int) {
+	byConv := map[string][]tandem.TimerFired{}
+	var order []string
+	for _, t := range due {
+		if _, ok := byConv[t.ConversationID]; !ok {
+			order = append(order, t.ConversationID)
+		}
+		byConv[t.ConversationID] = append(byConv[t.ConversationID], t.Timer)
+	}
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for _, id := range order {
+		timers := byConv[id]
+		wg.Add(1)
+		r.convs.submit(func() {
+			defer wg.Done()
+			if !r.fireOne(id, timers) {
+				failures.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(failures.Load())
+}
+
+// fireOne fires one conversation's due timers; false when it could not.
+func (r *Runner) fireOne(id string, timers []tandem.TimerFired) bool {
+	var t *directTurn
+	if len(timers) == 1 {
+		t = r.direct(r.ctx, &tandem.Event{ConversationID: id, Kind: tandem.EventTimer, At: timers[0].Due, Timer: &timers[0]})
+	}
+	_, queued, err := r.db.TimerFireOne(r.ctx, id, timers, t.store())
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			r.log.Error("a timer cannot fire; it is tried again", "conversation", id, "err", err)
+		}
+		return false
+	}
+	if !r.done(id, t) && queued {
+		r.Kick(id)
+	}
+	return true
 }
 
 func (r *Runner) idle(wakeup chan struct{}, d time.Duration) {

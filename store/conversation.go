@@ -30,6 +30,10 @@ type InboundParams struct {
 	ClientID bool
 	Now      time.Time
 	NewID    func() string
+	// Direct, when set, is the turn the message causes in its open conversation, computed at
+	// its arrival: it is committed with the message when the conversation is still as read
+	// (Direct.Applied then says so); otherwise the message is queued as usual.
+	Direct *Direct
 }
 
 // InboundResult says where an inbound message went.
@@ -53,6 +57,9 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 	var res InboundResult
 	err := db.write(ctx, func(q q) error {
 		res = InboundResult{}
+		if p.Direct != nil {
+			p.Direct.Applied = false
+		}
 		now := micros(p.Now)
 		if key := p.Message.ChannelMessageID; key != "" {
 			// On PostgreSQL a concurrent insert of the same key waits for the first one's commit,
@@ -93,17 +100,19 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 		if m.ID == "" {
 			m.ID = p.NewID()
 		}
-		m.ConversationID = convID
-		m.Direction, m.Author = tandem.DirectionIn, tandem.AuthorContact
-		if m.Type == "" {
-			m.Type = tandem.MessageText
-		}
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = p.Now
-		}
+		m = InboundMessage(m, convID, p.Now)
 		res.MessageID = m.ID
-		if err := q.insertMessage(&m); err != nil {
-			return err
+		applied := false
+		if d := p.Direct; d != nil && !fill && d.usable() && d.Batch.Conversation.ID == convID && !tandem.Quiet(m.Type) {
+			if applied, err = q.applyDirect(d, &m, nil); err != nil {
+				return err
+			}
+			d.Applied = applied
+		}
+		if !applied {
+			if err := q.insertMessage(&m); err != nil {
+				return err
+			}
 		}
 		res.Seq = m.Seq
 		if m.ChannelMessageID != "" {
@@ -112,7 +121,7 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 				return fmt.Errorf("inbound: key: %w", err)
 			}
 		}
-		if !tandem.Quiet(m.Type) {
+		if !tandem.Quiet(m.Type) && !applied {
 			if err := q.insertEvent(&tandem.Event{ConversationID: convID, Kind: tandem.EventMessage, At: p.Now, Message: &m}); err != nil {
 				return err
 			}
@@ -125,6 +134,20 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 		return nil
 	})
 	return res, err
+}
+
+// InboundMessage is a customer message as Inbound stores it in a conversation: the engine's
+// event for it must be the same.
+func InboundMessage(m tandem.Message, conversationID string, now time.Time) tandem.Message {
+	m.ConversationID = conversationID
+	m.Direction, m.Author = tandem.DirectionIn, tandem.AuthorContact
+	if m.Type == "" {
+		m.Type = tandem.MessageText
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
+	return m
 }
 
 // inboundHash is what identifies an inbound message's content: its contact and message as the

@@ -191,52 +191,81 @@ ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(
 // result is queued for its conversation in the same transaction; queued reports that. A row
 // already done (a second execution after an expired lease) changes nothing.
 func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time) (queued bool, err error) {
-	queued, _, err = db.OutboxComplete(ctx, it, res, now, Claim{})
+	queued, _, err = db.OutboxComplete(ctx, it, res, now, Claim{}, nil)
 	return queued, err
 }
 
 // OutboxComplete is OutboxDone that, with a claim, also claims the next effect of the same lane
 // and returns it, so that a conversation's sends follow one another without waiting for a poll.
-func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time, c Claim) (queued bool, next *OutboxItem, err error) {
-	err = db.write(ctx, func(q q) error {
+// With d, the turn that the awaited result causes (computed at its arrival) is committed in the
+// same transaction instead of queueing the result (d.Applied then says so): see Direct.
+func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time, c Claim, d *Direct) (queued bool, next *OutboxItem, err error) {
+	err = db.write(ctx, func(tx q) error {
 		queued, next = false, nil
+		if d != nil {
+			d.Applied = false
+		}
 		defer func() {
 			if next == nil && c.Held() && it.Effect.Lane() != it.Effect.ID {
-				next, _ = q.claimNext(it.ConversationID, it.Effect.Lane(), now, c)
+				next, _ = tx.claimNext(it.ConversationID, it.Effect.Lane(), now, c)
 			}
 		}()
-		r, err := q.exec(`DELETE FROM outbox WHERE conversation_id = ? AND id = ? AND status = 'pending'`, it.ConversationID, it.Effect.ID)
-		if err != nil {
-			return fmt.Errorf("outbox: done: %w", err)
-		}
-		if n, _ := r.RowsAffected(); n == 0 {
-			return nil
-		}
-		if it.Effect.Kind == tandem.EffectSend && res != nil && res.Send != nil &&
-			(res.Send.Failed || (res.Send.ChannelMessageID != "" && res.Send.ChannelMessageID != sentMessageID(&it.Effect))) {
-			// Only what is news is written: a failure, or the provider's own id of the message
-			// (delivery reports name it). A plain success changes nothing to read.
-			status := "sent"
-			if res.Send.Failed {
-				status = "failed"
+		if it.Effect.Await && res != nil && d != nil {
+			ok, err := tx.applyDirect(d, nil, func(x q) error { return x.outboxDone(it, res) })
+			if err != nil {
+				return err
 			}
-			// A delivery report may have come first (a platform's webhook can beat this commit):
-			// it is not overwritten.
-			if _, err := q.exec(`UPDATE messages SET status = CASE WHEN status IN ('delivered', 'read', 'played', 'failed') THEN status ELSE ? END, channel_message_id = ? WHERE conversation_id = ? AND id = ?`,
-				status, res.Send.ChannelMessageID, it.ConversationID, sentMessageID(&it.Effect)); err != nil {
-				return fmt.Errorf("outbox: done: %w", err)
+			if ok {
+				d.Applied = true
+				return nil
 			}
+		}
+		if err := tx.outboxDone(it, res); errors.Is(err, errGone) {
+			return nil // done already (a second execution after an expired claim)
+		} else if err != nil {
+			return err
 		}
 		if !it.Effect.Await || res == nil {
 			return nil
 		}
 		queued = true
-		return q.insertEvent(&tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
+		return tx.insertEvent(&tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
 	})
+	if errors.Is(err, errGone) {
+		err = nil
+	}
 	if err != nil {
 		next = nil
 	}
 	return queued, next, err
+}
+
+// outboxDone deletes an effect's row and records what a send's result says; errGone when the
+// row is done already.
+func (q q) outboxDone(it *OutboxItem, res *tandem.EffectResult) error {
+	r, err := q.exec(`DELETE FROM outbox WHERE conversation_id = ? AND id = ? AND status = 'pending'`, it.ConversationID, it.Effect.ID)
+	if err != nil {
+		return fmt.Errorf("outbox: done: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return errGone
+	}
+	if it.Effect.Kind == tandem.EffectSend && res != nil && res.Send != nil &&
+		(res.Send.Failed || (res.Send.ChannelMessageID != "" && res.Send.ChannelMessageID != sentMessageID(&it.Effect))) {
+		// Only what is news is written: a failure, or the provider's own id of the message
+		// (delivery reports name it). A plain success changes nothing to read.
+		status := "sent"
+		if res.Send.Failed {
+			status = "failed"
+		}
+		// A delivery report may have come first (a platform's webhook can beat this commit):
+		// it is not overwritten.
+		if _, err := q.exec(`UPDATE messages SET status = CASE WHEN status IN ('delivered', 'read', 'played', 'failed') THEN status ELSE ? END, channel_message_id = ? WHERE conversation_id = ? AND id = ?`,
+			status, res.Send.ChannelMessageID, it.ConversationID, sentMessageID(&it.Effect)); err != nil {
+			return fmt.Errorf("outbox: done: %w", err)
+		}
+	}
+	return nil
 }
 
 // claimNext claims the oldest pending effect of a lane when it is due and unclaimed.
@@ -397,31 +426,13 @@ func (db *DB) TimerFire(ctx context.Context, now time.Time, limit int) ([]string
 		for id := range due {
 			ids = append(ids, id)
 		}
+		// Conversations are locked in id order (PostgreSQL): two replicas firing together wait,
+		// never deadlock, and the second finds the timers gone.
 		sort.Strings(ids)
 		for _, conv := range ids {
-			if db.dialect == Postgres {
-				var one int
-				err := q.row(`SELECT 1 FROM conversations WHERE id = ? FOR UPDATE`, conv).Scan(&one)
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return fmt.Errorf("timers: fire: %w", err)
-				}
-			}
-			fired := false
-			for _, t := range due[conv] { // in due order
-				r, err := q.exec(`DELETE FROM timers WHERE conversation_id = ? AND id = ?`, conv, t.ID)
-				if err != nil {
-					return fmt.Errorf("timers: fire: %w", err)
-				}
-				if n, _ := r.RowsAffected(); n == 0 {
-					continue // canceled, or fired by another replica meanwhile
-				}
-				if err := q.insertEvent(&tandem.Event{ConversationID: conv, Kind: tandem.EventTimer, At: t.Due, Timer: &t}); err != nil {
-					if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-						continue // the conversation is gone: the timer is dropped
-					}
-					return err
-				}
-				fired = true
+			fired, err := q.fireTimers(conv, due[conv])
+			if err != nil {
+				return err
 			}
 			if fired {
 				convs = append(convs, conv)

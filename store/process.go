@@ -51,7 +51,7 @@ func (db *DB) Process(ctx context.Context, conversationID string, max int, fn fu
 		}
 		err = db.write(ctx, func(q q) error {
 			ch.Claimed = ch.Claimed[:0]
-			return q.commit(conversationID, b, ch)
+			return q.commit(conversationID, b, ch, commitOpts{})
 		})
 		if errors.Is(err, ErrConflict) && attempt < maxConflicts {
 			continue
@@ -72,27 +72,10 @@ func (db *DB) Process(ctx context.Context, conversationID string, max int, fn fu
 // and how many events are queued (max+1 meaning "more").
 func (db *DB) load(ctx context.Context, id string, max int) (*Batch, int, error) {
 	q := db.read(ctx)
-	var c tandem.Conversation
-	var paused int
-	var data, state string
-	var created, updated int64
-	b := &Batch{}
-	err := q.row(`SELECT `+conversationCols+`, state, done_seq, version FROM conversations WHERE id = ?`, id).Scan(
-		&c.ID, &c.ContactID, &c.ChannelID, &c.ChannelKind, &c.Status, &c.Team, &c.Assignee,
-		&paused, &data, &created, &updated, &state, &b.doneSeq, &b.version)
+	b, err := q.snapshot(id, false)
 	if err != nil {
-		if isNoRows(err) {
-			return nil, 0, notFound("Conversation", id)
-		}
-		return nil, 0, fmt.Errorf("process %s: %w", id, err)
+		return nil, 0, err
 	}
-	c.BotPaused = paused != 0
-	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
-	var d convData
-	if err := json.Unmarshal([]byte(data), &d); err != nil {
-		return nil, 0, fmt.Errorf("conversation %s: %w", id, err)
-	}
-	c.Attributes, c.Tags = d.Attributes, d.Tags
 	rows, err := q.query(`SELECT data FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, b.doneSeq, max+1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("process %s: events: %w", id, err)
@@ -121,24 +104,79 @@ func (db *DB) load(ctx context.Context, id string, max int) (*Batch, int, error)
 	if queued > max {
 		b.Events = b.Events[:max]
 	}
-	var cdata string
-	if err := q.row(`SELECT data, version FROM contacts WHERE id = ?`, c.ContactID).Scan(&cdata, &b.contactVersion); err != nil {
-		if isNoRows(err) {
-			return nil, 0, notFound("Contact", c.ContactID)
-		}
-		return nil, 0, fmt.Errorf("contact %s: %w", c.ContactID, err)
+	if err := q.snapshotContact(b); err != nil {
+		return nil, 0, err
 	}
-	var contact tandem.Contact
-	if err := json.Unmarshal([]byte(cdata), &contact); err != nil {
-		return nil, 0, fmt.Errorf("contact %s: %w", c.ContactID, err)
-	}
-	b.Conversation, b.Contact, b.State = &c, &contact, []byte(state)
 	return b, queued, nil
 }
 
+// snapshot reads a conversation as a batch without events; with contact, its contact too.
+func (q q) snapshot(id string, contact bool) (*Batch, error) {
+	var c tandem.Conversation
+	var paused int
+	var data, state string
+	var created, updated int64
+	b := &Batch{}
+	err := q.row(`SELECT `+conversationCols+`, state, done_seq, version FROM conversations WHERE id = ?`, id).Scan(
+		&c.ID, &c.ContactID, &c.ChannelID, &c.ChannelKind, &c.Status, &c.Team, &c.Assignee,
+		&paused, &data, &created, &updated, &state, &b.doneSeq, &b.version)
+	if err != nil {
+		if isNoRows(err) {
+			return nil, notFound("Conversation", id)
+		}
+		return nil, fmt.Errorf("process %s: %w", id, err)
+	}
+	c.BotPaused = paused != 0
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	var d convData
+	if err := json.Unmarshal([]byte(data), &d); err != nil {
+		return nil, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	c.Attributes, c.Tags = d.Attributes, d.Tags
+	b.Conversation, b.State = &c, []byte(state)
+	if contact {
+		if err := q.snapshotContact(b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// snapshotContact reads the contact of a batch's conversation.
+func (q q) snapshotContact(b *Batch) error {
+	id := b.Conversation.ContactID
+	var cdata string
+	if err := q.row(`SELECT data, version FROM contacts WHERE id = ?`, id).Scan(&cdata, &b.contactVersion); err != nil {
+		if isNoRows(err) {
+			return notFound("Contact", id)
+		}
+		return fmt.Errorf("contact %s: %w", id, err)
+	}
+	var contact tandem.Contact
+	if err := json.Unmarshal([]byte(cdata), &contact); err != nil {
+		return fmt.Errorf("contact %s: %w", id, err)
+	}
+	b.Contact = &contact
+	return nil
+}
+
+// commitOpts says how a turn is committed.
+type commitOpts struct {
+	// direct: the turn's event has no row (Direct); the conversation must have no queued
+	// events either.
+	direct bool
+	// inbound, when set, is the customer message the turn answers, stored with it: it takes
+	// the message number before the turn's own messages.
+	inbound *tandem.Message
+	// arrive writes what the event's arrival writes, once the conversation's row is checked
+	// and locked; errGone drops the turn.
+	arrive func(q) error
+}
+
 // commit writes a batch's changes if the conversation (and, when it changed, the contact) is
-// still at the version the batch read; else ErrConflict.
-func (q q) commit(id string, b *Batch, ch *Changes) error {
+// still at the version the batch read; else ErrConflict. The conversation's row is written
+// first: a failed check writes nothing.
+func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	c := ch.Conversation
 	data, _ := json.Marshal(convData{Attributes: c.Attributes, Tags: c.Tags})
 	paused := 0
@@ -162,16 +200,36 @@ func (q q) commit(id string, b *Batch, ch *Changes) error {
 			outs++
 		}
 	}
-	var msgTop, outTop int64
-	err := q.row(`UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
+	var in int64
+	if o.inbound != nil {
+		in = 1
+	}
+	query := `UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
  data = ?, state = ?, done_seq = ?, updated_at = ?, version = version + 1, msg_seq = msg_seq + ?, out_seq = out_seq + ?
- WHERE id = ? AND version = ? AND done_seq = ? RETURNING msg_seq, out_seq`,
-		c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, string(data), string(ch.State), ch.DoneSeq,
-		micros(c.UpdatedAt), msgs, outs, id, b.version, b.doneSeq).Scan(&msgTop, &outTop)
+ WHERE id = ? AND version = ? AND done_seq = ? RETURNING msg_seq, out_seq`
+	if o.direct {
+		query = `UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
+ data = ?, state = ?, done_seq = ?, updated_at = ?, version = version + 1, msg_seq = msg_seq + ?, out_seq = out_seq + ?
+ WHERE id = ? AND version = ? AND done_seq = ? AND next_seq = done_seq RETURNING msg_seq, out_seq`
+	}
+	var msgTop, outTop int64
+	err := q.row(query, c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, string(data), string(ch.State), ch.DoneSeq,
+		micros(c.UpdatedAt), msgs+in, outs, id, b.version, b.doneSeq).Scan(&msgTop, &outTop)
 	if isNoRows(err) {
 		return ErrConflict
 	} else if err != nil {
 		return fmt.Errorf("process %s: conversation: %w", id, err)
+	}
+	if o.arrive != nil {
+		if err := o.arrive(q); err != nil {
+			return err
+		}
+	}
+	if o.inbound != nil {
+		o.inbound.Seq = msgTop - msgs
+		if err := q.insertMessageSeq(o.inbound, o.inbound.Seq); err != nil {
+			return err
+		}
 	}
 	if ch.Contact != nil {
 		cb, _ := json.Marshal(ch.Contact)
@@ -184,8 +242,10 @@ func (q q) commit(id string, b *Batch, ch *Changes) error {
 			return ErrConflict
 		}
 	}
-	if _, err := q.exec(`DELETE FROM events WHERE conversation_id = ? AND seq <= ?`, id, ch.DoneSeq); err != nil {
-		return fmt.Errorf("process %s: events: %w", id, err)
+	if !o.direct {
+		if _, err := q.exec(`DELETE FROM events WHERE conversation_id = ? AND seq <= ?`, id, ch.DoneSeq); err != nil {
+			return fmt.Errorf("process %s: events: %w", id, err)
+		}
 	}
 	if len(ch.Effects) > 0 {
 		if err := q.insertEffects(id, ch, msgTop-msgs, outTop-outs); err != nil {

@@ -1,0 +1,71 @@
+package runner
+
+import (
+	"context"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/store"
+)
+
+// An event's turn is computed at its arrival and committed by the write that records the
+// arrival (store.Direct): a customer's message, an effect's result, a timer's firing. One write
+// instead of two, no event row. When the conversation is busy here, has queued events or
+// changed meanwhile, the event is queued as before and processed in its turn.
+
+// directTurn is a turn computed at an event's arrival.
+type directTurn struct {
+	d     *store.Direct
+	late  []time.Duration
+	start time.Time
+}
+
+// direct computes the turn ev causes, or returns nil when the event is to be queued: the
+// workers do not run (Drain keeps the queued path, deterministic for tests and `tandem test`),
+// the conversation is being processed here, it cannot be read, or handling the event crashed
+// (Process then fails its run as usual).
+func (r *Runner) direct(ctx context.Context, ev *tandem.Event) *directTurn {
+	if !r.running() {
+		return nil
+	}
+	r.mu.Lock()
+	_, busy := r.slots[ev.ConversationID]
+	r.mu.Unlock()
+	if busy {
+		return nil
+	}
+	start := time.Now()
+	b, err := r.db.Snapshot(ctx, ev.ConversationID)
+	if err != nil {
+		return nil
+	}
+	b.Events = []tandem.Event{*ev}
+	t := &directTurn{start: start}
+	ch, err := r.handle(b, &t.late)
+	if err != nil {
+		return nil
+	}
+	t.d = &store.Direct{Batch: b, Changes: ch}
+	return t
+}
+
+// store returns the turn for the store's write (nil for none).
+func (t *directTurn) store() *store.Direct {
+	if t == nil {
+		return nil
+	}
+	return t.d
+}
+
+// applied reports that the write committed the turn.
+func (t *directTurn) applied() bool { return t != nil && t.d.Applied }
+
+// done does what follows the turn's commit, when the write committed it, and reports whether
+// it did.
+func (r *Runner) done(id string, t *directTurn) bool {
+	if !t.applied() {
+		return false
+	}
+	r.committed(id, t.d.Changes, t.late, t.start, 1)
+	return true
+}

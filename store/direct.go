@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tandemchat/tandem"
+)
+
+// Direct is the turn an event causes, computed at the event's arrival (from a Snapshot of its
+// conversation) and committed by the same write that records the arrival: a timer's firing, an
+// effect's completion, a customer's message. One write job instead of two, and no event row to
+// insert, read and delete. The write commits it only if the conversation is still as the
+// snapshot read it and has no queued events; otherwise the event is queued as before, and
+// Process handles it in its turn: the order of a conversation's events never changes.
+type Direct struct {
+	Batch   *Batch
+	Changes *Changes
+	// Applied reports, once the write returned, that the turn was committed with it.
+	Applied bool
+}
+
+// usable reports whether d may be committed directly: a turn that changes the contact is
+// committed by Process, whose check of the contact's version comes after the conversation's.
+func (d *Direct) usable() bool {
+	return d != nil && d.Batch != nil && d.Changes != nil && d.Changes.Contact == nil
+}
+
+// errGone rolls back a direct turn whose event went away before the write: a timer canceled
+// or fired elsewhere, an effect already completed.
+var errGone = errors.New("the event is gone")
+
+// Snapshot reads a conversation and its contact, for a turn computed at an event's arrival.
+func (db *DB) Snapshot(ctx context.Context, conversationID string) (*Batch, error) {
+	return db.read(ctx).snapshot(conversationID, true)
+}
+
+// applyDirect commits d's turn in q, with arrive (the arrival's own writes) and inbound (the
+// message that arrives, if any). It reports false, having written nothing, when d cannot be
+// committed: the caller queues the event instead.
+func (q q) applyDirect(d *Direct, inbound *tandem.Message, arrive func(q) error) (bool, error) {
+	if !d.usable() {
+		return false, nil
+	}
+	ch := d.Changes
+	ch.Claimed = ch.Claimed[:0]
+	ch.DoneSeq = d.Batch.doneSeq
+	if ch.Conversation == nil {
+		ch.Conversation = d.Batch.Conversation
+	}
+	err := q.commit(d.Batch.Conversation.ID, d.Batch, ch, commitOpts{direct: true, inbound: inbound, arrive: arrive})
+	if errors.Is(err, ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// DueTimer is a timer due to fire.
+type DueTimer struct {
+	ConversationID string
+	Timer          tandem.TimerFired
+}
+
+// TimersDue returns up to limit timers due at now, oldest first, without claiming them: each
+// is fired by TimerFireOne, which finds out whether it still exists.
+func (db *DB) TimersDue(ctx context.Context, now time.Time, limit int) ([]DueTimer, error) {
+	rows, err := db.read(ctx).query(`SELECT conversation_id, id, due_at, key FROM timers WHERE due_at <= ? ORDER BY due_at, conversation_id, id LIMIT ?`, micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("timers: due: %w", err)
+	}
+	defer rows.Close()
+	var out []DueTimer
+	for rows.Next() {
+		var t DueTimer
+		var at int64
+		if err := rows.Scan(&t.ConversationID, &t.Timer.ID, &at, &t.Timer.Key); err != nil {
+			return nil, err
+		}
+		t.Timer.Due = fromMicros(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TimerFireOne fires the due timers of one conversation, in due order, in one transaction. With
+// d (the turn the first timer causes), that turn is committed with the firing; otherwise, or
+// when the conversation changed or has queued events, the timers are queued as its events.
+// fired reports that at least one timer still existed; queued that events were queued.
+func (db *DB) TimerFireOne(ctx context.Context, conversationID string, timers []tandem.TimerFired, d *Direct) (fired, queued bool, err error) {
+	err = db.write(ctx, func(tx q) error {
+		fired, queued = false, false
+		if d != nil {
+			d.Applied = false
+		}
+		if d != nil && len(timers) == 1 {
+			t := timers[0]
+			ok, err := tx.applyDirect(d, nil, func(x q) error { return x.deleteTimer(conversationID, t.ID) })
+			if err != nil {
+				return err
+			}
+			if ok {
+				fired, d.Applied = true, true
+				return nil
+			}
+		}
+		var err error
+		fired, err = tx.fireTimers(conversationID, timers)
+		queued = fired
+		return err
+	})
+	if errors.Is(err, errGone) {
+		return false, false, nil
+	}
+	return fired, queued, err
+}
+
+// deleteTimer deletes a timer that fires; errGone when it no longer exists.
+func (q q) deleteTimer(conversationID, id string) error {
+	r, err := q.exec(`DELETE FROM timers WHERE conversation_id = ? AND id = ?`, conversationID, id)
+	if err != nil {
+		return fmt.Errorf("timers: fire: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return errGone
+	}
+	return nil
+}
+
+// fireTimers deletes a conversation's due timers and queues each that still existed as an
+// event, in due order.
+func (q q) fireTimers(conv string, timers []tandem.TimerFired) (bool, error) {
+	if q.db.dialect == Postgres {
+		// The conversation is locked before its timers, as Process does (it deletes canceled
+		// timers while holding the conversation): locking a timer first could deadlock with it.
+		var one int
+		err := q.row(`SELECT 1 FROM conversations WHERE id = ? FOR UPDATE`, conv).Scan(&one)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("timers: fire: %w", err)
+		}
+	}
+	fired := false
+	for _, t := range timers {
+		if err := q.deleteTimer(conv, t.ID); errors.Is(err, errGone) {
+			continue // canceled, or fired by another replica meanwhile
+		} else if err != nil {
+			return false, err
+		}
+		if err := q.insertEvent(&tandem.Event{ConversationID: conv, Kind: tandem.EventTimer, At: t.Due, Timer: &t}); err != nil {
+			if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+				continue // the conversation is gone: the timer is dropped
+			}
+			return false, err
+		}
+		fired = true
+	}
+	return fired, nil
+}
+
+// ConversationOpenOf returns the open conversation of a channel's contact, "" when there is
+// none, read without a lock: a turn computed at a message's arrival needs it before the write,
+// which checks it again.
+func (db *DB) ConversationOpenOf(ctx context.Context, channelID, externalID string) (string, error) {
+	var id string
+	err := db.read(ctx).row(`SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id
+ WHERE k.channel_id = ? AND k.external_id = ? AND c.channel_id = ? AND c.status <> 'closed' ORDER BY c.created_at DESC, c.id DESC LIMIT 1`,
+		channelID, externalID, channelID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}

@@ -1,0 +1,162 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/store"
+	"github.com/tandemchat/tandem/store/storetest"
+)
+
+// directTurn builds, from a snapshot of conv, a turn that sends text and records state.
+func (f *fixture) directTurn(conv, text, state string) *store.Direct {
+	f.t.Helper()
+	b, err := f.db.Snapshot(f.ctx, conv)
+	if err != nil {
+		f.t.Fatalf("Snapshot(%s): %v", conv, err)
+	}
+	c := *b.Conversation
+	c.UpdatedAt = t0.Add(time.Minute)
+	id := f.id()
+	ch := &store.Changes{Conversation: &c, State: []byte(state),
+		Effects: []tandem.Effect{{ID: id, Kind: tandem.EffectSend, Send: &tandem.Message{ID: id, Type: tandem.MessageText, Text: text}}}}
+	return &store.Direct{Batch: b, Changes: ch}
+}
+
+// waitingOnTimer is a conversation whose queue is empty and that waits on timer "t1".
+func (f *fixture) waitingOnTimer() string {
+	f.t.Helper()
+	conv := f.inbound("c1", "hello", "").ConversationID
+	f.process(conv, func(b *store.Batch, ch *store.Changes) {
+		ch.Timers = []tandem.Timer{{ID: "t1", Due: t0.Add(time.Hour), Key: "wait"}}
+	})
+	return conv
+}
+
+func fired(conv string) []tandem.TimerFired {
+	return []tandem.TimerFired{{ID: "t1", Due: t0.Add(time.Hour), Key: "wait"}}
+}
+
+// A timer's turn commits with its firing: the timer is gone, the turn's message and state are
+// there, and no event was queued.
+func TestDirectTimerCommitsItsTurn(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.waitingOnTimer()
+		d := f.directTurn(conv, "time is up", `{"step":"after"}`)
+		ok, queued, err := db.TimerFireOne(f.ctx, conv, fired(conv), d)
+		if err != nil || !ok || queued || !d.Applied {
+			t.Fatalf("TimerFireOne: fired %v, queued %v, applied %v, err %v; want fired and applied", ok, queued, d.Applied, err)
+		}
+		if n := f.count(`SELECT COUNT(*) FROM timers WHERE conversation_id = ?`, conv); n != 0 {
+			t.Errorf("%d timers left", n)
+		}
+		if n := len(f.queued(conv)); n != 0 {
+			t.Errorf("%d events queued, want none", n)
+		}
+		ms := f.messages(conv)
+		if len(ms) != 2 || ms[1].Text != "time is up" {
+			t.Errorf("messages %+v; want hello then the turn's message", ms)
+		}
+		if got := string(f.conversation(conv).State); got != `{"step":"after"}` {
+			t.Errorf("state %s", got)
+		}
+		// Fired once: a second firing finds nothing.
+		ok, _, err = db.TimerFireOne(f.ctx, conv, fired(conv), f.directTurn(conv, "twice", `{}`))
+		if err != nil || ok {
+			t.Errorf("second firing: fired %v, err %v; want nothing", ok, err)
+		}
+		if n := len(f.messages(conv)); n != 2 {
+			t.Errorf("%d messages after the second firing, want 2", n)
+		}
+	})
+}
+
+// An event queued before the timer fires is processed first: the direct turn, computed without
+// it, is not committed; the timer is queued after it.
+func TestDirectTurnWaitsForQueuedEvents(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.waitingOnTimer()
+		d := f.directTurn(conv, "time is up", `{"step":"after"}`)
+		f.inbound("c1", "are you there?", "") // queued, not processed yet
+		ok, queued, err := db.TimerFireOne(f.ctx, conv, fired(conv), d)
+		if err != nil || !ok || !queued || d.Applied {
+			t.Fatalf("TimerFireOne: fired %v, queued %v, applied %v, err %v; want fired and queued, not applied", ok, queued, d.Applied, err)
+		}
+		evs := f.queued(conv)
+		if len(evs) != 2 || evs[0].Kind != tandem.EventMessage || evs[1].Kind != tandem.EventTimer {
+			t.Fatalf("queued %d events; want the message, then the timer", len(evs))
+		}
+		for _, m := range f.messages(conv) {
+			if m.Text == "time is up" {
+				t.Error("the direct turn was committed before the queued message")
+			}
+		}
+	})
+}
+
+// A turn computed from a conversation that changed meanwhile is not committed: the effect's
+// result is queued instead, and nothing of the stale turn is written.
+func TestDirectStaleTurnIsQueued(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.inbound("c1", "hello", "").ConversationID
+		call := tandem.Effect{ID: "call1", Kind: tandem.EffectHTTP, Await: true, HTTP: &tandem.HTTPRequest{Method: "GET", URL: "http://example.com"}}
+		f.process(conv, func(b *store.Batch, ch *store.Changes) { ch.Effects = []tandem.Effect{call} })
+		d := f.directTurn(conv, "stale", `{"stale":true}`)
+		if err := db.ConversationAttributesSet(f.ctx, conv, map[string]any{"plan": "pro"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		it := &store.OutboxItem{ConversationID: conv, Effect: call}
+		res := &tandem.EffectResult{EffectID: "call1", Kind: tandem.EffectHTTP, HTTP: &tandem.HTTPResult{Status: 200}}
+		queued, _, err := db.OutboxComplete(f.ctx, it, res, t0, store.Claim{}, d)
+		if err != nil || !queued || d.Applied {
+			t.Fatalf("OutboxComplete: queued %v, applied %v, err %v; want the result queued", queued, d.Applied, err)
+		}
+		if evs := f.queued(conv); len(evs) != 1 || evs[0].Kind != tandem.EventResult {
+			t.Errorf("queued %d events, want the result", len(evs))
+		}
+		if n := f.count(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND id = 'call1'`, conv); n != 0 {
+			t.Errorf("the effect's row is still there")
+		}
+		if got := string(f.conversation(conv).State); got == `{"stale":true}` {
+			t.Error("the stale turn's state was written")
+		}
+	})
+}
+
+// A customer message's turn commits with the message: the message is numbered before the
+// turn's answer, and no event is queued.
+func TestDirectInbound(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.inbound("c1", "hello", "").ConversationID
+		f.process(conv, nil)
+		d := f.directTurn(conv, "an answer", `{"answered":true}`)
+		res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
+			Message: tandem.Message{ID: "m2", Text: "a question", ChannelMessageID: "p2"}, Now: t0, NewID: f.id, Direct: d})
+		if err != nil || !d.Applied || res.ConversationID != conv || res.Seq != 2 {
+			t.Fatalf("Inbound: %+v, applied %v, err %v; want the turn applied, the message numbered 2", res, d.Applied, err)
+		}
+		if n := len(f.queued(conv)); n != 0 {
+			t.Errorf("%d events queued, want none", n)
+		}
+		ms := f.messages(conv)
+		if len(ms) != 3 || ms[1].Text != "a question" || ms[2].Text != "an answer" {
+			t.Errorf("messages %+v; want hello, the question, the answer", ms)
+		}
+		// A repeat of the provider's id is recognised: nothing more is stored.
+		d2 := f.directTurn(conv, "again", `{}`)
+		res, err = db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
+			Message: tandem.Message{ID: "m3", Text: "a question", ChannelMessageID: "p2"}, Now: t0, NewID: f.id, Direct: d2})
+		if err != nil || !res.Duplicate || d2.Applied || len(f.messages(conv)) != 3 {
+			t.Errorf("repeat: %+v, applied %v, err %v; want a duplicate and nothing stored", res, d2.Applied, err)
+		}
+	})
+}
