@@ -213,7 +213,7 @@ func (r *Runner) Inbound(ctx context.Context, p store.InboundParams) (store.Inbo
 	var t *directTurn
 	if p.Direct == nil && r.running() && p.Contact.ExternalID != "" && !tandem.Quiet(p.Message.Type) {
 		// In an open conversation, the message's turn is committed with the message.
-		if id, err := r.db.ConversationOpenOf(ctx, p.ChannelID, p.Contact.ExternalID); err == nil && id != "" {
+		if id := r.db.ConversationOf(p.ChannelID, p.Contact.ExternalID); id != "" {
 			if p.Message.ID == "" {
 				p.Message.ID = p.NewID()
 			}

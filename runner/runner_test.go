@@ -228,12 +228,14 @@ func TestFailedTurnIsRetried(t *testing.T) {
 	if err := raw.QueryRow(`SELECT state FROM conversations WHERE id = ?`, res.ConversationID).Scan(&good); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(`UPDATE conversations SET state = '{"run": 7' WHERE id = ?`, res.ConversationID); err != nil {
+	// Its version is raised, as by every write of Tandem's: the turns this process computes from
+	// what it committed last are checked against it.
+	if _, err := raw.Exec(`UPDATE conversations SET state = '{"run": 7', version = version + 1 WHERE id = ?`, res.ConversationID); err != nil {
 		t.Fatal(err)
 	}
 	h.say(h.r, "ivan", "p-2", "two")
 	waitFor(t, 10*time.Second, "the turn to fail", func() bool { return logs.has("conversation processing failed") }, logs.changed)
-	if _, err := raw.Exec(`UPDATE conversations SET state = ? WHERE id = ?`, good, res.ConversationID); err != nil {
+	if _, err := raw.Exec(`UPDATE conversations SET state = ?, version = version + 1 WHERE id = ?`, good, res.ConversationID); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the failed turn to be retried", func() bool { return h.ch.count() == 2 }, h.ch.changed)

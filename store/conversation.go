@@ -133,6 +133,10 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 		}
 		return nil
 	})
+	db.settle(p.Direct, err)
+	if err == nil && res.ConversationID != "" {
+		db.snaps.setConversationOf(p.ChannelID, p.Contact.ExternalID, res.ConversationID)
+	}
 	return res, err
 }
 
@@ -406,6 +410,8 @@ type Batch struct {
 
 	// What the batch was read at: the commit checks nothing changed since.
 	version, contactVersion, doneSeq int64
+	// The conversation's data and the contact as stored (the snapshot cache keeps them).
+	convData, contactData string
 }
 
 // Changes is what processing a batch produced; it is written in the same transaction.
@@ -428,6 +434,8 @@ type Changes struct {
 	// returns them in Claimed for the caller to carry out at once, without a claim of its own.
 	Claim   Claim
 	Claimed []OutboxItem
+	// The conversation's data and, when it changed, the contact as the commit stored them.
+	convData, contactData string
 }
 
 // ErrNothing is returned by a Process callback that decided to write nothing.

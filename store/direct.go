@@ -33,9 +33,28 @@ func (d *Direct) usable() bool {
 // or fired elsewhere, an effect already completed.
 var errGone = errors.New("the event is gone")
 
-// Snapshot reads a conversation and its contact, for a turn computed at an event's arrival.
+// Snapshot reads a conversation and its contact, for a turn computed at an event's arrival:
+// from the cache of the conversations this process committed last, else from the database.
 func (db *DB) Snapshot(ctx context.Context, conversationID string) (*Batch, error) {
+	if s, ok := db.snaps.get(conversationID); ok {
+		if b, err := s.batch(); err == nil {
+			return b, nil
+		}
+	}
 	return db.read(ctx).snapshot(conversationID, true)
+}
+
+// settle keeps the cache true after a write that carried d: the turn's result when it was
+// committed, nothing when it was not (the conversation changed: the entry is stale).
+func (db *DB) settle(d *Direct, err error) {
+	if d == nil || d.Batch == nil {
+		return
+	}
+	if err == nil && d.Applied {
+		db.remember(d.Batch, d.Changes)
+	} else {
+		db.snaps.forget(d.Batch.Conversation.ID)
+	}
 }
 
 // applyDirect commits d's turn in q, with arrive (the arrival's own writes) and inbound (the
@@ -111,6 +130,7 @@ func (db *DB) TimerFireOne(ctx context.Context, conversationID string, timers []
 		queued = fired
 		return err
 	})
+	db.settle(d, err)
 	if errors.Is(err, errGone) {
 		return false, false, nil
 	}
@@ -159,16 +179,10 @@ func (q q) fireTimers(conv string, timers []tandem.TimerFired) (bool, error) {
 	return fired, nil
 }
 
-// ConversationOpenOf returns the open conversation of a channel's contact, "" when there is
-// none, read without a lock: a turn computed at a message's arrival needs it before the write,
-// which checks it again.
-func (db *DB) ConversationOpenOf(ctx context.Context, channelID, externalID string) (string, error) {
-	var id string
-	err := db.read(ctx).row(`SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id
- WHERE k.channel_id = ? AND k.external_id = ? AND c.channel_id = ? AND c.status <> 'closed' ORDER BY c.created_at DESC, c.id DESC LIMIT 1`,
-		channelID, externalID, channelID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return id, err
+// ConversationOf returns the conversation a channel's contact last wrote to through this
+// process, "" when it is not known: a turn computed at a message's arrival needs it before the
+// write, which checks it. Unknown contacts are not looked up (their message takes the queued
+// path): a first message costs no extra read.
+func (db *DB) ConversationOf(channelID, externalID string) string {
+	return db.snaps.conversationOf(channelID, externalID)
 }

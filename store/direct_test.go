@@ -160,3 +160,55 @@ func TestDirectInbound(t *testing.T) {
 		}
 	})
 }
+
+// The snapshot of a conversation this process committed comes from its cache; when the
+// conversation changed elsewhere, the turn computed from it is not committed and the next
+// snapshot is read afresh.
+func TestDirectSnapshotCache(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.waitingOnTimer()
+		if got := db.ConversationOf("api", "c1"); got != conv {
+			t.Errorf("ConversationOf(c1) = %q, want %q", got, conv)
+		}
+		if err := db.ConversationAttributesSet(f.ctx, conv, map[string]any{"plan": "pro"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		d := f.directTurn(conv, "from a stale read", `{}`)
+		if d.Batch.Conversation.Attributes["plan"] != nil {
+			t.Fatal("the snapshot was not the cached one")
+		}
+		_, queued, err := db.TimerFireOne(f.ctx, conv, fired(conv), d)
+		if err != nil || d.Applied || !queued {
+			t.Fatalf("TimerFireOne on a stale snapshot: applied %v, queued %v, err %v; want queued", d.Applied, queued, err)
+		}
+		b, err := db.Snapshot(f.ctx, conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Conversation.Attributes["plan"] != "pro" {
+			t.Errorf("snapshot after the failed check: attributes %v, want the fresh ones", b.Conversation.Attributes)
+		}
+	})
+}
+
+// A turn computed from a contact that changed meanwhile is not committed either: the turn reads
+// the contact (its name, its attributes in templates).
+func TestDirectStaleContact(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.waitingOnTimer()
+		d := f.directTurn(conv, "hello nobody", `{}`)
+		// The customer's name arrives with a reaction of theirs (stored without a turn).
+		if _, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1", Name: "Ana"},
+			Message: tandem.Message{Type: "reaction", Text: "👍"}, Now: t0, NewID: f.id}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := db.TimerFireOne(f.ctx, conv, fired(conv), d)
+		if err != nil || d.Applied {
+			t.Fatalf("TimerFireOne with a stale contact: applied %v, err %v; want not applied", d.Applied, err)
+		}
+	})
+}

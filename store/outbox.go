@@ -231,6 +231,7 @@ func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.Ef
 		queued = true
 		return tx.insertEvent(&tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
 	})
+	db.settle(d, err)
 	if errors.Is(err, errGone) {
 		err = nil
 	}

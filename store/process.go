@@ -53,12 +53,16 @@ func (db *DB) Process(ctx context.Context, conversationID string, max int, fn fu
 			ch.Claimed = ch.Claimed[:0]
 			return q.commit(conversationID, b, ch, commitOpts{})
 		})
+		if err != nil {
+			db.snaps.forget(conversationID)
+		}
 		if errors.Is(err, ErrConflict) && attempt < maxConflicts {
 			continue
 		}
 		if err != nil {
 			return 0, false, err
 		}
+		db.remember(b, ch)
 		for _, ev := range b.Events {
 			if ev.Seq <= ch.DoneSeq {
 				n++
@@ -133,7 +137,7 @@ func (q q) snapshot(id string, contact bool) (*Batch, error) {
 		return nil, fmt.Errorf("conversation %s: %w", id, err)
 	}
 	c.Attributes, c.Tags = d.Attributes, d.Tags
-	b.Conversation, b.State = &c, []byte(state)
+	b.Conversation, b.State, b.convData = &c, []byte(state), data
 	if contact {
 		if err := q.snapshotContact(b); err != nil {
 			return nil, err
@@ -156,7 +160,7 @@ func (q q) snapshotContact(b *Batch) error {
 	if err := json.Unmarshal([]byte(cdata), &contact); err != nil {
 		return fmt.Errorf("contact %s: %w", id, err)
 	}
-	b.Contact = &contact
+	b.Contact, b.contactData = &contact, cdata
 	return nil
 }
 
@@ -179,6 +183,7 @@ type commitOpts struct {
 func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	c := ch.Conversation
 	data, _ := json.Marshal(convData{Attributes: c.Attributes, Tags: c.Tags})
+	ch.convData, ch.contactData = string(data), ""
 	paused := 0
 	if c.BotPaused {
 		paused = 1
@@ -207,14 +212,18 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	query := `UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
  data = ?, state = ?, done_seq = ?, updated_at = ?, version = version + 1, msg_seq = msg_seq + ?, out_seq = out_seq + ?
  WHERE id = ? AND version = ? AND done_seq = ? RETURNING msg_seq, out_seq`
+	args := []any{c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, string(data), string(ch.State), ch.DoneSeq,
+		micros(c.UpdatedAt), msgs + in, outs, id, b.version, b.doneSeq}
 	if o.direct {
+		// A turn computed at its event's arrival (perhaps from the cache of what this process
+		// committed last) also checks the contact it read, in the same statement.
 		query = `UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
  data = ?, state = ?, done_seq = ?, updated_at = ?, version = version + 1, msg_seq = msg_seq + ?, out_seq = out_seq + ?
- WHERE id = ? AND version = ? AND done_seq = ? AND next_seq = done_seq RETURNING msg_seq, out_seq`
+ WHERE id = ? AND version = ? AND done_seq = ? AND next_seq = done_seq AND (SELECT version FROM contacts WHERE id = ?) = ? RETURNING msg_seq, out_seq`
+		args = append(args, c.ContactID, b.contactVersion)
 	}
 	var msgTop, outTop int64
-	err := q.row(query, c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, string(data), string(ch.State), ch.DoneSeq,
-		micros(c.UpdatedAt), msgs+in, outs, id, b.version, b.doneSeq).Scan(&msgTop, &outTop)
+	err := q.row(query, args...).Scan(&msgTop, &outTop)
 	if isNoRows(err) {
 		return ErrConflict
 	} else if err != nil {
@@ -233,6 +242,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	}
 	if ch.Contact != nil {
 		cb, _ := json.Marshal(ch.Contact)
+		ch.contactData = string(cb)
 		r, err := q.exec(`UPDATE contacts SET data = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
 			string(cb), micros(ch.Contact.UpdatedAt), ch.Contact.ID, b.contactVersion)
 		if err != nil {

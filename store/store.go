@@ -49,6 +49,8 @@ type DB struct {
 	rstmts sync.Map
 	rcount atomic.Int64
 	path   string
+	// snaps caches the conversations this process committed last (Direct turns read them).
+	snaps *snapCache
 }
 
 // Open opens the database named by url: "postgres://..." for PostgreSQL, otherwise a SQLite
@@ -102,7 +104,7 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("database %s cannot be opened: %w", path, err)
 	}
-	db := &DB{dialect: SQLite, w: w, r: w, path: path}
+	db := &DB{dialect: SQLite, w: w, r: w, path: path, snaps: newSnapCache(snapCacheBytes)}
 	if !memory {
 		r, err := sql.Open("sqlite", rdsn)
 		if err != nil {
@@ -142,7 +144,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		closeAll(pools[:])
 		return nil, fmt.Errorf("PostgreSQL at %s cannot be reached: %w", redact(dsn), err)
 	}
-	return &DB{dialect: Postgres, w: pools[0], r: pools[1]}, nil
+	return &DB{dialect: Postgres, w: pools[0], r: pools[1], snaps: newSnapCache(snapCacheBytes)}, nil
 }
 
 func closeAll(pools []*sql.DB) {

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"container/list"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/tandemchat/tandem"
+)
+
+// snapCache keeps, for the conversations this process committed last, what their next turn
+// reads: a turn computed at an event's arrival (Direct) then reads nothing. An entry is written
+// only after its commit succeeded, with the version that commit gave; an entry that went stale
+// (an API action, another replica) only fails the commit's check, and the event is then queued
+// and processed from a fresh read. Bounded in bytes, least recently used out first: a waiting
+// conversation costs nothing here once others were active.
+type snapCache struct {
+	mu    sync.Mutex
+	m     map[string]*list.Element
+	lru   list.List
+	bytes int
+	max   int
+	// convOf maps a channel's contact to its open conversation (a hint, checked by Inbound).
+	convOf map[contactKey]string
+}
+
+type contactKey struct{ channel, external string }
+
+// snap is a conversation as a turn reads it, in the columns' form (decoded at each use: the
+// engine may change what it is given).
+type snap struct {
+	id                               string
+	conv                             tandem.Conversation // without Attributes and Tags
+	convData, contactData            string
+	state                            []byte
+	version, contactVersion, doneSeq int64
+}
+
+func (s *snap) size() int { return 200 + len(s.convData) + len(s.contactData) + len(s.state) }
+
+// snapCacheBytes bounds the cache.
+const snapCacheBytes = 16 << 20
+
+func newSnapCache(max int) *snapCache {
+	return &snapCache{m: map[string]*list.Element{}, max: max, convOf: map[contactKey]string{}}
+}
+
+func (c *snapCache) get(id string) (*snap, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok {
+		return nil, false
+	}
+	c.lru.MoveToFront(e)
+	return e.Value.(*snap), true
+}
+
+func (c *snapCache) put(s *snap) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[s.id]; ok {
+		c.bytes -= e.Value.(*snap).size()
+		e.Value = s
+		c.lru.MoveToFront(e)
+	} else {
+		c.m[s.id] = c.lru.PushFront(s)
+	}
+	c.bytes += s.size()
+	for c.bytes > c.max && c.lru.Len() > 1 {
+		e := c.lru.Back()
+		old := e.Value.(*snap)
+		c.lru.Remove(e)
+		delete(c.m, old.id)
+		c.bytes -= old.size()
+	}
+	if len(c.convOf) > 4*len(c.m)+1024 {
+		clear(c.convOf) // hints only: dropped wholesale rather than tracked per entry
+	}
+}
+
+func (c *snapCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok {
+		c.bytes -= e.Value.(*snap).size()
+		c.lru.Remove(e)
+		delete(c.m, id)
+	}
+}
+
+func (c *snapCache) conversationOf(channel, external string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.convOf[contactKey{channel, external}]
+}
+
+func (c *snapCache) setConversationOf(channel, external, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.convOf[contactKey{channel, external}] = id
+}
+
+// batch decodes a snapshot into a batch without events.
+func (s *snap) batch() (*Batch, error) {
+	c := s.conv
+	var d convData
+	if err := json.Unmarshal([]byte(s.convData), &d); err != nil {
+		return nil, fmt.Errorf("conversation %s: %w", s.id, err)
+	}
+	c.Attributes, c.Tags = d.Attributes, d.Tags
+	var contact tandem.Contact
+	if err := json.Unmarshal([]byte(s.contactData), &contact); err != nil {
+		return nil, fmt.Errorf("contact %s: %w", c.ContactID, err)
+	}
+	return &Batch{Conversation: &c, Contact: &contact, State: s.state, version: s.version, contactVersion: s.contactVersion,
+		doneSeq: s.doneSeq, convData: s.convData, contactData: s.contactData}, nil
+}
+
+// remember caches a conversation as a committed turn left it.
+func (db *DB) remember(b *Batch, ch *Changes) {
+	if db.snaps == nil || ch.convData == "" || b.contactData == "" && ch.contactData == "" {
+		return
+	}
+	c := *ch.Conversation
+	c.Attributes, c.Tags = nil, nil
+	s := &snap{id: c.ID, conv: c, convData: ch.convData, contactData: b.contactData, state: ch.State,
+		version: b.version + 1, contactVersion: b.contactVersion, doneSeq: ch.DoneSeq}
+	if ch.contactData != "" {
+		s.contactData, s.contactVersion = ch.contactData, b.contactVersion+1
+	}
+	db.snaps.put(s)
+}
