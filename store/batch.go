@@ -45,6 +45,9 @@ type job struct {
 	db  *DB
 	fn  func(q) error
 	err chan error
+	// again: fn sets everything it returns from scratch, so it may run a second time after a
+	// rolled-back first run. A batch of such jobs runs without a savepoint per job.
+	again bool
 }
 
 func newBatcher(w *sql.DB) *batcher {
@@ -124,8 +127,8 @@ func BatchStats() (batches, jobs, writes, reads int64) {
 	return batchCount.Load(), jobCount.Load(), writeCount.Load(), readCount.Load()
 }
 
-func (b *batcher) do(ctx context.Context, db *DB, fn func(q) error) error {
-	j := &job{ctx: ctx, db: db, fn: fn, err: make(chan error, 1)}
+func (b *batcher) do(ctx context.Context, db *DB, fn func(q) error, again bool) error {
+	j := &job{ctx: ctx, db: db, fn: fn, err: make(chan error, 1), again: again}
 	select {
 	case b.jobs <- j:
 	case <-ctx.Done():
@@ -148,9 +151,50 @@ func (b *batcher) do(ctx context.Context, db *DB, fn func(q) error) error {
 }
 
 func (b *batcher) commit(batch []*job) {
+	if len(batch) > 1 && b.commitFast(batch) {
+		return
+	}
 	for len(batch) > 0 {
 		batch = b.commitOnce(batch)
 	}
+}
+
+// commitFast runs a batch of jobs that may run again in one transaction without savepoints
+// (two statements a job fewer). It reports false when it did not answer the jobs: one is not
+// of that kind, or one failed, and the transaction was rolled back; the batch is then run with
+// a savepoint per job, so that the failing one does not take the others down with it.
+func (b *batcher) commitFast(batch []*job) bool {
+	for _, j := range batch {
+		if !j.again {
+			return false
+		}
+	}
+	ctx := context.Background()
+	tx, err := b.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false
+	}
+	x := stmtTx{tx: tx, b: b}
+	results := make([]error, len(batch))
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if err := j.fn(q{db: j.db, x: x, ctx: ctx}); err != nil {
+			b.rollback(tx)
+			return false
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.rollback(nil)
+		fail(batch, fmt.Errorf("commit: %w", err))
+		return true
+	}
+	for i, j := range batch {
+		j.err <- results[i]
+	}
+	return true
 }
 
 // commitOnce runs jobs in one transaction and answers them. When a failing job ended the whole

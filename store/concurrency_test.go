@@ -221,18 +221,24 @@ func TestGroupCommit(t *testing.T) {
 }
 
 // TestGroupCommitIsolation: in one SQLite batch, a job that fails is rolled back alone. Twice:
-// the second time the batcher's savepoint statements are prepared ones.
+// the second time the batcher's savepoint statements are prepared ones; then twice more with
+// jobs that may run again, which share a transaction without savepoints until one fails.
 func TestGroupCommitIsolation(t *testing.T) {
 	t.Parallel()
 	db := storetest.SQLite(t)
 	fx := newFixture(t, db)
 	failing := fx.inbound("c1", "hi", "").ConversationID
-	for round := range 2 {
-		groupCommitIsolation(t, db, fx, failing, round)
+	for round := range 4 {
+		// Rounds 2 and 3: jobs that may run again, batched without savepoints until one fails.
+		groupCommitIsolation(t, db, fx, failing, round, round >= 2)
 	}
 }
 
-func groupCommitIsolation(t *testing.T, db *store.DB, fx *fixture, failing string, round int) {
+func groupCommitIsolation(t *testing.T, db *store.DB, fx *fixture, failing string, round int, again bool) {
+	write := db.WriteTest
+	if again {
+		write = db.WriteAgainTest
+	}
 
 	// The first job holds the writer until the two others wait behind it, so that those two
 	// are committed in one batch.
@@ -250,7 +256,7 @@ func groupCommitIsolation(t *testing.T, db *store.DB, fx *fixture, failing strin
 	boom := errors.New("boom")
 	failed := make(chan error, 1)
 	go func() {
-		failed <- db.WriteTest(fx.ctx, func(exec func(string) error) error {
+		failed <- write(fx.ctx, func(exec func(string) error) error {
 			if err := exec(`UPDATE conversations SET state = '{"failing":1}' WHERE id = '` + failing + `'`); err != nil {
 				return err
 			}

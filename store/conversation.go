@@ -55,7 +55,7 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 		p.NewID = newID
 	}
 	var res InboundResult
-	err := db.write(ctx, func(q q) error {
+	err := db.writeAgain(ctx, func(q q) error {
 		res = InboundResult{}
 		if p.Direct != nil {
 			p.Direct.Applied = false
@@ -365,7 +365,7 @@ func (q q) insertEvent(ev *tandem.Event) error {
 
 // Enqueue adds an event to a conversation's queue.
 func (db *DB) Enqueue(ctx context.Context, ev tandem.Event) error {
-	return db.write(ctx, func(q q) error { return q.insertEvent(&ev) })
+	return db.writeAgain(ctx, func(q q) error { return q.insertEvent(&ev) })
 }
 
 // ConversationCreateParams opens a conversation without a message (a run started by the API).

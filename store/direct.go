@@ -109,7 +109,7 @@ func (db *DB) TimersDue(ctx context.Context, now time.Time, limit int) ([]DueTim
 // when the conversation changed or has queued events, the timers are queued as its events.
 // fired reports that at least one timer still existed; queued that events were queued.
 func (db *DB) TimerFireOne(ctx context.Context, conversationID string, timers []tandem.TimerFired, d *Direct) (fired, queued bool, err error) {
-	err = db.write(ctx, func(tx q) error {
+	err = db.writeAgain(ctx, func(tx q) error {
 		fired, queued = false, false
 		if d != nil {
 			d.Applied = false

@@ -46,3 +46,13 @@ func (db *DB) WriteTest(ctx context.Context, fn func(exec func(query string) err
 		})
 	})
 }
+
+// WriteAgainTest is WriteTest for a job that may run again (no savepoint in a batch of such).
+func (db *DB) WriteAgainTest(ctx context.Context, fn func(exec func(query string) error) error) error {
+	return db.writeAgain(ctx, func(q q) error {
+		return fn(func(query string) error {
+			_, err := q.exec(query)
+			return err
+		})
+	})
+}

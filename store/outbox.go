@@ -143,7 +143,7 @@ func (c Claim) Held() bool { return !c.Until.IsZero() }
 // attempt is due and any earlier claim has run out.
 func (db *DB) OutboxClaim(ctx context.Context, now time.Time, limit int, c Claim) ([]OutboxItem, error) {
 	var items []OutboxItem
-	err := db.write(ctx, func(q q) error {
+	err := db.writeAgain(ctx, func(q q) error {
 		items = items[:0]
 		lock := ""
 		if db.dialect == Postgres {
@@ -200,7 +200,7 @@ func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.Effect
 // With d, the turn that the awaited result causes (computed at its arrival) is committed in the
 // same transaction instead of queueing the result (d.Applied then says so): see Direct.
 func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time, c Claim, d *Direct) (queued bool, next *OutboxItem, err error) {
-	err = db.write(ctx, func(tx q) error {
+	err = db.writeAgain(ctx, func(tx q) error {
 		queued, next = false, nil
 		if d != nil {
 			d.Applied = false
@@ -291,7 +291,7 @@ func (q q) claimNext(convID, lane string, now time.Time, c Claim) (*OutboxItem, 
 
 // OutboxRetry schedules another attempt of an effect.
 func (db *DB) OutboxRetry(ctx context.Context, it *OutboxItem, next time.Time, errText string) error {
-	return db.write(ctx, func(q q) error {
+	return db.writeAgain(ctx, func(q q) error {
 		_, err := q.exec(`UPDATE outbox SET attempts = attempts + 1, next_at = ?, claimed_until = 0, claimed_by = '', last_error = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
 			micros(next), errText, it.ConversationID, it.Effect.ID)
 		if err != nil {
@@ -344,7 +344,7 @@ func (db *DB) OutboxReleaseAll(ctx context.Context) error {
 // claim ran out) is not the owner's any more and is left alone.
 func (db *DB) OutboxRenew(ctx context.Context, c Claim) (int, error) {
 	var n int64
-	err := db.write(ctx, func(q q) error {
+	err := db.writeAgain(ctx, func(q q) error {
 		r, err := q.exec(`UPDATE outbox SET claimed_until = ? WHERE status = 'pending' AND claimed_by = ? AND claimed_until > 0`, micros(c.Until), c.Owner)
 		if err != nil {
 			return fmt.Errorf("outbox: renew: %w", err)
@@ -396,7 +396,7 @@ func (db *DB) OutboxNext(ctx context.Context) (time.Time, bool, error) {
 // events.
 func (db *DB) TimerFire(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	var convs []string
-	err := db.write(ctx, func(q q) error {
+	err := db.writeAgain(ctx, func(q q) error {
 		convs = convs[:0]
 		// The timers are read without locks. On PostgreSQL each conversation is then locked
 		// before its timers are deleted, like Process does (it deletes canceled timers while

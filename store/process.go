@@ -49,7 +49,7 @@ func (db *DB) Process(ctx context.Context, conversationID string, max int, fn fu
 		if last := b.Events[len(b.Events)-1].Seq; ch.DoneSeq < b.doneSeq || ch.DoneSeq > last {
 			return 0, false, fmt.Errorf("process %s: done seq %d is outside the events given, %d to %d", conversationID, ch.DoneSeq, b.doneSeq+1, last)
 		}
-		err = db.write(ctx, func(q q) error {
+		err = db.writeAgain(ctx, func(q q) error {
 			ch.Claimed = ch.Claimed[:0]
 			return q.commit(conversationID, b, ch, commitOpts{})
 		})

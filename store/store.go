@@ -274,8 +274,19 @@ func (db *DB) read(ctx context.Context) q { return q{db: db, x: db.r, ctx: ctx} 
 // SQLite the batcher would wait for itself) nor, on ":memory:", read through them (its one
 // connection serves reads and writes, and fn holds it).
 func (db *DB) write(ctx context.Context, fn func(q) error) error {
+	return db.writeTx(ctx, fn, false)
+}
+
+// writeAgain is write for an fn that sets everything it returns from scratch: it may run a
+// second time after its first run was rolled back, which spares SQLite's group commit a
+// savepoint for it (the writes of every turn are of this kind).
+func (db *DB) writeAgain(ctx context.Context, fn func(q) error) error {
+	return db.writeTx(ctx, fn, true)
+}
+
+func (db *DB) writeTx(ctx context.Context, fn func(q) error, again bool) error {
 	if db.batch != nil {
-		return db.batch.do(ctx, db, fn)
+		return db.batch.do(ctx, db, fn, again)
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
