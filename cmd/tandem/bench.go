@@ -39,6 +39,9 @@ type benchOptions struct {
 	Due         int
 	// MemProfile, when set, is where W2 writes a heap profile once its conversations wait.
 	MemProfile string
+	// Rate, when set, paces W1 at that many turns a second instead of its two phases (CPU per
+	// turn at a fixed load compares builds on a busy machine).
+	Rate float64
 	// Streams is how many idle connections W3 opens; LongPoll makes them API long-polls
 	// instead of widget event streams.
 	Streams  int
@@ -62,6 +65,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Due, "due", 10000, "w2: timers made due at the same instant")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "w2, w3: write a heap profile to this file once the conversations or the streams wait (go tool pprof)")
+	fs.Float64Var(&o.Rate, "rate", 0, "w1: one phase paced at this many turns a second (CPU per turn at a fixed load)")
 	fs.IntVar(&o.Streams, "streams", 10000, "w3: idle connections held open")
 	fs.BoolVar(&o.LongPoll, "long-poll", false, "w3: API long-polls instead of widget event streams")
 	pos, err := m.parse(fs, args)
@@ -344,9 +348,9 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 	turn := func(i int) (time.Duration, error) {
 		return rig.turn(ctx, inURL, token, customers[i], chans[i], strconv.Itoa(i))
 	}
-	// Phase 1: as fast as it goes.
+	// Phase 1: as fast as it goes (or at --rate).
 	cpu, io0 := cpuTime(), procIO()
-	lat, errs := loadPhase(ctx, o.Duration, o.Concurrency, 0, turn)
+	lat, errs := loadPhase(ctx, o.Duration, o.Concurrency, o.Rate, turn)
 	if store.Debug() && len(lat) > 0 {
 		io1 := procIO()
 		n := float64(len(lat))
@@ -358,10 +362,14 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 	res.P50MS, res.P99MS = percentile(lat, 0.50), percentile(lat, 0.99)
 	res.CPUUSPerTurn = perTurn(cpuTime()-cpu, len(lat))
 	// Phase 2: at half that rate, paced.
-	res.HalfRate = res.TurnsPerS / 2
-	lat2, errs2 := loadPhase(ctx, o.Duration, o.Concurrency, res.HalfRate, turn)
-	res.Errors += errs2
-	res.HalfP50MS, res.HalfP99MS = percentile(lat2, 0.50), percentile(lat2, 0.99)
+	var lat2 []time.Duration
+	if o.Rate <= 0 {
+		res.HalfRate = res.TurnsPerS / 2
+		var errs2 int
+		lat2, errs2 = loadPhase(ctx, o.Duration, o.Concurrency, res.HalfRate, turn)
+		res.Errors += errs2
+		res.HalfP50MS, res.HalfP99MS = percentile(lat2, 0.50), percentile(lat2, 0.99)
+	}
 	if b, j, wr, rd := store.BatchStats(); b > 0 {
 		turns := float64(res.Turns + len(lat2) + o.Concurrency)
 		fmt.Fprintf(m.Stderr, "batches %d, jobs %d, %.1f jobs per batch; per turn: %.1f jobs, %.1f statements written, %.1f read\n",

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -157,6 +158,12 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	log, err := m.logger(o.LogFormat, o.LogLevel, m.Stderr)
 	if err != nil {
 		return nil, err
+	}
+	if m.Getenv("GOGC") == "" {
+		// A server's live heap is small (tens of MB) and its garbage plenty (a turn allocates
+		// requests, JSON and rows): letting the heap reach 5× the live data instead of 2× cuts
+		// the collector's CPU by three quarters (W1: −10 % CPU a turn). GOGC overrides it.
+		debug.SetGCPercent(400)
 	}
 	cfg := o.Config
 	if cfg == nil {
