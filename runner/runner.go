@@ -432,7 +432,13 @@ func (r *Runner) handle(b *store.Batch, late *[]time.Duration) (*store.Changes, 
 	return r.changes(b, st, ch, now, contactChanged)
 }
 
+// decodeState returns the batch's state: as the last turn this process committed left it
+// (taken: a second call decodes it afresh), or decoded from its JSON.
 func decodeState(b *store.Batch) (*engine.State, error) {
+	if st, ok := b.Decoded.(*engine.State); ok && st != nil {
+		b.Decoded = nil
+		return st, nil
+	}
 	st := &engine.State{}
 	if len(b.State) > 2 {
 		if err := json.Unmarshal(b.State, st); err != nil {
@@ -500,7 +506,7 @@ func (r *Runner) changes(b *store.Batch, st *engine.State, ch *store.Changes, no
 	if err != nil {
 		return nil, fmt.Errorf("conversation %s: state: %w", b.Conversation.ID, err)
 	}
-	ch.State = state
+	ch.State, ch.Decoded = state, st
 	if r.running() {
 		// With the workers running, effects first in their lane are claimed by the commit and
 		// carried out at once (Drain claims them one at a time instead, deterministically).

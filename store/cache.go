@@ -34,6 +34,7 @@ type snap struct {
 	conv                             tandem.Conversation // without Attributes and Tags
 	convData, contactData            string
 	state                            []byte
+	decoded                          any // taken by the turn that reads the entry
 	version, contactVersion, doneSeq int64
 }
 
@@ -46,15 +47,20 @@ func newSnapCache(max int) *snapCache {
 	return &snapCache{m: map[string]*list.Element{}, max: max, convOf: map[contactKey]string{}}
 }
 
-func (c *snapCache) get(id string) (*snap, bool) {
+// get returns the entry of id; its decoded state is handed over with it (the next get has
+// none): one turn at a time may change it.
+func (c *snapCache) get(id string) (snap, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[id]
 	if !ok {
-		return nil, false
+		return snap{}, false
 	}
 	c.lru.MoveToFront(e)
-	return e.Value.(*snap), true
+	s := e.Value.(*snap)
+	out := *s
+	s.decoded = nil
+	return out, true
 }
 
 func (c *snapCache) put(s *snap) {
@@ -114,7 +120,7 @@ func (s *snap) batch() (*Batch, error) {
 	if err := json.Unmarshal([]byte(s.contactData), &contact); err != nil {
 		return nil, fmt.Errorf("contact %s: %w", c.ContactID, err)
 	}
-	return &Batch{Conversation: &c, Contact: &contact, State: s.state, version: s.version, contactVersion: s.contactVersion,
+	return &Batch{Conversation: &c, Contact: &contact, State: s.state, Decoded: s.decoded, version: s.version, contactVersion: s.contactVersion,
 		doneSeq: s.doneSeq, convData: s.convData, contactData: s.contactData}, nil
 }
 
@@ -125,7 +131,7 @@ func (db *DB) remember(b *Batch, ch *Changes) {
 	}
 	c := *ch.Conversation
 	c.Attributes, c.Tags = nil, nil
-	s := &snap{id: c.ID, conv: c, convData: ch.convData, contactData: b.contactData, state: ch.State,
+	s := &snap{id: c.ID, conv: c, convData: ch.convData, contactData: b.contactData, state: ch.State, decoded: ch.Decoded,
 		version: b.version + 1, contactVersion: b.contactVersion, doneSeq: ch.DoneSeq}
 	if ch.contactData != "" {
 		s.contactData, s.contactVersion = ch.contactData, b.contactVersion+1

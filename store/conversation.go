@@ -406,7 +406,10 @@ type Batch struct {
 	Conversation *tandem.Conversation
 	Contact      *tandem.Contact
 	State        []byte
-	Events       []tandem.Event
+	// Decoded, when set, is State as its user decoded it after the last turn this process
+	// committed (Changes.Decoded), handed over from the snapshot cache: one turn owns it.
+	Decoded any
+	Events  []tandem.Event
 
 	// What the batch was read at: the commit checks nothing changed since.
 	version, contactVersion, doneSeq int64
@@ -419,6 +422,8 @@ type Changes struct {
 	Conversation *tandem.Conversation
 	Contact      *tandem.Contact
 	State        []byte
+	// Decoded is State decoded, kept by the snapshot cache for the next turn (see Batch).
+	Decoded any
 	// DoneSeq is the last event processed.
 	DoneSeq      int64
 	RunID        string
