@@ -116,9 +116,12 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 
 // execSend delivers a message through the conversation's channel.
 func (r *Runner) execSend(ctx context.Context, it *store.OutboxItem) (*tandem.EffectResult, error) {
-	conv, contact, err := r.db.ConversationContact(ctx, it.ConversationID)
-	if err != nil {
-		return nil, err
+	conv, contact := it.Snapshot() // as the turn that sends it committed them
+	if conv == nil || contact == nil {
+		var err error
+		if conv, contact, err = r.db.ConversationContact(ctx, it.ConversationID); err != nil {
+			return nil, err
+		}
 	}
 	if r.cfg.Channel == nil {
 		return nil, tandem.Permanent(fmt.Errorf("channel %q is not configured", conv.ChannelID))

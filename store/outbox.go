@@ -22,7 +22,7 @@ const (
 // the next message sequence number), a notification is recorded for agents; everything but
 // notifications goes to the outbox, numbered from outSeq. With a lease, the effects first in
 // their lane are claimed at once and returned in ch.Claimed.
-func (q q) insertEffects(convID string, ch *Changes, msgSeq, outSeq int64) error {
+func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, msgSeq, outSeq int64) error {
 	now := ch.Conversation.UpdatedAt
 	seen := map[string]bool{} // lanes that already got an effect in this batch
 	for i := range ch.Effects {
@@ -101,7 +101,7 @@ func (q q) insertEffects(convID string, ch *Changes, msgSeq, outSeq int64) error
 			return fmt.Errorf("outbox: insert: %w", err)
 		}
 		if claim {
-			ch.Claimed = append(ch.Claimed, OutboxItem{ConversationID: convID, Effect: *e, CreatedAt: now})
+			ch.Claimed = append(ch.Claimed, OutboxItem{ConversationID: convID, Effect: *e, CreatedAt: now, conv: ch.Conversation, contact: contact})
 		}
 	}
 	return nil
@@ -121,7 +121,15 @@ type OutboxItem struct {
 	Effect         tandem.Effect
 	Attempts       int
 	CreatedAt      time.Time
+	// conv and contact are the conversation and contact as the turn that claimed the effect
+	// with its commit left them (nil for effects claimed later).
+	conv    *tandem.Conversation
+	contact *tandem.Contact
 }
+
+// Snapshot returns the conversation and contact as the turn that made and claimed the effect
+// committed them, nil when the effect was claimed later: a send then needs no read.
+func (it *OutboxItem) Snapshot() (*tandem.Conversation, *tandem.Contact) { return it.conv, it.contact }
 
 // laneHead holds for an outbox row o that is the oldest pending one of its conversation's lane:
 // only that one may be carried out.

@@ -258,7 +258,11 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		}
 	}
 	if len(ch.Effects) > 0 {
-		if err := q.insertEffects(id, ch, msgTop-msgs, outTop-outs); err != nil {
+		contact := b.Contact
+		if ch.Contact != nil {
+			contact = ch.Contact
+		}
+		if err := q.insertEffects(id, ch, contact, msgTop-msgs, outTop-outs); err != nil {
 			return err
 		}
 	}
