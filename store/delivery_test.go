@@ -168,7 +168,7 @@ func TestMessageByPlatformID(t *testing.T) {
 		items := f.claim(t0, 10)
 		it := f.item(items, "a1")
 		res := &tandem.EffectResult{EffectID: "a1", Kind: tandem.EffectSend, Send: &tandem.SendResult{MessageID: "a1", ChannelMessageID: "wamid.a1"}}
-		if _, _, err := db.OutboxComplete(f.ctx, it, res, t0, store.Claim{}); err != nil {
+		if _, _, err := db.OutboxComplete(f.ctx, it, res, t0, store.Claim{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		conv, msg, err := db.MessageByPlatformID(f.ctx, "api", "wamid.a1")
