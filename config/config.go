@@ -228,6 +228,7 @@ type Desk struct {
 	TeamID       string `yaml:"team_id" json:"team_id,omitempty"`
 	ContactRole  string `yaml:"contact_role" json:"contact_role,omitempty"` // user | lead
 	CloseOnEnd   *bool  `yaml:"close_on_end" json:"close_on_end,omitempty"`
+	ShareEmail   *bool  `yaml:"share_email" json:"share_email,omitempty"` // intercom: give Intercom the contact's e-mail
 	// livechat.
 	OrganizationID string       `yaml:"organization_id" json:"organization_id,omitempty"`
 	ClientID       string       `yaml:"client_id" json:"client_id,omitempty"`
@@ -239,13 +240,15 @@ type Desk struct {
 	PAT            *LiveChatPAT `yaml:"pat" json:"-"`
 	Continuous     bool         `yaml:"continuous" json:"continuous,omitempty"`
 	IgnoreBots     *bool        `yaml:"ignore_bots" json:"ignore_bots,omitempty"`
+	// AccountsURL is LiveChat's accounts server (tokens), beside base_url (the Web API).
+	AccountsURL string `yaml:"accounts_url" json:"accounts_url,omitempty"`
 	// webhook.
 	URL       string `yaml:"url" json:"url,omitempty"`
 	Username  string `yaml:"username" json:"username,omitempty"`
 	Password  string `yaml:"password" json:"-" secret:"true"`
 	Secret    string `yaml:"secret" json:"-" secret:"true"`
 	HealthURL string `yaml:"health_url" json:"health_url,omitempty"`
-	// chatwoot (BaseURL also intercom).
+	// chatwoot (BaseURL: every kind but webhook, for regions, self-hosted servers and tests).
 	BaseURL       string `yaml:"base_url" json:"base_url,omitempty"`
 	AccountID     int    `yaml:"account_id" json:"account_id,omitempty"`
 	InboxID       int    `yaml:"inbox_id" json:"inbox_id,omitempty"`

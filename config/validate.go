@@ -61,8 +61,8 @@ var channelSpecs = map[string]kind{
 var deskSpecs = map[string]kind{
 	"inbox":    {},
 	"webhook":  {required: []string{"url", "secret"}, optional: []string{"username", "password", "health_url", "timeout"}},
-	"intercom": {required: []string{"access_token"}, optional: []string{"client_secret", "admin_id", "region", "api_version", "team_id", "contact_role", "close_on_end", "base_url", "timeout"}},
-	"livechat": {required: []string{"organization_id", "client_id"}, optional: []string{"secret_key", "group_id", "customer_grant", "client_secret", "refresh_token", "redirect_uri", "pat", "continuous", "ignore_bots", "timeout"}},
+	"intercom": {required: []string{"access_token"}, optional: []string{"client_secret", "admin_id", "region", "api_version", "team_id", "contact_role", "close_on_end", "share_email", "base_url", "timeout"}},
+	"livechat": {required: []string{"organization_id", "client_id"}, optional: []string{"secret_key", "group_id", "customer_grant", "client_secret", "refresh_token", "redirect_uri", "pat", "continuous", "ignore_bots", "base_url", "accounts_url", "api_version", "timeout"}},
 	"chatwoot": {required: []string{"base_url", "account_id", "inbox_id", "api_token"}, optional: []string{"webhook_secret", "webhook_token", "team", "poll_interval", "timeout"}},
 }
 
@@ -509,6 +509,7 @@ func (k *checker) desks() {
 		k.kind(path, "desk", reflect.ValueOf(d).Elem(), deskKinds, deskSpecs, d.Line)
 		k.url(path+".url", d.Line, d.URL)
 		k.url(path+".base_url", d.Line, d.BaseURL)
+		k.url(path+".accounts_url", d.Line, d.AccountsURL)
 		k.url(path+".health_url", d.Line, d.HealthURL)
 		k.url(path+".redirect_uri", d.Line, d.RedirectURI)
 		k.timeout(path+".timeout", d.Line, d.Timeout, 0)

@@ -287,3 +287,13 @@ func NeedsEmail(kind string) bool {
 	k, ok := Lookup(kind)
 	return ok && k.NeedsEmail
 }
+
+// Connector is a desk that needs an administrator's one-time authorization on the desk's side
+// (LiveChat): Connect returns the address the administrator opens; the desk's service then
+// sends the browser back to the server (publicURL), whose route stores the credential.
+// `tandem desk connect KIND DESK_ID` calls it.
+type Connector interface {
+	Connect(ctx context.Context, publicURL string) (authorizeURL string, err error)
+	// Connected reports whether the desk holds its authorization.
+	Connected(ctx context.Context) bool
+}

@@ -30,6 +30,7 @@ import (
 	// Desk kinds available in this build.
 	_ "github.com/tandemchat/tandem/desk/chatwoot"
 	_ "github.com/tandemchat/tandem/desk/intercom"
+	_ "github.com/tandemchat/tandem/desk/livechat"
 	_ "github.com/tandemchat/tandem/desk/webhook"
 
 	// Channel kinds available in this build.

@@ -53,6 +53,7 @@ Usage:
   tandem secret set NAME | list | delete NAME | rotate | key   secrets stored in the database, sealed
   tandem agent create --email E --password-stdin [--name N] [--role agent|admin] [--teams T]   an inbox login
   tandem channel telegram set-webhook [--url https://bot.acme.com]   register a Telegram bot's webhook
+  tandem desk connect livechat DESK_ID [--url https://tandem.acme.com]   authorize Tandem in LiveChat
   tandem bench w1|w2|w3 [--duration 10s] [--concurrency 64] [--baseline] [--json]
   tandem version                             the version and the commit it was built from
 
@@ -115,6 +116,8 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 		return m.runAgent(ctx, rest)
 	case "secret":
 		return m.runSecret(ctx, rest)
+	case "desk":
+		return m.runDesk(ctx, rest)
 	case "bench":
 		return m.runBench(ctx, rest)
 	case "channel":
