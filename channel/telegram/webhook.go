@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/channel"
@@ -282,9 +283,13 @@ func (c *Channel) answerCallback(id string) {
 	}()
 }
 
+// mediaBudget bounds the download of one file while the webhook waits.
+const mediaBudget = 15 * time.Second
+
 // keep downloads a file into the media store (getFile, then the file URL, which carries the
-// token and is never kept). One that cannot be downloaded (too large) is recorded with the
-// reason; a failure that may pass is an error (the update is refused and Telegram redelivers).
+// token and is never kept). When the file cannot be had (too large, Telegram not answering
+// within mediaBudget) the message is kept all the same with the reason in Media.Error; only a
+// failure of Tandem's own storage is an error (the update is refused and Telegram redelivers).
 func (c *Channel) keep(ctx context.Context, f *file, dst *tandem.Media) error {
 	if c.deps.Media == nil {
 		dst.Error = "not kept: this server keeps no files"
@@ -299,13 +304,17 @@ func (c *Channel) keep(ctx context.Context, f *file, dst *tandem.Media) error {
 		FilePath string `json:"file_path"`
 		FileSize int64  `json:"file_size"`
 	}
+	ctx, cancel := context.WithTimeout(ctx, mediaBudget)
+	defer cancel()
 	if err := c.call(ctx, "getFile", map[string]any{"file_id": f.FileID}, &info); err != nil {
 		var be *BotError
 		if errors.As(err, &be) && be.Code == http.StatusBadRequest {
 			dst.Error = "Telegram no longer gives it (" + be.Description + ")"
-			return nil
+		} else {
+			dst.Error = "Telegram did not give the file: " + err.Error()
 		}
-		return fmt.Errorf("telegram: getFile: %w", err)
+		c.deps.Log().Warn("telegram: a file the customer sent is not kept", "channel", c.id, "reason", dst.Error)
+		return nil
 	}
 	if info.FileSize > limit {
 		dst.Error = fmt.Sprintf("the file has %d bytes; files above %d are not kept", info.FileSize, limit)
@@ -313,12 +322,9 @@ func (c *Channel) keep(ctx context.Context, f *file, dst *tandem.Media) error {
 	}
 	data, ctype, err := c.download(ctx, info.FilePath, limit)
 	if err != nil {
-		var tl *tooLarge
-		if errors.As(err, &tl) {
-			dst.Error = tl.Error()
-			return nil
-		}
-		return err
+		dst.Error = err.Error()
+		c.deps.Log().Warn("telegram: a file the customer sent is not kept", "channel", c.id, "reason", dst.Error)
+		return nil
 	}
 	if dst.Mime == "" {
 		dst.Mime = ctype

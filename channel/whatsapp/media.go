@@ -15,15 +15,21 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/channel"
 )
 
+// mediaBudget bounds the download of one file while the webhook waits.
+const mediaBudget = 15 * time.Second
+
 // media fills msg from a media message: its type, caption and the file, downloaded through the
-// Graph API into the media store. A download that cannot work (too large, gone) leaves the
-// message with Media.Error; one that may work later is an error (the webhook answers 5xx and
-// Meta delivers it again: media stay downloadable for 7 days).
+// Graph API into the media store. When the file cannot be had (too large, gone, WhatsApp not
+// answering within mediaBudget) the message is kept all the same, with the reason in
+// Media.Error: the customer's message matters more than its file, and holding the whole batch
+// back for a file would delay every message in it. Only a failure of Tandem's own storage is
+// an error (the webhook answers 5xx and Meta delivers the batch again).
 func (c *Channel) media(ctx context.Context, m *message, msg *tandem.Message) error {
 	var obj *mediaObject
 	switch m.Type {
@@ -49,14 +55,28 @@ func (c *Channel) media(ctx context.Context, m *message, msg *tandem.Message) er
 		msg.Media.Error = "not kept: this server keeps no files"
 		return nil
 	}
-	err := c.download(ctx, obj, msg.Media)
-	if errors.Is(err, errPermanentMedia) {
-		msg.Media.Error = strings.TrimPrefix(err.Error(), errPermanentMedia.Error()+": ")
-		c.deps.Log().Warn("whatsapp: a file the customer sent is not kept", "channel", c.id, "message", m.ID, "reason", msg.Media.Error)
+	dctx, cancel := context.WithTimeout(ctx, mediaBudget)
+	defer cancel()
+	err := c.download(dctx, obj, msg.Media)
+	var se *storeError
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &se):
+		return se.err
+	case errors.Is(err, errPermanentMedia):
+		msg.Media.Error = strings.TrimPrefix(err.Error(), errPermanentMedia.Error()+": ")
+	default:
+		msg.Media.Error = "WhatsApp did not give the file: " + err.Error()
 	}
-	return err
+	c.deps.Log().Warn("whatsapp: a file the customer sent is not kept", "channel", c.id, "message", m.ID, "reason", msg.Media.Error)
+	return nil
 }
+
+// storeError is a failure of Tandem's own media store, told apart from the platform's.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
 
 // download fetches a media object's file and keeps it.
 func (c *Channel) download(ctx context.Context, obj *mediaObject, dst *tandem.Media) error {
@@ -109,7 +129,7 @@ func (c *Channel) download(ctx context.Context, obj *mediaObject, dst *tandem.Me
 		}
 		f, err := c.deps.Media.MediaPut(ctx, tandem.MediaFile{ChannelID: c.id, Mime: dst.Mime, Name: dst.Name, CreatedAt: c.deps.Now()}, bytes.NewReader(data), limit)
 		if err != nil {
-			return err
+			return &storeError{err}
 		}
 		dst.ID, dst.URL, dst.Size = f.ID, channel.MediaURL(f.ID), f.Size
 		return nil

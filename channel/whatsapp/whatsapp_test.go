@@ -53,10 +53,6 @@ func suite(t *testing.T) *channeltest.Suite {
 	sign := func(r *http.Request, body []byte) {
 		r.Header.Set("X-Hub-Signature-256", whatsapp.Sign(appSecret, body))
 	}
-	media := func(id, mime string, size int) channeltest.Want {
-		return channeltest.Want{MediaMime: mime, MediaSize: int64(size)}
-	}
-	_ = media
 	kerry := func(w channeltest.Want) channeltest.Want { w.ExternalID, w.Name = "5678", "Kerry Fisher"; return w }
 	sheena := func(w channeltest.Want) channeltest.Want {
 		w.ExternalID, w.Name = "16505551234", "Sheena Nelson"
@@ -98,6 +94,8 @@ func suite(t *testing.T) *channeltest.Suite {
 				sheena(channeltest.Want{Type: "audio", MediaMime: "audio/ogg; codecs=opus", MediaSize: size("id_voice")})}},
 			{Name: "file too large", Body: fixture(t, "webhook_inbound_too_large_tandem.json"), Want: []channeltest.Want{
 				sheena(channeltest.Want{Type: "file", Text: "our catalog", MediaError: true})}},
+			{Name: "file while WhatsApp is down", Body: fixture(t, "webhook_inbound_media_unavailable_tandem.json"), Want: []channeltest.Want{
+				sheena(channeltest.Want{Type: "image", Text: "my receipt", MediaError: true})}},
 			{Name: "button reply", Body: fixture(t, "webhook_inbound_interactive_button_reply_courier.json"), Want: []channeltest.Want{
 				kerry(channeltest.Want{Type: "option", Option: "id_button_reply", Text: "Yes"})}},
 			{Name: "list reply", Body: fixture(t, "webhook_inbound_interactive_list_reply_courier.json"), Want: []channeltest.Want{
@@ -176,6 +174,8 @@ func graph(p *channeltest.Platform, w http.ResponseWriter, r *http.Request) bool
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/lookaside/"):
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.Write(mediaContent("lookaside"))
+	case r.Method == http.MethodGet && path == "/id_unavailable":
+		channeltest.Write(w, graphError(503, 2, "Service temporarily unavailable", nil))
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/id_"):
 		id := strings.TrimPrefix(path, "/")
 		n := len(mediaContent(id))
