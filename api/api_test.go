@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestMain runs the package's tests, then checks what they saw against openapi.json: every
@@ -300,25 +299,4 @@ func httpRecorder(t *testing.T, h http.Handler, method, path, token string) *res
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	return &response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
-}
-
-// A limiter forgets buckets that have refilled once it holds maxBuckets, so that requests
-// naming ever new ids (login attempts for made-up e-mails) cannot grow it without bound, while
-// a bucket still being drained is kept.
-func TestLimiterBounded(t *testing.T) {
-	l := &limiter{rate: 1, burst: 2, b: map[string]*bucket{}}
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l.allow("busy", now)
-	l.allow("busy", now)
-	for i := range maxBuckets {
-		l.allow(fmt.Sprintf("id%d", i), now)
-	}
-	later := now.Add(1500 * time.Millisecond) // every bucket refilled but "busy" (1.5 of 2)
-	l.allow("new", later)
-	if len(l.b) != 2 {
-		t.Errorf("after pruning the limiter holds %d buckets, want 2 (the drained one and the new one)", len(l.b))
-	}
-	if _, ok := l.b["busy"]; !ok {
-		t.Error("a bucket still being drained was forgotten")
-	}
 }

@@ -12,65 +12,13 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/ratelimit"
 )
 
-// limiter is a token bucket per key (a credential, a client address); a negative rate lets
-// everything through.
-type limiter struct {
-	rate  float64
-	burst float64
-	mu    sync.Mutex
-	b     map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate float64) *limiter {
-	return &limiter{rate: rate, burst: math.Max(rate*2, 10), b: map[string]*bucket{}}
-}
-
-// maxBuckets bounds a limiter's memory: past it, buckets that refilled are forgotten (one
-// that is full behaves as a new one).
-const maxBuckets = 10000
-
-// allow takes one request from the bucket of id, or says how long to wait.
-func (l *limiter) allow(id string, now time.Time) (time.Duration, bool) {
-	if l.rate < 0 {
-		return 0, true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.b) >= maxBuckets {
-		for k, b := range l.b {
-			if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
-				delete(l.b, k)
-			}
-		}
-	}
-	b, ok := l.b[id]
-	if !ok {
-		b = &bucket{tokens: l.burst, last: now}
-		l.b[id] = b
-	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
-	}
-	b.tokens--
-	return 0, true
-}
-
-// give returns one request to id's bucket.
-func (l *limiter) give(id string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.b[id]; ok {
-		b.tokens = math.Min(l.burst, b.tokens+1)
-	}
+// newLimiter is a credential's bucket: rate requests a second, twice as many (at least 10) at
+// once.
+func newLimiter(rate float64) *ratelimit.Limiter {
+	return ratelimit.New(rate, math.Max(rate*2, 10))
 }
 
 // loginLimiter throttles failed password logins, which need no token. Only failures count: a
@@ -82,20 +30,20 @@ func (l *limiter) give(id string) {
 //   - per e-mail from every address: 100 failures, then one every 2 seconds (many clients
 //     cannot guess one password at speed).
 type loginLimiter struct {
-	pair, addr, email *limiter
+	pair, addr, email *ratelimit.Limiter
 }
 
 func newLoginLimiter() *loginLimiter {
 	return &loginLimiter{
-		pair:  &limiter{rate: 1.0 / 6, burst: 10, b: map[string]*bucket{}},
-		addr:  &limiter{rate: 1, burst: 30, b: map[string]*bucket{}},
-		email: &limiter{rate: 1.0 / 2, burst: 100, b: map[string]*bucket{}},
+		pair:  ratelimit.New(1.0/6, 10),
+		addr:  ratelimit.New(1, 30),
+		email: ratelimit.New(1.0/2, 100),
 	}
 }
 
 // loginCheck is one bucket a login attempt takes from.
 type loginCheck struct {
-	l       *limiter
+	l       *ratelimit.Limiter
 	key     string
 	refusal string
 }
@@ -116,7 +64,7 @@ func (l *loginLimiter) checks(r *http.Request, email string) []loginCheck {
 // succeeded gives back the attempt of a login that succeeded.
 func (l *loginLimiter) succeeded(r *http.Request, email string) {
 	for _, c := range l.checks(r, email) {
-		c.l.give(c.key)
+		c.l.Give(c.key)
 	}
 }
 
@@ -125,12 +73,12 @@ func (l *loginLimiter) succeeded(r *http.Request, email string) {
 func (l *loginLimiter) allow(w http.ResponseWriter, r *http.Request, email string, now time.Time) error {
 	cs := l.checks(r, email)
 	for i, c := range cs {
-		wait, ok := c.l.allow(c.key, now)
+		wait, ok := c.l.Allow(c.key, now)
 		if ok {
 			continue
 		}
 		for _, d := range cs[:i] {
-			d.l.give(d.key)
+			d.l.Give(d.key)
 		}
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -156,8 +104,8 @@ func (s *Server) refused(reason string) {
 // rates are the request rates per credential (config.Limits.Rate): one bucket per credential of
 // its kind, and one per credential and route for the routes limits.rate.routes names.
 type rates struct {
-	tokens, agents *limiter
-	routes         map[string]*limiter
+	tokens, agents *ratelimit.Limiter
+	routes         map[string]*ratelimit.Limiter
 }
 
 func newRates(r config.Rates, override float64) *rates {
@@ -165,7 +113,7 @@ func newRates(r config.Rates, override float64) *rates {
 	if override != 0 {
 		tokens, agents = override, override
 	}
-	out := &rates{tokens: newLimiter(tokens), agents: newLimiter(agents), routes: map[string]*limiter{}}
+	out := &rates{tokens: newLimiter(tokens), agents: newLimiter(agents), routes: map[string]*ratelimit.Limiter{}}
 	for k, v := range r.Routes {
 		out.routes[k] = newLimiter(v)
 	}
@@ -179,11 +127,11 @@ func (s *Server) allowRate(w http.ResponseWriter, rt route, c *caller) error {
 	if c.kind == apiToken {
 		l, what = s.rates.tokens, "this token"
 	}
-	wait, ok := l.allow(c.token.ID, now)
+	wait, ok := l.Allow(c.token.ID, now)
 	if ok {
 		if rl := s.rates.routes[rt.method+" "+rt.pattern]; rl != nil {
-			if wait, ok = rl.allow(c.token.ID, now); !ok {
-				l.give(c.token.ID)
+			if wait, ok = rl.Allow(c.token.ID, now); !ok {
+				l.Give(c.token.ID)
 				what += " on " + rt.method + " " + rt.pattern
 			}
 		}

@@ -104,7 +104,7 @@ var clientIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // allow takes one message from the session's budget, or returns the 429 to answer.
 func (c *Channel) allow(w http.ResponseWriter, sessionID string) error {
-	wait, ok := c.limiter.allow(sessionID, c.deps.Now())
+	wait, ok := c.limiter.Allow(sessionID, c.deps.Now())
 	if ok {
 		return nil
 	}
@@ -260,7 +260,7 @@ func (c *Channel) typingPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if c.typing.allowOne(s.ID, c.deps.Now()) {
+	if _, ok := c.typing.Allow(s.ID, c.deps.Now()); ok {
 		if id, err := c.openConversation(r.Context(), be, s.ContactID); err != nil {
 			return err
 		} else if id != "" {

@@ -15,6 +15,7 @@ package web
 
 import (
 	"context"
+	"github.com/tandemchat/tandem/internal/ratelimit"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -95,8 +96,8 @@ type Channel struct {
 	cfg     channel.Config
 	deps    channel.Deps
 	log     *slog.Logger
-	limiter *limiter
-	typing  *limiter
+	limiter *ratelimit.Limiter
+	typing  *ratelimit.Limiter
 	streams *streams
 
 	mu      sync.RWMutex
@@ -112,8 +113,8 @@ func New(c channel.Config, d channel.Deps) *Channel {
 	if rate <= 0 {
 		rate = DefaultRateLimit
 	}
-	ch.limiter = newLimiter(float64(rate)/RatePeriod.Seconds(), float64(rate))
-	ch.typing = newLimiter(1/typingEvery.Seconds(), 1)
+	ch.limiter = ratelimit.New(float64(rate)/RatePeriod.Seconds(), float64(rate))
+	ch.typing = ratelimit.New(1/typingEvery.Seconds(), 1)
 	ch.streams = newStreams(ch)
 	if len(c.AllowedOrigins) == 0 {
 		ch.log.Warn("web channel: allowed_origins is empty, so any site may embed the widget; list your sites' origins")

@@ -141,18 +141,18 @@ func TestLimiter(t *testing.T) {
 	c := New(channel.Config{ID: "web", Kind: Kind}, channel.Deps{})
 	now := timeZero
 	for i := range DefaultRateLimit {
-		if _, ok := c.limiter.allow("s", now); !ok {
+		if _, ok := c.limiter.Allow("s", now); !ok {
 			t.Fatalf("message %d refused", i+1)
 		}
 	}
-	wait, ok := c.limiter.allow("s", now)
+	wait, ok := c.limiter.Allow("s", now)
 	if ok || wait <= 0 || wait > RatePeriod {
 		t.Errorf("the 11th message: %v %v, want a wait of at most %s", ok, wait, RatePeriod)
 	}
-	if _, ok := c.limiter.allow("other", now); !ok {
+	if _, ok := c.limiter.Allow("other", now); !ok {
 		t.Error("another session was limited")
 	}
-	if _, ok := c.limiter.allow("s", now.Add(wait)); !ok {
+	if _, ok := c.limiter.Allow("s", now.Add(wait)); !ok {
 		t.Error("refused after the wait it gave")
 	}
 }
