@@ -75,7 +75,7 @@ type Message struct {
 	// Data is structured content a platform attaches (a WhatsApp Flows form's answers).
 	Data map[string]any `json:"data,omitempty"`
 	// Variables become run variables (var.<name>) of the run that handles the message (a
-	// Telegram /start payload, the widget's variables).
+	// Telegram /start payload). Variables of the whole conversation are Conversation.Variables.
 	Variables map[string]any `json:"variables,omitempty"`
 	// Template is what an outbound message is sent as when the channel's window is closed.
 	Template *Template `json:"template,omitempty"`
@@ -177,8 +177,13 @@ type Conversation struct {
 	BotPaused   bool           `json:"bot_paused,omitempty"`
 	Attributes  map[string]any `json:"attributes,omitempty"`
 	Tags        []string       `json:"tags,omitempty"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	// Variables are the initial run variables (var.<name>) of every run started in the
+	// conversation, whatever starts it (a message, a preempting flow, the API, a flow step):
+	// a web widget's tandemSettings.variables. They override a flow's own `variables:`
+	// defaults; the variables a run is started with override them.
+	Variables map[string]any `json:"variables,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // Run statuses.

@@ -269,6 +269,10 @@ type Inbound struct {
 	// API channel's message.id) rather than by a platform: a repeat of the id with another
 	// contact or message is refused (409 idempotency_conflict), not taken for a retry.
 	ClientID bool
+	// Variables, when the message opens a new conversation, are that conversation's variables
+	// (tandem.Conversation.Variables): var.<name> of every run started in it (the web widget's
+	// tandemSettings.variables). An open conversation keeps its own.
+	Variables map[string]any
 }
 
 // Delivery statuses, in the order a message goes through them. Played (a voice message was

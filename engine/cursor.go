@@ -364,7 +364,7 @@ func (c *cursor) newRun(f *flow.Flow, m *tandem.Message, vars map[string]any, st
 	}
 	run := &RunState{
 		ID: id, FlowID: f.ID, Version: f.Version, Status: tandem.RunRunning, Steps: steps,
-		StartedAt: c.now, Vars: initialVars(f, vars), Outputs: map[string]any{}, Message: m,
+		StartedAt: c.now, Vars: c.initialVars(f, vars), Outputs: map[string]any{}, Message: m,
 	}
 	if e := f.Entry(); e != nil {
 		run.Step = e.ID
@@ -378,9 +378,15 @@ func (c *cursor) startAfter(f *flow.Flow, m *tandem.Message, vars map[string]any
 	c.pendingStart = &pendingStart{f: f, m: m, vars: vars, steps: steps}
 }
 
-func initialVars(f *flow.Flow, vars map[string]any) map[string]any {
-	out := make(map[string]any, len(f.Variables)+len(vars))
+// initialVars are the variables a flow starts with: its own defaults, overridden by the
+// conversation's variables (a widget's tandemSettings.variables), overridden by vars, those it
+// is started with.
+func (c *cursor) initialVars(f *flow.Flow, vars map[string]any) map[string]any {
+	out := make(map[string]any, len(f.Variables)+len(c.conv.Variables)+len(vars))
 	for k, v := range f.Variables {
+		out[k] = cloneValue(v)
+	}
+	for k, v := range c.conv.Variables {
 		out[k] = cloneValue(v)
 	}
 	for k, v := range vars {

@@ -38,7 +38,7 @@ func (flowHandler) enter(c *cursor, s *flow.Step) outcome {
 	c.flows[flowKey{f.ID, f.Version}] = f
 	r.Frames = append(r.Frames, Frame{FlowID: r.FlowID, Version: r.Version, Step: s.ID, Vars: r.Vars, Outputs: r.Outputs})
 	r.FlowID, r.Version = f.ID, f.Version
-	r.Vars = initialVars(f, vars)
+	r.Vars = c.initialVars(f, vars)
 	r.Outputs = map[string]any{}
 	next := ""
 	if e := f.Entry(); e != nil {

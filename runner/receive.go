@@ -27,7 +27,7 @@ func (r *Runner) Receive(ctx context.Context, channelID string, b *channel.Batch
 	now := r.cfg.Clock.Now()
 	rc := &channel.Receipt{Messages: make([]channel.Received, 0, len(b.Messages))}
 	for _, in := range b.Messages {
-		res, err := r.Inbound(ctx, store.InboundParams{ChannelID: channelID, ChannelKind: kind, Contact: in.Contact, Message: in.Message, ClientID: in.ClientID})
+		res, err := r.Inbound(ctx, store.InboundParams{ChannelID: channelID, ChannelKind: kind, Contact: in.Contact, Message: in.Message, ClientID: in.ClientID, Variables: in.Variables})
 		if err != nil {
 			return nil, err
 		}

@@ -115,7 +115,7 @@ func (s *snap) batch() (*Batch, error) {
 	if err := json.Unmarshal([]byte(s.convData), &d); err != nil {
 		return nil, fmt.Errorf("conversation %s: %w", s.id, err)
 	}
-	c.Attributes, c.Tags = d.Attributes, d.Tags
+	d.apply(&c)
 	var contact tandem.Contact
 	if err := json.Unmarshal([]byte(s.contactData), &contact); err != nil {
 		return nil, fmt.Errorf("contact %s: %w", c.ContactID, err)
@@ -130,7 +130,7 @@ func (db *DB) remember(b *Batch, ch *Changes) {
 		return
 	}
 	c := *ch.Conversation
-	c.Attributes, c.Tags = nil, nil
+	c.Attributes, c.Tags, c.Variables = nil, nil, nil // kept in convData
 	s := &snap{id: c.ID, conv: c, convData: ch.convData, contactData: b.contactData, state: ch.State, decoded: ch.Decoded,
 		version: b.version + 1, contactVersion: b.contactVersion, doneSeq: ch.DoneSeq}
 	if ch.contactData != "" {

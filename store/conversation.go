@@ -28,8 +28,11 @@ type InboundParams struct {
 	// contact and message, or it is refused with tandem.EIDEMPOTENCY and nothing changes.
 	// Without it a repeat is a platform's retry, whatever it carries.
 	ClientID bool
-	Now      time.Time
-	NewID    func() string
+	// Variables, when the message opens a new conversation, are that conversation's
+	// Variables (var.<name> of every run started in it); an open conversation keeps its own.
+	Variables map[string]any
+	Now       time.Time
+	NewID     func() string
 	// Direct, when set, is the turn the message causes in its open conversation, computed at
 	// its arrival: it is committed with the message when the conversation is still as read
 	// (Direct.Applied then says so); otherwise the message is queued as usual.
@@ -280,8 +283,9 @@ func (q q) openConversation(p InboundParams, contactID string) (string, error) {
 		}
 	}
 	id = p.NewID()
-	_, err = q.exec(`INSERT INTO conversations (id, contact_id, channel_id, channel_kind, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		id, contactID, p.ChannelID, p.ChannelKind, tandem.ConversationBot, micros(p.Now), micros(p.Now))
+	data, _ := json.Marshal(convData{Variables: p.Variables})
+	_, err = q.exec(`INSERT INTO conversations (id, contact_id, channel_id, channel_kind, status, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, contactID, p.ChannelID, p.ChannelKind, tandem.ConversationBot, string(data), micros(p.Now), micros(p.Now))
 	if err != nil {
 		return "", fmt.Errorf("inbound: conversation: %w", err)
 	}
@@ -373,8 +377,10 @@ type ConversationCreateParams struct {
 	ChannelID   string
 	ChannelKind string
 	Contact     tandem.Contact
-	Now         time.Time
-	NewID       func() string
+	// Variables are a new conversation's Variables (an open one keeps its own).
+	Variables map[string]any
+	Now       time.Time
+	NewID     func() string
 }
 
 // ConversationOpen returns the contact's open conversation on the channel, creating the contact
@@ -384,7 +390,7 @@ func (db *DB) ConversationOpen(ctx context.Context, p ConversationCreateParams) 
 		p.NewID = newID
 	}
 	err = db.write(ctx, func(q q) error {
-		ip := InboundParams{ChannelID: p.ChannelID, ChannelKind: p.ChannelKind, Contact: p.Contact, Now: p.Now, NewID: p.NewID}
+		ip := InboundParams{ChannelID: p.ChannelID, ChannelKind: p.ChannelKind, Contact: p.Contact, Variables: p.Variables, Now: p.Now, NewID: p.NewID}
 		c, fill, err := q.upsertContact(ip)
 		if err != nil {
 			return err
@@ -448,9 +454,20 @@ var ErrNothing = errors.New("nothing to process")
 
 const conversationCols = `id, contact_id, channel_id, channel_kind, status, team, assignee, bot_paused, data, created_at, updated_at`
 
+// convData is the part of a conversation stored as JSON.
 type convData struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 	Tags       []string       `json:"tags,omitempty"`
+	Variables  map[string]any `json:"variables,omitempty"`
+}
+
+func convDataOf(c *tandem.Conversation) convData {
+	return convData{Attributes: c.Attributes, Tags: c.Tags, Variables: c.Variables}
+}
+
+// apply copies the stored fields into c.
+func (d *convData) apply(c *tandem.Conversation) {
+	c.Attributes, c.Tags, c.Variables = d.Attributes, d.Tags, d.Variables
 }
 
 func (q q) conversation(query string, args ...any) (*tandem.Conversation, string, int64, error) {
@@ -471,7 +488,7 @@ func (q q) conversation(query string, args ...any) (*tandem.Conversation, string
 	if err := json.Unmarshal([]byte(data), &d); err != nil {
 		return nil, "", 0, fmt.Errorf("conversation %s: %w", c.ID, err)
 	}
-	c.Attributes, c.Tags = d.Attributes, d.Tags
+	d.apply(&c)
 	return &c, state, done, nil
 }
 

@@ -247,7 +247,7 @@ FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?`, id)
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
 	var d convData
 	_ = json.Unmarshal([]byte(data), &d)
-	c.Attributes, c.Tags = d.Attributes, d.Tags
+	d.apply(&c)
 	var k tandem.Contact
 	if err := json.Unmarshal([]byte(cdata), &k); err != nil {
 		return nil, nil, fmt.Errorf("contact of conversation %s: %w", id, err)

@@ -136,7 +136,7 @@ func (q q) snapshot(id string, contact bool) (*Batch, error) {
 	if err := json.Unmarshal([]byte(data), &d); err != nil {
 		return nil, fmt.Errorf("conversation %s: %w", id, err)
 	}
-	c.Attributes, c.Tags = d.Attributes, d.Tags
+	d.apply(&c)
 	b.Conversation, b.State, b.convData = &c, []byte(state), data
 	if contact {
 		if err := q.snapshotContact(b); err != nil {
@@ -182,7 +182,7 @@ type commitOpts struct {
 // first: a failed check writes nothing.
 func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	c := ch.Conversation
-	data, _ := json.Marshal(convData{Attributes: c.Attributes, Tags: c.Tags})
+	data, _ := json.Marshal(convDataOf(c))
 	ch.convData, ch.contactData = string(data), ""
 	paused := 0
 	if c.BotPaused {

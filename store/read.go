@@ -50,7 +50,7 @@ func scanInfo(row interface{ Scan(...any) error }) (*ConversationInfo, error) {
 	if err := json.Unmarshal([]byte(data), &d); err != nil {
 		return nil, fmt.Errorf("conversation %s: %w", c.ID, err)
 	}
-	c.Attributes, c.Tags = d.Attributes, d.Tags
+	d.apply(c)
 	info.State = []byte(state)
 	return &info, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -272,6 +273,20 @@ func (db *DB) ConversationsChanged(ctx context.Context, kind string, since time.
 // ConversationAttributesSet merges attributes into a conversation's (a nil value deletes one).
 // A turn that read the conversation before sees the version change and reads again.
 func (db *DB) ConversationAttributesSet(ctx context.Context, id string, attrs map[string]any, now time.Time) error {
+	return db.conversationDataSet(ctx, id, now, func(d *convData) bool { return mergeValues(&d.Attributes, attrs) })
+}
+
+// ConversationVariablesSet merges variables into a conversation's Variables (a nil value
+// deletes one): the runs started in it afterwards get them. Nothing is written when the
+// conversation has them already.
+func (db *DB) ConversationVariablesSet(ctx context.Context, id string, vars map[string]any, now time.Time) error {
+	return db.conversationDataSet(ctx, id, now, func(d *convData) bool { return mergeValues(&d.Variables, vars) })
+}
+
+// conversationDataSet changes a conversation's stored JSON with change, which reports whether
+// it changed anything; a change moves the version, so that a turn that read the conversation
+// before reads it again.
+func (db *DB) conversationDataSet(ctx context.Context, id string, now time.Time, change func(*convData) bool) error {
 	return db.write(ctx, func(q q) error {
 		lock := ""
 		if db.dialect == Postgres {
@@ -287,22 +302,39 @@ func (db *DB) ConversationAttributesSet(ctx context.Context, id string, attrs ma
 		if err := json.Unmarshal([]byte(data), &d); err != nil {
 			return fmt.Errorf("conversation %s: %w", id, err)
 		}
-		for k, v := range attrs {
-			if v == nil {
-				delete(d.Attributes, k)
-				continue
-			}
-			if d.Attributes == nil {
-				d.Attributes = map[string]any{}
-			}
-			d.Attributes[k] = v
+		if !change(&d) {
+			return nil
 		}
 		b, _ := json.Marshal(d)
 		_, err := q.exec(`UPDATE conversations SET data = ?, version = version + 1, updated_at = CASE WHEN updated_at < ? THEN ? ELSE updated_at END WHERE id = ?`,
 			string(b), micros(now), micros(now), id)
 		if err != nil {
-			return fmt.Errorf("conversation %s: attributes: %w", id, err)
+			return fmt.Errorf("conversation %s: data: %w", id, err)
 		}
 		return nil
 	})
+}
+
+// mergeValues merges src into *dst (a nil value deletes a key; an empty map becomes nil) and
+// reports whether *dst changed.
+func mergeValues(dst *map[string]any, src map[string]any) bool {
+	changed := false
+	for k, v := range src {
+		old, ok := (*dst)[k]
+		switch {
+		case v == nil && ok:
+			delete(*dst, k)
+			changed = true
+		case v != nil && (!ok || !reflect.DeepEqual(old, v)):
+			if *dst == nil {
+				*dst = map[string]any{}
+			}
+			(*dst)[k] = v
+			changed = true
+		}
+	}
+	if len(*dst) == 0 {
+		*dst = nil
+	}
+	return changed
 }

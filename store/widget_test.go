@@ -167,3 +167,71 @@ func TestWidgetMessages(t *testing.T) {
 		}
 	})
 }
+
+// TestConversationVariables: the variables a conversation opens with are read by the turns
+// that process it and kept by their commits; a later merge changes them (a nil value deletes
+// one) and moves the version only when something changed; a message to the open conversation
+// does not replace them.
+func TestConversationVariables(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "web", ChannelKind: "web", Now: t0, NewID: f.id,
+			Contact: tandem.Contact{ExternalID: "v-1"}, Message: tandem.Message{Text: "hi"}, Variables: map[string]any{"plan": "pro", "seats": 3.0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		turn := func() map[string]any {
+			t.Helper()
+			var got map[string]any
+			if _, _, err := db.Process(f.ctx, res.ConversationID, 10, func(b *store.Batch) (*store.Changes, error) {
+				got = b.Conversation.Variables
+				return &store.Changes{Conversation: b.Conversation, State: []byte(`{}`), DoneSeq: b.Events[len(b.Events)-1].Seq}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if got := turn(); got["plan"] != "pro" || got["seats"] != 3.0 {
+			t.Fatalf("the turn read variables %v", got)
+		}
+		// A second message with other variables to the open conversation changes nothing.
+		if _, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "web", ChannelKind: "web", Now: t0, NewID: f.id,
+			Contact: tandem.Contact{ExternalID: "v-1"}, Message: tandem.Message{Text: "again"}, Variables: map[string]any{"plan": "free"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := turn(); got["plan"] != "pro" {
+			t.Fatalf("after a commit and a second message: %v", got)
+		}
+		version := func() int64 {
+			v, err := db.IntTest(f.ctx, `SELECT version FROM conversations WHERE id = ?`, res.ConversationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		v0 := version()
+		if err := db.ConversationVariablesSet(f.ctx, res.ConversationID, map[string]any{"plan": "pro"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if v := version(); v != v0 {
+			t.Errorf("setting the same variables moved the version %d → %d", v0, v)
+		}
+		if err := db.ConversationVariablesSet(f.ctx, res.ConversationID, map[string]any{"plan": "enterprise", "seats": nil, "src": "ad"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if v := version(); v == v0 {
+			t.Error("a change of the variables did not move the version")
+		}
+		info, err := db.ConversationGet(f.ctx, res.ConversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Conversation.Variables; len(got) != 2 || got["plan"] != "enterprise" || got["src"] != "ad" {
+			t.Errorf("after the merge: %v", got)
+		}
+		if err := db.ConversationVariablesSet(f.ctx, "nope", map[string]any{"a": "b"}, t0); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+			t.Errorf("an unknown conversation: %v", err)
+		}
+	})
+}

@@ -173,7 +173,7 @@ func (c *Channel) messagePost(w http.ResponseWriter, r *http.Request) error {
 		m.Type, m.Media = media.Type, media
 	}
 	rc, err := c.deps.Inbox.Receive(ctx, c.id, &channel.Batch{Messages: []channel.Inbound{{
-		Contact: tandem.Contact{ExternalID: s.ExternalID}, Message: m}}})
+		Contact: tandem.Contact{ExternalID: s.ExternalID}, Message: m, Variables: s.Variables}}})
 	if err != nil {
 		return err
 	}

@@ -153,7 +153,7 @@ func (c *Channel) sessionPost(w http.ResponseWriter, r *http.Request) error {
 		token = newToken()
 		s = &tandem.WidgetSession{ID: newSessionID(), ChannelID: c.id, CreatedAt: now,
 			PageURL: clip(body.PageURL, 2048), Referrer: clip(body.Referrer, 2048), UserAgent: clip(r.UserAgent(), 512)}
-		s.Locale, s.Variables = clip(body.Locale, 16), body.Variables
+		s.Locale, s.Variables = clip(body.Locale, 16), mergeVars(nil, body.Variables)
 		s.LastSeenAt, s.ExpiresAt = now, now.Add(c.sessionTTL())
 		if err := be.SessionCreate(ctx, s, hashToken(token)); err != nil {
 			return err
@@ -162,9 +162,7 @@ func (c *Channel) sessionPost(w http.ResponseWriter, r *http.Request) error {
 		if body.Locale != "" {
 			s.Locale = clip(body.Locale, 16)
 		}
-		if body.Variables != nil {
-			s.Variables = body.Variables
-		}
+		s.Variables = mergeVars(s.Variables, body.Variables)
 		s.LastSeenAt, s.ExpiresAt = now, now.Add(c.sessionTTL())
 		if err := be.SessionUpdate(ctx, s); err != nil {
 			return err
@@ -190,9 +188,38 @@ func (c *Channel) sessionPost(w http.ResponseWriter, r *http.Request) error {
 		out.Cursor = cursor(last.ID, last.MsgSeq)
 		if last.Status != tandem.ConversationClosed {
 			out.ConversationID = &last.ID
+			// The page's variables hold for the runs the open conversation starts from now on.
+			if len(body.Variables) > 0 {
+				if err := be.ConversationVariables(ctx, last.ID, body.Variables, now); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return jsonhttp.Write(w, http.StatusOK, out)
+}
+
+// mergeVars returns the variables of dst with those of src (a nil value deletes one); nil
+// when there are none.
+func mergeVars(dst, src map[string]any) map[string]any {
+	if len(src) == 0 {
+		return dst
+	}
+	out := make(map[string]any, len(dst)+len(src))
+	for k, v := range dst {
+		out[k] = v
+	}
+	for k, v := range src {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // applyUser identifies the visitor: a valid hash binds the session to the site's user; any

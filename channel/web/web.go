@@ -61,6 +61,9 @@ type Backend interface {
 	ContactAttributes(ctx context.Context, contactID string, attrs map[string]any, now time.Time) error
 	// ConversationAttributes merges attributes into a conversation's.
 	ConversationAttributes(ctx context.Context, conversationID string, attrs map[string]any, now time.Time) error
+	// ConversationVariables merges variables into a conversation's variables: var.<name> of
+	// the runs started in it from now on.
+	ConversationVariables(ctx context.Context, conversationID string, vars map[string]any, now time.Time) error
 	// Conversations lists a contact's conversations on a channel, oldest first.
 	Conversations(ctx context.Context, contactID, channelID string) ([]Conversation, error)
 	// Messages returns up to limit messages of a conversation after a seq, oldest first, with
@@ -69,8 +72,8 @@ type Backend interface {
 	// MessageSeq returns a stored message's seq.
 	MessageSeq(ctx context.Context, conversationID, messageID string) (int64, error)
 	// Open returns the open conversation of the contact with the external id on the channel;
-	// when there is none it
-	// opens one and starts its conversation_start flow with the variables.
+	// when there is none it opens one with the variables (var.<name> of every run started in
+	// it) and starts its conversation_start flow.
 	Open(ctx context.Context, channelID, contactID, externalID string, vars map[string]any, now time.Time) (conversationID string, err error)
 	// Agent returns the name (and avatar URL) customers see for an agent id.
 	Agent(ctx context.Context, id string) (name, avatarURL string)

@@ -50,6 +50,10 @@ func (b *widgetBackend) ConversationAttributes(ctx context.Context, id string, a
 	return b.db.ConversationAttributesSet(ctx, id, attrs, now)
 }
 
+func (b *widgetBackend) ConversationVariables(ctx context.Context, id string, vars map[string]any, now time.Time) error {
+	return b.db.ConversationVariablesSet(ctx, id, vars, now)
+}
+
 func (b *widgetBackend) Conversations(ctx context.Context, contactID, channelID string) ([]web.Conversation, error) {
 	list, err := b.db.WidgetConversations(ctx, contactID, channelID)
 	if err != nil {
@@ -70,8 +74,8 @@ func (b *widgetBackend) MessageSeq(ctx context.Context, conversationID, messageI
 	return b.db.WidgetMessageSeq(ctx, conversationID, messageID)
 }
 
-// Open returns the contact's open conversation, or opens one and starts its
-// conversation_start flow (the greeting) with the session's variables.
+// Open returns the contact's open conversation, or opens one with the session's variables
+// (var.<name> of every run started in it) and starts its conversation_start flow (the greeting).
 func (b *widgetBackend) Open(ctx context.Context, channelID, contactID, externalID string, vars map[string]any, now time.Time) (string, error) {
 	if list, err := b.db.WidgetConversations(ctx, contactID, channelID); err != nil {
 		return "", err
@@ -79,12 +83,12 @@ func (b *widgetBackend) Open(ctx context.Context, channelID, contactID, external
 		return list[n-1].ID, nil
 	}
 	id, _, err := b.db.ConversationOpen(ctx, store.ConversationCreateParams{ChannelID: channelID, ChannelKind: web.Kind,
-		Contact: tandem.Contact{ExternalID: externalID}, Now: now, NewID: runner.NewID})
+		Contact: tandem.Contact{ExternalID: externalID}, Variables: vars, Now: now, NewID: runner.NewID})
 	if err != nil {
 		return "", err
 	}
 	err = b.run.Enqueue(ctx, tandem.Event{ConversationID: id, Kind: tandem.EventStart, At: now,
-		Start: &tandem.StartRun{Source: flow.OnConversationStart, Variables: vars}})
+		Start: &tandem.StartRun{Source: flow.OnConversationStart}})
 	return id, err
 }
 
