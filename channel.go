@@ -121,15 +121,22 @@ func IsContactStopped(err error) bool {
 	return errors.As(err, &s)
 }
 
-// MediaFile describes a stored file.
+// MediaFile describes a stored file and whose it is.
 type MediaFile struct {
-	ID        string    `json:"id"`
-	ChannelID string    `json:"channel_id,omitempty"`
-	Mime      string    `json:"mime,omitempty"`
-	Name      string    `json:"name,omitempty"`
-	Size      int64     `json:"size"`
-	SHA256    string    `json:"sha256,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string `json:"id"`
+	ChannelID string `json:"channel_id,omitempty"`
+	// SessionID and ContactID are the widget session that uploaded the file and its contact
+	// then ("" for a file downloaded from a platform).
+	SessionID string `json:"session_id,omitempty"`
+	ContactID string `json:"contact_id,omitempty"`
+	// ConversationID is the conversation of the first message that carries the file, set when
+	// that message is stored ("" until then): agents who see the conversation may read it.
+	ConversationID string    `json:"conversation_id,omitempty"`
+	Mime           string    `json:"mime,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	Size           int64     `json:"size"`
+	SHA256         string    `json:"sha256,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 // MediaStore keeps files customers send (downloaded from WhatsApp and Telegram, uploaded to the
@@ -142,4 +149,7 @@ type MediaStore interface {
 	// MediaGet returns a stored file and its content; the caller closes it. An unknown id is
 	// an ENOTFOUND error.
 	MediaGet(ctx context.Context, id string) (MediaFile, io.ReadCloser, error)
+	// MediaStat returns a stored file's description without reading its content (to check
+	// that it exists and whose it is); an unknown id is an ENOTFOUND error.
+	MediaStat(ctx context.Context, id string) (MediaFile, error)
 }

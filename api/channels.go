@@ -52,7 +52,7 @@ func (s *Server) channelRoutes() []route {
 	for _, kind := range channel.Kinds() {
 		for _, cr := range channel.Routes(kind) {
 			rt := route{method: cr.Method, pattern: cr.Pattern, access: channelAccess(cr.Auth), h: s.channelHandler(kind, cr)}
-			if cr.MaxBody > 0 {
+			if cr.MaxBody != 0 {
 				s.bodyLimits[rt.method+" "+rt.pattern] = cr.MaxBody
 			}
 			out = append(out, rt)

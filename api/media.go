@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/channel"
 )
 
@@ -18,9 +19,33 @@ const MediaPath = channel.MediaPath
 var inlineTypes = []string{"image/", "audio/", "video/"}
 
 // mediaGet is GET /api/v1/media/{id}: a file a customer sent (downloaded from WhatsApp or
-// Telegram), with its type, size and name.
+// Telegram, uploaded to the widget), with its type, size and name. API tokens and admins read
+// any; an agent only the files of the conversations they see (another is 404, as an unknown
+// id).
 func (s *Server) mediaGet(w http.ResponseWriter, r *http.Request) error {
-	f, body, err := s.cfg.DB.MediaGet(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	if c := callerOf(r); c != nil && c.kind == agentRole {
+		f, err := s.cfg.DB.MediaStat(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		hidden := tandem.Errorf(tandem.ENOTFOUND, "Media %q does not exist.", id)
+		if f.ConversationID == "" {
+			return hidden
+		}
+		info, err := s.cfg.DB.ConversationGet(r.Context(), f.ConversationID)
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+			return hidden
+		} else if err != nil {
+			return err
+		}
+		if err := s.seeConversation(r, info); tandem.ErrorCode(err) == tandem.ENOTFOUND || tandem.ErrorCode(err) == tandem.EFORBIDDEN {
+			return hidden
+		} else if err != nil {
+			return err
+		}
+	}
+	f, body, err := s.cfg.DB.MediaGet(r.Context(), id)
 	if err != nil {
 		return err
 	}

@@ -135,10 +135,12 @@ func (s *Server) record(info *reqInfo, status int) {
 // where every route's access is enforced.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 	limit := s.cfg.BodyLimit
-	if l := s.bodyLimits[rt.method+" "+rt.pattern]; l > 0 {
+	if l := s.bodyLimits[rt.method+" "+rt.pattern]; l != 0 {
 		limit = l
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if limit >= 0 { // else the handler caps the body itself (channel.OwnBodyLimit)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+	}
 	if err := s.overloaded(w, rt); err != nil {
 		return err
 	}

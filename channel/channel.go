@@ -370,7 +370,7 @@ type Route struct {
 	ChannelQuery string
 	Auth         Auth
 	// MaxBody caps the request body (0: the API server's limit, 1 MiB by default); a longer
-	// body is answered 413.
+	// body is answered 413. OwnBodyLimit: Handle caps it itself (a limit each channel sets).
 	MaxBody int64
 	// Handle serves the request for ch (nil when the pattern has no {channel_id}, for assets
 	// shared by every channel of the kind, such as the widget's loader.js). It returns an
@@ -379,6 +379,9 @@ type Route struct {
 	// answers itself returns nil.
 	Handle func(ch Channel, w http.ResponseWriter, r *http.Request) error
 }
+
+// OwnBodyLimit is the MaxBody of a route whose handler caps the request body itself.
+const OwnBodyLimit = -1
 
 // Kind is what a channel kind registers.
 type Kind struct {

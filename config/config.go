@@ -152,7 +152,7 @@ type Channel struct {
 	IdentitySecretPrevious string   `yaml:"identity_secret_previous" json:"-" secret:"true"`
 	IdentityRequired       bool     `yaml:"identity_required" json:"identity_required,omitempty"`
 	// web: how long an unused session lasts (default 180 days), the largest upload (default
-	// 10 MiB), messages a session may send per 10 seconds (default 10), the longest text
+	// 10 MiB, at most MaxUploadBytes), messages a session may send per 10 seconds (default 10), the longest text
 	// (default 4096; also api), and the widget's look.
 	SessionTTL     Duration `yaml:"session_ttl" json:"session_ttl,omitempty"`
 	MaxUploadBytes int64    `yaml:"max_upload_bytes" json:"max_upload_bytes,omitempty"`
@@ -190,6 +190,9 @@ const (
 	DefaultMediaMaxBytes = 20 << 20
 	MaxMediaMaxBytes     = 100 << 20
 )
+
+// MaxUploadBytes bounds a web channel's max_upload_bytes: the database keeps each file whole.
+const MaxUploadBytes = 256 << 20
 
 // Team is a group of agents that handoffs are queued for.
 type Team struct {

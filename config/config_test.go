@@ -499,6 +499,14 @@ http: {allow: [10.0.0.0/8, 192.168.1.10, intranet]}
 			},
 		},
 		{
+			name: "web uploads",
+			src:  "channels:\n  - {id: w, kind: web, max_upload_bytes: 268435457}\n  - {id: v, kind: web, max_upload_bytes: -1}\n",
+			want: []string{
+				`tandem.yaml:2: channels[0].max_upload_bytes: 268435457 is more than 268435456 (256 MiB), the largest file the database keeps`,
+				`tandem.yaml:3: channels[1].max_upload_bytes: must not be negative`,
+			},
+		},
+		{
 			name: "enumerations",
 			src:  "desks: [{id: i, kind: intercom, access_token: t, region: mars}]\nproviders: [{id: d, kind: dify, api_key: k, response_mode: fast}]\n",
 			want: []string{

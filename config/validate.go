@@ -390,6 +390,9 @@ func (k *checker) channels() {
 				k.problem(path+"."+n.key, ch.Line, "must not be negative")
 			}
 		}
+		if ch.MaxUploadBytes > MaxUploadBytes {
+			k.problem(path+".max_upload_bytes", ch.Line, "%d is more than %d (256 MiB), the largest file the database keeps", ch.MaxUploadBytes, MaxUploadBytes)
+		}
 		for j, o := range ch.AllowedOrigins {
 			if o == "*" {
 				continue

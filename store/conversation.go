@@ -118,6 +118,9 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 			}
 		}
 		res.Seq = m.Seq
+		if err := q.bindMedia(&m); err != nil {
+			return err
+		}
 		if m.ChannelMessageID != "" {
 			if _, err := q.exec(`UPDATE inbound_keys SET conversation_id = ?, message_id = ? WHERE channel_id = ? AND provider_id = ?`,
 				convID, m.ID, p.ChannelID, m.ChannelMessageID); err != nil {

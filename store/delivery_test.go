@@ -160,6 +160,41 @@ func TestMedia(t *testing.T) {
 	})
 }
 
+// TestMediaOwner: a file keeps the session and contact that uploaded it; the first message
+// that carries it makes its conversation the file's; MediaStat reads all that without the
+// content.
+func TestMediaOwner(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		up, err := db.MediaPut(f.ctx, tandem.MediaFile{ChannelID: "web", SessionID: "ws_1", ContactID: "k-1", Mime: "text/plain", Name: "a.txt", CreatedAt: t0},
+			strings.NewReader("hello"), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func(ext string) store.InboundResult {
+			t.Helper()
+			res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "web", ChannelKind: "web", Now: t0, NewID: f.id, Contact: tandem.Contact{ExternalID: ext},
+				Message: tandem.Message{Type: tandem.MessageFile, Media: &tandem.Media{ID: up.ID, URL: "/api/v1/media/" + up.ID}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		first := send("v-1")
+		send("v-2") // a second message with the file does not take it over
+		got, err := db.MediaStat(f.ctx, up.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SessionID != "ws_1" || got.ContactID != "k-1" || got.ConversationID != first.ConversationID || got.Size != 5 || got.Name != "a.txt" {
+			t.Errorf("MediaStat %+v", got)
+		}
+		_, err = db.MediaStat(f.ctx, "nope")
+		wantCode(t, "an unknown file", err, tandem.ENOTFOUND)
+	})
+}
+
 // An outbound message is found by the platform's id of it, on its channel only.
 func TestMessageByPlatformID(t *testing.T) {
 	t.Parallel()

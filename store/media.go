@@ -15,7 +15,8 @@ import (
 )
 
 // MediaPut implements tandem.MediaStore: the file is stored in the database, whole, when it is
-// at most max bytes (more is an ETOOLARGE error and nothing is stored).
+// at most max bytes (more is an ETOOLARGE error and nothing is stored); no more than max+1
+// bytes of data are read.
 func (db *DB) MediaPut(ctx context.Context, f tandem.MediaFile, data io.Reader, max int64) (tandem.MediaFile, error) {
 	b, err := io.ReadAll(io.LimitReader(data, max+1))
 	if err != nil {
@@ -33,8 +34,8 @@ func (db *DB) MediaPut(ctx context.Context, f tandem.MediaFile, data io.Reader, 
 		f.CreatedAt = time.Now().UTC()
 	}
 	err = db.write(ctx, func(q q) error {
-		_, err := q.exec(`INSERT INTO media (id, channel_id, mime, name, size, sha256, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.ID, f.ChannelID, f.Mime, f.Name, f.Size, f.SHA256, b, micros(f.CreatedAt))
+		_, err := q.exec(`INSERT INTO media (id, channel_id, session_id, contact_id, conversation_id, mime, name, size, sha256, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID, f.ChannelID, f.SessionID, f.ContactID, f.ConversationID, f.Mime, f.Name, f.Size, f.SHA256, b, micros(f.CreatedAt))
 		return err
 	})
 	if err != nil {
@@ -43,18 +44,47 @@ func (db *DB) MediaPut(ctx context.Context, f tandem.MediaFile, data io.Reader, 
 	return f, nil
 }
 
+const mediaCols = `id, channel_id, session_id, contact_id, conversation_id, mime, name, size, sha256, created_at`
+
+// MediaStat implements tandem.MediaStore: the file's description, without its content.
+func (db *DB) MediaStat(ctx context.Context, id string) (tandem.MediaFile, error) {
+	var f tandem.MediaFile
+	var created int64
+	err := db.read(ctx).row(`SELECT `+mediaCols+` FROM media WHERE id = ?`, id).
+		Scan(&f.ID, &f.ChannelID, &f.SessionID, &f.ContactID, &f.ConversationID, &f.Mime, &f.Name, &f.Size, &f.SHA256, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tandem.MediaFile{ID: id}, notFound("Media", id)
+	} else if err != nil {
+		return tandem.MediaFile{ID: id}, fmt.Errorf("media %s: %w", id, err)
+	}
+	f.CreatedAt = fromMicros(created)
+	return f, nil
+}
+
 // MediaGet implements tandem.MediaStore.
 func (db *DB) MediaGet(ctx context.Context, id string) (tandem.MediaFile, io.ReadCloser, error) {
-	f := tandem.MediaFile{ID: id}
+	var f tandem.MediaFile
 	var b []byte
 	var created int64
-	err := db.read(ctx).row(`SELECT channel_id, mime, name, size, sha256, data, created_at FROM media WHERE id = ?`, id).
-		Scan(&f.ChannelID, &f.Mime, &f.Name, &f.Size, &f.SHA256, &b, &created)
+	err := db.read(ctx).row(`SELECT `+mediaCols+`, data FROM media WHERE id = ?`, id).
+		Scan(&f.ID, &f.ChannelID, &f.SessionID, &f.ContactID, &f.ConversationID, &f.Mime, &f.Name, &f.Size, &f.SHA256, &created, &b)
 	if errors.Is(err, sql.ErrNoRows) {
-		return f, nil, notFound("Media", id)
+		return tandem.MediaFile{ID: id}, nil, notFound("Media", id)
 	} else if err != nil {
-		return f, nil, fmt.Errorf("media %s: %w", id, err)
+		return tandem.MediaFile{ID: id}, nil, fmt.Errorf("media %s: %w", id, err)
 	}
 	f.CreatedAt = fromMicros(created)
 	return f, io.NopCloser(bytes.NewReader(b)), nil
+}
+
+// bindMedia makes the conversation of an inbound message the owner of the stored file it
+// carries, unless the file has one already.
+func (q q) bindMedia(m *tandem.Message) error {
+	if m.Media == nil || m.Media.ID == "" {
+		return nil
+	}
+	if _, err := q.exec(`UPDATE media SET conversation_id = ? WHERE id = ? AND conversation_id = ''`, m.ConversationID, m.Media.ID); err != nil {
+		return fmt.Errorf("inbound: media %s: %w", m.Media.ID, err)
+	}
+	return nil
 }

@@ -11,18 +11,32 @@ import (
 	"strings"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/internal/jsonhttp"
 )
 
-// maxUploadRoute caps an upload request whatever the channel's max_upload_bytes.
-const maxUploadRoute = 256 << 20
+// multipartOverhead is what an upload's body may hold besides the file: the multipart
+// boundaries and the part's headers.
+const multipartOverhead = 64 << 10
 
-// mediaPath is the address of a stored file, served to the channel's sessions only.
+// mediaPath is the address the widget shows for a stored file: for the sessions that may read
+// it only (mediaGet).
 func (c *Channel) mediaPath(id string) string { return "/widget/v1/" + c.id + "/media/" + id }
 
+func (c *Channel) tooLarge(limit int64) error {
+	return tandem.Errorf(tandem.ETOOLARGE, "The file is larger than %d bytes, this channel's max_upload_bytes.", limit)
+}
+
 // uploadPost is POST /widget/v1/{channel_id}/uploads (multipart, field "file"): the file is
-// stored (at most max_upload_bytes: more is 413) and its media_id is sent with a message.
+// stored, owned by the session, and its media_id is sent with a message. A file of more than
+// max_upload_bytes is 413: refused from its Content-Length before anything is read, or when
+// the reading passes the cap (the body is never read further).
 func (c *Channel) uploadPost(w http.ResponseWriter, r *http.Request) error {
+	limit := c.maxUpload()
+	if r.ContentLength > limit+multipartOverhead {
+		return c.tooLarge(limit)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartOverhead)
 	_, s, err := c.session(r)
 	if err != nil {
 		return err
@@ -36,10 +50,6 @@ func (c *Channel) uploadPost(w http.ResponseWriter, r *http.Request) error {
 	if err := c.allow(w, s.ID); err != nil {
 		return err
 	}
-	limit := c.maxUpload()
-	if r.ContentLength > limit+64<<10 {
-		return tandem.Errorf(tandem.ETOOLARGE, "The file is larger than %d bytes, this channel's max_upload_bytes.", limit)
-	}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return jsonhttp.Invalid("file", "send the file as multipart/form-data in the field \"file\".")
@@ -50,7 +60,7 @@ func (c *Channel) uploadPost(w http.ResponseWriter, r *http.Request) error {
 			return jsonhttp.Invalid("file", "required: the multipart field \"file\".")
 		} else if err != nil {
 			if jsonhttp.IsMaxBytes(err) {
-				return tandem.Errorf(tandem.ETOOLARGE, "The file is larger than %d bytes, this channel's max_upload_bytes.", limit)
+				return c.tooLarge(limit)
 			}
 			return jsonhttp.Invalid("file", "the multipart body cannot be read.")
 		}
@@ -65,11 +75,11 @@ func (c *Channel) uploadPost(w http.ResponseWriter, r *http.Request) error {
 		} else {
 			mt = "application/octet-stream"
 		}
-		f, err := c.deps.Media.MediaPut(r.Context(), tandem.MediaFile{ChannelID: c.id, Mime: mt, Name: name, CreatedAt: c.deps.Now()}, part, limit)
+		f, err := c.deps.Media.MediaPut(r.Context(), tandem.MediaFile{ChannelID: c.id, SessionID: s.ID, ContactID: s.ContactID, Mime: mt, Name: name, CreatedAt: c.deps.Now()}, part, limit)
 		part.Close()
 		if err != nil {
 			if tandem.ErrorCode(err) == tandem.ETOOLARGE || jsonhttp.IsMaxBytes(err) {
-				return tandem.Errorf(tandem.ETOOLARGE, "The file is larger than %d bytes, this channel's max_upload_bytes.", limit)
+				return c.tooLarge(limit)
 			}
 			return err
 		}
@@ -77,21 +87,47 @@ func (c *Channel) uploadPost(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// mediaOf returns the attachment of an uploaded file, for a message.
-func (c *Channel) mediaOf(ctx context.Context, id string) (*tandem.Media, error) {
+// readable reports whether a session may read (and send) a stored file: a file of its channel
+// that its contact uploaded (the session itself while anonymous; any session of the same
+// verified user), that the session uploaded and did not send yet, or that a message of one of
+// its contact's conversations carries. Only the file's description is read.
+func (c *Channel) readable(ctx context.Context, be Backend, s *tandem.WidgetSession, f *tandem.MediaFile) (bool, error) {
+	switch {
+	case f.ChannelID != c.id:
+		return false, nil
+	case f.ContactID != "" && f.ContactID == s.ContactID:
+		return true, nil
+	case f.ConversationID == "":
+		return f.SessionID != "" && f.SessionID == s.ID, nil
+	}
+	convs, err := be.Conversations(ctx, s.ContactID, c.id)
+	if err != nil {
+		return false, err
+	}
+	for _, cv := range convs {
+		if cv.ID == f.ConversationID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// mediaOf returns the attachment of an uploaded file the session may send, for a message.
+func (c *Channel) mediaOf(ctx context.Context, be Backend, s *tandem.WidgetSession, id string) (*tandem.Media, error) {
 	if c.deps.Media == nil {
 		return nil, tandem.Errorf(tandem.EUNAVAILABLE, "Uploads are not available on this server.")
 	}
-	f, body, err := c.deps.Media.MediaGet(ctx, id)
-	if err != nil {
-		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-			return nil, jsonhttp.Invalid("media_id", "%q is not an upload of this channel.", id)
-		}
+	notYours := jsonhttp.Invalid("media_id", "%q is not a file this visitor uploaded; upload it with POST /widget/v1/%s/uploads.", id, c.id)
+	f, err := c.deps.Media.MediaStat(ctx, id)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		return nil, notYours
+	} else if err != nil {
 		return nil, err
 	}
-	body.Close()
-	if f.ChannelID != c.id {
-		return nil, jsonhttp.Invalid("media_id", "%q is not an upload of this channel.", id)
+	if ok, err := c.readable(ctx, be, s, &f); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, notYours
 	}
 	typ := tandem.MessageFile
 	switch {
@@ -102,26 +138,38 @@ func (c *Channel) mediaOf(ctx context.Context, id string) (*tandem.Media, error)
 	case strings.HasPrefix(f.Mime, "video/"):
 		typ = tandem.MessageVideo
 	}
-	return &tandem.Media{Type: typ, URL: c.mediaPath(f.ID), Mime: f.Mime, Name: f.Name}, nil
+	// Stored with the API's address, which agents and API tokens read; the widget shows its own.
+	return &tandem.Media{Type: typ, ID: f.ID, URL: channel.MediaURL(f.ID), Mime: f.Mime, Name: f.Name, Size: f.Size}, nil
 }
 
-// mediaGet is GET /widget/v1/{channel_id}/media/{id}: a stored file, for a session of the
-// channel (the frame fetches it with its token). Ids are unguessable.
+// mediaGet is GET /widget/v1/{channel_id}/media/{id}: a stored file, for the sessions that may
+// read it (readable); any other is answered 404, as an unknown id.
 func (c *Channel) mediaGet(w http.ResponseWriter, r *http.Request) error {
-	if _, _, err := c.session(r); err != nil {
+	be, s, err := c.session(r)
+	if err != nil {
 		return err
 	}
+	noSuch := tandem.Errorf(tandem.ENOTFOUND, "No such file.")
 	if c.deps.Media == nil {
-		return tandem.Errorf(tandem.ENOTFOUND, "No such file.")
+		return noSuch
 	}
-	f, body, err := c.deps.Media.MediaGet(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	f, err := c.deps.Media.MediaStat(r.Context(), id)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		return noSuch
+	} else if err != nil {
+		return err
+	}
+	if ok, err := c.readable(r.Context(), be, s, &f); err != nil {
+		return err
+	} else if !ok {
+		return noSuch
+	}
+	f, body, err := c.deps.Media.MediaGet(r.Context(), id)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	if f.ChannelID != c.id {
-		return tandem.Errorf(tandem.ENOTFOUND, "No such file.")
-	}
 	h := w.Header()
 	h.Set("Content-Type", f.Mime)
 	h.Set("Content-Length", strconv.FormatInt(f.Size, 10))

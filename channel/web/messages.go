@@ -63,6 +63,9 @@ func (c *Channel) messageJSON(ctx context.Context, be Backend, m *tandem.Message
 		Text: m.Text, Buttons: m.Buttons, Render: m.Render, Location: m.Location, ClientID: clientID(m), CreatedAt: m.CreatedAt}
 	if m.Media != nil {
 		out.Media = &mediaJSON{URL: m.Media.URL, Mime: m.Media.Mime, Name: m.Media.Name}
+		if m.Media.ID != "" {
+			out.Media.URL = c.mediaPath(m.Media.ID) // the widget's address of a stored file
+		}
 	}
 	if m.Author == tandem.AuthorAgent {
 		name, avatar := be.Agent(ctx, m.AgentID)
@@ -166,7 +169,7 @@ func (c *Channel) messagePost(w http.ResponseWriter, r *http.Request) error {
 		}
 		m.Type, m.Option, m.Text = tandem.MessageOption, id, title
 	default:
-		media, err := c.mediaOf(ctx, body.MediaID)
+		media, err := c.mediaOf(ctx, be, s, body.MediaID)
 		if err != nil {
 			return err
 		}

@@ -221,7 +221,7 @@ var routes = []channel.Route{
 	{Method: "GET", Pattern: "/widget/v1/{channel_id}/messages", Auth: channel.AuthSession, Handle: handle((*Channel).messagesGet)},
 	{Method: "GET", Pattern: "/widget/v1/{channel_id}/events", Auth: channel.AuthSession, Handle: handle((*Channel).events)},
 	{Method: "POST", Pattern: "/widget/v1/{channel_id}/typing", Auth: channel.AuthSession, MaxBody: 4 << 10, Handle: handle((*Channel).typingPost)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/uploads", Auth: channel.AuthSession, MaxBody: maxUploadRoute, Handle: handle((*Channel).uploadPost)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/uploads", Auth: channel.AuthSession, MaxBody: channel.OwnBodyLimit, Handle: handle((*Channel).uploadPost)},
 	{Method: "GET", Pattern: "/widget/v1/{channel_id}/media/{id}", Auth: channel.AuthSession, Handle: handle((*Channel).mediaGet)},
 	{Method: "POST", Pattern: "/widget/v1/{channel_id}/attributes", Auth: channel.AuthSession, MaxBody: 128 << 10, Handle: handle((*Channel).attributesPost)},
 }

@@ -341,7 +341,7 @@ export interface paths {
         };
         /**
          * A file a customer sent.
-         * @description The content of a file Tandem keeps (downloaded from WhatsApp or Telegram when the message arrived), as messages link it in `media.url`. Images, audio and video are served inline, anything else as a download; `ETag` is the SHA-256 of the content. Who may: API tokens, admins and agents.
+         * @description The content of a file Tandem keeps (downloaded from WhatsApp or Telegram when the message arrived, uploaded to the chat widget), as messages link it in `media.url`. Images, audio and video are served inline, anything else as a download; `ETag` is the SHA-256 of the content. Who may: API tokens and admins (every file), agents (the files of the conversations they see; another is 404).
          */
         get: operations["mediaGet"];
         put?: never;
@@ -370,6 +370,26 @@ export interface paths {
          * @description A batch from Meta, signed with X-Hub-Signature-256 (sha256=<hex HMAC-SHA256 of the raw body, keyed with the app_secret>). Each change goes to the channel of its metadata.phone_number_id (channels of the same Meta app); its messages are stored once each (a redelivered wamid is recognised), files downloaded and kept, statuses recorded as delivery reports, all before the 200. Payloads Tandem cannot use (other fields, unknown numbers, group messages) are acknowledged with 200 too. Bodies up to 4 MiB.
          */
         post: operations["whatsappWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hooks/telegram/{channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Telegram's updates.
+         * @description One Telegram Bot API update, with the header X-Telegram-Bot-Api-Secret-Token equal to the channel's secret_token (or, without one, the token Tandem derives and registers with setWebhook). Messages, edits, inline-keyboard taps (answered with answerCallbackQuery) and the customer blocking or unblocking the bot are stored once each (a redelivered update is recognised), files downloaded and kept, before the 200. Updates Tandem does not handle (group chats, channel posts, inline queries) are acknowledged with 200 too. Bodies up to 1 MiB.
+         */
+        post: operations["telegramWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -970,7 +990,7 @@ export interface paths {
         put?: never;
         /**
          * The visitor opened the chat.
-         * @description Returns the open conversation, or opens one and starts the channel's conversation_start flow (the greeting) with the session's variables. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         * @description Returns the open conversation, or opens one with the session's variables (var.<name> of every run started in it) and starts the channel's conversation_start flow (the greeting). Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
          */
         post: operations["widgetConversationOpen"];
         delete?: never;
@@ -994,7 +1014,7 @@ export interface paths {
         put?: never;
         /**
          * Send the visitor's message.
-         * @description Exactly one of text (at most max_text characters, 4096 by default), reply.button_id (a button of a recent message) or media_id (an upload). The same client_id again stores nothing and answers 200 with the first answer. At most rate_limit messages per 10 s per session (default 10). Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         * @description Exactly one of text (at most max_text characters, 4096 by default), reply.button_id (a button of a recent message) or media_id (a file this visitor uploaded, or of their conversations). The same client_id again stores nothing and answers 200 with the first answer. At most rate_limit messages per 10 s per session (default 10). Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
          */
         post: operations["widgetMessageSend"];
         delete?: never;
@@ -1074,7 +1094,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a file.
-         * @description multipart/form-data with the field `file`, at most max_upload_bytes (10 MiB by default). Send the media_id with a message. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         * @description multipart/form-data with the field `file`, at most max_upload_bytes (10 MiB by default), exactly; a Content-Length above max_upload_bytes + 64 KiB is refused before the body is read, and a body without one is read no further. The file is the session's: send the media_id with a message. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
          */
         post: operations["widgetUpload"];
         delete?: never;
@@ -1092,7 +1112,7 @@ export interface paths {
         };
         /**
          * A stored file.
-         * @description For the channel's sessions (the frame fetches it with its token). Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
+         * @description For the session that uploaded it, the other sessions of the same verified user, and the sessions whose conversations show it (the frame fetches it with its token); any other session gets 404. Called by the widget's frame only, with the session token as `Authorization: Bearer <token>` (from POST /widget/v1/{channel_id}/sessions); not an API token.
          */
         get: operations["widgetMedia"];
         put?: never;
@@ -3754,6 +3774,78 @@ export interface operations {
             };
         };
     };
+    telegramWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                "X-Telegram-Bot-Api-Secret-Token": string;
+            };
+            path: {
+                /** @description A channel id of kind telegram from the configuration. */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Stored (or nothing to store); empty body. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not a Telegram update (not JSON). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The secret token header is missing or wrong; nothing is stored. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No Telegram channel has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something could not be stored (or a file could not be downloaded yet); Telegram delivers the update again. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     deskList: {
         parameters: {
             query?: never;
@@ -6268,7 +6360,7 @@ export interface operations {
                         phone?: string;
                         avatarUrl?: string;
                     };
-                    /** @description Keys ^[a-z][a-z0-9_]{0,63}$, at most 50; strings of at most 1024 characters. */
+                    /** @description var.<name> of every run started in the session's conversations (merged into the session's and the open conversation's; null removes one). Keys ^[a-z][a-z0-9_]{0,63}$, at most 50; strings of at most 1024 characters. */
                     variables?: {
                         [key: string]: string | number | boolean | null;
                     };
