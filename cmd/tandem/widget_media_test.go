@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,11 +55,8 @@ func get(t *testing.T, url, token string) int {
 // tokens read it.
 func TestWidgetMediaAccess(t *testing.T) {
 	t.Parallel()
-	c := cli{env: map[string]string{}}
-	data := filepath.Join(t.TempDir(), "data")
-	const site = "http://shop.test:8000"
-	cfg := widgetWorkspace(t, c, site, data)
-	_, base := c.serve(t, "--config", cfg, "--data", data)
+	c, data, base := widgetServer(t, nil)
+	const site = shopSite
 
 	ana := newVisitor(t, base, site, nil)
 	s := ana.stream("")
@@ -89,12 +85,7 @@ func TestWidgetMediaAccess(t *testing.T) {
 	// Sent: the message shows it; the handoff queues the conversation for the agent's team.
 	admin := apiClient{t: t, base: base, token: c.token(t, data)}
 	apiURL := base + "/api/v1/media/" + id
-	var login struct {
-		Token string `json:"token"`
-	}
-	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": "ana@shop.test", "password": "ana-password"}, &login); st != 200 {
-		t.Fatalf("login: %d", st)
-	}
+	agent := agentAna(t, base)
 	if a := ana.do("POST", "messages", map[string]any{"client_id": "c-2", "media_id": id}); a.status != 202 {
 		t.Fatalf("send the file: %d %v", a.status, a.body)
 	}
@@ -102,7 +93,7 @@ func TestWidgetMediaAccess(t *testing.T) {
 	if got := msg.data["media"].(map[string]any)["url"]; got != up.body["url"] {
 		t.Errorf("the widget shows the file at %v, want %v", got, up.body["url"])
 	}
-	if st := get(t, apiURL, login.Token); st != 404 {
+	if st := get(t, apiURL, agent.token); st != 404 {
 		t.Errorf("an agent read the file of a conversation not in their inbox: %d", st)
 	}
 	if st := get(t, apiURL, admin.token); st != 200 {
@@ -110,7 +101,7 @@ func TestWidgetMediaAccess(t *testing.T) {
 	}
 	ana.do("POST", "messages", map[string]any{"client_id": "c-3", "text": "the receipt"})
 	s.next(t, "conversation", func(d map[string]any) bool { return d["status"] == "queued" })
-	if st := get(t, apiURL, login.Token); st != 200 {
+	if st := get(t, apiURL, agent.token); st != 200 {
 		t.Errorf("an agent of the team read the file of a queued conversation: %d", st)
 	}
 	var msgs struct {
@@ -176,12 +167,8 @@ func (e *endless) Read(p []byte) (int, error) {
 // the cap.
 func TestWidgetUploadLimit(t *testing.T) {
 	t.Parallel()
-	c := cli{env: map[string]string{}}
-	data := filepath.Join(t.TempDir(), "data")
-	const site = "http://shop.test:8000"
-	cfg := widgetWorkspace(t, c, site, data) // max_upload_bytes: 2048
-	_, base := c.serve(t, "--config", cfg, "--data", data)
-	w := newVisitor(t, base, site, nil)
+	_, _, base := widgetServer(t, nil) // max_upload_bytes: 2048
+	w := newVisitor(t, base, shopSite, nil)
 
 	if a := w.upload("max.bin", "application/octet-stream", strings.Repeat("x", 2048)); a.status != 201 {
 		t.Errorf("a file of max_upload_bytes: %d %v", a.status, a.body)

@@ -84,6 +84,37 @@ teams:
 	return filepath.Join(dir, "tandem.yaml")
 }
 
+// shopSite is the origin of the shop whose pages embed the widget in the HTTP tests.
+const shopSite = "http://shop.test:8000"
+
+// widgetServer serves a widget workspace (widgetWorkspace, with flows added or replacing the
+// greeting by file name) and returns its CLI, data folder and address.
+func widgetServer(t *testing.T, flows map[string]string) (c cli, data, base string) {
+	t.Helper()
+	c = cli{env: map[string]string{}}
+	data = filepath.Join(t.TempDir(), "data")
+	cfg := widgetWorkspace(t, c, shopSite, data)
+	for name, doc := range flows {
+		if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "flows", name), []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, base = c.serve(t, "--config", cfg, "--data", data)
+	return c, data, base
+}
+
+// agentAna logs in the workspace's agent (Ana Lima, of the support team).
+func agentAna(t *testing.T, base string) apiClient {
+	t.Helper()
+	var login struct {
+		Token string `json:"token"`
+	}
+	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": "ana@shop.test", "password": "ana-password"}, &login); st != 200 {
+		t.Fatalf("login: %d", st)
+	}
+	return apiClient{t: t, base: base, token: login.Token}
+}
+
 // widgetClient calls a widget channel's endpoints as the frame does.
 type widgetClient struct {
 	t     *testing.T
@@ -242,11 +273,8 @@ func text(want string) func(map[string]any) bool {
 // a reload that replays the history once, identity verification, origins and rate limits.
 func TestWidgetHTTP(t *testing.T) {
 	t.Parallel()
-	c := cli{env: map[string]string{}}
-	data := filepath.Join(t.TempDir(), "data")
-	const site = "http://shop.test:8000"
-	cfg := widgetWorkspace(t, c, site, data)
-	_, base := c.serve(t, "--config", cfg, "--data", data)
+	c, data, base := widgetServer(t, nil)
+	const site = shopSite
 	w := &widgetClient{t: t, base: base + "/widget/v1/web/"}
 
 	// The frame's page: framed only by the allowed site.
@@ -314,13 +342,7 @@ func TestWidgetHTTP(t *testing.T) {
 	}
 
 	// The agent answers from the inbox; the visitor sees their name, never their e-mail.
-	var login struct {
-		Token string `json:"token"`
-	}
-	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": "ana@shop.test", "password": "ana-password"}, &login); st != 200 {
-		t.Fatalf("login: %d", st)
-	}
-	ana := apiClient{t: t, base: base, token: login.Token}
+	ana := agentAna(t, base)
 	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/typing", nil, nil); st != 204 {
 		t.Errorf("agent typing: %d", st)
 	}
@@ -452,11 +474,8 @@ func errCode(a answer) string {
 // thousands of visitors with the widget open cost memory for their sockets only.
 func TestWidgetIdleStreamsHoldNoGoroutine(t *testing.T) {
 	t.Parallel()
-	c := cli{env: map[string]string{}}
-	data := filepath.Join(t.TempDir(), "data")
-	const site = "http://shop.test:8000"
-	cfg := widgetWorkspace(t, c, site, data)
-	_, base := c.serve(t, "--config", cfg, "--data", data)
+	_, _, base := widgetServer(t, nil)
+	const site = shopSite
 	w := &widgetClient{t: t, base: base + "/widget/v1/web/"}
 	a := w.do("POST", "sessions", map[string]any{"origin": site})
 	token, _ := a.body["token"].(string)

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // The flows of the variables test: each says var.plan (and var.source) of its run.
 var varFlows = map[string]string{
@@ -42,16 +38,8 @@ steps:
 // after a handoff closed; and a later page's variables hold for the runs that start after it.
 func TestWidgetVariables(t *testing.T) {
 	t.Parallel()
-	c := cli{env: map[string]string{}}
-	data := filepath.Join(t.TempDir(), "data")
-	const site = "http://shop.test:8000"
-	cfg := widgetWorkspace(t, c, site, data)
-	for name, doc := range varFlows {
-		if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "flows", name), []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, base := c.serve(t, "--config", cfg, "--data", data)
+	_, _, base := widgetServer(t, varFlows)
+	const site = shopSite
 	w := &widgetClient{t: t, base: base + "/widget/v1/web/"}
 	a := w.do("POST", "sessions", map[string]any{"origin": site, "variables": map[string]any{"plan": "pro", "source": "pricing"}})
 	if a.status != 200 {
@@ -77,13 +65,7 @@ func TestWidgetVariables(t *testing.T) {
 	// next message starts gets the variables.
 	send("m-3", "an agent please")
 	s.next(t, "conversation", func(d map[string]any) bool { return d["status"] == "queued" })
-	var login struct {
-		Token string `json:"token"`
-	}
-	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": "ana@shop.test", "password": "ana-password"}, &login); st != 200 {
-		t.Fatalf("login: %d", st)
-	}
-	ana := apiClient{t: t, base: base, token: login.Token}
+	ana := agentAna(t, base)
 	ana.call("POST", "/api/v1/inbox/conversations/"+conv.(string)+"/messages", map[string]string{"text": "Hi!"}, nil)
 	s.next(t, "conversation", func(d map[string]any) bool { return d["status"] == "assigned" })
 	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv.(string)+"/close", nil, nil); st >= 300 {
@@ -107,16 +89,8 @@ func TestWidgetVariables(t *testing.T) {
 // starts a conversation with their first message; its runs get the page's variables too.
 func TestWidgetVariablesFirstMessage(t *testing.T) {
 	t.Parallel()
-	c := cli{env: map[string]string{}}
-	data := filepath.Join(t.TempDir(), "data")
-	const site = "http://shop.test:8000"
-	cfg := widgetWorkspace(t, c, site, data)
-	for name, doc := range varFlows {
-		if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "flows", name), []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, base := c.serve(t, "--config", cfg, "--data", data)
+	_, _, base := widgetServer(t, varFlows)
+	const site = shopSite
 	w := &widgetClient{t: t, base: base + "/widget/v1/web/"}
 	a := w.do("POST", "sessions", map[string]any{"origin": site, "variables": map[string]any{"plan": "pro", "source": "ad"}})
 	w.token = a.body["token"].(string)
