@@ -460,6 +460,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/hooks/livechat/{desk_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * LiveChat's webhooks for a livechat desk.
+         * @description The URL of the license webhooks registered for the app (actions `incoming_event`, `chat_deactivated`, and optionally `user_added_to_chat`, `chat_transferred`, `incoming_chat`). Authenticated by the `secret_key` inside the body, equal to the desk's `secret_key` (compared in constant time). Agents' messages and files are stored and sent to the customer; the first connects. `chat_deactivated` by an agent or by the router closes the handoff; an agent added or a transfer names the agent. Echoes of Tandem's own events, system messages, whispers to agents, greetings, other organizations, unknown chats, unhandled actions and repeats are answered 200 and ignored.
+         */
+        post: operations["livechatWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hooks/livechat/{desk_id}/oauth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * LiveChat's OAuth redirect after an administrator authorizes Tandem.
+         * @description The redirect URI of `tandem desk connect livechat DESK_ID`: LiveChat sends the administrator's browser here with `code` and `state`. The state must be one the command made (within 15 minutes, used once); the code is exchanged for tokens at the accounts server and the refresh token is stored sealed (TANDEM_SECRET_KEY). Answers a short HTML page.
+         */
+        get: operations["livechatOAuthRedirect"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/hooks/desk/{desk_id}/message/receive": {
         parameters: {
             query?: never;
@@ -4106,6 +4146,155 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    livechatWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of a desk of this kind in the configuration. */
+                desk_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Stored, or ignored: `{}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not a JSON object with an `action`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description Missing or wrong `secret_key`; nothing is stored. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description No livechat desk has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description The body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+            /** @description The webhook could not be stored; LiveChat sends it again. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeskHookError"];
+                };
+            };
+        };
+    };
+    livechatOAuthRedirect: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                /** @description Set by LiveChat when the administrator refused. */
+                error?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The id of a desk of this kind in the configuration. */
+                desk_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Connected: the refresh token is stored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No code, or the administrator refused. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Unknown, used or expired state; nothing is stored. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No livechat desk has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description LiveChat's accounts server refused the code or did not answer. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Secrets cannot be stored: TANDEM_SECRET_KEY is not set. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
             };
         };
     };
