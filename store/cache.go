@@ -38,10 +38,15 @@ type snap struct {
 	version, contactVersion, doneSeq int64
 }
 
-func (s *snap) size() int { return 200 + len(s.convData) + len(s.contactData) + len(s.state) }
+// size estimates an entry's memory: the decoded state takes a few times its JSON.
+func (s *snap) size() int { return 1024 + len(s.convData) + len(s.contactData) + 4*len(s.state) }
 
-// snapCacheBytes bounds the cache.
-const snapCacheBytes = 16 << 20
+// The cache's bounds: what W1's customers and a burst of timers need, and a few MB at most
+// however many conversations wait (they cost disk, not memory).
+const (
+	snapCacheBytes   = 8 << 20
+	snapCacheEntries = 2048
+)
 
 func newSnapCache(max int) *snapCache {
 	return &snapCache{m: map[string]*list.Element{}, max: max, convOf: map[contactKey]string{}}
@@ -74,15 +79,12 @@ func (c *snapCache) put(s *snap) {
 		c.m[s.id] = c.lru.PushFront(s)
 	}
 	c.bytes += s.size()
-	for c.bytes > c.max && c.lru.Len() > 1 {
+	for (c.bytes > c.max || c.lru.Len() > snapCacheEntries) && c.lru.Len() > 1 {
 		e := c.lru.Back()
 		old := e.Value.(*snap)
 		c.lru.Remove(e)
 		delete(c.m, old.id)
 		c.bytes -= old.size()
-	}
-	if len(c.convOf) > 4*len(c.m)+1024 {
-		clear(c.convOf) // hints only: dropped wholesale rather than tracked per entry
 	}
 }
 
@@ -105,6 +107,9 @@ func (c *snapCache) conversationOf(channel, external string) string {
 func (c *snapCache) setConversationOf(channel, external, id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.convOf) >= 4*snapCacheEntries {
+		clear(c.convOf) // hints only: dropped wholesale rather than tracked per entry
+	}
 	c.convOf[contactKey{channel, external}] = id
 }
 
