@@ -56,6 +56,14 @@ type Outbound struct {
 	UseTemplate bool `json:"use_template,omitempty"`
 }
 
+// InlineSender is implemented by a channel whose sends make no call of their own: its messages
+// are read where they are stored (the API channel without an outbound_url, the web widget's
+// streams). When SendsInline reports true, a message of such a channel is sent once committed:
+// the turn's commit completes the send, with no outbox row and no delivery to carry out.
+type InlineSender interface {
+	SendsInline() bool
+}
+
 type permanentError struct{ err error }
 
 func (e permanentError) Error() string { return e.err.Error() }

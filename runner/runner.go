@@ -357,15 +357,18 @@ func (r *Runner) process(ctx context.Context, id string) error {
 // commit are carried out, the workers woken for the others and for new timers, the turn
 // observed, and what follows the conversation (long-polls, streams, the inbox) notified.
 func (r *Runner) committed(id string, ch *store.Changes, late []time.Duration, start time.Time, n int) {
-	effects := len(ch.Effects) > 0
+	effects := len(ch.Effects) > ch.InlineSent
 	if len(ch.Claimed) > 0 {
 		// The effects first in their lane were claimed with the commit: carry them out now,
 		// with no claim of their own and no wait for the outbox poll.
 		r.dispatch(ch.Claimed)
-		effects = len(ch.Claimed) < len(ch.Effects)
+		effects = len(ch.Claimed)+ch.InlineSent < len(ch.Effects)
 	}
 	// Observed only for the attempt that committed: a conflict runs the batch again.
 	r.observe(ch, late)
+	for range ch.InlineSent {
+		r.obs.Effect(tandem.EffectSend, true, 0) // sent by the commit itself
+	}
 	r.obs.Turn(time.Since(start), n)
 	if r.cfg.Notify != nil {
 		// Messages, status, assignee: whatever changed, long-polls and the inbox's event
@@ -507,6 +510,13 @@ func (r *Runner) changes(b *store.Batch, st *engine.State, ch *store.Changes, no
 		return nil, fmt.Errorf("conversation %s: state: %w", b.Conversation.ID, err)
 	}
 	ch.State, ch.Decoded = state, st
+	if r.cfg.Channel != nil {
+		if c, ok := r.cfg.Channel(b.Conversation.ChannelID); ok {
+			if is, ok := c.(tandem.InlineSender); ok && is.SendsInline() {
+				ch.InlineSends = true // the commit completes its sends
+			}
+		}
+	}
 	if r.running() {
 		// With the workers running, effects first in their lane are claimed by the commit and
 		// carried out at once (Drain claims them one at a time instead, deterministically).

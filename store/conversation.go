@@ -450,6 +450,11 @@ type Changes struct {
 	Claimed []OutboxItem
 	// The conversation's data and, when it changed, the contact as the commit stored them.
 	convData, contactData string
+	// InlineSends says that the conversation's channel sends inline (tandem.InlineSender): a
+	// send that awaits nothing, first in its lane, is committed as sent with no outbox row.
+	// InlineSent counts them once committed.
+	InlineSends bool
+	InlineSent  int
 }
 
 // ErrNothing is returned by a Process callback that decided to write nothing.

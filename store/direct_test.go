@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -209,6 +210,46 @@ func TestDirectStaleContact(t *testing.T) {
 		_, _, err := db.TimerFireOne(f.ctx, conv, fired(conv), d)
 		if err != nil || d.Applied {
 			t.Fatalf("TimerFireOne with a stale contact: applied %v, err %v; want not applied", d.Applied, err)
+		}
+	})
+}
+
+// On a channel that sends inline, a send is committed as sent with its turn: a message and no
+// outbox row. Behind a pending effect of its lane it waits in the outbox, to keep the order.
+func TestInlineSends(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.inbound("c1", "hello", "").ConversationID
+		send := func(id, text string) tandem.Effect {
+			return tandem.Effect{ID: id, Kind: tandem.EffectSend, Send: &tandem.Message{ID: id, Type: tandem.MessageText, Text: text}}
+		}
+		var first *store.Changes
+		f.process(conv, func(b *store.Batch, ch *store.Changes) {
+			ch.InlineSends = true
+			ch.Effects = []tandem.Effect{send("s1", "one"), send("s2", "two")}
+			first = ch
+		})
+		if n, sent := f.count(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ?`, conv), first.InlineSent; n != 0 || sent != 2 {
+			t.Errorf("%d outbox rows, %d sent inline; want none, 2", n, sent)
+		}
+		// A send of another turn that is still pending (its channel was not inline then).
+		f.inbound("c1", "again", "")
+		f.process(conv, func(b *store.Batch, ch *store.Changes) { ch.Effects = []tandem.Effect{send("s3", "three")} })
+		f.inbound("c1", "and again", "")
+		f.process(conv, func(b *store.Batch, ch *store.Changes) {
+			ch.InlineSends = true
+			ch.Effects = []tandem.Effect{send("s4", "four")}
+		})
+		if n := f.count(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ?`, conv); n != 2 {
+			t.Errorf("%d outbox rows, want 2: the pending send and the one behind it", n)
+		}
+		var texts []string
+		for _, m := range f.messages(conv) {
+			texts = append(texts, m.Text)
+		}
+		if got, want := strings.Join(texts, ","), "hello,one,two,again,three,and again,four"; got != want {
+			t.Errorf("messages %s, want %s", got, want)
 		}
 	})
 }

@@ -24,7 +24,9 @@ const (
 // their lane are claimed at once and returned in ch.Claimed.
 func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, msgSeq, outSeq int64) error {
 	now := ch.Conversation.UpdatedAt
-	seen := map[string]bool{} // lanes that already got an effect in this batch
+	seen := map[string]bool{}   // lanes that already got an effect in this batch
+	inline := map[string]bool{} // lanes whose sends are committed as sent (InlineSends)
+	ch.InlineSent = 0
 	for i := range ch.Effects {
 		e := &ch.Effects[i]
 		if e.ID == "" {
@@ -71,6 +73,20 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ms
 			c := *e
 			c.Send = &m
 			*e = c
+			if lane := e.Lane(); ch.InlineSends && !e.Await && (!seen[lane] || inline[lane]) {
+				if !seen[lane] {
+					// Sent inline only behind no pending effect of its lane, to keep the order.
+					var pending int
+					if err := q.row(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending'`, convID, lane).Scan(&pending); err != nil {
+						return fmt.Errorf("outbox: lane: %w", err)
+					}
+					seen[lane], inline[lane] = true, pending == 0
+				}
+				if inline[lane] {
+					ch.InlineSent++
+					continue
+				}
+			}
 		}
 		outSeq++
 		lane := e.Lane()

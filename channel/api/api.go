@@ -220,6 +220,10 @@ func Verify(secret string, body []byte, header string) bool {
 	return hmac.Equal([]byte(Sign(secret, body)), []byte(header))
 }
 
+// SendsInline implements tandem.InlineSender: without an outbound_url there is nothing to
+// deliver, messages are read with the messages API.
+func (c *Channel) SendsInline() bool { return c.OutboundURL == "" }
+
 // Send implements tandem.Channel. Without an outbound_url, messages are only read with the
 // messages API, so there is nothing to deliver. A non-2xx answer is an error: the outbox
 // retries it with backoff, with the same Idempotency-Key, in order per conversation.

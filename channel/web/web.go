@@ -176,6 +176,10 @@ func (c *Channel) maxUpload() int64 {
 	return DefaultMaxUploadBytes
 }
 
+// SendsInline implements tandem.InlineSender: the widget's streams and polls read messages
+// where they are stored, woken by every commit.
+func (c *Channel) SendsInline() bool { return true }
+
 // Send implements tandem.Channel. The message is already stored when Send runs: the frame
 // reads it from its event stream, so Send only wakes the streams of the conversation.
 func (c *Channel) Send(ctx context.Context, out tandem.Outbound) (tandem.SendResult, error) {
