@@ -30,6 +30,9 @@ type batcher struct {
 	// nil marks a query that is not prepared (it failed, or the cache is full).
 	stmts  map[string]*sql.Stmt
 	wanted []string
+	// ckpt, when set, checkpoints the WAL in the background and asks the writer, between
+	// batches, to finish a checkpoint once the WAL passed its cap.
+	ckpt *checkpointer
 }
 
 // batchYields is how many times the writer lets other goroutines run before it commits a
@@ -50,8 +53,8 @@ type job struct {
 	again bool
 }
 
-func newBatcher(w *sql.DB) *batcher {
-	b := &batcher{w: w, jobs: make(chan *job, maxBatch), finished: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+func newBatcher(w *sql.DB, ckpt *checkpointer) *batcher {
+	b := &batcher{w: w, ckpt: ckpt, jobs: make(chan *job, maxBatch), finished: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
 	stop := make(chan struct{})
 	var once sync.Once
 	b.close = func() {
@@ -103,6 +106,7 @@ func newBatcher(w *sql.DB) *batcher {
 				}
 				b.commit(batch)
 				b.prepare()
+				b.ckpt.finish(b.w)
 			}
 		}
 	}()

@@ -51,6 +51,8 @@ type DB struct {
 	path   string
 	// snaps caches the conversations this process committed last (Direct turns read them).
 	snaps *snapCache
+	// ckpt checkpoints a SQLite file's WAL off the writer's path.
+	ckpt *checkpointer
 }
 
 // Open opens the database named by url: "postgres://..." for PostgreSQL, otherwise a SQLite
@@ -78,7 +80,7 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 	// beside the one writer; synchronous=NORMAL is durable in WAL mode across process crashes
 	// (only an OS crash can lose the last commits); foreign keys are not used but kept on.
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-16000)&_pragma=temp_store(MEMORY)"
-	var wdsn, rdsn string
+	var wdsn, rdsn, cdsn string
 	if memory {
 		// A private in-memory database lives in its one connection.
 		wdsn = "file::memory:?_txlock=immediate&" + strings.Replace(pragmas, "_pragma=journal_mode(WAL)&", "", 1)
@@ -89,8 +91,12 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 		}
 		path = abs
 		u := (&url.URL{Scheme: "file", Path: path}).String()
-		wdsn = u + "?_txlock=immediate&" + pragmas
+		// The checkpointer copies the WAL into the file off the writer's path; SQLite's own
+		// checkpoint, on the writer, is left as a backstop at four times the WAL's cap, should
+		// the checkpointer fall behind.
+		wdsn = u + "?_txlock=immediate&" + pragmas + "&_pragma=wal_autocheckpoint(" + strconv.FormatInt(4*walCapFrames, 10) + ")&_pragma=journal_size_limit(67108864)"
 		rdsn = u + "?mode=ro&" + pragmas
+		cdsn = u + "?" + pragmas
 	}
 	w, err := sql.Open("sqlite", wdsn)
 	if err != nil {
@@ -117,8 +123,13 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 		r.SetMaxIdleConns(4)
 		r.SetConnMaxIdleTime(0)
 		db.r = r
+		if db.ckpt, err = newCheckpointer(cdsn); err != nil {
+			r.Close()
+			w.Close()
+			return nil, err
+		}
 	}
-	db.batch = newBatcher(w)
+	db.batch = newBatcher(w, db.ckpt)
 	return db, nil
 }
 
@@ -173,11 +184,12 @@ func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.close()
 	}
+	cerr := db.ckpt.close()
 	var err error
 	if db.r != db.w {
 		err = db.r.Close()
 	}
-	return errors.Join(err, db.w.Close())
+	return errors.Join(cerr, err, db.w.Close())
 }
 
 // Ping checks that the database answers.
