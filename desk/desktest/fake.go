@@ -56,6 +56,7 @@ type Fake struct {
 	mu      sync.Mutex
 	reqs    []Request
 	scripts []script
+	down    bool
 	done    chan struct{}
 	notify  chan struct{}
 }
@@ -93,6 +94,13 @@ func (f *Fake) Script(pattern string, replies ...Reply) {
 		}
 	}
 	f.scripts = append(f.scripts, script{pattern, replies})
+}
+
+// SetDown makes every request answer 503 (the service is down) until SetDown(false).
+func (f *Fake) SetDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
 }
 
 // Requests returns the requests whose route matches pattern, in order ("" for all).
@@ -138,7 +146,13 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
 	var reply *Reply
+	if f.down {
+		reply = &Reply{Status: http.StatusServiceUnavailable, Body: `{"error":"service unavailable"}`}
+	}
 	for i := range f.scripts {
+		if reply != nil {
+			break
+		}
 		if s := &f.scripts[i]; len(s.replies) > 0 && match(s.pattern, req.Route()) {
 			rp := s.replies[0]
 			s.replies = s.replies[1:]
