@@ -101,6 +101,7 @@ Talk to the bot through the API channel "api". In another terminal:
   say hello                 # answers {"conversation_id": "...", "message_id": "..."}
   CONV=<the conversation_id it printed>
   curl -s "%[1]s/api/v1/conversations/$CONV/messages?wait=5s" -H "Authorization: Bearer $TOKEN"
+                            # the conversation so far; add &after=<its next_cursor> for newer messages only
   say 1                     # "Order status"; then try an order number such as 10234
   curl -s "%[1]s/api/v1/conversations/$CONV" -H "Authorization: Bearer $TOKEN"
 
@@ -109,12 +110,13 @@ moment, even while the bot waits for an answer: "menu" (start over), "stop", and
 "I want to talk to a person"), which hands the conversation to the agents' inbox.
 
 The agents' inbox: open %[1]s/ and log in as %[4]s with password %[5]s
-(an admin: the Admin screens are there too). Hand yourself a conversation by saying "agent"
-to the bot above, and answer it in the inbox. The same with curl:
+(an admin: the Admin screens are there too; logging in there sets her online, so conversations
+handed to her team go to her at once). Hand yourself a conversation by saying "agent" to the
+bot above, and answer it in the inbox. The same with curl:
 
-  say agent                 # queued for the support team
+  say agent                 # handed to the support team: queued, or at once assigned to Ana if she is online
   AGENT=$(curl -s -X POST %[1]s/api/v1/inbox/login -d '{"email": "%[4]s", "password": "%[5]s"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
-  curl -s "%[1]s/api/v1/inbox/conversations?status=queued" -H "Authorization: Bearer $AGENT"
+  curl -s "%[1]s/api/v1/inbox/conversations" -H "Authorization: Bearer $AGENT"   # the inbox: queued and assigned
   curl -s -X POST %[1]s/api/v1/inbox/conversations/$CONV/assign -H "Authorization: Bearer $AGENT" -d '{"agent": "me"}'
   curl -s -X POST %[1]s/api/v1/inbox/conversations/$CONV/messages -H "Authorization: Bearer $AGENT" -d '{"text": "Hi, I am Ana."}'
   curl -s -X POST %[1]s/api/v1/inbox/conversations/$CONV/close -H "Authorization: Bearer $AGENT"

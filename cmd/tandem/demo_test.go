@@ -16,8 +16,10 @@ import (
 )
 
 // The inbox commands `tandem demo` prints, run as printed after the customer says "agent",
-// find the conversation in the queue, take it, answer and close it: the demo's handoff reaches
-// the inbox.
+// find the conversation in the inbox, take it, answer and close it: the demo's handoff reaches
+// the inbox. The demo invites the user to open the inbox in a browser first, which sets Ana
+// online: the handoff is then assigned to her at once rather than left in the queue, and the
+// printed commands must find it all the same.
 func TestDemoAgentCommandsFindTheHandoff(t *testing.T) {
 	t.Parallel()
 	c := cli{env: map[string]string{}}
@@ -30,6 +32,16 @@ func TestDemoAgentCommandsFindTheHandoff(t *testing.T) {
 	api := apiClient{t: t, base: m[1], token: m[2]}
 	conv, in := api.say("u-7", "m-1", "hi")
 	api.awaitBot(conv, in, 2) // the greeting and the menu
+
+	// The inbox open in a browser: the app logs in and sets Ana online.
+	var login struct{ Token string }
+	if st := api.call("POST", "/api/v1/inbox/login", map[string]string{"email": demoAgent, "password": demoPassword}, &login); st != 200 {
+		t.Fatalf("the demo's agent cannot log in: %d", st)
+	}
+	browser := apiClient{t: t, base: m[1], token: login.Token}
+	if st := browser.call("PUT", "/api/v1/inbox/presence", map[string]string{"status": "online"}, nil); st != 200 {
+		t.Fatalf("presence online: %d", st)
+	}
 
 	_, commands, ok := strings.Cut(p.stdout.String(), "The same with curl:\n")
 	if !ok {
@@ -54,8 +66,8 @@ func TestDemoAgentCommandsFindTheHandoff(t *testing.T) {
 			vars["AGENT"] = login.Token
 		case strings.HasPrefix(line, "curl "):
 			status, body := runCurl(t, line, vars)
-			if strings.Contains(line, "status=queued") {
-				// The customer's message is processed in the background: look until it is queued.
+			if !strings.Contains(line, " -X ") && strings.Contains(line, "/api/v1/inbox/conversations") {
+				// The customer's message is processed in the background: look until it is handed over.
 				deadline := time.Now().Add(15 * time.Second)
 				for !strings.Contains(string(body), conv) && time.Now().Before(deadline) {
 					time.Sleep(50 * time.Millisecond)
