@@ -5,8 +5,10 @@
 #   docker buildx build --platform linux/amd64,linux/arm64 \
 #     --build-arg VERSION=v1.0.0 --build-arg COMMIT=$(git rev-parse HEAD) -t tandem:v1.0.0 .
 #
-#   docker run -p 8080:8080 -v tandem-data:/data -v $PWD/tandem.yaml:/tandem.yaml:ro \
-#     tandem:v1.0.0 serve --config /tandem.yaml --addr :8080 --data /data
+#   docker run -p 8080:8080 -v tandem-data:/data -v "$PWD:/project:ro" \
+#     tandem:v1.0.0 serve --config /project/tandem.yaml --addr :8080 --data /data
+#
+# (from the project's folder: flows: and knowledge sources are relative to tandem.yaml's folder)
 
 FROM --platform=$BUILDPLATFORM golang:1.26.8-bookworm AS build
 ARG TARGETOS=linux

@@ -90,7 +90,11 @@ func (b Base) files() ([]string, error) {
 			return nil, fmt.Errorf("knowledge %q: source %q is not a valid pattern: %w", b.ID, src, err)
 		}
 		if len(matches) == 0 {
-			return nil, fmt.Errorf("knowledge %q: source %q matches no file", b.ID, src)
+			where := "the configuration's folder"
+			if b.Dir == "" {
+				where = "the current folder"
+			}
+			return nil, fmt.Errorf("knowledge %q: source %q matches no file (looked for %s: paths are relative to %s); add the files or correct the source", b.ID, src, p, where)
 		}
 		out = append(out, matches...)
 	}

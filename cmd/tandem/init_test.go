@@ -51,3 +51,42 @@ func TestInit(t *testing.T) {
 		t.Errorf("init into the same folder: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// A project's tandem.yaml copied without its folders (a container that mounts the file alone)
+// stops the start with errors that say where the server looked and what to do: the paths of
+// flows: and knowledge sources are relative to the configuration's folder.
+func TestServeNamesMissingProjectFolders(t *testing.T) {
+	t.Parallel()
+	project := filepath.Join(t.TempDir(), "bot")
+	c := cli{env: map[string]string{}}
+	if r := c.run(t, "init", project); r.code != 0 {
+		t.Fatalf("init: %s", r.stderr)
+	}
+	alone := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(project, "tandem.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(alone, "tandem.yaml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run(t, "serve", "--config", filepath.Join(alone, "tandem.yaml"), "--data", t.TempDir(), "--addr", "127.0.0.1:0")
+	for _, want := range []string{`knowledge "faq"`, filepath.Join(alone, "kb", "*.md"), "relative to the configuration's folder", "add the files"} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("serve without the knowledge files: exit %d, want %q in:\n%s", r.code, want, r.stderr)
+		}
+	}
+
+	if err := os.MkdirAll(filepath.Join(alone, "kb"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(alone, "kb", "faq.md"), []byte("# Hours\n\nNine to six.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = c.run(t, "serve", "--config", filepath.Join(alone, "tandem.yaml"), "--data", t.TempDir(), "--addr", "127.0.0.1:0")
+	for _, want := range []string{"flows folder " + filepath.Join(alone, "flows"), "create it or correct flows:"} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("serve without the flows folder: exit %d, want %q in:\n%s", r.code, want, r.stderr)
+		}
+	}
+}

@@ -431,7 +431,7 @@ func publishFolder(ctx context.Context, run *runner.Runner, cfg *config.Config, 
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("flows folder %s cannot be read: %w", dir, err)
+		return fmt.Errorf("flows folder %s cannot be read (%w); create it or correct flows: in %s (a path relative to its folder)", dir, err, cfg.Path)
 	}
 	var files []string
 	for _, e := range entries {
