@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/tandemchat/tandem/flow"
 )
@@ -39,7 +42,7 @@ func (m *Main) runFlow(ctx context.Context, args []string) error {
 }
 
 func (m *Main) runFlowValidate(args []string) error {
-	fs := m.newFlags("flow validate", "flow validate FILE... [--strict] [--config tandem.yaml]")
+	fs := m.newFlags("flow validate", "flow validate FILE_OR_FOLDER... [--strict] [--config tandem.yaml]")
 	strict := fs.Bool("strict", false, "treat warnings as errors")
 	cfgPath := fs.String("config", "", "check providers, schedules, teams, desks and knowledge bases against this configuration")
 	files, err := m.parse(fs, args)
@@ -47,7 +50,10 @@ func (m *Main) runFlowValidate(args []string) error {
 		return err
 	}
 	if len(files) == 0 {
-		return usagef("flow validate: name flow files")
+		return usagef("flow validate: name flow files or folders")
+	}
+	if files, err = expandFlowFolders(files); err != nil {
+		return err
 	}
 	env := &flow.Env{}
 	if *cfgPath != "" {
@@ -117,4 +123,42 @@ func (m *Main) readFlow(file string) (*flow.Flow, []byte, error) {
 		return nil, nil, fmt.Errorf("flow %s is invalid; fix the errors above", file)
 	}
 	return f, src, nil
+}
+
+// flowFiles lists the flow files of a folder as the server's flows: folder reads them: its
+// *.yaml, *.yml and *.json files (not subfolders, not *.test.yaml), sorted.
+func flowFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() && !strings.HasSuffix(n, ".test.yaml") && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".json")) {
+			files = append(files, filepath.Join(dir, n))
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// expandFlowFolders replaces each folder among paths with its flow files.
+func expandFlowFolders(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			out = append(out, p) // a file, or a path whose error reading it reports
+			continue
+		}
+		files, err := flowFiles(p)
+		if err != nil {
+			return nil, fmt.Errorf("flow folder %s cannot be read: %w", p, err)
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("flow folder %s holds no flow file (*.yaml, *.yml or *.json); name the flow files or their folder", p)
+		}
+		out = append(out, files...)
+	}
+	return out, nil
 }

@@ -90,3 +90,26 @@ func TestServeNamesMissingProjectFolders(t *testing.T) {
 		}
 	}
 }
+
+// tandem flow validate takes the flows folder of tandem.yaml, as the server reads it (its
+// *.yaml, *.yml and *.json files, test files left out), as tandem test takes a folder.
+func TestFlowValidateTakesAFolder(t *testing.T) {
+	t.Parallel()
+	project := filepath.Join(t.TempDir(), "bot")
+	c := cli{env: map[string]string{}}
+	if r := c.run(t, "init", project); r.code != 0 {
+		t.Fatalf("init: %s", r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(project, "flows", "notes.test.yaml"), []byte("not: a flow\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run(t, "flow", "validate", "--strict", "--config", filepath.Join(project, "tandem.yaml"), filepath.Join(project, "flows"))
+	if r.code != 0 || strings.TrimSpace(r.stdout) != filepath.Join(project, "flows", "welcome.yaml")+": ok" {
+		t.Errorf("flow validate FOLDER: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	empty := t.TempDir()
+	r = c.run(t, "flow", "validate", empty)
+	if r.code == 0 || !strings.Contains(r.stderr, "holds no flow file") {
+		t.Errorf("flow validate of an empty folder: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

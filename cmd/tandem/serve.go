@@ -9,10 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -429,18 +427,10 @@ func publishFolder(ctx context.Context, run *runner.Runner, cfg *config.Config, 
 	if dir == "" {
 		return nil
 	}
-	entries, err := os.ReadDir(dir)
+	files, err := flowFiles(dir)
 	if err != nil {
 		return fmt.Errorf("flows folder %s cannot be read (%w); create it or correct flows: in %s (a path relative to its folder)", dir, err, cfg.Path)
 	}
-	var files []string
-	for _, e := range entries {
-		n := e.Name()
-		if !e.IsDir() && !strings.HasSuffix(n, ".test.yaml") && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".json")) {
-			files = append(files, filepath.Join(dir, n))
-		}
-	}
-	sort.Strings(files)
 	env := cfg.FlowEnv()
 	for _, t := range teams {
 		env.Teams[t.ID] = true
