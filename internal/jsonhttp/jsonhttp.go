@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -52,6 +53,11 @@ func DecodeBytes(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			if err := unknownField(data, v); err != nil {
+				return err
+			}
+		}
 		return DecodeError(err)
 	}
 	if tok, err := dec.Token(); err != io.EOF {
@@ -186,6 +192,134 @@ func badText(data []byte) error {
 		return tandem.Errorf(tandem.EINVALID, "The body is not valid UTF-8 (at byte %d); send JSON encoded as UTF-8.", bad)
 	}
 	return nil
+}
+
+// unknownField finds the first field of data (in key order, depth first) that v's type does
+// not have, and names it with its path and the fields its object takes; nil when it finds none.
+func unknownField(data []byte, v any) error {
+	var doc any
+	if json.Unmarshal(data, &doc) != nil {
+		return nil
+	}
+	path, known, ok := findUnknown(doc, reflect.TypeOf(v), "")
+	if !ok {
+		return nil
+	}
+	where := "the body"
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		where = path[:i]
+	}
+	return tandem.Errorf(tandem.EINVALID, "%s: unknown field; %s takes %s.", path, where, strings.Join(known, ", "))
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// findUnknown walks a decoded document along the Go type it is read into.
+func findUnknown(doc any, t reflect.Type, path string) (string, []string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return "", nil, false // the type reads itself
+	}
+	join := func(key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return "", nil, false
+		}
+		fields := jsonFields(t)
+		var names []string
+		for _, f := range fields {
+			names = append(names, f.name)
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			i := slices.IndexFunc(fields, func(f jsonField) bool { return f.name == k })
+			if i < 0 {
+				i = slices.IndexFunc(fields, func(f jsonField) bool { return strings.EqualFold(f.name, k) })
+			}
+			if i < 0 {
+				return join(k), names, true
+			}
+			if p, known, ok := findUnknown(obj[k], fields[i].typ, join(k)); ok {
+				return p, known, true
+			}
+		}
+	case reflect.Map:
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return "", nil, false
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if p, known, ok := findUnknown(obj[k], t.Elem(), join(k)); ok {
+				return p, known, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		list, ok := doc.([]any)
+		if !ok {
+			return "", nil, false
+		}
+		for i, e := range list {
+			if p, known, ok := findUnknown(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, known, true
+			}
+		}
+	}
+	return "", nil, false
+}
+
+type jsonField struct {
+	name string
+	typ  reflect.Type
+}
+
+// jsonFields lists the JSON fields of a struct type as encoding/json reads them: exported
+// fields by their tag's name, the fields of embedded structs promoted.
+func jsonFields(t reflect.Type) []jsonField {
+	var out []jsonField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if f.Anonymous && name == "" {
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				out = append(out, jsonFields(ft)...)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, jsonField{name, f.Type})
+	}
+	return out
 }
 
 // DecodeError turns an encoding/json error into a tandem.Error that names the field.

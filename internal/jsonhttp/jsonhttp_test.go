@@ -49,7 +49,10 @@ func TestDecodeBytes(t *testing.T) {
 		{"NUL escaped", `{"message": {"text": "a\u0000b"}}`, "message.text: contains a NUL"},
 		{"NUL in a list", `{"items": ["a", "b\u0000"]}`, "items[1]: contains a NUL"},
 		{"NUL raw", "{\"message\": {\"text\": \"a\x00b\"}}", "not valid JSON"},
-		{"unknown field", `{"nope": 1}`, "nope: unknown field"},
+		{"unknown field", `{"nope": 1}`, "nope: unknown field; the body takes contact, message, items, n."},
+		{"unknown field inside", `{"contact": {"name": "Ana", "id": "u-1"}}`, "contact.id: unknown field; contact takes name, attributes."},
+		{"field names ignore case", `{"Contact": {"NAME": "Ana"}, "N": 1}`, ""},
+		{"attributes take any key", `{"contact": {"attributes": {"id": 1}}, "message": {"txt": "hi"}}`, "message.txt: unknown field; message takes text."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var b body
