@@ -57,11 +57,8 @@ func TestInit(t *testing.T) {
 // flows: and knowledge sources are relative to the configuration's folder.
 func TestServeNamesMissingProjectFolders(t *testing.T) {
 	t.Parallel()
-	project := filepath.Join(t.TempDir(), "bot")
 	c := cli{env: map[string]string{}}
-	if r := c.run(t, "init", project); r.code != 0 {
-		t.Fatalf("init: %s", r.stderr)
-	}
+	project := starterProject(t, c)
 	alone := t.TempDir()
 	cfg, err := os.ReadFile(filepath.Join(project, "tandem.yaml"))
 	if err != nil {
@@ -95,11 +92,8 @@ func TestServeNamesMissingProjectFolders(t *testing.T) {
 // *.yaml, *.yml and *.json files, test files left out), as tandem test takes a folder.
 func TestFlowValidateTakesAFolder(t *testing.T) {
 	t.Parallel()
-	project := filepath.Join(t.TempDir(), "bot")
 	c := cli{env: map[string]string{}}
-	if r := c.run(t, "init", project); r.code != 0 {
-		t.Fatalf("init: %s", r.stderr)
-	}
+	project := starterProject(t, c)
 	if err := os.WriteFile(filepath.Join(project, "flows", "notes.test.yaml"), []byte("not: a flow\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -112,4 +106,14 @@ func TestFlowValidateTakesAFolder(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "holds no flow file") {
 		t.Errorf("flow validate of an empty folder: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// starterProject writes tandem init's project in a temporary folder and returns the folder.
+func starterProject(t *testing.T, c cli) string {
+	t.Helper()
+	project := filepath.Join(t.TempDir(), "bot")
+	if r := c.run(t, "init", project); r.code != 0 {
+		t.Fatalf("init: %s", r.stderr)
+	}
+	return project
 }
