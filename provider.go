@@ -104,6 +104,8 @@ type AIResult struct {
 	Status     int    `json:"status,omitempty"`
 	Attempts   int    `json:"attempts,omitempty"`
 	DurationMS int64  `json:"duration_ms,omitempty"`
+	// Calls are the provider calls made for the result, one per attempt, fallback included.
+	Calls []AICall `json:"calls,omitempty"`
 }
 
 // Provider answers AI requests: chat completions with tools, classification and assistants

@@ -236,6 +236,11 @@ type Run struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	EndedAt        *time.Time `json:"ended_at,omitempty"`
 	Usage          Usage      `json:"usage"`
+	// Path lists the steps of the run's own flow it entered, each once, in the order first
+	// entered (steps of flows it called are not in it); At is the step of its own flow where it
+	// is or ended (Step may name a step of a called flow). Flow analytics read them.
+	Path []string `json:"-"`
+	At   string   `json:"-"`
 }
 
 // StepTrace records one executed step: what went in, what came out, how long it took.
@@ -259,6 +264,38 @@ type Usage struct {
 	Calls        int `json:"calls"`
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
+}
+
+// AICall is one call to an AI provider: one attempt of a step's call (a retried call is
+// several, a fallback's is under its own provider), as flow analytics count them.
+type AICall struct {
+	Provider   string    `json:"provider"`
+	Model      string    `json:"model,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+	// Error is set when the call failed; Status is the provider's HTTP status when it said one.
+	Error  bool  `json:"error,omitempty"`
+	Status int   `json:"status,omitempty"`
+	Usage  Usage `json:"usage"`
+	// RunID and Step are the run and step that made the call (set by the engine).
+	RunID string `json:"run_id,omitempty"`
+	Step  string `json:"step,omitempty"`
+}
+
+// HandoffRecord is a handoff as flow analytics see it: the run that queued it, when, and when
+// an agent first wrote and when it ended (zero until then).
+type HandoffRecord struct {
+	// ID is the handoff's session id.
+	ID    string `json:"id"`
+	RunID string `json:"run_id"`
+	Desk  string `json:"desk"`
+	Team  string `json:"team,omitempty"`
+	// Status is queued, connected, closed, or refused (the desk did not take it).
+	Status       string    `json:"status"`
+	QueuedAt     time.Time `json:"queued_at"`
+	FirstReplyAt time.Time `json:"first_reply_at,omitzero"`
+	EndedAt      time.Time `json:"ended_at,omitzero"`
+	ClosedBy     string    `json:"closed_by,omitempty"`
 }
 
 // Add returns the sum of two usages.

@@ -145,6 +145,7 @@ func New(cfg Config) *Server {
 		{"POST", "/api/v1/flows/{id}/publish", s.flowPublish, manage},
 		{"GET", "/api/v1/flows/{id}/versions", s.flowVersions, manage},
 		{"POST", "/api/v1/flows/{id}/runs", s.flowRun, manage},
+		{"GET", "/api/v1/flows/{id}/analytics", s.flowAnalytics, manage},
 
 		{"GET", "/api/v1/conversations", s.conversationList, manage},
 		{"GET", "/api/v1/conversations/{id}", s.conversationGet, inboxed},

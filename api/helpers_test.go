@@ -81,6 +81,7 @@ type options struct {
 	maxConns int
 	http     runner.HTTPDoer
 	provider func(id string) (tandem.Provider, bool) // AI providers; default: none
+	desk     func(id string) (tandem.Desk, bool)     // human desks; default: none
 	// wall starts the runner on the wall clock (background workers); otherwise the runner runs
 	// on a virtual clock and the test drains it.
 	wall bool
@@ -140,7 +141,7 @@ func newEnv(t *testing.T, o options) *env {
 		DB: db, Clock: clk, Poll: 50 * time.Millisecond, HTTP: doer, Env: wenv, Provider: o.provider,
 		Sleep:   func(ctx context.Context, d time.Duration) error { return ctx.Err() },
 		Channel: func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },
-		Notify:  e.hub.Notify,
+		Notify:  e.hub.Notify, Desk: o.desk,
 	})
 	for _, src := range append([]string{echoFlow}, o.flows...) {
 		e.publish(src)

@@ -425,11 +425,14 @@ func (c *cursor) snapshot(r *RunState, reason string) tandem.Run {
 	if len(r.Frames) > 0 {
 		flowID, version = r.Frames[0].FlowID, r.Frames[0].Version
 	}
-	step := r.Step
+	step, at := r.Step, r.Step
+	if len(r.Frames) > 0 {
+		at = r.Frames[0].Step
+	}
 	return tandem.Run{
 		ID: r.ID, ConversationID: c.conv.ID, ContactID: c.conv.ContactID, FlowID: flowID, FlowVersion: version,
 		Status: r.Status, Reason: reason, Error: r.Error, Step: step, StartedAt: r.StartedAt, UpdatedAt: c.now,
-		Usage: r.Usage,
+		Usage: r.Usage, Path: r.Path, At: at, // Path only grows by appends: sharing it is safe
 	}
 }
 
@@ -490,6 +493,7 @@ func (c *cursor) advance(ev *tandem.Event) {
 			r.Local = nil
 			r.Agent = nil
 			r.Entered = c.now
+			r.entered(s.ID)
 			o = h.enter(c, s)
 		}
 		c.runDirty = true

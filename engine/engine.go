@@ -71,6 +71,10 @@ type Output struct {
 	Runs  []tandem.Run
 	Trace []tandem.StepTrace
 	Notes []tandem.Note
+	// AICalls are the AI provider calls whose results the event brought; Handoffs the
+	// handoffs it queued or changed (their latest state). Flow analytics count them.
+	AICalls  []tandem.AICall
+	Handoffs []tandem.HandoffRecord
 	// ContactChanged and ConversationChanged say what must be written back.
 	ContactChanged      bool
 	ConversationChanged bool

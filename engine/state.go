@@ -64,6 +64,9 @@ type RunState struct {
 	// Steps counts the steps executed since the run last waited for the customer or a timer.
 	Steps int          `json:"steps,omitempty"`
 	Usage tandem.Usage `json:"usage"`
+	// Path lists the steps of the run's own flow entered so far, each once, in the order first
+	// entered (flow analytics: how many runs reached a step).
+	Path []string `json:"path,omitempty"`
 	// Error is the last failure, for a failed run.
 	Error string `json:"error,omitempty"`
 }
@@ -107,7 +110,11 @@ type Handoff struct {
 	Agent     string    `json:"agent,omitempty"`
 	ClosedBy  string    `json:"closed_by,omitempty"`
 	StartedAt time.Time `json:"started_at"`
-	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// ConnectedAt is when the first agent message came.
+	ConnectedAt time.Time `json:"connected_at,omitzero"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
+	// RunID is the run that queued the handoff.
+	RunID string `json:"run_id,omitempty"`
 	// RunStep is the handoff step of the active run that waits on it.
 	RunStep string `json:"run_step,omitempty"`
 	// Prompting is set while the keep-waiting-or-end question is open.
@@ -139,4 +146,17 @@ type AgentState struct {
 	Citations []tandem.Citation `json:"citations,omitempty"`
 	// Waiting says what the step waits on: "model", "search" or "http".
 	Waiting string `json:"waiting,omitempty"`
+}
+
+// entered adds a step of the run's own flow to its path (steps of called flows are not added).
+func (r *RunState) entered(step string) {
+	if len(r.Frames) > 0 {
+		return
+	}
+	for _, s := range r.Path {
+		if s == step {
+			return
+		}
+	}
+	r.Path = append(r.Path, step)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/flow"
@@ -102,6 +103,7 @@ func (c *cursor) aiResult(ev *tandem.Event) (*tandem.AIResult, string) {
 		return &tandem.AIResult{Error: firstNonEmpty(r.Error, "the AI call produced no result")}, firstNonEmpty(r.Error, "the AI call produced no result")
 	}
 	c.st.Run.Usage = c.st.Run.Usage.Add(res.Usage)
+	c.recordAICalls(res)
 	if res.Memory != "" && res.Provider != "" {
 		if c.st.Memory == nil {
 			c.st.Memory = map[string]string{}
@@ -116,6 +118,20 @@ func (c *cursor) aiResult(ev *tandem.Event) (*tandem.AIResult, string) {
 		msg = fmt.Sprintf("%s (status %d)", msg, res.Status)
 	}
 	return res, msg
+}
+
+// recordAICalls adds the provider calls behind an AI result to the output, for analytics: the
+// runner's record of each attempt, or one call made of the result when it has none.
+func (c *cursor) recordAICalls(res *tandem.AIResult) {
+	calls := res.Calls
+	if len(calls) == 0 && res.Provider != "" {
+		calls = []tandem.AICall{{Provider: res.Provider, Model: res.Model, StartedAt: c.now.Add(-time.Duration(res.DurationMS) * time.Millisecond),
+			DurationMS: res.DurationMS, Error: res.Error != "", Status: res.Status, Usage: res.Usage}}
+	}
+	for _, call := range calls {
+		call.RunID, call.Step = c.st.Run.ID, c.st.Run.Step
+		c.out.AICalls = append(c.out.AICalls, call)
+	}
 }
 
 func usageMap(u tandem.Usage) map[string]any {

@@ -179,6 +179,10 @@ func (handoffHandler) resume(c *cursor, s *flow.Step, ev *tandem.Event) outcome 
 				why = r.Desk.Error
 			}
 			c.cancelHandoffTimers()
+			if h := c.st.Handoff; h != nil {
+				h.EndedAt = c.now
+				c.recordHandoff(h, "refused")
+			}
 			c.st.Handoff = nil
 			c.conv.Status = tandem.ConversationBot
 			c.out.ConversationChanged = true
@@ -228,9 +232,10 @@ func handoffStart(c *cursor, s *flow.Step, b *flow.HandoffStep, desk string) out
 	if len(tag) > 10 {
 		tag = tag[len(tag)-10:]
 	}
-	h := &Handoff{Status: tandem.HandoffQueued, Desk: desk, Team: team, StartedAt: c.now, RunStep: s.ID,
+	h := &Handoff{Status: tandem.HandoffQueued, Desk: desk, Team: team, StartedAt: c.now, RunStep: s.ID, RunID: c.st.Run.ID,
 		Session: "hf_" + c.conv.ID + "_" + strings.ToLower(tag)}
 	c.st.Handoff = h
+	c.recordHandoff(h, h.Status)
 	c.conv.Status = tandem.ConversationQueued
 	c.conv.Assignee = "" // a new handoff waits in the queue for whoever takes it
 	if team != "" {
@@ -307,6 +312,8 @@ func (c *cursor) handoffAgentMessage(a *tandem.AgentAction) {
 	s, b := c.handoffStep()
 	if h.Status == tandem.HandoffQueued {
 		h.Status = tandem.HandoffConnected
+		h.ConnectedAt = c.now
+		c.recordHandoff(h, h.Status)
 		h.Agent = a.Agent
 		h.Prompting = false
 		c.cancelTimer(h.WaitTimer)
@@ -404,6 +411,7 @@ func (c *cursor) handoffClose(by, deskReason, textKey string, branch func(*flow.
 	h.ClosedBy = by
 	h.Prompting = false
 	h.EndedAt = c.now
+	c.recordHandoff(h, h.Status)
 	if deskReason != "" {
 		c.effect(tandem.Effect{Kind: tandem.EffectDesk, Desk: &tandem.DeskRequest{Desk: h.Desk, Op: "close", Session: h.Session, Reason: deskReason}})
 	}
@@ -428,4 +436,17 @@ func (c *cursor) handoffClose(by, deskReason, textKey string, branch func(*flow.
 	c.runDirty = true
 	c.advance(nil)
 	c.afterRun()
+}
+
+// recordHandoff puts the handoff's latest state in the output, for analytics.
+func (c *cursor) recordHandoff(h *Handoff, status string) {
+	rec := tandem.HandoffRecord{ID: h.Session, RunID: h.RunID, Desk: h.Desk, Team: h.Team, Status: status,
+		QueuedAt: h.StartedAt, FirstReplyAt: h.ConnectedAt, EndedAt: h.EndedAt, ClosedBy: h.ClosedBy}
+	for i := range c.out.Handoffs {
+		if c.out.Handoffs[i].ID == rec.ID {
+			c.out.Handoffs[i] = rec
+			return
+		}
+	}
+	c.out.Handoffs = append(c.out.Handoffs, rec)
 }

@@ -410,27 +410,31 @@ func (r *Runner) doAI(ctx context.Context, conversationID string, req *tandem.AI
 		}
 		req.Messages = append(msgs, req.Messages...)
 	}
-	res := r.aiAttempts(ctx, req, max(1, req.Retry.Attempts))
+	var calls []tandem.AICall
+	res := r.aiAttempts(ctx, req, max(1, req.Retry.Attempts), &calls)
 	if res.Error != "" && req.Fallback != nil && req.Fallback.Provider != "" {
 		fb := *req
 		fb.Provider, fb.Model = req.Fallback.Provider, req.Fallback.Model
 		fb.Memory = ""
-		if fres := r.aiAttempts(ctx, &fb, 1); fres.Error == "" {
+		if fres := r.aiAttempts(ctx, &fb, 1, &calls); fres.Error == "" {
 			fres.Attempts += res.Attempts
 			res = fres
 		}
 	}
 	res.DurationMS = r.cfg.Clock.Now().Sub(start).Milliseconds()
+	res.Calls = calls
 	return res
 }
 
-func (r *Runner) aiAttempts(ctx context.Context, req *tandem.AIRequest, attempts int) *tandem.AIResult {
+// aiAttempts calls a provider up to attempts times, appending each call made to calls.
+func (r *Runner) aiAttempts(ctx context.Context, req *tandem.AIRequest, attempts int, calls *[]tandem.AICall) *tandem.AIResult {
 	var p tandem.Provider
 	ok := false
 	if r.cfg.Provider != nil {
 		p, ok = r.cfg.Provider(req.Provider)
 	}
 	if !ok {
+		*calls = append(*calls, tandem.AICall{Provider: req.Provider, Model: req.Model, StartedAt: r.cfg.Clock.Now(), Error: true})
 		return &tandem.AIResult{Provider: req.Provider, Error: fmt.Sprintf("AI provider %q is not configured", req.Provider), Attempts: 1}
 	}
 	timeout := req.Timeout
@@ -439,15 +443,21 @@ func (r *Runner) aiAttempts(ctx context.Context, req *tandem.AIRequest, attempts
 	}
 	for i := 1; ; i++ {
 		cctx, cancel := context.WithTimeout(ctx, timeout)
+		began := r.cfg.Clock.Now()
 		res, err := p.Call(cctx, req)
 		cancel()
+		call := tandem.AICall{Provider: req.Provider, Model: req.Model, StartedAt: began, DurationMS: r.cfg.Clock.Now().Sub(began).Milliseconds()}
 		if err == nil {
 			res.Attempts = i
 			if res.Provider == "" {
 				res.Provider = req.Provider
 			}
+			call.Model, call.Usage = firstNonEmpty(res.Model, req.Model), res.Usage
+			call.Error, call.Status = res.Error != "", res.Status
+			*calls = append(*calls, call)
 			return res
 		}
+		call.Error = true
 		var ae *tandem.AIError
 		status, wait, temporary := 0, time.Duration(0), errors.Is(err, context.DeadlineExceeded)
 		if errors.As(err, &ae) {
@@ -456,6 +466,8 @@ func (r *Runner) aiAttempts(ctx context.Context, req *tandem.AIRequest, attempts
 			status, wait = ae.Status, ae.RetryAfter
 			temporary = temporary || ae.Temporary
 		}
+		call.Status = status
+		*calls = append(*calls, call)
 		msg := err.Error()
 		if errors.Is(err, context.DeadlineExceeded) {
 			msg = fmt.Sprintf("AI provider %q did not answer within %s (timeout)", req.Provider, tandem.FormatDuration(timeout))

@@ -460,6 +460,8 @@ func addOutput(ch *store.Changes, out *engine.Output) bool {
 	ch.Runs = append(ch.Runs, out.Runs...)
 	ch.Trace = append(ch.Trace, out.Trace...)
 	ch.Notes = append(ch.Notes, out.Notes...)
+	ch.AICalls = append(ch.AICalls, out.AICalls...)
+	ch.Handoffs = append(ch.Handoffs, out.Handoffs...)
 	return out.ContactChanged
 }
 

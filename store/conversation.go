@@ -444,6 +444,9 @@ type Changes struct {
 	Runs         []tandem.Run
 	Trace        []tandem.StepTrace
 	Notes        []tandem.Note
+	// AICalls and Handoffs are recorded for flow analytics (handoffs by id: the last wins).
+	AICalls  []tandem.AICall
+	Handoffs []tandem.HandoffRecord
 	// Claim, when set, claims the effects that are first in their lane for its owner; Process
 	// returns them in Claimed for the caller to carry out at once, without a claim of its own.
 	Claim   Claim
@@ -520,10 +523,13 @@ func placeholders(n int) string {
 
 type runData struct {
 	Usage tandem.Usage `json:"usage"`
+	// Path and At are the run's Path and At (flow analytics read them in SQL).
+	Path []string `json:"path,omitempty"`
+	At   string   `json:"at,omitempty"`
 }
 
 func (q q) upsertRun(r *tandem.Run) error {
-	data, _ := json.Marshal(runData{Usage: r.Usage})
+	data, _ := json.Marshal(runData{Usage: r.Usage, Path: r.Path, At: r.At})
 	var ended any
 	if r.EndedAt != nil {
 		ended = micros(*r.EndedAt)

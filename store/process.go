@@ -293,6 +293,9 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	if err := q.insertTrace(id, ch.Trace); err != nil {
 		return err
 	}
+	if err := q.recordAnalytics(id, ch.AICalls, ch.Handoffs); err != nil {
+		return err
+	}
 	for _, n := range ch.Notes {
 		if _, err := q.exec(`INSERT INTO notes (conversation_id, id, author, text, created_at) VALUES (?, ?, ?, ?, ?)`,
 			id, n.ID, n.Author, n.Text, micros(n.CreatedAt)); err != nil {

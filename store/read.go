@@ -133,7 +133,7 @@ func scanRun(row interface{ Scan(...any) error }) (*tandem.Run, error) {
 	if err := json.Unmarshal([]byte(data), &d); err != nil {
 		return nil, fmt.Errorf("run %s: %w", r.ID, err)
 	}
-	r.Usage = d.Usage
+	r.Usage, r.Path, r.At = d.Usage, d.Path, d.At
 	r.StartedAt, r.UpdatedAt = fromMicros(started), fromMicros(updated)
 	if ended.Valid {
 		t := fromMicros(ended.Int64)
