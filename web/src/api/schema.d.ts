@@ -190,6 +190,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flows/{id}/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the flow's runs did: runs by outcome, the steps they reached and dropped at, their handoffs and AI calls.
+         * @description Counts the runs of one version (`version`) or of all versions, started from `from` (inclusive) to `to` (exclusive). `steps` lists the version's steps in order (all versions: the latest's), then steps only older versions have. `reached`: runs that entered the step; `dropped`: runs that ended there expired, failed or canceled. `handed_over`: runs that queued a handoff a desk took. `first_reply_p50_s`: median seconds from a handoff queued to its first agent message (null when none got one). `ai`: provider calls by provider, each attempt of a retried call counted; `p50_ms`: their median latency.
+         */
+        get: operations["flowAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations": {
         parameters: {
             query?: never;
@@ -1292,6 +1312,41 @@ export interface components {
             version: number;
             hash?: string;
             warnings?: components["schemas"]["Finding"][];
+        };
+        FlowAnalytics: {
+            flow_id: string;
+            /** @description The version counted; null for all versions. */
+            version: number | null;
+            /** @description Runs started in the period by outcome (started counts them all, running and waiting ones included); handed_over counts runs that queued a handoff a desk took. */
+            runs: {
+                started: number;
+                completed: number;
+                expired: number;
+                failed: number;
+                canceled: number;
+                handed_over: number;
+            };
+            /** @description reached: runs that entered the step (once per run); dropped: runs that ended at it expired, failed or canceled. */
+            steps: {
+                id: string;
+                reached: number;
+                dropped: number;
+            }[];
+            handoff: {
+                count: number;
+                /** @description Median seconds from a handoff queued to its first agent message; null when none got one. */
+                first_reply_p50_s: number | null;
+            };
+            /** @description Calls to each AI provider, sorted by provider; each attempt of a retried call is one call, and errors counts the failed ones. */
+            ai: {
+                provider: string;
+                calls: number;
+                errors: number;
+                input_tokens: number;
+                output_tokens: number;
+                /** @description Median latency of the calls, in milliseconds. */
+                p50_ms: number;
+            }[];
         };
         RunStart: {
             /** @description A channel id; default: the first API channel. */
@@ -2766,6 +2821,81 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait. */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    flowAnalytics: {
+        parameters: {
+            query?: {
+                /** @description One published version; absent: all versions. */
+                version?: number;
+                /** @description Counts runs started at or after this RFC 3339 time. */
+                from?: string;
+                /** @description Counts runs started before this RFC 3339 time. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Flow id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The flow's analytics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowAnalytics"];
+                };
+            };
+            /** @description Bad input; the message names the field (version, from, to). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential may not call this route (wrong role), or may not see this object. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such flow, or no such version of it. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
