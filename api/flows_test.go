@@ -233,6 +233,8 @@ steps:
     answer: option
     options:
       - {id: x, title: X, next: missing}
+  - {id: a, type: bogus}
+  - {id: w, type: wait, for: 5x}
 `
 	e.do(request{method: "POST", path: "/api/v1/flows", body: broken}).mustStatus(t, http.StatusCreated) // a well-formed draft is stored
 	r := e.do(request{method: "POST", path: "/api/v1/flows/broken/publish"}).mustStatus(t, http.StatusUnprocessableEntity)
@@ -260,7 +262,9 @@ steps:
 		}
 		found[p.Step+" "+p.Field] = true
 	}
-	for _, want := range []string{"a next", "b options[0].next"} {
+	// Every error at once: the schema's (an unknown type, a bad duration) hide none of the
+	// others (a duplicate id, next naming no step).
+	for _, want := range []string{"a next", "b options[0].next", "a id", "a type", "w for"} {
 		if !found[want] {
 			t.Errorf("problems %v lack one for step/field %q", found, want)
 		}

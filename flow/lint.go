@@ -61,6 +61,32 @@ func Validate(f *Flow, env *Env) []Finding {
 	return l.sorted()
 }
 
+// lintErrors runs the checks of Validate that read one step at a time (no graph, no template
+// paths) on a flow read in part from a document with errors, and returns their errors.
+func lintErrors(f *Flow, env *Env) []Finding {
+	if env == nil {
+		env = &Env{}
+	}
+	l := &linter{f: f, env: env, byID: map[string]int{}}
+	for i, s := range f.Steps {
+		if _, dup := l.byID[s.ID]; !dup {
+			l.byID[s.ID] = i
+		}
+	}
+	l.duplicates()
+	l.flowLevel()
+	for i, s := range f.Steps {
+		l.step(i, s)
+	}
+	var out []Finding
+	for _, fd := range l.sorted() {
+		if fd.Severity == SeverityError {
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
 // linter holds one run of Validate.
 type linter struct {
 	f    *Flow

@@ -89,36 +89,52 @@ func (p positions) line(pointer string) int {
 
 // Parse reads a flow document (YAML or JSON), checks it against the schema and decodes it.
 // On errors it returns a nil flow and the findings; it does not lint (see Validate).
+//
+// A document with errors still gets the errors the lint finds in what can be read of it
+// (duplicate step ids, a next naming no step, ...), so that one pass lists every error.
 func Parse(file string, src []byte) (*Flow, []Finding) {
+	f, partial, findings := parse(file, src)
+	if f == nil && partial != nil {
+		findings = appendSalvaged(findings, partial, nil)
+	}
+	return f, findings
+}
+
+// parse is Parse without the salvage: on errors it returns, besides the findings, the flow as
+// far as it can be read (nil when the document is not a map).
+func parse(file string, src []byte) (f, partial *Flow, findings []Finding) {
 	doc, pos, err := decodeYAML(src)
 	if err != nil {
-		return nil, []Finding{yamlFinding(file, err, src)}
+		return nil, nil, []Finding{yamlFinding(file, err, src)}
 	}
-	f := &Flow{File: file, Source: src, pos: pos}
-	findings := checkSchema(doc, pos, file)
+	f = &Flow{File: file, Source: src, pos: pos}
+	findings = checkSchema(doc, pos, file)
 	findings = append(findings, checkTemplates(doc, pos, file)...)
 	if HasErrors(findings, false) {
-		return nil, findings
+		return nil, partialFlow(doc, pos, file, src), findings
 	}
 	if err := decodeFlow(doc, f, pos); err != nil {
 		var fe *Finding
 		if errors.As(err, &fe) {
 			fe.File = file
-			return nil, append(findings, *fe)
+			return nil, partialFlow(doc, pos, file, src), append(findings, *fe)
 		}
-		return nil, append(findings, Finding{File: file, Severity: SeverityError, Message: err.Error()})
+		return nil, partialFlow(doc, pos, file, src), append(findings, Finding{File: file, Severity: SeverityError, Message: err.Error()})
 	}
 	canonical, _ := json.Marshal(doc)
 	sum := sha256.Sum256(canonical)
 	f.Hash = hex.EncodeToString(sum[:])
-	return f, findings
+	return f, nil, findings
 }
 
 // Load parses and validates a flow: Parse, then the lint of Validate. The flow is nil when
 // there are errors.
 func Load(file string, src []byte, env *Env) (*Flow, []Finding) {
-	f, findings := Parse(file, src)
+	f, partial, findings := parse(file, src)
 	if f == nil {
+		if partial != nil {
+			findings = appendSalvaged(findings, partial, env)
+		}
 		return nil, findings
 	}
 	findings = append(findings, Validate(f, env)...)
@@ -127,6 +143,63 @@ func Load(file string, src []byte, env *Env) (*Flow, []Finding) {
 		return nil, findings
 	}
 	return f, findings
+}
+
+// partialFlow reads what it can of a document that has errors: the flow's fields that decode,
+// and every step, those whose fields do not decode reduced to their id, type and next.
+func partialFlow(doc any, pos positions, file string, src []byte) *Flow {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil
+	}
+	f := &Flow{File: file, Source: src, pos: pos, index: map[string]int{}}
+	for k, v := range m {
+		if k == "steps" {
+			continue
+		}
+		b, _ := json.Marshal(map[string]any{k: v})
+		_ = json.Unmarshal(b, f) // a field that does not decode stays empty
+	}
+	rawSteps, _ := m["steps"].([]any)
+	for i, rs := range rawSteps {
+		ptr := "/steps/" + strconv.Itoa(i)
+		b, _ := json.Marshal(rs)
+		s := new(Step)
+		if err := json.Unmarshal(b, s); err != nil {
+			raw, _ := rs.(map[string]any)
+			s = &Step{}
+			s.ID, _ = raw["id"].(string)
+			s.Type, _ = raw["type"].(string)
+			s.Next, _ = raw["next"].(string)
+		}
+		s.Index, s.Line = i, pos.line(ptr)
+		f.Steps = append(f.Steps, s)
+		if _, dup := f.index[s.ID]; !dup {
+			f.index[s.ID] = i
+		}
+	}
+	return f
+}
+
+// appendSalvaged adds to a document's findings the errors the lint finds in its partial flow
+// (warnings are left out: what could not be read may change them), except where a finding
+// already points at the same line and field.
+func appendSalvaged(findings []Finding, partial *Flow, env *Env) []Finding {
+	type at struct {
+		line  int
+		field string
+	}
+	seen := map[at]bool{}
+	for _, fd := range findings {
+		seen[at{fd.Line, fd.Field}] = true
+	}
+	for _, fd := range lintErrors(partial, env) {
+		if !seen[at{fd.Line, fd.Field}] {
+			findings = append(findings, fd)
+		}
+	}
+	sortFindings(findings)
+	return findings
 }
 
 func sortFindings(fs []Finding) {

@@ -66,6 +66,7 @@ func (m *Main) runFlowValidate(args []string) error {
 	// Flows may call each other: parse them all first so `flow` steps find their targets.
 	type parsed struct {
 		file     string
+		src      []byte
 		f        *flow.Flow
 		findings []flow.Finding
 	}
@@ -80,7 +81,7 @@ func (m *Main) runFlowValidate(args []string) error {
 		if f != nil {
 			env.Flows[f.ID] = true
 		}
-		all = append(all, parsed{file, f, findings})
+		all = append(all, parsed{file, src, f, findings})
 	}
 	var flows []*flow.Flow
 	for _, p := range all {
@@ -92,6 +93,9 @@ func (m *Main) runFlowValidate(args []string) error {
 		if p.f != nil {
 			findings = append(findings, flow.Validate(p.f, env)...)
 			findings = append(findings, flow.TriggerWarnings(p.f, flows)...)
+		} else if *cfgPath != "" {
+			// What can be read of a flow with errors is checked against the configuration too.
+			_, findings = flow.Load(p.file, p.src, env)
 		}
 		for _, fd := range findings {
 			fmt.Fprintln(m.Stdout, fd.String())
