@@ -91,6 +91,14 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "version", "--version":
+		fs := m.newFlags("version", "version   (prints the version, the commit it was built from, the Go release and the platform)")
+		pos, err := m.parse(fs, rest)
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return usagef("version takes no arguments")
+		}
 		fmt.Fprintln(m.Stdout, versionLine())
 		return nil
 	case "help", "-h", "--help":
@@ -132,21 +140,32 @@ func (m *Main) newFlags(name, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(m.Stdout, "Usage: tandem %s\n\nOptions:\n", summary)
-		fs.SetOutput(m.Stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		fmt.Fprintf(m.Stdout, "Usage: tandem %s\n", summary)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprint(m.Stdout, "\nOptions:\n")
+			fs.SetOutput(m.Stdout)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+		}
 	}
 	return fs
 }
 
-// parse parses flags that may come before or after the positional arguments.
+// parse parses flags that may come before or after the positional arguments. --help prints
+// the usage to stdout; a bad flag is a usage error, one sentence on stderr (the usage is not
+// dumped with it).
 func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on errors too
+	defer func() { fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, flag.ErrHelp // fs.Parse printed the usage
+				usage()
+				return nil, flag.ErrHelp
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}

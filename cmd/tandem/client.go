@@ -78,9 +78,24 @@ func (c *client) do(ctx context.Context, method, path, ctype string, body []byte
 	return resp.StatusCode, nil
 }
 
+// flowClientUsage describes the client subcommands for their --help.
+var flowClientUsage = map[string]string{
+	"push":    "flow push FILE...   stores each flow file as its flow's draft on the server (create or replace)",
+	"publish": "flow publish ID...   validates each draft on the server and publishes it as a new version",
+	"list":    "flow list   lists the server's flows with their latest version",
+	"pull":    "flow pull ID...   writes each flow's draft from the server to ID.yaml (or ID.json)",
+}
+
+const flowClientEnv = `
+The server is TANDEM_URL (e.g. http://localhost:8080), with the API token TANDEM_TOKEN
+(tandem token create --name cli).
+`
+
 // runFlowClient handles `tandem flow push|publish|list|pull`.
 func (m *Main) runFlowClient(ctx context.Context, sub string, args []string) error {
-	fs := m.newFlags("flow "+sub, "flow "+sub+" ...")
+	fs := m.newFlags("flow "+sub, flowClientUsage[sub])
+	usage := fs.Usage
+	fs.Usage = func() { usage(); fmt.Fprint(m.Stdout, flowClientEnv) }
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err

@@ -33,7 +33,15 @@ func (m *Main) runFlow(ctx context.Context, args []string) error {
 	case "validate":
 		return m.runFlowValidate(args[1:])
 	case "schema":
-		_, err := m.Stdout.Write(flow.Schema())
+		fs := m.newFlags("flow schema", "flow schema   (prints the flow JSON Schema)")
+		pos, err := m.parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return usagef("flow schema takes no arguments")
+		}
+		_, err = m.Stdout.Write(flow.Schema())
 		return err
 	case "push", "publish", "list", "pull":
 		return m.runFlowClient(ctx, args[0], args[1:])

@@ -645,7 +645,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"version"}, 0, `^tandem \S+ \(commit \S+, go\S+, \w+/\w+\)\n$`, ``},
 		{nil, 2, ``, `Usage:`},
 		{[]string{"bogus"}, 2, ``, `unknown command "bogus"`},
-		{[]string{"serve", "--bogus"}, 2, ``, `bogus`},
+		{[]string{"serve", "--bogus"}, 2, `^$`, `bogus`},
 		{[]string{"serve", "--log-level", "loud", "--data", "DATA", "--addr", "127.0.0.1:0"}, 2, ``, `log-level`},
 		{[]string{"flow"}, 2, ``, `validate`},
 		{[]string{"flow", "bogus"}, 2, ``, `bogus`},
@@ -666,6 +666,21 @@ func TestUsage(t *testing.T) {
 		{[]string{"token", "--help"}, 0, `token create(?s:.*)token list(?s:.*)token revoke`, ``},
 		{[]string{"bench", "--help"}, 0, `Usage: tandem bench(?s:.*)-baseline`, ``},
 		{[]string{"agent", "create", "--help"}, 0, `Usage: tandem agent create`, ``},
+		{[]string{"flow", "schema", "--help"}, 0, `^Usage: tandem flow schema[^{]*$`, ``},
+		{[]string{"flow", "schema", "extra"}, 2, `^$`, `no arguments`},
+		{[]string{"version", "--help"}, 0, `^Usage: tandem version`, ``},
+		{[]string{"version", "extra"}, 2, `^$`, `no arguments`},
+		{[]string{"flow", "push", "--help"}, 0, `Usage: tandem flow push FILE(?s:.*)TANDEM_URL(?s:.*)TANDEM_TOKEN`, ``},
+		{[]string{"flow", "publish", "--help"}, 0, `Usage: tandem flow publish ID(?s:.*)TANDEM_URL`, ``},
+		{[]string{"flow", "list", "--help"}, 0, `Usage: tandem flow list(?s:.*)TANDEM_URL`, ``},
+		{[]string{"flow", "pull", "--help"}, 0, `Usage: tandem flow pull ID(?s:.*)TANDEM_URL`, ``},
+		{[]string{"token", "list", "--help"}, 0, `Usage: tandem token list(?s:.*)-data`, ``},
+		{[]string{"token", "revoke", "--help"}, 0, `Usage: tandem token revoke(?s:.*)-data`, ``},
+		// A bad flag is one sentence on stderr; stdout stays empty (no usage dumped).
+		{[]string{"migrate", "--bogus"}, 2, `^$`, `^tandem: migrate: flag provided but not defined: -bogus\n$`},
+		{[]string{"token", "create", "--bogus"}, 2, `^$`, `bogus`},
+		{[]string{"flow", "validate", "--bogus", "x.yaml"}, 2, `^$`, `bogus`},
+		{[]string{"bench", "w1", "--duration", "soon"}, 2, `^$`, `duration`},
 	}
 	c := cli{env: map[string]string{}}
 	for _, tt := range tests {
