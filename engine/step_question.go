@@ -121,5 +121,11 @@ func (c *cursor) answerEnv() AnswerEnv {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return AnswerEnv{Now: c.now, Location: loc, Region: c.env.Region, Language: c.language()}
+	region := c.env.Region
+	if region == "" {
+		// A number written without its country code is in the customer's own country, as
+		// their phone (a WhatsApp sender's) says; tandem test does the same.
+		region = PhoneRegion(c.contact.Phone)
+	}
+	return AnswerEnv{Now: c.now, Location: loc, Region: region, Language: c.language()}
 }

@@ -197,6 +197,31 @@ steps:
 	}
 }
 
+// A phone answer without a country code is read in the country of the customer's own phone (a
+// WhatsApp sender's), in the server as in tandem test; without a phone it is invalid.
+func TestPhoneAnswerRegion(t *testing.T) {
+	t.Parallel()
+	flows := mustFlows(t, `
+format: 1
+id: phone
+trigger: {on: message, match: any}
+steps:
+  - {id: ask, type: question, text: "Your number?", answer: phone, retries: 1, invalid_text: "A phone number, please."}
+  - {id: got, type: message, text: "Saved {{step.ask}}"}
+`)
+	for _, tc := range []struct{ phone, want string }{
+		{"+5511988887777", "Saved +5511999990000"},
+		{"", "A phone number, please."},
+	} {
+		c := newConv(&Env{Flows: flows, NewID: counterIDs()})
+		c.contact.Phone = tc.phone
+		c.say("hi")
+		if got := sent(c.say("(11) 99999-0000")); !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("contact phone %q: sent %q, want %q", tc.phone, got, tc.want)
+		}
+	}
+}
+
 // TestMessageSplit checks that a text longer than the channel allows is split at sentence ends.
 func TestMessageSplit(t *testing.T) {
 	t.Parallel()
