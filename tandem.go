@@ -5,6 +5,7 @@ package tandem
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -155,6 +156,24 @@ type Contact struct {
 	StoppedAt time.Time `json:"stopped_at,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// First returns the contact's first name: FirstName when set, else the first word of Name.
+func (c *Contact) First() string {
+	if c.FirstName != "" {
+		return c.FirstName
+	}
+	f, _, _ := strings.Cut(strings.TrimSpace(c.Name), " ")
+	return f
+}
+
+// Last returns the contact's last name: LastName when set, else Name after its first word.
+func (c *Contact) Last() string {
+	if c.LastName != "" {
+		return c.LastName
+	}
+	_, l, _ := strings.Cut(strings.TrimSpace(c.Name), " ")
+	return strings.TrimSpace(l)
 }
 
 // Conversation statuses as the API reports them.

@@ -219,8 +219,8 @@ type contactJSON struct {
 }
 
 func toContactJSON(c *tandem.Contact) contactJSON {
-	out := contactJSON{ID: c.ID, ChannelID: c.ChannelID, ExternalID: c.ExternalID, Name: c.Name, FirstName: c.FirstName,
-		LastName: c.LastName, Phone: c.Phone, Email: c.Email, Language: c.Language, Attributes: c.Attributes, Tags: c.Tags,
+	out := contactJSON{ID: c.ID, ChannelID: c.ChannelID, ExternalID: c.ExternalID, Name: c.Name, FirstName: c.First(),
+		LastName: c.Last(), Phone: c.Phone, Email: c.Email, Language: c.Language, Attributes: c.Attributes, Tags: c.Tags,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if out.Attributes == nil {
 		out.Attributes = map[string]any{}

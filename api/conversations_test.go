@@ -226,6 +226,10 @@ func TestContacts(t *testing.T) {
 		if got.ID != c.ContactID || got.ExternalID != "u-1" || got.Name != "Ana Souza" || got.ChannelID != "api" || got.Attributes == nil || got.Tags == nil {
 			t.Errorf("contact %+v, want u-1 Ana Souza on api with attributes and tags", got)
 		}
+		// first_name is the first word of the name unless set, last_name the rest (flows.md).
+		if got.FirstName != "Ana" || got.LastName != "Souza" {
+			t.Errorf("first_name %q, last_name %q; want Ana, Souza from the name", got.FirstName, got.LastName)
+		}
 
 		tests := []struct {
 			name   string
@@ -243,7 +247,10 @@ func TestContacts(t *testing.T) {
 				return !has && c.Attributes["seats"] == 3.0
 			}},
 			{"name and tags", `{"name": "Ana Lima", "tags": ["vip"]}`, 200, func(c contactJSON) bool {
-				return c.Name == "Ana Lima" && slices.Equal(c.Tags, []string{"vip"})
+				return c.Name == "Ana Lima" && c.FirstName == "Ana" && c.LastName == "Lima" && slices.Equal(c.Tags, []string{"vip"})
+			}},
+			{"first name set", `{"first_name": "Aninha"}`, 200, func(c contactJSON) bool {
+				return c.Name == "Ana Lima" && c.FirstName == "Aninha" && c.LastName == "Lima"
 			}},
 			{"bad email", `{"email": "not-an-email", "name": "X"}`, 400, nil},
 			{"bad phone", `{"phone": "12", "name": "X"}`, 400, nil},

@@ -176,9 +176,9 @@ func contactValue(ct *tandem.Contact, rest expr.Path) any {
 	case "name":
 		return ct.Name
 	case "first_name":
-		return firstName(ct)
+		return ct.First()
 	case "last_name":
-		return lastName(ct)
+		return ct.Last()
 	case "phone":
 		return ct.Phone
 	case "email":
@@ -195,22 +195,6 @@ func contactValue(ct *tandem.Contact, rest expr.Path) any {
 		return nil
 	}
 	return v
-}
-
-func firstName(ct *tandem.Contact) string {
-	if ct.FirstName != "" {
-		return ct.FirstName
-	}
-	f, _, _ := strings.Cut(strings.TrimSpace(ct.Name), " ")
-	return f
-}
-
-func lastName(ct *tandem.Contact) string {
-	if ct.LastName != "" {
-		return ct.LastName
-	}
-	_, l, _ := strings.Cut(strings.TrimSpace(ct.Name), " ")
-	return strings.TrimSpace(l)
 }
 
 func conversationValue(cv *tandem.Conversation, rest expr.Path) any {
