@@ -59,14 +59,14 @@ func (acceptingDesk) Start(_ context.Context, s tandem.DeskStart) (string, error
 	return s.Session, nil
 }
 func (acceptingDesk) Send(context.Context, string, *tandem.Message) error { return nil }
-func (acceptingDesk) Close(context.Context, string, string) error        { return nil }
+func (acceptingDesk) Close(context.Context, string, string) error         { return nil }
 
 // analyticsAnswer is GET /flows/{id}/analytics's answer.
 type analyticsAnswer struct {
-	FlowID string         `json:"flow_id"`
-	Version *int          `json:"version"`
-	Runs   map[string]int `json:"runs"`
-	Steps  []struct {
+	FlowID  string         `json:"flow_id"`
+	Version *int           `json:"version"`
+	Runs    map[string]int `json:"runs"`
+	Steps   []struct {
 		ID      string `json:"id"`
 		Reached int    `json:"reached"`
 		Dropped int    `json:"dropped"`

@@ -36,7 +36,7 @@ func TestFlowAnalytics(t *testing.T) {
 			{run: tandem.Run{ID: "r2", FlowID: "shop", FlowVersion: 1, Status: tandem.RunExpired, Step: "ask", At: "ask", StartedAt: min(2), EndedAt: end(30), Path: []string{"hello", "ask"}}},
 			// v2: handed over (an agent replied after 40 s), then completed; a local AI call.
 			{run: tandem.Run{ID: "r3", FlowID: "shop", FlowVersion: 2, Status: tandem.RunCompleted, StartedAt: min(3), EndedAt: end(10), Path: []string{"hello", "human", "bye"}},
-				calls: []tandem.AICall{{Provider: "local", StartedAt: min(3), DurationMS: 5}},
+				calls:    []tandem.AICall{{Provider: "local", StartedAt: min(3), DurationMS: 5}},
 				handoffs: []tandem.HandoffRecord{{ID: "h3", Desk: "inbox", Status: tandem.HandoffClosed, QueuedAt: min(3), FirstReplyAt: min(3).Add(40 * time.Second), EndedAt: min(9), ClosedBy: "agent"}}},
 			// v2: failed at the AI step inside a called flow (step names the called flow's step).
 			{run: tandem.Run{ID: "r4", FlowID: "shop", FlowVersion: 2, Status: tandem.RunFailed, Step: "inner", At: "ai", StartedAt: min(4), EndedAt: end(4), Path: []string{"hello", "ai"}},
