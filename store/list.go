@@ -89,7 +89,8 @@ type ContactPatch struct {
 	Tags       *[]string      `json:"tags"`
 }
 
-// ContactUpdate applies a patch to a contact in one transaction and returns the result.
+// ContactUpdate applies a patch to a contact in one transaction and returns the result; a
+// patch that changes nothing writes nothing.
 func (db *DB) ContactUpdate(ctx context.Context, id string, p ContactPatch, now time.Time) (*tandem.Contact, error) {
 	var out *tandem.Contact
 	err := db.write(ctx, func(q q) error {
@@ -107,6 +108,7 @@ func (db *DB) ContactUpdate(ctx context.Context, id string, p ContactPatch, now 
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
 			return fmt.Errorf("contact %s: %w", id, err)
 		}
+		before, _ := json.Marshal(c)
 		set := func(dst *string, v *string) {
 			if v != nil {
 				*dst = strings.TrimSpace(*v)
@@ -131,8 +133,11 @@ func (db *DB) ContactUpdate(ctx context.Context, id string, p ContactPatch, now 
 		if p.Tags != nil {
 			c.Tags = *p.Tags
 		}
-		c.UpdatedAt = now
 		out = &c
+		if after, _ := json.Marshal(c); string(after) == string(before) {
+			return nil // unchanged: the version stays, so running turns need not read it again
+		}
+		c.UpdatedAt = now
 		return q.saveContact(&c)
 	})
 	return out, err

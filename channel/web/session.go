@@ -169,12 +169,17 @@ func (c *Channel) sessionPost(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if u != nil {
+		contact := s.ContactID
 		if err := c.applyUser(ctx, be, s, u, now); err != nil {
 			return err
 		}
+		if s.ContactID != contact {
+			// The visitor logged in: their open streams follow the user's conversations now.
+			c.streams.rebind(s.ID, s.ContactID)
+		}
 	}
 	if body.Locale != "" {
-		if err := be.ContactAttributes(ctx, s.ContactID, map[string]any{"locale": s.Locale}, now); err != nil {
+		if err := be.ContactLocale(ctx, s.ContactID, s.Locale, now); err != nil {
 			return err
 		}
 	}
@@ -220,6 +225,22 @@ func mergeVars(dst, src map[string]any) map[string]any {
 		return nil
 	}
 	return out
+}
+
+// sessionDelete is DELETE /widget/v1/{channel_id}/sessions: Tandem.reset(), the visitor
+// logged out. The session's token stops working at once and its open streams end; its
+// conversations stay (the contact's).
+func (c *Channel) sessionDelete(w http.ResponseWriter, r *http.Request) error {
+	be, s, err := c.session(r)
+	if err != nil {
+		return err
+	}
+	if err := be.SessionDelete(r.Context(), s.ID); err != nil {
+		return err
+	}
+	c.streams.endSession(s.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // applyUser identifies the visitor: a valid hash binds the session to the site's user; any
@@ -277,6 +298,10 @@ func checkUser(u *userBody) error {
 const (
 	maxKeys  = 50
 	maxValue = 1024
+	// maxValuesBody is a body that holds maxKeys values of maxValue characters, each escaped
+	// as JSON may (6 bytes a character), and the rest of the request: requests within the
+	// limits are never refused for their size.
+	maxValuesBody = maxKeys*(64+6*maxValue+8) + 64<<10
 )
 
 var keyRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)

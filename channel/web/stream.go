@@ -283,6 +283,16 @@ func (s *streams) rebind(sessionID, contactID string) {
 	}
 }
 
+// endSession ends a session's streams (the session was deleted).
+func (s *streams) endSession(sessionID string) {
+	s.mu.Lock()
+	list := append([]*stream(nil), s.count[sessionID]...)
+	s.mu.Unlock()
+	for _, st := range list {
+		s.end(st)
+	}
+}
+
 // typing queues an agent's typing event for the streams of a conversation.
 func (s *streams) typing(conversationID, name string) {
 	b, _ := json.Marshal(map[string]any{"conversation_id": conversationID, "typing": true, "name": name, "author": tandem.AuthorAgent})

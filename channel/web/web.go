@@ -57,6 +57,8 @@ type Backend interface {
 	// Identify binds a session to the contact with a verified external id (created when
 	// absent) and its verified fields, and moves the anonymous contact's conversations to it.
 	Identify(ctx context.Context, sessionID, channelID string, c tandem.Contact, now time.Time) (contactID string, err error)
+	// ContactLocale sets a contact's language and its locale attribute (contact.locale).
+	ContactLocale(ctx context.Context, contactID, locale string, now time.Time) error
 	// ContactAttributes merges attributes into a contact's (nil deletes one).
 	ContactAttributes(ctx context.Context, contactID string, attrs map[string]any, now time.Time) error
 	// ConversationAttributes merges attributes into a conversation's.
@@ -219,7 +221,8 @@ var routes = []channel.Route{
 	{Method: "GET", Pattern: "/widget/v1/frame.js", Auth: channel.AuthPublic, Handle: serveAsset("frame.js")},
 	{Method: "GET", Pattern: "/widget/v1/frame.css", Auth: channel.AuthPublic, Handle: serveAsset("frame.css")},
 	{Method: "GET", Pattern: "/widget/v1/frame", ChannelQuery: "channel", Auth: channel.AuthPublic, Handle: handle((*Channel).frame)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/sessions", Auth: channel.AuthPublic, MaxBody: 64 << 10, Handle: handle((*Channel).sessionPost)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/sessions", Auth: channel.AuthPublic, MaxBody: maxValuesBody, Handle: handle((*Channel).sessionPost)},
+	{Method: "DELETE", Pattern: "/widget/v1/{channel_id}/sessions", Auth: channel.AuthSession, Handle: handle((*Channel).sessionDelete)},
 	{Method: "POST", Pattern: "/widget/v1/{channel_id}/conversations", Auth: channel.AuthSession, MaxBody: 64 << 10, Handle: handle((*Channel).conversationPost)},
 	{Method: "POST", Pattern: "/widget/v1/{channel_id}/messages", Auth: channel.AuthSession, MaxBody: 64 << 10, Handle: handle((*Channel).messagePost)},
 	{Method: "GET", Pattern: "/widget/v1/{channel_id}/messages", Auth: channel.AuthSession, Handle: handle((*Channel).messagesGet)},
@@ -227,7 +230,7 @@ var routes = []channel.Route{
 	{Method: "POST", Pattern: "/widget/v1/{channel_id}/typing", Auth: channel.AuthSession, MaxBody: 4 << 10, Handle: handle((*Channel).typingPost)},
 	{Method: "POST", Pattern: "/widget/v1/{channel_id}/uploads", Auth: channel.AuthSession, MaxBody: channel.OwnBodyLimit, Handle: handle((*Channel).uploadPost)},
 	{Method: "GET", Pattern: "/widget/v1/{channel_id}/media/{id}", Auth: channel.AuthSession, Handle: handle((*Channel).mediaGet)},
-	{Method: "POST", Pattern: "/widget/v1/{channel_id}/attributes", Auth: channel.AuthSession, MaxBody: 128 << 10, Handle: handle((*Channel).attributesPost)},
+	{Method: "POST", Pattern: "/widget/v1/{channel_id}/attributes", Auth: channel.AuthSession, MaxBody: 2 * maxValuesBody, Handle: handle((*Channel).attributesPost)},
 }
 
 // handle adapts a method of the web channel to a route handler.

@@ -46,6 +46,11 @@ func (b *widgetBackend) ContactAttributes(ctx context.Context, contactID string,
 	return err
 }
 
+func (b *widgetBackend) ContactLocale(ctx context.Context, contactID, locale string, now time.Time) error {
+	_, err := b.db.ContactUpdate(ctx, contactID, store.ContactPatch{Language: &locale, Attributes: map[string]any{"locale": locale}}, now)
+	return err
+}
+
 func (b *widgetBackend) ConversationAttributes(ctx context.Context, id string, attrs map[string]any, now time.Time) error {
 	return b.db.ConversationAttributesSet(ctx, id, attrs, now)
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemchat/tandem/channel/web"
+)
+
+// TestWidgetLoginKeepsTheStream: a visitor who logs in (Tandem.setUser with a valid hash)
+// while the chat is open goes on receiving their conversation's messages on the stream they
+// have open: it follows the user's conversations from then on.
+func TestWidgetLoginKeepsTheStream(t *testing.T) {
+	t.Parallel()
+	_, _, base := widgetServer(t, nil)
+	w := newVisitor(t, base, shopSite, nil)
+	s := w.stream("")
+	w.do("POST", "conversations", nil)
+	s.next(t, "message", text("Hi! Welcome to Lumen & Co. How can we help?"))
+	user := map[string]any{"externalId": "u-9", "hash": web.IdentityHash(widgetSecret, "u-9")}
+	if a := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": shopSite, "user": user}); a.body["verified"] != true {
+		t.Fatalf("login: %d %v", a.status, a.body)
+	}
+	w.do("POST", "messages", map[string]any{"client_id": "c-1", "reply": map[string]any{"button_id": "human"}})
+	s.next(t, "message", text("Sure. In a few words, what is it about?"))
+}
+
+// TestWidgetLocale: Tandem.setLocale sets the contact's language (the bot's own texts) and
+// contact.locale.
+func TestWidgetLocale(t *testing.T) {
+	t.Parallel()
+	c, data, base := widgetServer(t, nil)
+	w := &widgetClient{t: t, base: base + "/widget/v1/web/"}
+	a := w.do("POST", "sessions", map[string]any{"origin": shopSite, "locale": "pt"})
+	w.token = a.body["token"].(string)
+	admin := apiClient{t: t, base: base, token: c.token(t, data)}
+	var contact struct {
+		Language   string         `json:"language"`
+		Attributes map[string]any `json:"attributes"`
+	}
+	admin.call("GET", "/api/v1/contacts/"+a.body["contact_id"].(string), nil, &contact)
+	if contact.Language != "pt" || contact.Attributes["locale"] != "pt" {
+		t.Errorf("a session in pt: contact %+v", contact)
+	}
+	if a := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": shopSite, "locale": "es"}); a.status != 200 {
+		t.Fatalf("setLocale: %d %v", a.status, a.body)
+	}
+	admin.call("GET", "/api/v1/contacts/"+a.body["contact_id"].(string), nil, &contact)
+	if contact.Language != "es" || contact.Attributes["locale"] != "es" {
+		t.Errorf("after setLocale(es): contact %+v", contact)
+	}
+}
+
+// values returns n keys k0… with values of size characters of r.
+func values(n, size int, r string) map[string]any {
+	m := map[string]any{}
+	for i := range n {
+		m[fmt.Sprintf("k%d", i)] = strings.Repeat(r, size)
+	}
+	return m
+}
+
+// TestWidgetValueLimits: attributes and variables take at most 50 keys ^[a-z][a-z0-9_]{0,63}$
+// with values of at most 1024 characters (413 for too many or too long, 400 for a bad key or
+// value); anything within the limits is taken, whatever its characters.
+func TestWidgetValueLimits(t *testing.T) {
+	t.Parallel()
+	_, _, base := widgetServer(t, nil)
+	w := newVisitor(t, base, shopSite, nil)
+	w.do("POST", "conversations", nil)
+	for _, tc := range []struct {
+		name   string
+		values map[string]any
+		status int
+	}{
+		{"50 keys of 1024 emoji", values(50, 1024, "😀"), 204},
+		{"50 keys of 1024 control characters", values(50, 1024, "\x01"), 204},
+		{"51 keys", values(51, 1, "x"), 413},
+		{"1025 characters", values(1, 1025, "é"), 413},
+		{"a bad key", map[string]any{"Plan": "pro"}, 400},
+		{"an object", map[string]any{"plan": map[string]any{"a": 1}}, 400},
+	} {
+		for _, target := range []string{"contact", "conversation"} {
+			a := w.do("POST", "attributes", map[string]any{target: tc.values})
+			if a.status != tc.status {
+				t.Errorf("%s attributes, %s: %d %v, want %d", target, tc.name, a.status, a.body, tc.status)
+			}
+		}
+		want := tc.status
+		if want == 204 {
+			want = 200
+		}
+		if a := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": shopSite, "variables": tc.values}); a.status != want {
+			t.Errorf("variables, %s: %d %v, want %d", tc.name, a.status, a.body, want)
+		}
+	}
+}
+
+// TestWidgetReset: Tandem.reset() forgets the session on the server: its token stops working
+// and its open stream ends.
+func TestWidgetReset(t *testing.T) {
+	t.Parallel()
+	_, _, base := widgetServer(t, nil)
+	w := newVisitor(t, base, shopSite, nil)
+	s := w.stream("")
+	if a := w.do("DELETE", "sessions", nil); a.status != 204 {
+		t.Fatalf("reset: %d %v", a.status, a.body)
+	}
+	if a := w.do("GET", "messages", nil); a.status != 401 {
+		t.Errorf("the forgotten token: %d", a.status)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case _, open := <-s.events:
+			if !open {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the forgotten session's stream is still open after 20 s")
+		}
+	}
+}
