@@ -581,7 +581,9 @@ func (c *Channel) events(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("after"); v != "" {
 		cur = v
 	}
-	st := &stream{sessionID: s.ID, contactID: s.ContactID, fresh: true, cursor: cur, ended: make(chan struct{})}
+	// busy until the response's head is written: no delivery writes before it. The stream is
+	// registered first, so that a session forgotten once the client has the head ends it.
+	st := &stream{sessionID: s.ID, contactID: s.ContactID, fresh: true, busy: true, cursor: cur, ended: make(chan struct{})}
 	head := "Content-Type: text/event-stream\r\nCache-Control: no-store\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n"
 	rc := http.NewResponseController(w)
 	conn, brw, err := rc.Hijack()
@@ -594,29 +596,34 @@ func (c *Channel) events(w http.ResponseWriter, r *http.Request) error {
 			conn.Close() // a pipelined request: not an event stream client
 			return nil
 		}
-		if err := st.out.write([]byte("HTTP/1.1 200 OK\r\n" + head + "Connection: close\r\n\r\nretry: 3000\n\n")); err != nil {
+		if !c.streams.add(st) {
 			conn.Close()
 			return nil
 		}
+		if err := st.out.write([]byte("HTTP/1.1 200 OK\r\n" + head + "Connection: close\r\n\r\nretry: 3000\n\n")); err != nil {
+			c.streams.end(st)
+			return nil
+		}
 	} else if errors.Is(err, http.ErrNotSupported) {
+		ws := &writerSink{w: w, rc: rc}
+		st.out = ws
+		if !c.streams.add(st) {
+			return nil
+		}
 		for _, line := range strings.Split(strings.TrimSpace(head), "\r\n") {
 			k, v, _ := strings.Cut(line, ": ")
 			w.Header().Set(k, v)
 		}
 		w.WriteHeader(http.StatusOK)
-		ws := &writerSink{w: w, rc: rc}
-		st.out = ws
 		if ws.write([]byte("retry: 3000\n\n")) != nil {
+			c.streams.end(st)
 			return nil
 		}
 	} else {
 		return err
 	}
-	if !c.streams.add(st) {
-		st.out.close()
-		return nil
-	}
 	c.streams.mu.Lock()
+	st.busy = false
 	c.streams.scheduleLocked(st)
 	c.streams.mu.Unlock()
 	if _, ok := st.out.(connSink); ok {

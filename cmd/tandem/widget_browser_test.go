@@ -21,19 +21,25 @@ import (
 // hostPage serves a shop's page with the widget's snippet from tandem at base.
 func hostPage(t *testing.T, title, base, settings string) *httptest.Server {
 	t.Helper()
-	page := `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>` + title + `</title>
-<style>body{margin:0;font:16px system-ui,sans-serif;background:#faf7f2;color:#222} header{padding:20px 32px;background:#0f766e;color:#fff;font-size:22px;font-weight:700}
-main{padding:32px} .p{display:inline-block;width:200px;height:150px;margin:0 16px 16px 0;border-radius:12px;background:#e7efe9}</style></head>
-<body><header>` + title + `</header><main><h1>Lamps that last</h1><p>Hand-made lamps, shipped in two days.</p>
-<div class="p"></div><div class="p"></div><div class="p"></div></main>
-<script>window.tandemSettings = ` + settings + `;</script>
-<script src="` + base + `/widget/v1/loader.js" async></script></body></html>`
+	page := hostHTML(title, base, settings, "")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(page))
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// hostHTML is a shop's page with the widget's snippet from tandem at base, and a script of
+// the page's own before it.
+func hostHTML(title, base, settings, script string) string {
+	return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>` + title + `</title>
+<style>body{margin:0;font:16px system-ui,sans-serif;background:#faf7f2;color:#222} header{padding:20px 32px;background:#0f766e;color:#fff;font-size:22px;font-weight:700}
+main{padding:32px} .p{display:inline-block;width:200px;height:150px;margin:0 16px 16px 0;border-radius:12px;background:#e7efe9}</style></head>
+<body><header>` + title + `</header><main><h1>Lamps that last</h1><p>Hand-made lamps, shipped in two days.</p>
+<div class="p"></div><div class="p"></div><div class="p"></div></main>
+<script>window.tandemSettings = ` + settings + `;` + script + `</script>
+<script src="` + base + `/widget/v1/loader.js" async></script></body></html>`
 }
 
 // frame is the widget's chat frame in a page: an iframe of tandem's origin, same-site with the

@@ -60,6 +60,30 @@ const lastCursor: Record<string, string> = {}; // per conversation: the cursor o
 const rendered = new Set<string>(); // message ids on screen
 const outgoing = new Map<string, Outgoing>(); // by client_id
 let stream: Stream | null = null;
+// What the page said of the visitor and its variables: a session opened again (the first
+// expired or was forgotten) gets them too. reset() forgets the user, not the variables.
+let pageUser: Record<string, unknown> | undefined;
+let pageVars: Record<string, unknown> = {};
+
+// Marks, kept in localStorage across the site's pages: per conversation, the last message
+// shown (older ones are history: no `message` event) and the last one shown while the chat
+// was open (newer messages from the bot or agents are unread).
+type Marks = { seen: Record<string, number>; read: Record<string, number> };
+const marksKey = "tandem:" + channel + ":marks";
+let marks: Marks = { seen: {}, read: {} };
+try {
+  const m = JSON.parse(localStorage.getItem(marksKey) || "null");
+  if (m && m.seen && m.read) marks = m;
+} catch {}
+function saveMarks() {
+  for (const k of ["seen", "read"] as const) {
+    const ids = Object.keys(marks[k]);
+    for (const id of ids.slice(0, Math.max(0, ids.length - 50))) delete marks[k][id]; // the last 50 conversations
+  }
+  try {
+    localStorage.setItem(marksKey, JSON.stringify(marks));
+  } catch {}
+}
 
 // ---- the page ----
 
@@ -107,15 +131,17 @@ function paintTexts() {
 }
 
 let connected = false;
+let stopped = false; // the server ended the stream for good (204)
 function paintStatus() {
   const a = status.agent;
   let s = t.online;
-  if (!connected) s = t.connecting;
+  if (stopped) s = ""; // the notice says it
+  else if (!connected) s = t.connecting;
   else if (status.status === "queued") s = t.queued;
   else if (status.status === "assigned" && a) s = fill(t.assigned, { name: a.name });
   else if (status.status === "closed") s = t.closed;
   statusEl.textContent = s;
-  main.classList.toggle("connecting", !connected);
+  main.classList.toggle("connecting", !connected && !stopped);
   paintAvatar(avatarEl, status.status === "assigned" && a ? a : null);
 }
 
@@ -178,14 +204,26 @@ function apiError(code: string, message: string) {
 const calls = {
   async setUser(user: Record<string, unknown>) {
     const r = await session({ user });
+    pageUser = user;
     return { verified: r.verified };
   },
   async reset() {
-    localStorage.removeItem(tokenKey);
+    // The server forgets the session (its token stops working); a new anonymous one starts,
+    // with the page's variables, and greets the visitor if the chat is open.
+    const old = token;
     token = "";
+    pageUser = undefined;
+    marks = { seen: {}, read: {} };
+    try {
+      localStorage.removeItem(tokenKey);
+      localStorage.removeItem(marksKey);
+    } catch {}
+    if (old) fetch(base + "sessions", { method: "DELETE", headers: { Authorization: "Bearer " + old } }).catch(() => {});
     clearLog();
-    await session({});
+    setUnread(0);
+    await session(identity());
     connect();
+    if (shown) openConversation();
   },
   async setContactAttributes(a: Record<string, unknown>) {
     await call("POST", "attributes", { contact: a });
@@ -206,13 +244,61 @@ const calls = {
 function onShown(v: boolean) {
   shown = v;
   if (v) {
-    unread = 0;
-    emit("unread", { count: 0 });
+    for (const conv in lastSeq) marks.read[conv] = Math.max(marks.read[conv] || 0, lastSeq[conv]);
+    saveMarks();
+    setUnread(0);
     input.focus();
     // What came while the chat was hidden was laid out without a height: show the newest.
     requestAnimationFrame(() => (log.scrollTop = log.scrollHeight));
-    if (!conversationId && token && !blocked) call("POST", "conversations", {}).catch(() => {});
+    openConversation();
   }
+}
+
+// openConversation starts a conversation (and its greeting) unless one is open.
+function openConversation() {
+  if (!conversationId && token && !blocked) call("POST", "conversations", {}).catch(() => {});
+}
+
+function setUnread(n: number) {
+  if (n === unread) return;
+  unread = n;
+  emit("unread", { count: n });
+}
+
+// identity is what a new session is opened with: the page's user and variables.
+function identity(): Record<string, unknown> {
+  const x: Record<string, unknown> = {};
+  if (pageUser) x.user = pageUser;
+  if (Object.keys(pageVars).length) x.variables = pageVars;
+  return x;
+}
+
+// renew replaces a session the server no longer knows (it expired, or was forgotten) with a
+// new one, once however many calls met the 401: another tab's new session if it stored one,
+// else a new session with the page's user and variables. The stream starts again on it.
+let renewing: Promise<void> | null = null;
+function renew(stale: string): Promise<void> {
+  if (token !== stale) return Promise.resolve(); // renewed meanwhile
+  if (!renewing) {
+    renewing = (async () => {
+      try {
+        try {
+          token = localStorage.getItem(tokenKey) || stale;
+        } catch {}
+        try {
+          await session(identity());
+        } catch (e: any) {
+          if (e.code !== "identity_invalid") throw e;
+          pageUser = undefined; // no longer valid: anonymous
+          await session(identity());
+        }
+        if (token !== stale) connect();
+      } finally {
+        renewing = null;
+      }
+    })();
+  }
+  return renewing;
 }
 
 // ---- HTTP ----
@@ -225,20 +311,20 @@ async function call(method: string, path: string, body?: unknown): Promise<any> 
   return a.body;
 }
 
-async function request(method: string, path: string, body?: unknown, form?: FormData): Promise<Answer> {
+async function request(method: string, path: string, body?: unknown, form?: FormData, again = false): Promise<Answer> {
+  const used = token;
   const headers: Record<string, string> = {};
-  if (token) headers.Authorization = "Bearer " + token;
+  if (used) headers.Authorization = "Bearer " + used;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const r = await fetch(base + path, { method, headers, body: form || (body === undefined ? undefined : JSON.stringify(body)) });
   let b: any = null;
   try {
     b = await r.json();
   } catch {}
-  if (r.status === 401 && path !== "sessions" && b?.error?.code !== "identity_invalid") {
+  if (r.status === 401 && path !== "sessions" && !again) {
     // The session expired or was forgotten: a new one, then the call again.
-    token = "";
-    await session({});
-    return request(method, path, body, form);
+    await renew(used);
+    return request(method, path, body, form, true);
   }
   return { status: r.status, body: b, retryAfter: Number(r.headers.get("Retry-After")) || 0 };
 }
@@ -309,14 +395,15 @@ function onMessage(m: Msg, cursor: string) {
   } else log.append(bubble(m));
   settleButtons();
   log.scrollTop = log.scrollHeight;
+  const fresh = m.seq > (marks.seen[conv] || 0);
+  if (fresh) marks.seen[conv] = m.seq;
   if (m.direction === "out") {
-    showTyping("");
-    if (!shown) {
-      unread++;
-      emit("unread", { count: unread });
-    }
+    if (fresh) showTyping("");
+    if (shown) marks.read[conv] = m.seq;
+    else if (m.seq > (marks.read[conv] || 0)) setUnread(unread + 1);
   }
-  emit("message", m);
+  saveMarks();
+  if (fresh) emit("message", m);
 }
 
 let gapFilling = false;
@@ -586,10 +673,12 @@ function connect() {
       connected = up;
       paintStatus();
     },
-    unauthorized: async () => {
-      token = "";
-      await session({});
+    stopped: () => {
+      stopped = true;
+      paintStatus();
+      block(t.unavailable);
     },
+    unauthorized: renew,
   });
   stream.start();
 }
@@ -624,8 +713,8 @@ async function start() {
   paintTexts();
   sessionExtra = { page_url: init.page_url || (standalone ? d.referrer : ""), referrer: init.referrer || "" };
   const first: Record<string, unknown> = {};
-  if (Object.keys(user).length) first.user = user;
-  if (Object.keys(vars).length) first.variables = vars;
+  if (Object.keys(user).length) first.user = pageUser = user;
+  if (Object.keys(vars).length) first.variables = pageVars = vars;
   for (let n = 0; ; n++) {
     try {
       await session(first);
@@ -634,6 +723,7 @@ async function start() {
       if (e.code === "origin_not_allowed") return;
       if (e.code === "identity_invalid") {
         delete first.user; // stays anonymous
+        pageUser = undefined;
         continue;
       }
       await sleep(backoff(n));

@@ -7,7 +7,10 @@ type Handlers = {
   conversation: (c: any) => void;
   typing: (x: any) => void;
   state: (connected: boolean) => void;
-  unauthorized: () => Promise<void>;
+  // stopped: the server answered 204, "stop reconnecting" (SSE semantics).
+  stopped: () => void;
+  // unauthorized: the server no longer knows the token the stream used; a new session.
+  unauthorized: (token: string) => Promise<void>;
 };
 
 const FIRST_BYTE_MS = 10000; // the server writes "retry:" at once; nothing by then: buffered
@@ -19,6 +22,7 @@ export class Stream {
   private failures = 0;
   private poll = false;
   private ctl: AbortController | null = null;
+  private used = ""; // the token of the last request
 
   constructor(
     private base: string,
@@ -54,12 +58,12 @@ export class Stream {
       }
       if (this.stopped) return;
       if (status === 204) {
-        this.on.state(false);
+        this.on.stopped();
         return; // the server asks us to stop (SSE semantics)
       }
       if (status === 401) {
         try {
-          await this.on.unauthorized();
+          await this.on.unauthorized(this.used);
           this.cursor = "";
           continue;
         } catch {}
@@ -76,7 +80,8 @@ export class Stream {
   }
 
   private headers(): Record<string, string> {
-    const h: Record<string, string> = { Authorization: "Bearer " + this.token() };
+    this.used = this.token();
+    const h: Record<string, string> = { Authorization: "Bearer " + this.used };
     if (this.cursor) h["Last-Event-ID"] = this.cursor;
     return h;
   }
