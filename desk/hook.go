@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/tandemchat/tandem"
 )
 
 // MaxHookBody caps the body of a desk's webhook.
@@ -42,4 +44,28 @@ func Equal(presented, configured string) bool {
 	}
 	a, b := sha256.Sum256([]byte(presented)), sha256.Sum256([]byte(configured))
 	return hmac.Equal(a[:], b[:])
+}
+
+// Refuse answers a webhook with {"error": msg}: how Intercom, LiveChat and Chatwoot webhooks
+// that Tandem does not take are answered.
+func Refuse(w http.ResponseWriter, status int, msg string) error {
+	return WriteJSON(w, status, struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// HookBody starts serving a webhook of a desk kind that answers {"error"}: 404 when d is nil
+// (no desk of the kind has the path's id), 413 past MaxHookBody; otherwise the body. ok is
+// false when the answer is written.
+func HookBody(d tandem.Desk, w http.ResponseWriter, r *http.Request) (body []byte, ok bool, err error) {
+	if d == nil {
+		return nil, false, Refuse(w, http.StatusNotFound, "unknown desk")
+	}
+	body, err = ReadBody(r, MaxHookBody)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, false, Refuse(w, http.StatusRequestEntityTooLarge, "too large")
+	} else if err != nil {
+		return nil, false, err // the client went away mid-body
+	}
+	return body, true, nil
 }

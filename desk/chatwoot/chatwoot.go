@@ -98,29 +98,13 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 	dk := &Desk{ID: c.ID, BaseURL: base, Account: c.Int("account_id", 0), Inbox: c.Int("inbox_id", 0), Team: c.String("team"),
 		Every: c.Duration("poll_interval", DefaultPollInterval), token: c.String("api_token"),
 		webhookSecret: c.String("webhook_secret"), webhookToken: c.String("webhook_token"),
-		store: d.Store, sink: d.Sink, log: d.Logger, now: time.Now, public: d.PublicURL,
+		store: d.Store, sink: d.Sink, log: d.Log(), now: d.Now(), public: d.PublicURL,
 		health: desk.Tracker{MaxAge: HealthMaxAge, Hold: FailureHold}}
-	if d.Clock != nil {
-		dk.now = d.Clock.Now
-	}
-	if dk.log == nil {
-		dk.log = slog.New(slog.DiscardHandler)
-	}
 	if dk.webhookSecret == "" && dk.webhookToken == "" {
 		dk.log.Warn("desk: neither webhook_secret nor webhook_token is set, so Chatwoot's webhooks are refused; agents' replies arrive through the poll only",
 			"desk", c.ID, "poll_interval", dk.Every.String())
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	client := d.HTTP
-	if client == nil {
-		// A self-hosted Chatwoot is often on the operator's own network.
-		client = safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute})
-	}
-	dk.call = safehttp.Caller{Client: client, Service: fmt.Sprintf("chatwoot desk %q", c.ID), Timeout: timeout,
-		Now: dk.now, Sleep: d.Sleep, Redact: []string{dk.token, dk.webhookSecret, dk.webhookToken}}
+	dk.call = d.Caller(c, DefaultTimeout, dk.token, dk.webhookSecret, dk.webhookToken)
 	return dk, nil
 }
 
@@ -232,14 +216,6 @@ func (d *Desk) json(ctx context.Context, method, target string, body, out any) e
 		}
 	}
 	return nil
-}
-
-// permanent marks an error that retrying the desk call later will not fix.
-func permanent(err error) error {
-	if err == nil || safehttp.Temporary(err) {
-		return err
-	}
-	return tandem.Permanent(err)
 }
 
 // ---- contacts ----
@@ -485,15 +461,14 @@ func (d *Desk) Start(ctx context.Context, s tandem.DeskStart) (string, error) {
 	if err := d.configured(); err != nil {
 		return "", tandem.Permanent(err)
 	}
-	if s.Conversation == nil || s.Contact == nil || s.Session == "" {
-		return "", tandem.Permanent(fmt.Errorf("desk %q: a handoff needs a conversation, a contact and a session", d.ID))
-	}
-	if l, err := d.store.DeskLinkGet(ctx, d.ID, s.Session); err == nil && l.Ref != "" {
-		return s.Session, nil // started before (a re-run of the same start)
+	if started, err := desk.Begin(ctx, d.store, d.ID, s); err != nil {
+		return "", err
+	} else if started {
+		return s.Session, nil // a re-run of the same start
 	}
 	conv, err := d.openConversation(ctx, s)
 	if err != nil {
-		return "", permanent(err)
+		return "", desk.Permanent(err)
 	}
 	ref := strconv.Itoa(conv)
 	now := d.now()
@@ -605,12 +580,10 @@ func (d *Desk) postIncoming(ctx context.Context, conv int, text string) error {
 	return err
 }
 
-// link returns the handoff's link; a handoff never started here is a Permanent error.
+// link returns the handoff's link and its Chatwoot conversation.
 func (d *Desk) link(ctx context.Context, session string) (*tandem.DeskLink, int, error) {
-	l, err := d.store.DeskLinkGet(ctx, d.ID, session)
-	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-		return nil, 0, tandem.Permanent(fmt.Errorf("desk %q: handoff %s has no Chatwoot conversation (its start did not succeed)", d.ID, session))
-	} else if err != nil {
+	l, err := desk.Link(ctx, d.store, d.ID, session, "Chatwoot conversation")
+	if err != nil {
 		return nil, 0, err
 	}
 	conv, err := strconv.Atoi(l.Ref)
@@ -639,7 +612,7 @@ func (d *Desk) Send(ctx context.Context, session string, m *tandem.Message) erro
 	if safehttp.Status(err) == http.StatusNotFound {
 		d.gone(ctx, l)
 	}
-	return permanent(err)
+	return desk.Permanent(err)
 }
 
 // Close implements tandem.Desk: a private note with the reason, then the conversation resolved.
@@ -665,27 +638,15 @@ func (d *Desk) Close(ctx context.Context, session, reason string) error {
 		d.closeLink(ctx, l)
 		return nil
 	}
-	return permanent(err)
+	return desk.Permanent(err)
 }
 
 // closeLink marks a handoff's link closed: the poll leaves it alone.
 func (d *Desk) closeLink(ctx context.Context, l *tandem.DeskLink) {
-	if !l.Open {
-		return
-	}
-	l.Open, l.UpdatedAt = false, d.now()
-	if err := d.store.DeskLinkPut(ctx, *l); err != nil {
-		d.log.Warn("desk: a closed handoff could not be recorded", "desk", d.ID, "err", err)
-	}
+	desk.CloseLink(ctx, d.store, l, d.now(), d.log)
 }
 
 // gone closes a handoff whose Chatwoot conversation was deleted, as the agent's close.
 func (d *Desk) gone(ctx context.Context, l *tandem.DeskLink) {
-	if d.sink != nil {
-		if _, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Session: l.Session, Close: true, Events: desk.AgentClose("", d.now())}); err != nil {
-			d.log.Warn("desk: the close of a deleted Chatwoot conversation could not be stored", "desk", d.ID, "err", err)
-			return
-		}
-	}
-	d.closeLink(ctx, l)
+	desk.Ended(ctx, d.sink, d.store, l, d.now(), d.log)
 }

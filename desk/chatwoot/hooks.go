@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,15 +53,9 @@ func (d *Desk) authentic(r *http.Request, body []byte) bool {
 	return desk.Equal(r.URL.Query().Get("token"), d.webhookToken)
 }
 
-type errorAnswer struct {
-	Error string `json:"error"`
-}
+func fail(w http.ResponseWriter, status int, msg string) error { return desk.Refuse(w, status, msg) }
 
-func fail(w http.ResponseWriter, status int, msg string) error {
-	return desk.WriteJSON(w, status, errorAnswer{Error: msg})
-}
-
-func ok(w http.ResponseWriter) error {
+func okay(w http.ResponseWriter) error {
 	return desk.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
@@ -87,16 +80,11 @@ type hook struct {
 // everything Tandem does not need is answered 200; only an agent's reply that cannot reach the
 // customer gets an error. What is stored is stored before the answer.
 func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
-	d, _ := dk.(*Desk)
-	if d == nil {
-		return fail(w, http.StatusNotFound, "unknown desk")
-	}
-	body, err := desk.ReadBody(r, desk.MaxHookBody)
-	if errors.Is(err, desk.ErrTooLarge) {
-		return fail(w, http.StatusRequestEntityTooLarge, "too large")
-	} else if err != nil {
+	body, ok, err := desk.HookBody(dk, w, r)
+	if !ok {
 		return err
 	}
+	d := dk.(*Desk)
 	if !d.authentic(r, body) {
 		return fail(w, http.StatusUnauthorized, "unauthorized")
 	}
@@ -117,11 +105,11 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 	switch h.Event {
 	case "message_created":
 		if !h.message.fromAgent() || (h.message.Inbox.ID != 0 && h.message.Inbox.ID != d.Inbox) {
-			return ok(w) // Tandem's own messages and notes, bots, templates, other inboxes
+			return okay(w) // Tandem's own messages and notes, bots, templates, other inboxes
 		}
 		evs := h.message.events(now)
 		if evs == nil || h.message.Conversation.ID == 0 {
-			return ok(w)
+			return okay(w)
 		}
 		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(h.message.Conversation.ID), Key: messageKey(h.message.ID), Events: evs})
 		if err != nil {
@@ -134,10 +122,10 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		case desk.Unknown:
 			return fail(w, http.StatusNotFound, "unknown conversation")
 		}
-		return ok(w)
+		return okay(w)
 	case "conversation_status_changed":
 		if h.Status != "resolved" || h.message.ID == 0 || (h.InboxID != 0 && h.InboxID != d.Inbox) {
-			return ok(w)
+			return okay(w)
 		}
 		ref := strconv.Itoa(h.message.ID)
 		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: ref, Close: true, Events: desk.AgentClose("", now)})
@@ -150,18 +138,18 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 				d.closeLink(ctx, l)
 			}
 		}
-		return ok(w)
+		return okay(w)
 	case "conversation_updated":
 		a := h.Meta.Assignee
 		if a == nil || h.message.ID == 0 || (h.InboxID != 0 && h.InboxID != d.Inbox) {
-			return ok(w)
+			return okay(w)
 		}
 		name := a.AvailableName
 		if name == "" {
 			name = a.Name
 		}
 		if name == "" {
-			return ok(w)
+			return okay(w)
 		}
 		// A delivery is one change; Chatwoot sends the same X-Chatwoot-Delivery on a retry.
 		key := "delivery:" + r.Header.Get(HeaderDelivery)
@@ -174,7 +162,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 			d.log.Error("desk webhook: cannot store an assignment", "desk", d.ID, "err", err)
 			return fail(w, http.StatusInternalServerError, "internal error")
 		}
-		return ok(w)
+		return okay(w)
 	}
-	return ok(w)
+	return okay(w)
 }

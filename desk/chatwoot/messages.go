@@ -12,7 +12,6 @@ import (
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/desk"
-	"github.com/tandemchat/tandem/internal/safehttp"
 )
 
 // message is a Chatwoot message as the API lists it and as webhooks send it. message_type is
@@ -161,7 +160,7 @@ func (d *Desk) pollOne(ctx context.Context, l *tandem.DeskLink) error {
 	json.Unmarshal(l.Data, &data)
 	ms, err := d.messages(ctx, conv, data.Last)
 	if err != nil {
-		if isNotFound(err) {
+		if desk.NotFound(err) {
 			d.gone(ctx, l)
 			return nil
 		}
@@ -192,7 +191,7 @@ func (d *Desk) pollOne(ctx context.Context, l *tandem.DeskLink) error {
 	}
 	err = d.json(ctx, http.MethodGet, d.path("/conversations/%d", conv), nil, &status)
 	switch {
-	case isNotFound(err):
+	case desk.NotFound(err):
 		d.gone(ctx, l)
 		return nil
 	case err != nil:
@@ -209,5 +208,3 @@ func (d *Desk) pollOne(ctx context.Context, l *tandem.DeskLink) error {
 	l.Data, l.UpdatedAt = b, d.now()
 	return d.store.DeskLinkPut(ctx, *l)
 }
-
-func isNotFound(err error) bool { return safehttp.Status(err) == http.StatusNotFound }

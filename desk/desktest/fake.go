@@ -3,6 +3,7 @@ package desktest
 import (
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -240,4 +241,28 @@ func Post(tb testing.TB, client *http.Client, url string, header http.Header, bo
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
+}
+
+// Fixtures reads the fixture files a fake embeds (its testdata/, copied from the service's
+// documentation and SDKs).
+type Fixtures struct{ FS fs.FS }
+
+// Bytes returns a fixture file.
+func (f Fixtures) Bytes(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := fs.ReadFile(f.FS, "testdata/"+name)
+	if err != nil {
+		tb.Fatalf("fixture %s: %v", name, err)
+	}
+	return b
+}
+
+// Map returns a JSON object fixture, decoded.
+func (f Fixtures) Map(tb testing.TB, name string) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(f.Bytes(tb, name), &m); err != nil {
+		tb.Fatalf("fixture %s: %v", name, err)
+	}
+	return m
 }

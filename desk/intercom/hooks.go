@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"html"
 	"net/http"
 	"regexp"
@@ -28,15 +27,9 @@ func Sign(secret string, body []byte) string {
 	return "sha1=" + hex.EncodeToString(m.Sum(nil))
 }
 
-type errorAnswer struct {
-	Error string `json:"error"`
-}
+func fail(w http.ResponseWriter, status int, msg string) error { return desk.Refuse(w, status, msg) }
 
-func fail(w http.ResponseWriter, status int, msg string) error {
-	return desk.WriteJSON(w, status, errorAnswer{Error: msg})
-}
-
-func ok(w http.ResponseWriter) error { return desk.WriteJSON(w, http.StatusOK, struct{}{}) }
+func okay(w http.ResponseWriter) error { return desk.WriteJSON(w, http.StatusOK, struct{}{}) }
 
 // serveHead answers the HEAD Intercom sends to check the URL when it is saved.
 func serveHead(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
@@ -111,16 +104,11 @@ func (p *part) files() []desk.File {
 // before anything is parsed. Intercom disables a subscription answered 410 and resends what
 // is not answered 200 within 5 s, so everything Tandem does not use is answered 200.
 func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
-	d, _ := dk.(*Desk)
-	if d == nil {
-		return fail(w, http.StatusNotFound, "unknown desk")
-	}
-	body, err := desk.ReadBody(r, desk.MaxHookBody)
-	if errors.Is(err, desk.ErrTooLarge) {
-		return fail(w, http.StatusRequestEntityTooLarge, "too large")
-	} else if err != nil {
+	body, ok, err := desk.HookBody(dk, w, r)
+	if !ok {
 		return err
 	}
+	d := dk.(*Desk)
 	got := strings.ToLower(strings.TrimSpace(r.Header.Get(HeaderSignature)))
 	if d.secret == "" || !hmac.Equal([]byte(got), []byte(Sign(d.secret, body))) {
 		return fail(w, http.StatusUnauthorized, "unauthorized")
@@ -135,14 +123,14 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 	app := d.appID
 	d.mu.Unlock()
 	if app != "" && n.AppID != "" && n.AppID != app {
-		return ok(w) // another workspace where the app is installed
+		return okay(w) // another workspace where the app is installed
 	}
 	if d.sink == nil {
 		return fail(w, http.StatusServiceUnavailable, "the server is starting; retry later")
 	}
 	ref := n.Data.Item.ID.String()
 	if n.Data.Item.Type != "conversation" || ref == "" {
-		return ok(w) // ping, contacts, ...
+		return okay(w) // ping, contacts, ...
 	}
 	for _, dl := range d.deliveries(r, &n, ref) {
 		if _, err := d.sink.DeskDeliver(r.Context(), dl); err != nil {
@@ -155,7 +143,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	return ok(w)
+	return okay(w)
 }
 
 // deliveries are what a notification's parts mean for the handoff of conversation ref, oldest

@@ -117,30 +117,16 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 	dk := &Desk{ID: c.ID, BaseURL: base, APIVersion: c.String("api_version"), TeamID: c.String("team_id"),
 		ContactRole: c.String("contact_role"), CloseOnEnd: c.Bool("close_on_end", true), ShareEmail: c.Bool("share_email", true),
 		token: c.String("access_token"), secret: c.String("client_secret"), adminID: c.String("admin_id"),
-		store: d.Store, sink: d.Sink, log: d.Logger, now: time.Now, public: d.PublicURL,
+		store: d.Store, sink: d.Sink, log: d.Log(), now: d.Now(), public: d.PublicURL,
 		health: desk.Tracker{MaxAge: HealthMaxAge, Hold: FailureHold}, admins: map[string]string{}}
 	if dk.APIVersion == "" {
 		dk.APIVersion = DefaultAPIVersion
 	}
-	if d.Clock != nil {
-		dk.now = d.Clock.Now
-	}
-	if dk.log == nil {
-		dk.log = slog.New(slog.DiscardHandler)
-	}
 	if dk.secret == "" {
 		dk.log.Warn("desk: client_secret is not set, so Intercom's webhooks cannot be verified and are refused; agents' replies do not arrive", "desk", c.ID)
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	client := d.HTTP
-	if client == nil {
-		client = safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute})
-	}
-	dk.call = safehttp.Caller{Client: client, Service: fmt.Sprintf("intercom desk %q", c.ID), Timeout: timeout, MaxWait: MaxRateWait,
-		Now: dk.now, Sleep: d.Sleep, Wait: rateWait, Redact: []string{dk.token, dk.secret}}
+	dk.call = d.Caller(c, DefaultTimeout, dk.token, dk.secret)
+	dk.call.MaxWait, dk.call.Wait = MaxRateWait, rateWait
 	return dk, nil
 }
 
@@ -282,13 +268,6 @@ func apiError(err error) (code, message string) {
 		return body.Errors[0].Code, body.Errors[0].Message
 	}
 	return "", ""
-}
-
-func permanent(err error) error {
-	if err == nil || safehttp.Temporary(err) {
-		return err
-	}
-	return tandem.Permanent(err)
 }
 
 // admin is the admin id that acts (from admin_id, else GET /me).
@@ -482,15 +461,14 @@ func (d *Desk) Start(ctx context.Context, s tandem.DeskStart) (string, error) {
 	if err := d.configured(); err != nil {
 		return "", tandem.Permanent(err)
 	}
-	if s.Conversation == nil || s.Contact == nil || s.Session == "" {
-		return "", tandem.Permanent(fmt.Errorf("desk %q: a handoff needs a conversation, a contact and a session", d.ID))
-	}
-	if l, err := d.store.DeskLinkGet(ctx, d.ID, s.Session); err == nil && l.Ref != "" {
-		return s.Session, nil // started before
+	if started, err := desk.Begin(ctx, d.store, d.ID, s); err != nil {
+		return "", err
+	} else if started {
+		return s.Session, nil // a re-run of the same start
 	}
 	conv, k, err := d.openConversation(ctx, s)
 	if err != nil {
-		return "", permanent(err)
+		return "", desk.Permanent(err)
 	}
 	now := d.now()
 	data, _ := json.Marshal(linkData{Contact: k.ID, Role: k.Role})
@@ -622,10 +600,8 @@ func (d *Desk) findConversation(ctx context.Context, contactID string, since tim
 
 // link returns the handoff's link; a handoff never started here is a Permanent error.
 func (d *Desk) link(ctx context.Context, session string) (*tandem.DeskLink, linkData, error) {
-	l, err := d.store.DeskLinkGet(ctx, d.ID, session)
-	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-		return nil, linkData{}, tandem.Permanent(fmt.Errorf("desk %q: handoff %s has no Intercom conversation (its start did not succeed)", d.ID, session))
-	} else if err != nil {
+	l, err := desk.Link(ctx, d.store, d.ID, session, "Intercom conversation")
+	if err != nil {
 		return nil, linkData{}, err
 	}
 	var data linkData
@@ -658,7 +634,7 @@ func (d *Desk) Send(ctx context.Context, session string, m *tandem.Message) erro
 	if safehttp.Status(err) == http.StatusNotFound {
 		d.gone(ctx, l)
 	}
-	return permanent(err)
+	return desk.Permanent(err)
 }
 
 // Close implements tandem.Desk: an admin note with the reason, then (close_on_end) the
@@ -671,7 +647,7 @@ func (d *Desk) Close(ctx context.Context, session, reason string) error {
 	defer d.closeLink(ctx, l)
 	admin, err := d.admin(ctx)
 	if err != nil {
-		return permanent(err)
+		return desk.Permanent(err)
 	}
 	note := "<p>The customer ended the chat (Tandem, USER_CLOSED).</p>"
 	if reason == tandem.CloseTimeout {
@@ -690,28 +666,16 @@ func (d *Desk) Close(ctx context.Context, session, reason string) error {
 	if safehttp.Status(err) == http.StatusNotFound {
 		return nil
 	}
-	return permanent(err)
+	return desk.Permanent(err)
 }
 
 func (d *Desk) closeLink(ctx context.Context, l *tandem.DeskLink) {
-	if !l.Open {
-		return
-	}
-	l.Open, l.UpdatedAt = false, d.now()
-	if err := d.store.DeskLinkPut(ctx, *l); err != nil {
-		d.log.Warn("desk: a closed handoff could not be recorded", "desk", d.ID, "err", err)
-	}
+	desk.CloseLink(ctx, d.store, l, d.now(), d.log)
 }
 
 // gone closes a handoff whose Intercom conversation was deleted, as the agent's close.
 func (d *Desk) gone(ctx context.Context, l *tandem.DeskLink) {
-	if d.sink != nil {
-		if _, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Session: l.Session, Close: true, Events: desk.AgentClose("", d.now())}); err != nil {
-			d.log.Warn("desk: the close of a deleted Intercom conversation could not be stored", "desk", d.ID, "err", err)
-			return
-		}
-	}
-	d.closeLink(ctx, l)
+	desk.Ended(ctx, d.sink, d.store, l, d.now(), d.log)
 }
 
 // adminName returns an admin's name (GET /admins/{id}, remembered), "" when it cannot be read.

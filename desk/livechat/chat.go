@@ -119,11 +119,10 @@ func (d *Desk) Start(ctx context.Context, s tandem.DeskStart) (string, error) {
 	if err := d.configured(ctx); err != nil {
 		return "", tandem.Permanent(err)
 	}
-	if s.Conversation == nil || s.Contact == nil || s.Session == "" {
-		return "", tandem.Permanent(fmt.Errorf("desk %q: a handoff needs a conversation, a contact and a session", d.ID))
-	}
-	if l, err := d.store.DeskLinkGet(ctx, d.ID, s.Session); err == nil && l.Ref != "" {
-		return s.Session, nil // started before
+	if started, err := desk.Begin(ctx, d.store, d.ID, s); err != nil {
+		return "", err
+	} else if started {
+		return s.Session, nil // a re-run of the same start
 	}
 	cid := s.Contact.ID
 	d.updateCustomer(ctx, s)
@@ -132,7 +131,7 @@ func (d *Desk) Start(ctx context.Context, s tandem.DeskStart) (string, error) {
 		if unavailable(err) {
 			d.health.Failed(d.now(), err)
 		}
-		return "", permanent(err)
+		return "", desk.Permanent(err)
 	}
 	k, err := d.contact(ctx, cid)
 	if err != nil {
@@ -263,10 +262,8 @@ func (d *Desk) afterRefusal(ctx context.Context, cid string, evs []event, refusa
 
 // link returns the handoff's link; a handoff never started here is a Permanent error.
 func (d *Desk) link(ctx context.Context, session string) (*tandem.DeskLink, linkData, error) {
-	l, err := d.store.DeskLinkGet(ctx, d.ID, session)
-	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-		return nil, linkData{}, tandem.Permanent(fmt.Errorf("desk %q: handoff %s has no LiveChat chat (its start did not succeed)", d.ID, session))
-	} else if err != nil {
+	l, err := desk.Link(ctx, d.store, d.ID, session, "LiveChat chat")
+	if err != nil {
 		return nil, linkData{}, err
 	}
 	var data linkData
@@ -300,7 +297,7 @@ func (d *Desk) Send(ctx context.Context, session string, m *tandem.Message) erro
 			return tandem.Permanent(err)
 		}
 		if err != nil {
-			return permanent(err)
+			return desk.Permanent(err)
 		}
 	}
 	return nil
@@ -329,26 +326,14 @@ func (d *Desk) Close(ctx context.Context, session, reason string) error {
 	if t := errorOf(err).Type; t == "chat_inactive" || t == "not_found" {
 		return nil
 	}
-	return permanent(err)
+	return desk.Permanent(err)
 }
 
 func (d *Desk) closeLink(ctx context.Context, l *tandem.DeskLink) {
-	if !l.Open {
-		return
-	}
-	l.Open, l.UpdatedAt = false, d.now()
-	if err := d.store.DeskLinkPut(ctx, *l); err != nil {
-		d.log.Warn("desk: a closed handoff could not be recorded", "desk", d.ID, "err", err)
-	}
+	desk.CloseLink(ctx, d.store, l, d.now(), d.log)
 }
 
 // ended closes a handoff whose chat LiveChat says is over (the webhook may come later).
 func (d *Desk) ended(ctx context.Context, l *tandem.DeskLink) {
-	if d.sink != nil {
-		if _, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Session: l.Session, Close: true, Events: desk.AgentClose("", d.now())}); err != nil {
-			d.log.Warn("desk: the end of a LiveChat chat could not be stored", "desk", d.ID, "err", err)
-			return
-		}
-	}
-	d.closeLink(ctx, l)
+	desk.Ended(ctx, d.sink, d.store, l, d.now(), d.log)
 }

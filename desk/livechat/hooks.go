@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -19,15 +18,9 @@ import (
 	"github.com/tandemchat/tandem/internal/safehttp"
 )
 
-type errorAnswer struct {
-	Error string `json:"error"`
-}
+func fail(w http.ResponseWriter, status int, msg string) error { return desk.Refuse(w, status, msg) }
 
-func fail(w http.ResponseWriter, status int, msg string) error {
-	return desk.WriteJSON(w, status, errorAnswer{Error: msg})
-}
-
-func ok(w http.ResponseWriter) error { return desk.WriteJSON(w, http.StatusOK, struct{}{}) }
+func okay(w http.ResponseWriter) error { return desk.WriteJSON(w, http.StatusOK, struct{}{}) }
 
 // webhook is what Tandem reads of LiveChat's webhook envelope (v3.6, and v3.3's license_id and
 // recipients).
@@ -92,16 +85,11 @@ type payload struct {
 // stored). LiveChat retries what is not answered 200 within 10 s; everything Tandem does not
 // use is answered 200.
 func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
-	d, _ := dk.(*Desk)
-	if d == nil {
-		return fail(w, http.StatusNotFound, "unknown desk")
-	}
-	body, err := desk.ReadBody(r, desk.MaxHookBody)
-	if errors.Is(err, desk.ErrTooLarge) {
-		return fail(w, http.StatusRequestEntityTooLarge, "too large")
-	} else if err != nil {
+	body, ok, err := desk.HookBody(dk, w, r)
+	if !ok {
 		return err
 	}
+	d := dk.(*Desk)
 	var hk webhook
 	if err := json.Unmarshal(body, &hk); err != nil {
 		return fail(w, http.StatusBadRequest, "the body is not a JSON object")
@@ -113,7 +101,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		return fail(w, http.StatusBadRequest, "action: required")
 	}
 	if hk.OrganizationID != "" && d.OrganizationID != "" && hk.OrganizationID != d.OrganizationID {
-		return ok(w) // another organization
+		return okay(w) // another organization
 	}
 	var p payload
 	if len(bytes.TrimSpace(hk.Payload)) > 0 && json.Unmarshal(hk.Payload, &p) != nil {
@@ -128,7 +116,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		return fail(w, http.StatusInternalServerError, "internal error")
 	}
 	if dl == nil {
-		return ok(w)
+		return okay(w)
 	}
 	if _, err := d.sink.DeskDeliver(r.Context(), *dl); err != nil {
 		d.log.Error("desk webhook: cannot store a LiveChat webhook", "desk", d.ID, "err", err)
@@ -139,7 +127,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 			d.closeLink(r.Context(), l)
 		}
 	}
-	return ok(w)
+	return okay(w)
 }
 
 // delivery is what a webhook means for the handoff of its chat (nil: nothing).

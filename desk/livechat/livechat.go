@@ -126,7 +126,7 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 		Continuous: c.Bool("continuous", false), IgnoreBots: c.Bool("ignore_bots", true),
 		secretKey: c.String("secret_key"), clientSecret: c.String("client_secret"), refreshToken: c.String("refresh_token"),
 		patAccount: c.String("pat.account_id"), patToken: c.String("pat.token"),
-		store: d.Store, secrets: d.Secrets, sink: d.Sink, log: d.Logger, now: time.Now, public: d.PublicURL,
+		store: d.Store, secrets: d.Secrets, sink: d.Sink, log: d.Log(), now: d.Now(), public: d.PublicURL,
 		health: desk.Tracker{MaxAge: HealthMaxAge, Hold: FailureHold}, customers: map[string]token{}, agents: map[string]string{}}
 	for _, u := range []*string{&dk.BaseURL, &dk.AccountsURL} {
 		if *u == "" {
@@ -148,25 +148,11 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 	if dk.Grant == "" {
 		dk.Grant = GrantAgentToken
 	}
-	if d.Clock != nil {
-		dk.now = d.Clock.Now
-	}
-	if dk.log == nil {
-		dk.log = slog.New(slog.DiscardHandler)
-	}
 	if dk.secretKey == "" {
 		dk.log.Warn("desk: secret_key is not set, so LiveChat's webhooks cannot be verified and are refused; agents' messages do not arrive", "desk", c.ID)
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	client := d.HTTP
-	if client == nil {
-		client = safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute})
-	}
-	dk.call = safehttp.Caller{Client: client, Service: fmt.Sprintf("livechat desk %q", c.ID), Timeout: timeout, Now: dk.now, Sleep: d.Sleep,
-		Retryable: retryable, Redact: []string{dk.secretKey, dk.clientSecret, dk.refreshToken, dk.patToken}}
+	dk.call = d.Caller(c, DefaultTimeout, dk.secretKey, dk.clientSecret, dk.refreshToken, dk.patToken)
+	dk.call.Retryable = retryable
 	return dk, nil
 }
 
@@ -424,13 +410,6 @@ func (d *Desk) customerCall(ctx context.Context, contactID, action string, body,
 		}
 		return nil
 	}
-}
-
-func permanent(err error) error {
-	if err == nil || safehttp.Temporary(err) {
-		return err
-	}
-	return tandem.Permanent(err)
 }
 
 // unavailable reports LiveChat errors that mean no agent can take the chat now.

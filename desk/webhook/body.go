@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -158,23 +157,7 @@ func Rounds(ms []tandem.Message) []Round {
 
 // messageText is a message as text: its text, then its media URL or location on their own
 // lines.
-func messageText(m *tandem.Message) string {
-	parts := []string{}
-	if t := strings.TrimSpace(m.Text); t != "" {
-		parts = append(parts, t)
-	}
-	if m.Media != nil && m.Media.URL != "" {
-		parts = append(parts, m.Media.URL)
-	}
-	if l := m.Location; l != nil {
-		loc := "Location: " + strconv.FormatFloat(l.Lat, 'f', -1, 64) + "," + strconv.FormatFloat(l.Lng, 'f', -1, 64)
-		if n := strings.TrimSpace(strings.TrimSpace(l.Name + " " + l.Address)); n != "" {
-			loc += " (" + n + ")"
-		}
-		parts = append(parts, loc)
-	}
-	return strings.Join(parts, "\n")
-}
+func messageText(m *tandem.Message) string { return desk.Text(m) }
 
 func chatBody(hid string, at time.Time, m *tandem.Message) Chat {
 	c := Chat{ConversationID: hid, Timestamp: at.UnixMilli(), Body: messageText(m), MessageID: m.ID}
@@ -190,19 +173,8 @@ func attachmentType(msgType string, md *tandem.Media) string {
 	if t == "" {
 		t = msgType
 	}
-	switch t {
-	case tandem.MessageImage, tandem.MessageSticker:
+	if t == tandem.MessageSticker {
 		return "image"
-	case tandem.MessageAudio, tandem.MessageVideo:
-		return t
 	}
-	switch {
-	case strings.HasPrefix(md.Mime, "image/"):
-		return "image"
-	case strings.HasPrefix(md.Mime, "audio/"):
-		return "audio"
-	case strings.HasPrefix(md.Mime, "video/"):
-		return "video"
-	}
-	return "file"
+	return desk.MediaType(t, md.Mime)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/desk"
 )
 
 // Callback paths under /hooks/desk/{desk_id}: the contract's, and the aliases that keep
@@ -248,35 +249,20 @@ func (m *AgentMessage) AgentName() string {
 // Messages are the messages an agent message becomes for the customer: the text with the first
 // attachment, then one message per other attachment.
 func (m *AgentMessage) Messages(at time.Time) []tandem.Message {
-	base := tandem.Message{Direction: tandem.DirectionOut, Author: tandem.AuthorAgent, AgentID: m.AgentName(), CreatedAt: at}
-	first := base
-	first.Type, first.Text = tandem.MessageText, m.Body
-	out := []tandem.Message{}
-	for i, a := range m.Attachments {
-		msg := base
-		if i == 0 {
-			msg = first
-		}
-		msg.Type = mediaType(a.Type)
-		msg.Media = &tandem.Media{Type: msg.Type, URL: a.URL, Mime: a.Mime, Name: a.Name}
-		out = append(out, msg)
-	}
-	if len(m.Attachments) == 0 {
-		out = append(out, first)
+	var out []tandem.Message
+	for _, ev := range m.Events(at) {
+		out = append(out, *ev.Agent.Message)
 	}
 	return out
 }
 
-func mediaType(t string) string {
-	switch t {
-	case "image":
-		return tandem.MessageImage
-	case "audio":
-		return tandem.MessageAudio
-	case "video":
-		return tandem.MessageVideo
+// Events are the agent events of the message (desk.AgentMessage).
+func (m *AgentMessage) Events(at time.Time) []tandem.Event {
+	var files []desk.File
+	for _, a := range m.Attachments {
+		files = append(files, desk.File{Type: a.Type, URL: a.URL, Mime: a.Mime, Name: a.Name})
 	}
-	return tandem.MessageFile
+	return desk.AgentMessage(m.AgentName(), m.Body, files, at)
 }
 
 func object(b []byte) (map[string]json.RawMessage, error) {

@@ -39,12 +39,7 @@ func parseMessage(id string, body []byte, now time.Time) (desk.Delivery, error) 
 	if err != nil {
 		return desk.Delivery{}, err
 	}
-	dl := desk.Delivery{Desk: id, Session: m.ConversationID, Key: m.Key()}
-	for _, msg := range m.Messages(now) {
-		dl.Events = append(dl.Events, tandem.Event{Kind: tandem.EventAgent, At: now,
-			Agent: &tandem.AgentAction{Action: tandem.AgentMessage, Agent: m.AgentName(), Desk: id, Message: &msg}})
-	}
-	return dl, nil
+	return desk.Delivery{Desk: id, Session: m.ConversationID, Key: m.Key(), Events: m.Events(now)}, nil
 }
 
 // parseClose reads B2: the desk ended the handoff (§6.3).

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -468,10 +467,7 @@ func (d *Desk) retry(ctx context.Context, c call) error {
 }
 
 // Backoff is the wait after failed attempt n (1-based): 1 s, 2 s, 4 s, ±20 %.
-func Backoff(n int) time.Duration {
-	base := time.Second << (n - 1)
-	return time.Duration(float64(base) * (0.8 + 0.4*rand.Float64()))
-}
+func Backoff(n int) time.Duration { return safehttp.Backoff(n) }
 
 // statusError is a non-2xx answer.
 type statusError struct {
@@ -546,15 +542,7 @@ func netProblem(err error, timeout time.Duration) string {
 }
 
 // redactURL drops the userinfo and the query of a URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(the configured URL)"
-	}
-	u.User = nil
-	u.RawQuery, u.Fragment = "", ""
-	return u.String()
-}
+func redactURL(s string) string { return safehttp.Redact(s) }
 
 // ---- handoff ids ----
 

@@ -214,7 +214,7 @@ func (c *Caller) Do(ctx context.Context, req Request) (*Response, error) {
 
 // attempt makes one request. unsure reports an attempt that may have reached the server.
 func (p *Caller) attempt(ctx context.Context, req Request) (resp *Response, wait time.Duration, unsure bool, err error) {
-	shown := redact(req.URL)
+	shown := Redact(req.URL)
 	cctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	var body io.Reader
@@ -285,8 +285,9 @@ func mayHaveSent(err error) bool {
 	return !IsBlocked(err)
 }
 
-// redact drops the userinfo, the query and the fragment of a URL for messages.
-func redact(s string) string {
+// Redact drops the userinfo, the query and the fragment of a URL for messages (they may hold
+// credentials).
+func Redact(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(the configured URL)"

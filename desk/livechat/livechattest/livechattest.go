@@ -24,27 +24,15 @@ import (
 )
 
 //go:embed testdata
-var fixtures embed.FS
+var testdata embed.FS
+
+var fixtures = desktest.Fixtures{FS: testdata}
 
 // Fixture returns a fixture file of testdata/.
-func Fixture(tb testing.TB, name string) []byte {
-	tb.Helper()
-	b, err := fixtures.ReadFile("testdata/" + name)
-	if err != nil {
-		tb.Fatalf("fixture %s: %v", name, err)
-	}
-	return b
-}
+func Fixture(tb testing.TB, name string) []byte { return fixtures.Bytes(tb, name) }
 
-// FixtureMap returns a JSON object fixture, decoded.
-func FixtureMap(tb testing.TB, name string) map[string]any {
-	tb.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(Fixture(tb, name), &m); err != nil {
-		tb.Fatalf("fixture %s: %v", name, err)
-	}
-	return m
-}
+// FixtureMap returns a JSON object fixture of testdata/, decoded.
+func FixtureMap(tb testing.TB, name string) map[string]any { return fixtures.Map(tb, name) }
 
 // Event is an event of a chat thread.
 type Event struct {
