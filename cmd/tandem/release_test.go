@@ -67,9 +67,13 @@ func TestReleasePlatformsResolve(t *testing.T) {
 		goos, goarch, _ := strings.Cut(target, "/")
 		cmd := exec.Command("go", "list", "-e", "-deps", "-f", "{{if .Error}}{{.ImportPath}}: {{.Error}}{{end}}", ".")
 		cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
-		b, err := cmd.CombinedOutput()
+		// Only standard output lists errors: standard error may say "go: downloading ..." on a
+		// fresh module cache, which is no failure.
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
 		if err != nil || strings.TrimSpace(string(b)) != "" {
-			t.Errorf("%s: %v\n%s", target, err, b)
+			t.Errorf("%s: %v\n%s%s", target, err, b, stderr.String())
 		}
 	}
 }
