@@ -353,6 +353,13 @@ func (db *DB) migrations() ([]migration, error) {
 		out = append(out, migration{version: n, name: e.Name(), sql: db.dialectSQL(string(b))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	// Migrate applies the versions above the newest applied one, so a gap (or two files of one
+	// number) would let a later-added migration be skipped on a database already past it.
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: numbered %d where %d was expected; migrations are numbered 1, 2, 3... without gaps or repeats", m.name, m.version, i+1)
+		}
+	}
 	return out, nil
 }
 
