@@ -238,6 +238,39 @@ func TestBrowserDemoWidget(t *testing.T) { // not parallel, as TestBrowserWidget
 	f.typeIn("#text", "10234"+kb.Enter)
 	f.wait("the shop's answer", `[...document.querySelectorAll(".msg.out .text")].some(e => e.innerText.includes("10234"))`)
 	p.shot("demo-order")
+
+	// A person, please: the demo's agent answers through the inbox API; the visitor sees her
+	// name, and her initials are letters of her name ("Ana (demo agent)" showed "A(").
+	f.typeIn("#text", "A person, please"+kb.Enter)
+	f.wait("the queued status", `document.querySelector("#status").innerText.includes("Waiting for an agent")`)
+	var login struct {
+		Token string `json:"token"`
+	}
+	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": demoAgent, "password": demoPassword}, &login); st != 200 {
+		t.Fatalf("login: %d", st)
+	}
+	ana := apiClient{t: t, base: base, token: login.Token}
+	var queue struct {
+		Conversations []struct {
+			ID string `json:"id"`
+		} `json:"conversations"`
+	}
+	if st := ana.call("GET", "/api/v1/inbox/conversations?status=queued", nil, &queue); st != 200 || len(queue.Conversations) != 1 {
+		t.Fatalf("queue: %d %+v", st, queue)
+	}
+	conv := queue.Conversations[0].ID
+	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/assign", map[string]string{"agent": "me"}, nil); st >= 300 {
+		t.Fatalf("assign: %d", st)
+	}
+	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/messages", map[string]string{"text": "Hi, I'm Ana. Let me look at your order."}, nil); st != 202 {
+		t.Fatalf("agent message: %d", st)
+	}
+	f.wait("the agent's message", logHas("Let me look at your order."))
+	f.wait("the agent's name", `document.querySelector("#status").innerText === "You're chatting with Ana (demo agent)" && document.querySelector(".msg.agent .name").innerText === "Ana (demo agent)"`)
+	if got := f.text(`document.querySelector("header .avatar").innerText + "|" + document.querySelector(".msg.agent .avatar").innerText`); got != "A|A" {
+		t.Errorf("the agent's initials (header|message) are %q, want A|A", got)
+	}
+	p.shot("demo-agent")
 }
 
 // TestBrowserWidgetKeyboardPhone: on a phone-sized window, with the keyboard only, the

@@ -149,11 +149,27 @@ function paintAvatar(el: HTMLElement, who: { name: string; avatar_url?: string }
   el.textContent = "";
   el.classList.toggle("agent", !!who);
   if (who && who.avatar_url) el.append(h("img", { src: who.avatar_url, alt: "" }));
-  else el.textContent = who ? initials(who.name) : "";
+  else if (who) {
+    const i = initials(who.name);
+    if (i) el.textContent = i;
+    else el.innerHTML = personIcon; // a name without letters
+  }
 }
 
-function initials(name: string) {
-  return name.split(/\s+/).filter(Boolean).slice(0, 2).map((p) => p[0]).join("").toUpperCase() || "?";
+const personIcon = '<svg width="60%" height="60%" viewBox="0 0 24 24" aria-hidden="true" fill="currentColor"><circle cx="12" cy="8" r="4.5"/><path d="M3 21a9 9 0 0 1 18 0z"/></svg>';
+
+// initials are the first letters of a name's first and last words ("Ana Lima" → "AL"), leaving
+// out what is in brackets ("Ana (demo agent)" → "A") and anything that is not a letter
+// (punctuation, digits, emoji); "" when no word has a letter.
+function initials(name: string): string {
+  const letters = (s: string) =>
+    s
+      .split(/\s+/)
+      .map((w) => (w.match(/\p{L}\p{M}*/u) || [""])[0])
+      .filter(Boolean);
+  let words = letters(name.replace(/\([^)]*\)|\[[^\]]*\]/g, " "));
+  if (!words.length) words = letters(name); // all of it in brackets
+  return (words.length > 1 ? words[0] + words[words.length - 1] : words.join("")).toLocaleUpperCase();
 }
 
 function notice(text: string) {
