@@ -574,7 +574,8 @@ func (s *Server) inboxEvents(w http.ResponseWriter, r *http.Request) error {
 			if !ok {
 				return nil // the server stops, or the client lagged: it reconnects and resumes
 			}
-			if ev.Num() <= seen || !visible(ctx, &ev) {
+			// Typing events are not numbered (never replayed): they always pass.
+			if ev.Num() != 0 && ev.Num() <= seen || !visible(ctx, &ev) {
 				continue
 			}
 			if !send(sseEvent(&ev)) {

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +127,66 @@ func TestWidgetReset(t *testing.T) {
 			t.Fatal("the forgotten session's stream is still open after 20 s")
 		}
 	}
+}
+
+// TestWidgetEmailForHandoff: the e-mail a site gives for its visitor (Tandem.setEmail, or an
+// unverified setUser) answers the e-mail question of a handoff to a desk that needs one: the
+// visitor is not asked, and the desk gets the address. Without it the visitor is asked.
+func TestWidgetEmailForHandoff(t *testing.T) {
+	t.Parallel()
+	established := make(chan string, 4)
+	desk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Email string `json:"email"`
+		}
+		json.NewDecoder(r.Body).Decode(&m)
+		if r.URL.Path == "/desk/conversation/establish" {
+			established <- m.Email
+		}
+		w.Write([]byte(`{"code": 0, "message": "ok"}`))
+	}))
+	t.Cleanup(desk.Close)
+	c := cli{env: map[string]string{}}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(filepath.Join(dir, "flows"), 0o700)
+	cfg := `workspace: {name: Lumen, timezone: UTC, language: en}
+flows: ./flows
+http: {allow_private: true}
+channels:
+  - {id: web, kind: web, allowed_origins: ["` + shopSite + `"]}
+desks:
+  - {id: helpdesk, kind: webhook, url: "` + desk.URL + `/desk", secret: "desk-secret"}
+`
+	os.WriteFile(filepath.Join(dir, "tandem.yaml"), []byte(cfg), 0o600)
+	os.WriteFile(filepath.Join(dir, "flows", "human.yaml"), []byte(`format: 1
+id: human
+trigger: {on: message, match: {contains: agent}}
+steps:
+  - {id: to_human, type: handoff, desk: helpdesk}
+`), 0o600)
+	_, base := c.serve(t, "--config", filepath.Join(dir, "tandem.yaml"), "--data", data)
+
+	// Tandem.setEmail: the loader sends the e-mail as an unverified user.
+	w := newVisitor(t, base, shopSite, nil)
+	if a := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": shopSite, "user": map[string]any{"email": "ana@site.example"}}); a.status != 200 || a.body["verified"] != false {
+		t.Fatalf("setEmail: %d %v", a.status, a.body)
+	}
+	s := w.stream("")
+	w.do("POST", "messages", map[string]any{"client_id": "c-1", "text": "an agent please"})
+	s.next(t, "message", text("Connecting you with an agent. Please wait a moment."))
+	select {
+	case got := <-established:
+		if got != "ana@site.example" {
+			t.Errorf("the desk got the e-mail %q", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the desk was never given the handoff")
+	}
+
+	// No e-mail from the site: the visitor is asked.
+	v := newVisitor(t, base, shopSite, nil)
+	vs := v.stream("")
+	v.do("POST", "messages", map[string]any{"client_id": "c-1", "text": "an agent please"})
+	vs.next(t, "message", text("To connect you with an agent, please type your e-mail address."))
 }

@@ -29,6 +29,7 @@ const en = {
   file: "File",
   image: "Image",
   options: "Options",
+  decimal: ".",
 };
 
 export type Texts = typeof en;
@@ -63,6 +64,7 @@ const es: Texts = {
   file: "Archivo",
   image: "Imagen",
   options: "Opciones",
+  decimal: ",",
 };
 
 const pt: Texts = {
@@ -95,6 +97,7 @@ const pt: Texts = {
   file: "Arquivo",
   image: "Imagem",
   options: "Opções",
+  decimal: ",",
 };
 
 const all: Record<string, Texts> = { en, es, pt };

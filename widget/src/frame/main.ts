@@ -610,6 +610,7 @@ form.addEventListener("submit", (e) => {
   const text = input.value.trim();
   if (!text) return;
   input.value = "";
+  typingSent = 0; // the next message typed is news to the agents at once
   grow();
   // Some input methods still deliver the Enter's line break after the keydown: drop it.
   setTimeout(() => {
@@ -650,7 +651,7 @@ fileInput.addEventListener("change", async () => {
   if (!f) return;
   const max = cfg.max_upload_bytes || 10 << 20;
   if (f.size > max) {
-    notice(fill(t.tooLarge, { size: Math.round(max / 1048576) + " MB" }));
+    notice(fill(t.tooLarge, { size: bytes(max) }));
     return;
   }
   notice("");
@@ -661,9 +662,15 @@ fileInput.addEventListener("change", async () => {
     if (a.status >= 400) throw apiError(a.body?.error?.code || "error", a.body?.error?.message || t.error);
     await send({ media_id: a.body.media_id }, f.name, { url: a.body.url, mime: a.body.mime, name: f.name });
   } catch (e: any) {
-    notice(e.code === "too_large" ? fill(t.tooLarge, { size: Math.round(max / 1048576) + " MB" }) : t.error);
+    notice(e.code === "too_large" ? fill(t.tooLarge, { size: bytes(max) }) : t.error);
   }
 });
+
+// bytes says a size as people read it: 10 MB, 2.5 MB, 300 KB, 900 bytes.
+function bytes(n: number): string {
+  const one = (x: number) => String(Math.round(x * 10) / 10).replace(".", t.decimal);
+  return n >= 1 << 20 ? one(n / (1 << 20)) + " MB" : n >= 1024 ? one(n / 1024) + " KB" : n + " bytes";
+}
 
 let typingTimer = 0;
 function showTyping(text: string, ms = 6000) {

@@ -14,13 +14,18 @@ type Handlers = {
 };
 
 const FIRST_BYTE_MS = 10000; // the server writes "retry:" at once; nothing by then: buffered
+const EMPTY_STREAMS = 2; // streams in a row that ended before their first byte: cut by the network
 const SILENCE_MS = 45000; // pings come every 20 s; nothing for this long: the stream is dead
+
+const EMPTY = -1; // sse(): answered 200, ended before its first byte
 
 export class Stream {
   private cursor = "";
   private stopped = false;
   private failures = 0;
   private poll = false;
+  private polled = false; // a long poll was answered: the next ones wait for news
+  private empty = 0; // streams in a row answered 200 that ended without a byte
   private ctl: AbortController | null = null;
   private used = ""; // the token of the last request
 
@@ -42,6 +47,7 @@ export class Stream {
   // reset forgets the position: the next connection replays the session's history.
   reset() {
     this.cursor = "";
+    this.polled = false;
   }
 
   private async loop() {
@@ -64,10 +70,18 @@ export class Stream {
       if (status === 401) {
         try {
           await this.on.unauthorized(this.used);
-          this.cursor = "";
+          this.reset();
           continue;
         } catch {}
       }
+      if (status === EMPTY) {
+        // The server writes "retry:" first: a stream cut before any byte is a proxy or a
+        // network that breaks streaming. Twice in a row: long polls from now on.
+        if (++this.empty >= EMPTY_STREAMS && !this.poll) {
+          this.poll = true;
+          this.failures = 0; // the first long poll soon
+        }
+      } else if (status === 200) this.empty = 0;
       if (status === 200 && !this.poll) {
         // The stream ended (the server restarts or dropped a slow reader): resume soon.
         await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
@@ -137,14 +151,17 @@ export class Stream {
     } finally {
       clearTimeout(timer);
     }
-    return got ? 200 : 0;
+    return got ? 200 : EMPTY;
   }
 
   private async longPoll(): Promise<number> {
     const ctl = (this.ctl = new AbortController());
-    const r = await fetch(this.base + "messages?wait=25s&after=" + encodeURIComponent(this.cursor), { headers: this.headers(), signal: ctl.signal, cache: "no-store" });
+    // The first poll answers at once (the history and the status); the next wait for news.
+    const wait = this.polled ? "wait=25s&" : "";
+    const r = await fetch(this.base + "messages?" + wait + "after=" + encodeURIComponent(this.cursor), { headers: this.headers(), signal: ctl.signal, cache: "no-store" });
     if (r.status !== 200) return r.status;
     const b = await r.json();
+    this.polled = true;
     this.failures = 0;
     this.on.state(true);
     for (const c of b.conversations || []) this.on.conversation(c);
