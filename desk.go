@@ -29,6 +29,20 @@ type DeskStart struct {
 	Contact      *Contact      `json:"contact"`
 	Team         string        `json:"team,omitempty"`
 	Transcript   []Message     `json:"transcript"`
+	// Flow is the flow whose handoff step handed the conversation over.
+	Flow *FlowRef `json:"flow,omitempty"`
+	// Reason is why the conversation is handed over (the step's reason, or the reason the agent
+	// step gave its handoff tool); "" when none was given.
+	Reason string `json:"reason,omitempty"`
+	// Summary is the AI summary of the conversation asked for by transfer.summary; "" when none
+	// was asked for or it could not be made.
+	Summary string `json:"summary,omitempty"`
+}
+
+// FlowRef names a published version of a flow.
+type FlowRef struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
 }
 
 // Desk is where humans take over a conversation: the built-in inbox or an external help desk.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/tandemchat/tandem/flow"
 )
 
 // userDocs lists the Markdown files a user reads: README.md, CONTRIBUTING.md and docs/.
@@ -226,5 +228,30 @@ func TestNothingPointsOutsideTheRepository(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Every field a step type declares as an extension (flow.StepTypes) is documented in
+// docs/flows.md on a line that calls it one.
+func TestFlowExtensionsDocumented(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("docs/flows.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for _, st := range flow.StepTypes {
+		for _, path := range st.Extensions {
+			found := false
+			for _, l := range lines {
+				if strings.Contains(l, "`"+path+"`") && strings.Contains(strings.ToLower(l), "extension") {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("docs/flows.md: no line names `%s` of the %s step as an extension", path, st.Name)
+			}
+		}
 	}
 }

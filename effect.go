@@ -96,10 +96,14 @@ type Notification struct {
 type DeskRequest struct {
 	Desk string `json:"desk"`
 	// Op is start, send, close or health.
-	Op         string    `json:"op"`
-	Session    string    `json:"session,omitempty"`
-	Team       string    `json:"team,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
+	Op      string `json:"op"`
+	Session string `json:"session,omitempty"`
+	Team    string `json:"team,omitempty"`
+	// Reason is why the handoff closed (close: TIMEOUT, USER_CLOSED) or why it starts (start).
+	Reason string `json:"reason,omitempty"`
+	// Summary and Flow go with a start (DeskStart).
+	Summary    string    `json:"summary,omitempty"`
+	Flow       *FlowRef  `json:"flow,omitempty"`
 	Message    *Message  `json:"message,omitempty"`
 	Transcript []Message `json:"transcript,omitempty"`
 	Contact    *Contact  `json:"contact,omitempty"`

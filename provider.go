@@ -10,6 +10,10 @@ const (
 	AIComplete = "complete" // one chat completion (llm, agent)
 	AIClassify = "classify" // pick one of the intents (classify)
 	AIAssist   = "assist"   // an assistant with its own memory (assistant)
+	// AISummarize is one completion that summarises the conversation for the agents of a
+	// handoff (transfer.summary): System holds the instructions, the runner puts the transcript
+	// in Messages. Providers that answer with their own prompt (dify, chatbase, local) refuse it.
+	AISummarize = "summarize"
 )
 
 // ChatMessage is one message of a model conversation.

@@ -41,6 +41,18 @@ type handoffJSON struct {
 	Team     string `json:"team,omitempty"`
 	Agent    string `json:"agent,omitempty"`
 	ClosedBy string `json:"closed_by,omitempty"`
+	// Reason, Summary and FlowID are what the desk was given (null when none).
+	Reason  *string `json:"reason"`
+	Summary *string `json:"summary"`
+	FlowID  *string `json:"flow_id"`
+}
+
+// orNull is s, or nil when it is empty.
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 type runSummaryJSON struct {
@@ -75,7 +87,8 @@ func toConversationJSON(info *store.ConversationInfo, contact *tandem.Contact) c
 		return out
 	}
 	if h := st.Handoff; h != nil {
-		out.Handoff = handoffJSON{Status: h.Status, Desk: h.Desk, Team: h.Team, Agent: h.Agent, ClosedBy: h.ClosedBy}
+		out.Handoff = handoffJSON{Status: h.Status, Desk: h.Desk, Team: h.Team, Agent: h.Agent, ClosedBy: h.ClosedBy,
+			Reason: orNull(h.Reason), Summary: orNull(h.Summary), FlowID: orNull(h.FlowID)}
 	}
 	out.ActiveRun, out.LastRun = runSummaries(st)
 	return out

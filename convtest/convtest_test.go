@@ -109,3 +109,18 @@ func TestParseYAMLError(t *testing.T) {
 		t.Errorf("error %v, want %q", err, want)
 	}
 }
+
+// TestHandoffSummary: the summary of a handoff is an AI call that mocks answer (by the handoff
+// step's id); its failure, or the local provider, leaves it out; the agent's and the step's
+// reasons reach the desk.
+func TestHandoffSummary(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	passed, failed, err := RunPaths(context.Background(), []string{"testdata/summary/summary.test.yaml"}, Options{Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if passed != 3 || failed != 0 {
+		t.Errorf("passed %d, failed %d, want 3 and 0:\n%s", passed, failed, out.String())
+	}
+}

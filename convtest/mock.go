@@ -36,7 +36,8 @@ type world struct {
 	bot       []tandem.Message // messages delivered to the customer, not yet consumed
 	desk      []deskRecord
 	closes    []string
-	problems  []string // unmocked calls and the like: the test fails at the end
+	starts    []tandem.DeskStart // handoffs given to a desk (the inbox's too), oldest first
+	problems  []string           // unmocked calls and the like: the test fails at the end
 	available bool
 	external  tandem.Provider // the local provider, used when no mock matches a local provider
 	localIDs  map[string]bool
@@ -367,6 +368,7 @@ func (d deskMock) Start(_ context.Context, s tandem.DeskStart) (string, error) {
 	}
 	d.w.mu.Lock()
 	defer d.w.mu.Unlock()
+	d.w.starts = append(d.w.starts, s)
 	for _, m := range s.Transcript {
 		d.w.desk = append(d.w.desk, deskRecord{Text: m.Text, Kind: "transcript"})
 	}
@@ -407,12 +409,15 @@ func (c botChannel) Send(_ context.Context, out tandem.Outbound) (tandem.SendRes
 }
 
 // inboxDesk is the built-in inbox in tests: always there; agents act through agent turns.
-type inboxDesk struct{}
+type inboxDesk struct{ w *world }
 
 func (inboxDesk) NeedsEmail() bool                                    { return false }
 func (inboxDesk) Health(context.Context) error                        { return nil }
 func (inboxDesk) Send(context.Context, string, *tandem.Message) error { return nil }
 func (inboxDesk) Close(context.Context, string, string) error         { return nil }
-func (inboxDesk) Start(_ context.Context, s tandem.DeskStart) (string, error) {
+func (d inboxDesk) Start(_ context.Context, s tandem.DeskStart) (string, error) {
+	d.w.mu.Lock()
+	defer d.w.mu.Unlock()
+	d.w.starts = append(d.w.starts, s)
 	return "inbox-" + s.Conversation.ID, nil
 }

@@ -132,7 +132,7 @@ func setup(ctx context.Context, t *Test, verbose bool, openDB func() (*store.DB,
 		Provider: func(id string) (tandem.Provider, bool) { return llmMock{w: s.w, id: id}, true },
 		Desk: func(id string) (tandem.Desk, bool) {
 			if id == "inbox" {
-				return inboxDesk{}, true
+				return inboxDesk{w: s.w}, true
 			}
 			return deskMock{w: s.w}, desks[id]
 		},
@@ -660,8 +660,26 @@ func (s *session) deskSent(line int, v any) error {
 			if !found {
 				return fail(line, "desk_sent: the desk was not told the handoff closed with %s (closes: %v)", text(e), s.w.closes)
 			}
+		case "reason", "summary", "flow":
+			if len(s.w.starts) == 0 {
+				return fail(line, "desk_sent: no handoff was given to a desk")
+			}
+			st := s.w.starts[len(s.w.starts)-1]
+			got := map[string]string{"reason": st.Reason, "summary": st.Summary}[k]
+			if k == "flow" && st.Flow != nil {
+				got = st.Flow.ID
+			}
+			if want := text(e); e == nil && got != "" || e != nil && strings.TrimSpace(got) != strings.TrimSpace(want) {
+				if got == "" {
+					return fail(line, "desk_sent: the desk was given no %s, expected %q", k, want)
+				}
+				if e == nil {
+					return fail(line, "desk_sent: the desk was given the %s %q, expected none (null)", k, got)
+				}
+				return fail(line, "desk_sent: the desk was given the %s %q, expected %q", k, got, want)
+			}
 		default:
-			return fail(line, "desk_sent: unknown check %q (contains, count, closed)", k)
+			return fail(line, "desk_sent: unknown check %q (contains, count, closed, reason, summary, flow)", k)
 		}
 	}
 	return nil

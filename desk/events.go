@@ -153,3 +153,14 @@ func UserID(conv *tandem.Conversation, c *tandem.Contact) string {
 	}
 	return ""
 }
+
+// FlowName names the flow of a handoff for agents: "refund-bot (version 3)", "" when unknown.
+func FlowName(s tandem.DeskStart) string {
+	if s.Flow == nil || s.Flow.ID == "" {
+		return ""
+	}
+	if s.Flow.Version > 0 {
+		return s.Flow.ID + " (version " + strconv.Itoa(s.Flow.Version) + ")"
+	}
+	return s.Flow.ID
+}

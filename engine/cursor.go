@@ -608,6 +608,9 @@ func (c *cursor) end(status, reason string) outcome {
 // wait makes the run wait; at least one of message, due and effect must be set.
 func (c *cursor) wait(message bool, due time.Time, effect string) outcome {
 	w := &Wait{Message: message, EffectID: effect}
+	if message {
+		c.st.Run.HandoffReason = "" // a handoff that follows an agent step follows it at once
+	}
 	if !due.IsZero() {
 		w.Due = due
 		w.TimerID = c.setTimer(due, "wait")

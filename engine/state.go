@@ -69,6 +69,9 @@ type RunState struct {
 	Path []string `json:"path,omitempty"`
 	// Error is the last failure, for a failed run.
 	Error string `json:"error,omitempty"`
+	// HandoffReason is the reason an agent step gave its handoff tool, kept for the handoff
+	// step its on_handoff leads to; the run waiting for the customer forgets it.
+	HandoffReason string `json:"handoff_reason,omitempty"`
 }
 
 // Frame is a caller of a called flow.
@@ -117,6 +120,12 @@ type Handoff struct {
 	RunID string `json:"run_id,omitempty"`
 	// RunStep is the handoff step of the active run that waits on it.
 	RunStep string `json:"run_step,omitempty"`
+	// FlowID and FlowVersion are the flow of the handoff step; Reason is why it handed the
+	// conversation over, Summary the AI summary given to the desk ("" when none).
+	FlowID      string `json:"flow_id,omitempty"`
+	FlowVersion int    `json:"flow_version,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Summary     string `json:"summary,omitempty"`
 	// Prompting is set while the keep-waiting-or-end question is open.
 	Prompting bool `json:"prompting,omitempty"`
 	// WaitTimer and SessionTimer are the ids of the pending timers.

@@ -496,6 +496,7 @@ func agentAnswer(c *cursor, s *flow.Step, b *flow.AgentStep, ev *tandem.Event) o
 				out := map[string]any{"text": res.Text, "tool_calls": a.callsList(), "usage": usageMap(c.st.Run.Usage), "handoff_reason": args.Reason, "error": ""}
 				c.output(s, out)
 				c.trace(s, "handoff", nil, out, "")
+				c.st.Run.HandoffReason = strings.TrimSpace(args.Reason)
 				return c.branch(s, b.OnHandoff)
 			}
 		}

@@ -48,10 +48,19 @@ func (handoffHandler) enter(c *cursor, s *flow.Step) outcome {
 			return c.branch(s, b.OnOutsideHours)
 		}
 	}
+	// Why: the step's reason, else the one the agent step that led here gave its handoff tool.
+	reason := strings.TrimSpace(c.render(&b.Reason))
+	if reason == "" {
+		reason = c.st.Run.HandoffReason
+	}
+	c.st.Run.HandoffReason = ""
 	if _, ok := c.env.Desks[desk]; !ok {
 		return handoffUnavailable(c, s, b, "desk "+desk+" is not configured")
 	}
 	c.setLocal("phase", "health")
+	if reason != "" {
+		c.setLocal("reason", reason)
+	}
 	if m := c.st.Run.Message; m != nil {
 		// The transcript ends with the question that led here, not with the e-mail exchange.
 		mb, _ := json.Marshal(m)
@@ -171,6 +180,23 @@ func (handoffHandler) resume(c *cursor, s *flow.Step, ev *tandem.Event) outcome 
 			return c.fail(s, "", err.Error())
 		}
 		return handoffStart(c, s, b, desk)
+	case "summary":
+		summary := ""
+		if r := ev.Result; r != nil && r.AI != nil {
+			res, errText := c.aiResult(ev)
+			if errText == "" {
+				summary = strings.TrimSpace(res.Text)
+			} else {
+				c.trace(s, "summary", nil, nil, "no summary for the agents ("+errText+"); the handoff goes on without one")
+			}
+		} else {
+			why := "the summary call produced no result"
+			if r != nil && r.Error != "" {
+				why = r.Error
+			}
+			c.trace(s, "summary", nil, nil, "no summary for the agents ("+why+"); the handoff goes on without one")
+		}
+		return handoffQueue(c, s, b, desk, summary)
 	case "start":
 		r := ev.Result
 		if r == nil || r.Error != "" || (r.Desk != nil && r.Desk.Error != "") {
@@ -211,29 +237,78 @@ func (c *cursor) branchOrExpire(s *flow.Step, to string) outcome {
 // waits for an agent.
 func handoffStart(c *cursor, s *flow.Step, b *flow.HandoffStep, desk string) outcome {
 	c.handoffText(s, b, "connecting")
+	if b.Transfer == nil || !b.Transfer.Summary {
+		return handoffQueue(c, s, b, desk, "")
+	}
+	// The summary first: one model call on the transcript the desk gets, bounded by
+	// SummaryTimeout and never retried; its failure leaves the summary out.
+	req := &tandem.AIRequest{Op: tandem.AISummarize, Provider: c.providerID(b.Transfer.Provider), Step: s.ID, ConversationID: c.conv.ID,
+		Model: b.Transfer.Model, System: summaryInstructions(c.handoffLanguage()), History: handoffRounds(c, b),
+		Timeout: SummaryTimeout, Retry: tandem.RetryPolicy{Attempts: 1}}
+	contact := *c.contact
+	req.Contact = &contact
+	if latest := handoffQuestion(c); latest != nil {
+		req.HistoryBefore = latest.ID
+	}
+	c.setLocal("phase", "summary")
+	id := c.effect(tandem.Effect{Kind: tandem.EffectAI, Await: true, AI: req})
+	c.trace(s, "summarizing", map[string]any{"provider": req.Provider, "model": req.Model}, nil, "")
+	return c.wait(false, zeroTime, id)
+}
+
+// SummaryTimeout bounds the call that writes a handoff's summary.
+const SummaryTimeout = 20 * time.Second
+
+// summaryInstructions are the model's instructions for a handoff summary, in the language of
+// the handoff's texts.
+func summaryInstructions(lang string) string {
+	name := map[string]string{"es": "Spanish", "pt": "Portuguese"}[lang]
+	if name == "" {
+		name = "English"
+	}
+	return "A customer is being handed from a bot to a human support agent. Summarize the conversation below for the agent in at most 3 short sentences of " +
+		name + ": what the customer wants, what they already gave (order numbers, e-mail, ...) and what the bot answered. Write only the summary."
+}
+
+// handoffRounds is how many rounds of history the desk gets.
+func handoffRounds(c *cursor, b *flow.HandoffStep) int {
 	rounds := c.env.TransferRounds
 	if b.Transfer != nil && b.Transfer.Rounds != nil {
 		rounds = *b.Transfer.Rounds
 	} else if rounds <= 0 {
 		rounds = 10
 	}
-	team := b.Team
-	contact := *c.contact
-	var latest *tandem.Message
+	return rounds
+}
+
+// handoffQuestion is the customer message that led to the handoff (nil when none).
+func handoffQuestion(c *cursor) *tandem.Message {
 	if q, ok := c.local("question").(string); ok && q != "" {
 		var m tandem.Message
 		if json.Unmarshal([]byte(q), &m) == nil {
-			latest = &m
+			return &m
 		}
 	}
+	return nil
+}
+
+// handoffQueue queues the conversation for the desk's agents and hands it over with the
+// transcript, the reason, the flow and the summary.
+func handoffQueue(c *cursor, s *flow.Step, b *flow.HandoffStep, desk, summary string) outcome {
+	rounds := handoffRounds(c, b)
+	team := b.Team
+	contact := *c.contact
+	latest := handoffQuestion(c)
+	reason, _ := c.local("reason").(string)
+	r := c.st.Run
 	// The session id is ours, minted now: every later call to the desk names it, even those
 	// sent before the desk has answered the start.
 	tag := c.id()
 	if len(tag) > 10 {
 		tag = tag[len(tag)-10:]
 	}
-	h := &Handoff{Status: tandem.HandoffQueued, Desk: desk, Team: team, StartedAt: c.now, RunStep: s.ID, RunID: c.st.Run.ID,
-		Session: "hf_" + c.conv.ID + "_" + strings.ToLower(tag)}
+	h := &Handoff{Status: tandem.HandoffQueued, Desk: desk, Team: team, StartedAt: c.now, RunStep: s.ID, RunID: r.ID,
+		Session: "hf_" + c.conv.ID + "_" + strings.ToLower(tag), FlowID: r.FlowID, FlowVersion: r.Version, Reason: reason, Summary: summary}
 	c.st.Handoff = h
 	c.recordHandoff(h, h.Status)
 	c.conv.Status = tandem.ConversationQueued
@@ -246,8 +321,16 @@ func handoffStart(c *cursor, s *flow.Step, b *flow.HandoffStep, desk string) out
 	h.WaitTimer = c.setTimer(c.now.Add(wait), keyHandoffWait)
 	c.setLocal("phase", "start")
 	id := c.effect(tandem.Effect{Kind: tandem.EffectDesk, Await: true, Desk: &tandem.DeskRequest{
-		Desk: desk, Op: "start", Session: h.Session, Team: team, Contact: &contact, Rounds: rounds, Message: latest}})
-	c.trace(s, "connecting", map[string]any{"desk": desk, "team": team, "rounds": rounds}, nil, "")
+		Desk: desk, Op: "start", Session: h.Session, Team: team, Contact: &contact, Rounds: rounds, Message: latest,
+		Reason: reason, Summary: summary, Flow: &tandem.FlowRef{ID: r.FlowID, Version: r.Version}}})
+	in := map[string]any{"desk": desk, "team": team, "rounds": rounds}
+	if reason != "" {
+		in["reason"] = reason
+	}
+	if summary != "" {
+		in["summary"] = summary
+	}
+	c.trace(s, "connecting", in, nil, "")
 	return c.wait(false, zeroTime, id)
 }
 

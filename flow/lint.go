@@ -292,6 +292,9 @@ func (l *linter) step(i int, s *Step) {
 			l.known(i, "team", "team", b.Team, env.Teams)
 		}
 		l.known(i, "schedule", "schedule", b.Schedule, env.Schedules)
+		if b.Transfer != nil {
+			l.known(i, "transfer.provider", "provider", b.Transfer.Provider, env.Providers)
+		}
 	case *NotifyStep:
 		l.known(i, "team", "team", literal(b.Team), env.Teams)
 	case *AssignStep:

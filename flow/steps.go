@@ -429,14 +429,21 @@ func (s *AgentStep) Refs() []Ref {
 type Transfer struct {
 	Rounds  *int `json:"rounds,omitempty"`
 	Summary bool `json:"summary,omitempty"`
+	// Provider and Model make the summary (extensions): default the workspace's default
+	// provider and the provider's model.
+	Provider string `json:"provider,omitempty"`
+	Model    string `json:"model,omitempty"`
 }
 
 // HandoffStep gives the conversation to humans.
 type HandoffStep struct {
-	Desk           string                   `json:"desk,omitempty"`
-	Team           string                   `json:"team,omitempty"`
-	Schedule       string                   `json:"schedule,omitempty"`
-	Transfer       *Transfer                `json:"transfer,omitempty"`
+	Desk     string    `json:"desk,omitempty"`
+	Team     string    `json:"team,omitempty"`
+	Schedule string    `json:"schedule,omitempty"`
+	Transfer *Transfer `json:"transfer,omitempty"`
+	// Reason tells the desk why (an extension); default: the reason the agent step that led
+	// here gave its handoff tool.
+	Reason         expr.Template            `json:"reason,omitempty"`
 	RequireEmail   string                   `json:"require_email,omitempty"` // auto | always | never
 	WaitTimeout    *Duration                `json:"wait_timeout,omitempty"`
 	SessionTimeout *Duration                `json:"session_timeout,omitempty"`

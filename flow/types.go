@@ -24,6 +24,10 @@ type StepType struct {
 	// Waits is set for types that wait for the customer, a timer or a person: a cycle through
 	// one of them is not a hot loop.
 	Waits bool
+	// Extensions are the fields Tandem adds to the type beyond the flow format ("reason",
+	// "transfer.provider"): optional, described in the schema as "Extension: ..." and in
+	// docs/flows.md as extensions.
+	Extensions []string
 }
 
 // StepTypes declares every step type, in the order the documentation and the schema list them.
@@ -48,7 +52,8 @@ var StepTypes = []StepType{
 	{Name: "agent", Doc: "An LLM that converses and uses tools until it is done.", New: func() Body { return new(AgentStep) },
 		Outputs: []string{"text", "tool_calls", "usage", "handoff_reason", "citations", "error", "status"}, Main: "text", Waits: true},
 	{Name: "handoff", Doc: "Give the conversation to humans; next is taken when it is resolved.", New: func() Body { return new(HandoffStep) },
-		Outputs: []string{"status", "agent", "duration_s", "closed_by", "error"}, Main: "status", Waits: true},
+		Outputs: []string{"status", "agent", "duration_s", "closed_by", "error"}, Main: "status", Waits: true,
+		Extensions: []string{"reason", "transfer.provider", "transfer.model"}},
 	{Name: "tag", Doc: "Add and remove tags.", New: func() Body { return new(TagStep) }},
 	{Name: "note", Doc: "Write an internal note.", New: func() Body { return new(NoteStep) }},
 	{Name: "notify", Doc: "Send an internal message to agents.", New: func() Body { return new(NotifyStep) }},

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -29,5 +30,37 @@ func TestStepTypeDeclarations(t *testing.T) {
 	}
 	if len(Types) != len(StepTypes) {
 		t.Errorf("Types has %d entries for %d declarations", len(Types), len(StepTypes))
+	}
+}
+
+// Fields Tandem adds to a step type beyond the flow format are declared in StepTypes, and the
+// schema describes each one as an extension; docs/flows.md is checked in the root package.
+func TestStepTypeExtensions(t *testing.T) {
+	t.Parallel()
+	_, doc := readSchemaFile(t)
+	defs := doc.get("$defs")
+	for _, st := range StepTypes {
+		for _, path := range st.Extensions {
+			def := defs.get(st.Name + "Step")
+			parts := strings.Split(path, ".")
+			var prop *ordered
+			for i, p := range parts {
+				prop = def.get("properties").get(p)
+				if prop == nil {
+					break
+				}
+				if i < len(parts)-1 {
+					ref, _ := prop.value("$ref").(string)
+					def = defs.get(strings.TrimPrefix(ref, "#/$defs/"))
+				}
+			}
+			if prop == nil {
+				t.Errorf("step type %q: extension %q has no property in schema.json", st.Name, path)
+				continue
+			}
+			if d, _ := prop.value("description").(string); !strings.HasPrefix(d, "Extension: ") {
+				t.Errorf("step type %q: the schema's description of %q is %q; begin it with \"Extension: \"", st.Name, path, d)
+			}
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/desk"
 	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/store"
@@ -219,7 +220,8 @@ func (r *Runner) execDesk(ctx context.Context, it *store.OutboxItem) (*tandem.Ef
 			}
 		}
 		var session string
-		session, err = desk.Start(cctx, tandem.DeskStart{Session: d.Session, Conversation: &conv.Conversation, Contact: d.Contact, Team: d.Team, Transcript: d.Transcript})
+		session, err = desk.Start(cctx, tandem.DeskStart{Session: d.Session, Conversation: &conv.Conversation, Contact: d.Contact, Team: d.Team, Transcript: d.Transcript,
+			Flow: d.Flow, Reason: d.Reason, Summary: d.Summary})
 		res.Desk.Session = session
 	case "send":
 		err = desk.Send(cctx, d.Session, d.Message)
@@ -390,6 +392,9 @@ func (r *Runner) doAI(ctx context.Context, conversationID string, req *tandem.AI
 	if req.Op == engine.AISearch {
 		return r.search(ctx, req)
 	}
+	if req.Op == tandem.AISummarize {
+		return r.summarize(ctx, conversationID, req)
+	}
 	if req.History == 0 && req.Op == tandem.AIAssist && r.cfg.Provider != nil {
 		if p, ok := r.cfg.Provider(req.Provider); ok {
 			if hw, ok := p.(tandem.HistoryWanter); ok {
@@ -423,6 +428,37 @@ func (r *Runner) doAI(ctx context.Context, conversationID string, req *tandem.AI
 	}
 	res.DurationMS = r.cfg.Clock.Now().Sub(start).Milliseconds()
 	res.Calls = calls
+	return res
+}
+
+// summarize writes a handoff's summary: the transcript the desk gets (req.History rounds and
+// the question req.HistoryBefore) as one message after the instructions. A failure is logged
+// and returned in the result: the handoff goes on without a summary.
+func (r *Runner) summarize(ctx context.Context, conversationID string, req *tandem.AIRequest) *tandem.AIResult {
+	start := r.cfg.Clock.Now()
+	var res *tandem.AIResult
+	var calls []tandem.AICall
+	ms, err := r.transcript(ctx, conversationID, req.HistoryBefore, max(1, req.History))
+	text := desk.Transcript(ms, desk.Labels)
+	switch {
+	case err != nil:
+		res = &tandem.AIResult{Provider: req.Provider, Error: "the conversation's transcript cannot be read: " + err.Error()}
+	case text == "":
+		res = &tandem.AIResult{Provider: req.Provider, Error: "the conversation has no messages to summarize"}
+	default:
+		call := *req
+		call.History, call.HistoryBefore, call.Memory = 0, "", ""
+		call.Input = text
+		call.Messages = []tandem.ChatMessage{{Role: "user", Content: text}}
+		res = r.aiAttempts(ctx, &call, 1, &calls)
+	}
+	res.DurationMS = r.cfg.Clock.Now().Sub(start).Milliseconds()
+	res.Calls = calls
+	res.Memory = "" // a summary is no turn of the conversation
+	if res.Error != "" {
+		r.log.Warn("the handoff's summary could not be made; the desk gets the conversation without one", "conversation", conversationID,
+			"step", req.Step, "provider", req.Provider, "err", res.Error)
+	}
 	return res
 }
 

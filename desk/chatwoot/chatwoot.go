@@ -476,9 +476,19 @@ func (d *Desk) Start(ctx context.Context, s tandem.DeskStart) (string, error) {
 		Data: tandem.JSON(`{"last":0}`), Open: true, CreatedAt: now, UpdatedAt: now}); err != nil {
 		return "", err
 	}
-	note := "Handoff from Tandem (" + s.Session + ")\nChannel: " + s.Conversation.ChannelKind
+	note := "Handoff from Tandem (" + s.Session + ")"
+	if s.Reason != "" {
+		note += "\nReason: " + s.Reason
+	}
+	note += "\nChannel: " + s.Conversation.ChannelKind
 	if s.Team != "" {
 		note += "\nTeam: " + s.Team
+	}
+	if f := desk.FlowName(s); f != "" {
+		note += "\nFlow: " + f
+	}
+	if s.Summary != "" {
+		note += "\nSummary: " + s.Summary
 	}
 	if t := desk.Transcript(s.Transcript, desk.Labels); t != "" {
 		note += "\n---\n" + t

@@ -40,13 +40,17 @@ var T0 = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 
 // Texts the flow of the suite sends.
 const (
-	TextReply    = "Refunds take 5 business days."
-	TextAsk      = "Anything else?"
-	TextBack     = "The bot is back. How else can I help?"
-	TextSorry    = "Nobody can take this now."
-	TextBye      = "Bye."
-	Question1    = "How long does a refund take?"
-	Question2    = "I want a human please"
+	TextReply = "Refunds take 5 business days."
+	TextAsk   = "Anything else?"
+	TextBack  = "The bot is back. How else can I help?"
+	TextSorry = "Nobody can take this now."
+	TextBye   = "Bye."
+	Question1 = "How long does a refund take?"
+	Question2 = "I want a human please"
+	// Reason and Summary are what a handoff of SummaryFlow gives the desk: its step's reason,
+	// and the summary the workspace's default provider writes.
+	Reason       = "asks for a human"
+	Summary      = "Bob asks how long a refund takes and wants a person."
 	TeamName     = "support"
 	DeskID       = "desk"
 	AgentEmail   = "ana@acme.com"
@@ -95,6 +99,31 @@ steps:
 `, TextReply, TextAsk, deskID, TeamName, TextBack, TextSorry, TextBye)
 }
 
+// SummaryFlow is HandoffFlow whose handoff step gives a reason and asks for a summary, from
+// the provider named ("" for the workspace's default, which writes Summary; "down" fails).
+func SummaryFlow(deskID, provider string) string {
+	f := HandoffFlow(deskID)
+	t := fmt.Sprintf("transfer: {rounds: 10, summary: true, provider: %q}\n    reason: %q", provider, Reason)
+	if provider == "" {
+		t = fmt.Sprintf("transfer: {rounds: 10, summary: true}\n    reason: %q", Reason)
+	}
+	return strings.Replace(f, "transfer: {rounds: 10}", t, 1)
+}
+
+// summarizer is the workspace's AI provider in an Env: it summarizes a transcript that holds
+// the suite's question as Summary; "down" fails every call.
+type summarizer struct{ id string }
+
+func (p summarizer) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIResult, error) {
+	if p.id == "down" {
+		return nil, &tandem.AIError{Status: 503, Message: "the model is overloaded", Temporary: true}
+	}
+	if req.Op != tandem.AISummarize || !strings.Contains(req.Input, Question1) {
+		return nil, &tandem.AIError{Status: 400, Message: fmt.Sprintf("unexpected %s request: %q", req.Op, req.Input)}
+	}
+	return &tandem.AIResult{Provider: p.id, Text: Summary, Model: "m", Usage: tandem.Usage{Calls: 1}}, nil
+}
+
 // Options configure an Env.
 type Options struct {
 	// Desks is the desks: section's entries, one YAML line each ("- {id: desk, kind: ...}").
@@ -139,6 +168,10 @@ channels:
   - {id: api, kind: api}
 teams:
   - {id: support, name: Support, members: [ana@acme.com]}
+providers:
+  - {id: ai, kind: openai, api_key: sk-test, model: m}
+  - {id: down, kind: openai, api_key: sk-test, model: m}
+default_provider: ai
 agents:
   - {email: ana@acme.com, name: Ana}
 desks:
@@ -171,7 +204,8 @@ desks:
 			d, ok := e.Desks[id]
 			return d, ok
 		},
-		Notify: func(id string) { ib.Notify(id) },
+		Notify:   func(id string) { ib.Notify(id) },
+		Provider: func(id string) (tandem.Provider, bool) { return summarizer{id}, id == "ai" || id == "down" },
 	})
 	ib = inbox.New(inbox.Config{DB: e.DB, Workspace: cfg, Events: e.Run, Clock: e.Clock, Logger: log, BcryptCost: bcrypt.MinCost, TickEvery: time.Hour})
 	if err := ib.Sync(ctx); err != nil {

@@ -72,6 +72,9 @@ type Handoff struct {
 	Messages []string
 	// Closed is set when Tandem told the desk the handoff ended.
 	Closed bool
+	// About is what the desk shows agents of the handoff besides the conversation, when the
+	// Transcript does not hold it: its reason, flow and summary.
+	About string
 }
 
 // Hook is a webhook to post to Tandem.
@@ -156,6 +159,47 @@ func Run(t *testing.T, k Kind) {
 		}
 		if st := e.Conversation(conv)["status"]; st != tandem.ConversationQueued {
 			t.Errorf("conversation status %v, want queued", st)
+		}
+	})
+
+	t.Run("the reason, the flow and the summary reach the agents", func(t *testing.T) {
+		t.Parallel()
+		for _, provider := range []string{"", "down"} {
+			d := k.New(t)
+			entry, vars, client := d.Entry()
+			o := Options{Vars: vars, HTTP: client, Flows: []string{SummaryFlow(k.DeskID, provider)}}
+			if entry != "" {
+				o.Desks = []string{entry}
+			}
+			e := NewEnv(t, o)
+			d.Bind(e)
+			conv, h := handoff(t, e, d, "bob")
+			seen := h.Transcript + "\n" + h.About
+			for _, want := range []string{Reason, "helpdesk"} {
+				if !strings.Contains(seen, want) {
+					t.Errorf("the agents do not see %q:\n%s", want, seen)
+				}
+			}
+			hf, _ := e.Conversation(conv)["handoff"].(map[string]any)
+			if hf["reason"] != Reason || hf["flow_id"] != "helpdesk" {
+				t.Errorf("the API shows the handoff %v, want reason %q and flow_id helpdesk", hf, Reason)
+			}
+			if provider == "" {
+				if !strings.Contains(seen, Summary) {
+					t.Errorf("the agents do not see the summary:\n%s", seen)
+				}
+				if hf["summary"] != Summary {
+					t.Errorf("the API shows the summary %v, want %q", hf["summary"], Summary)
+				}
+				continue
+			}
+			// The summary failed: the handoff went on without one, and the log says why.
+			if strings.Contains(seen, Summary) || hf["summary"] != nil {
+				t.Errorf("a failed summary reached the desk: %v\n%s", hf["summary"], seen)
+			}
+			if !strings.Contains(e.Logs.String(), "the model is overloaded") {
+				t.Error("the log does not say why the handoff has no summary")
+			}
 		}
 	})
 

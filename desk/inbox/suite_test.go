@@ -31,6 +31,8 @@ func (driver) Handoff(t *testing.T, e *desktest.Env, conv, session string) (desk
 		return desktest.Handoff{}, false
 	}
 	h := desktest.Handoff{Ref: conv, Closed: hf["status"] == tandem.HandoffClosed && hf["closed_by"] != "agent"}
+	about, _ := json.Marshal(hf) // the handoff as the API gives it: reason, flow_id, summary
+	h.About = string(about)
 	if ct, ok := c["contact"].(map[string]any); ok {
 		h.Email, _ = ct["email"].(string)
 	}

@@ -513,7 +513,16 @@ func transcriptNote(s tandem.DeskStart) string {
 	if s.Team != "" {
 		b.WriteString(", team: " + html.EscapeString(s.Team))
 	}
+	if s.Reason != "" {
+		b.WriteString(", reason: " + html.EscapeString(s.Reason))
+	}
+	if f := desk.FlowName(s); f != "" {
+		b.WriteString(", flow: " + html.EscapeString(f))
+	}
 	b.WriteString("</p>")
+	if s.Summary != "" {
+		b.WriteString("<p><b>Summary:</b> " + strings.ReplaceAll(html.EscapeString(s.Summary), "\n", "<br>") + "</p>")
+	}
 	for i := range s.Transcript {
 		m := &s.Transcript[i]
 		text := desk.Text(m)

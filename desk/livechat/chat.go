@@ -42,10 +42,25 @@ func events(s tandem.DeskStart) []event {
 		}
 	}
 	var out []event
+	about := "[Channel: " + s.Conversation.ChannelKind
+	if s.Reason != "" {
+		about += " · Reason: " + s.Reason
+	}
+	if f := desk.FlowName(s); f != "" {
+		about += " · Flow: " + f
+	}
+	about += "]"
+	if s.Summary != "" {
+		about += "\n[Summary: " + s.Summary + "]"
+	}
+	text := ""
 	if t := desk.Transcript(ms, desk.Labels); t != "" {
-		head := "[Conversation with the assistant]\n"
-		tail := "\n[Channel: " + s.Conversation.ChannelKind + "]"
-		for i, part := range split(head+t+tail, MaxText) {
+		text = "[Conversation with the assistant]\n" + t + "\n" + about
+	} else if s.Reason != "" || s.Summary != "" {
+		text = about
+	}
+	if text != "" {
+		for i, part := range split(text, MaxText) {
 			out = append(out, event{Type: "message", Text: part, CustomID: fmt.Sprintf("%s-t%d", s.Session, i)})
 		}
 	}

@@ -84,7 +84,7 @@ func TestHandoff(t *testing.T) {
 	}
 	th := chats[0].Threads[0]
 	if got := texts(th); len(got) != 2 || !strings.Contains(got[0], "Customer: "+desktest.Question1) || !strings.Contains(got[0], "Bot: "+desktest.TextReply) ||
-		!strings.Contains(got[0], "[Channel: api]") || got[1] != desktest.Question2 {
+		!strings.Contains(got[0], "[Channel: api · Flow: helpdesk (version 1)]") || got[1] != desktest.Question2 {
 		t.Errorf("first events %q", got)
 	}
 	cs := h.customers()

@@ -46,7 +46,9 @@ type TandemExt struct {
 	Channel        string        `json:"channel"`
 	Contact        TandemContact `json:"contact"`
 	Team           string        `json:"team"`
-	// Flow, Reason and Summary are null until the runner passes them to desks.
+	// Flow is the flow whose handoff step handed the conversation over; Reason why (null when
+	// none was given); Summary the AI summary (null unless the step's transfer.summary is true
+	// and the summary could be made).
 	Flow    *TandemFlow `json:"flow"`
 	Reason  *string     `json:"reason"`
 	Summary *string     `json:"summary"`
@@ -103,6 +105,16 @@ func establishBody(hid string, started time.Time, s tandem.DeskStart) Establish 
 			Contact: TandemContact{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone}}}
 	if e.Email != "" {
 		e.UserInfo.Email = &e.Email
+	}
+	if f := s.Flow; f != nil && f.ID != "" {
+		e.BotID = f.ID
+		e.Tandem.Flow = &TandemFlow{ID: f.ID, Version: f.Version}
+	}
+	if r := strings.TrimSpace(s.Reason); r != "" {
+		e.Tandem.Reason = &r
+	}
+	if sum := strings.TrimSpace(s.Summary); sum != "" {
+		e.Tandem.Summary = &sum
 	}
 	if c.Phone != "" {
 		e.UserInfo.Phone = &c.Phone

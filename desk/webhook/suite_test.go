@@ -52,6 +52,8 @@ func (d *driver) Handoff(t *testing.T, e *desktest.Env, conv, session string) (d
 				b.WriteString(text + "\n")
 			}
 			h.Transcript = b.String()
+			about, _ := json.Marshal(body["tandem"])
+			h.About = string(about)
 		case webhook.PathChat:
 			text, _ := body["body"].(string)
 			if len(h.Messages) == 0 || h.Messages[len(h.Messages)-1] != text { // a retried call

@@ -261,6 +261,31 @@ func TestEstablishNulls(t *testing.T) {
 	if got["email"] != "" {
 		t.Errorf("email %v, want \"\"", got["email"])
 	}
+	ext, _ := json.Marshal(got["tandem"].(map[string]any)["summary"])
+	if string(ext) != "null" {
+		t.Errorf("tandem.summary %s without a summary, want null", ext)
+	}
+}
+
+// The tandem object names the flow (also GPTBots' bot_id), the reason and the summary, as the
+// contract's example shapes them.
+func TestEstablishFlowReasonSummary(t *testing.T) {
+	t.Parallel()
+	d, fd, _ := setup(t, nil)
+	s := start(msg("m1", tandem.DirectionIn, "I want a human please"))
+	s.Flow, s.Reason, s.Summary = &tandem.FlowRef{ID: "refund-bot", Version: 3}, "asks for a human", "Bob wants a refund."
+	if _, err := d.Start(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	got := fd.Requests(webhook.PathEstablish)[0].JSON(t)
+	if got["bot_id"] != "refund-bot" {
+		t.Errorf("bot_id %v, want the flow id", got["bot_id"])
+	}
+	ext := got["tandem"].(map[string]any)
+	b, _ := json.Marshal(map[string]any{"flow": ext["flow"], "reason": ext["reason"], "summary": ext["summary"]})
+	if want := `{"flow":{"id":"refund-bot","version":3},"reason":"asks for a human","summary":"Bob wants a refund."}`; string(b) != want {
+		t.Errorf("tandem object %s, want %s", b, want)
+	}
 }
 
 // The same establish (a retry after a crash) gets the same handoff id, body and key; another

@@ -110,7 +110,7 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 
 func (p *Provider) call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIResult, error) {
 	thread, run, _ := strings.Cut(req.Memory, "/")
-	oneOff := req.Op == tandem.AIClassify
+	oneOff := req.Op == tandem.AIClassify || req.Op == tandem.AISummarize
 	if oneOff {
 		thread, run = "", ""
 	}

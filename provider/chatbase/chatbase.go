@@ -120,6 +120,8 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 	switch {
 	case req.Op == tandem.AIClassify:
 		return nil, &tandem.AIError{Message: p.name() + " cannot classify intents (a chatbot answers with its own instructions); use an openai or local provider for classify steps"}
+	case req.Op == tandem.AISummarize:
+		return nil, &tandem.AIError{Status: 400, Message: p.name() + " writes no handoff summaries (a chatbot answers with its own instructions); name an openai provider in the handoff step's transfer.provider"}
 	case p.APIKey == "":
 		return nil, &tandem.AIError{Message: p.name() + " has no api_key; set it in the providers configuration"}
 	case p.ChatbotID == "":

@@ -112,6 +112,9 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 	if req.Op == tandem.AIClassify {
 		return nil, &tandem.AIError{Message: p.name() + " cannot classify intents (a Dify app answers with its own prompt); use an openai or local provider for classify steps"}
 	}
+	if req.Op == tandem.AISummarize {
+		return nil, &tandem.AIError{Status: 400, Message: p.name() + " writes no handoff summaries (a Dify app answers with its own prompt); name an openai provider in the handoff step's transfer.provider"}
+	}
 	if p.APIKey == "" {
 		return nil, &tandem.AIError{Message: p.name() + " has no api_key; set it in the providers configuration"}
 	}

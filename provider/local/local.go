@@ -48,6 +48,9 @@ func (p *Provider) Call(ctx context.Context, req *tandem.AIRequest) (*tandem.AIR
 			}
 		}
 	}
+	if req.Op == tandem.AISummarize {
+		return nil, &tandem.AIError{Status: 400, Message: "the local provider writes no summaries (it works offline, without a model); name a model provider in the handoff step's transfer.provider, or set a default provider"}
+	}
 	if req.Op == tandem.AIClassify {
 		res.Intent, res.Confidence = Classify(input, req.Intents)
 		res.Text = "#" + res.Intent
