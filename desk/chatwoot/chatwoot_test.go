@@ -3,6 +3,7 @@ package chatwoot_test
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -384,5 +385,36 @@ func TestContactCreateConflict(t *testing.T) {
 	}
 	if cvs := h.cw.Conversations(); len(cvs) != 1 || cvs[0].ContactID != existing || cvs[0].SourceID != "src-x" {
 		t.Errorf("conversations %+v, want one of contact %d", cvs, existing)
+	}
+}
+
+// Chatwoot's ids are numbers; a webhook that writes them as strings of digits reads the same
+// (it was answered 400 "the body is not a JSON object"), and ids above 2^31 keep their value.
+func TestWebhookIDsAsStrings(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, "")
+	conv, id := h.handoff("bob")
+	post := func(body string) {
+		t.Helper()
+		if s, b := desktest.Post(t, h.Server.Client(), h.cw.Hook, nil, []byte(body)); s != http.StatusOK {
+			t.Errorf("%d %s for %s", s, b, body)
+		}
+	}
+	cid := strconv.Itoa(id)
+	post(`{"event":"message_created","id":"3000000001","content":"Ids as strings","message_type":"outgoing","private":false,` +
+		`"sender":{"id":"3","name":"Ana","type":"user"},"conversation":{"id":"` + cid + `","inbox_id":"7"},"inbox":{"id":"7","name":"Tandem"},"attachments":[]}`)
+	post(`{"event":"message_created","id":3000000001,"content":"Ids as strings","message_type":"outgoing","private":false,` +
+		`"sender":{"id":3,"name":"Ana","type":"user"},"conversation":{"id":` + cid + `,"inbox_id":7},"inbox":{"id":7,"name":"Tandem"},"attachments":[]}`)
+	post(`{"event":"conversation_status_changed","id":"` + cid + `","inbox_id":"7","status":"resolved"}`)
+	h.Drain()
+	got := h.View(conv)
+	n := 0
+	for _, s := range got {
+		if s == "agent: Ids as strings" {
+			n++
+		}
+	}
+	if n != 1 || got[len(got)-1] != "bot: "+desktest.TextBack {
+		t.Errorf("the customer got %q, want the reply once, then the resolve", got)
 	}
 }

@@ -65,8 +65,8 @@ type hook struct {
 	Event string `json:"event"`
 	message
 	// Conversation events.
-	Status  string `json:"status"`
-	InboxID int    `json:"inbox_id"`
+	Status  string      `json:"status"`
+	InboxID desk.Number `json:"inbox_id"`
 	Meta    struct {
 		Assignee *struct {
 			Name          string `json:"name"`
@@ -104,14 +104,14 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 	now := d.now()
 	switch h.Event {
 	case "message_created":
-		if !h.message.fromAgent() || (h.message.Inbox.ID != 0 && h.message.Inbox.ID != d.Inbox) {
+		if !h.message.fromAgent() || (h.message.Inbox.ID != 0 && int(h.message.Inbox.ID) != d.Inbox) {
 			return okay(w) // Tandem's own messages and notes, bots, templates, other inboxes
 		}
 		evs := h.message.events(now)
 		if evs == nil || h.message.Conversation.ID == 0 {
 			return okay(w)
 		}
-		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(h.message.Conversation.ID), Key: messageKey(h.message.ID), Events: evs})
+		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(int(h.message.Conversation.ID)), Key: messageKey(int(h.message.ID)), Events: evs})
 		if err != nil {
 			d.log.Error("desk webhook: cannot store an agent's reply", "desk", d.ID, "err", err)
 			return fail(w, http.StatusInternalServerError, "internal error")
@@ -124,10 +124,10 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		}
 		return okay(w)
 	case "conversation_status_changed":
-		if h.Status != "resolved" || h.message.ID == 0 || (h.InboxID != 0 && h.InboxID != d.Inbox) {
+		if h.Status != "resolved" || h.message.ID == 0 || (h.InboxID != 0 && int(h.InboxID) != d.Inbox) {
 			return okay(w)
 		}
-		ref := strconv.Itoa(h.message.ID)
+		ref := strconv.Itoa(int(h.message.ID))
 		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: ref, Close: true, Events: desk.AgentClose("", now)})
 		if err != nil {
 			d.log.Error("desk webhook: cannot store a resolve", "desk", d.ID, "err", err)
@@ -141,7 +141,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		return okay(w)
 	case "conversation_updated":
 		a := h.Meta.Assignee
-		if a == nil || h.message.ID == 0 || (h.InboxID != 0 && h.InboxID != d.Inbox) {
+		if a == nil || h.message.ID == 0 || (h.InboxID != 0 && int(h.InboxID) != d.Inbox) {
 			return okay(w)
 		}
 		name := a.AvailableName
@@ -157,7 +157,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 			sum := sha256.Sum256(body)
 			key = "sum:" + hex.EncodeToString(sum[:16])
 		}
-		if _, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(h.message.ID), Key: key,
+		if _, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(int(h.message.ID)), Key: key,
 			Events: desk.AgentAssigned(name, now)}); err != nil {
 			d.log.Error("desk webhook: cannot store an assignment", "desk", d.ID, "err", err)
 			return fail(w, http.StatusInternalServerError, "internal error")

@@ -16,9 +16,9 @@ import (
 
 // message is a Chatwoot message as the API lists it and as webhooks send it. message_type is
 // an integer in API answers (0 incoming, 1 outgoing, 2 activity, 3 template) and a string in
-// webhooks.
+// webhooks. Ids are numbers (desk.Number also reads them written as strings).
 type message struct {
-	ID          int             `json:"id"`
+	ID          desk.Number     `json:"id"`
 	Content     *string         `json:"content"`
 	MessageType json.RawMessage `json:"message_type"`
 	Private     bool            `json:"private"`
@@ -33,10 +33,10 @@ type message struct {
 		DataURL  string `json:"data_url"`
 	} `json:"attachments"`
 	Conversation struct {
-		ID int `json:"id"`
+		ID desk.Number `json:"id"`
 	} `json:"conversation"`
 	Inbox struct {
-		ID int `json:"id"`
+		ID desk.Number `json:"id"`
 	} `json:"inbox"`
 }
 
@@ -169,12 +169,12 @@ func (d *Desk) pollOne(ctx context.Context, l *tandem.DeskLink) error {
 	last := data.Last
 	for i := range ms {
 		m := &ms[i]
-		if m.ID <= data.Last {
+		if int(m.ID) <= data.Last {
 			continue
 		}
 		if m.fromAgent() {
 			if evs := m.events(d.now()); evs != nil {
-				out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Session: l.Session, Key: messageKey(m.ID), Events: evs})
+				out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Session: l.Session, Key: messageKey(int(m.ID)), Events: evs})
 				if err != nil {
 					return err
 				}
@@ -184,7 +184,7 @@ func (d *Desk) pollOne(ctx context.Context, l *tandem.DeskLink) error {
 				}
 			}
 		}
-		last = max(last, m.ID)
+		last = max(last, int(m.ID))
 	}
 	var status struct {
 		Status string `json:"status"`

@@ -49,8 +49,8 @@ type notification struct {
 	AppID string `json:"app_id"`
 	Data  struct {
 		Item struct {
-			Type              string      `json:"type"`
-			ID                json.Number `json:"id"`
+			Type              string  `json:"type"`
+			ID                desk.ID `json:"id"`
 			ConversationParts struct {
 				Parts []part `json:"conversation_parts"`
 			} `json:"conversation_parts"`
@@ -60,20 +60,20 @@ type notification struct {
 
 // part is a conversation part.
 type part struct {
-	ID         json.Number `json:"id"`
-	PartType   string      `json:"part_type"`
-	Body       *string     `json:"body"`
-	CreatedAt  int64       `json:"created_at"`
+	ID         desk.ID `json:"id"`
+	PartType   string  `json:"part_type"`
+	Body       *string `json:"body"`
+	CreatedAt  int64   `json:"created_at"`
 	AssignedTo *struct {
-		Type string      `json:"type"`
-		ID   json.Number `json:"id"`
+		Type string  `json:"type"`
+		ID   desk.ID `json:"id"`
 	} `json:"assigned_to"`
 	Author struct {
-		Type        string      `json:"type"`
-		ID          json.Number `json:"id"`
-		Name        string      `json:"name"`
-		FromAIAgent bool        `json:"from_ai_agent"`
-		IsAIAnswer  bool        `json:"is_ai_answer"`
+		Type        string  `json:"type"`
+		ID          desk.ID `json:"id"` // an admin's digits, a contact's hex
+		Name        string  `json:"name"`
+		FromAIAgent bool    `json:"from_ai_agent"`
+		IsAIAnswer  bool    `json:"is_ai_answer"`
 	} `json:"author"`
 	Attachments []struct {
 		URL         string `json:"url"`

@@ -175,7 +175,7 @@ func (d *Desk) Health(ctx context.Context) error {
 // workspace id tells this workspace's webhooks from others'.
 func (d *Desk) me(ctx context.Context) error {
 	var me struct {
-		ID  json.Number `json:"id"`
+		ID  desk.ID `json:"id"`
 		App struct {
 			IDCode string `json:"id_code"`
 		} `json:"app"`
@@ -574,7 +574,7 @@ func (d *Desk) openConversation(ctx context.Context, s tandem.DeskStart) (string
 			return "", contact{}, err
 		}
 		var msg struct {
-			ConversationID json.Number `json:"conversation_id"`
+			ConversationID desk.ID `json:"conversation_id"`
 		}
 		if json.Unmarshal(resp.Body, &msg) != nil || msg.ConversationID == "" {
 			return "", contact{}, fmt.Errorf("intercom desk %q: the conversation created has no conversation_id", d.ID)
@@ -588,8 +588,8 @@ func (d *Desk) openConversation(ctx context.Context, s tandem.DeskStart) (string
 func (d *Desk) findConversation(ctx context.Context, contactID string, since time.Time) (string, error) {
 	var list struct {
 		Conversations []struct {
-			ID        json.Number `json:"id"`
-			CreatedAt int64       `json:"created_at"`
+			ID        desk.ID `json:"id"`
+			CreatedAt int64   `json:"created_at"`
 		} `json:"conversations"`
 	}
 	err := d.json(ctx, http.MethodPost, "/conversations/search", map[string]any{"query": map[string]any{"operator": "AND", "value": []any{

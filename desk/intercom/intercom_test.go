@@ -351,3 +351,51 @@ func TestCloseOnEndAndDeleted(t *testing.T) {
 		t.Errorf("after a deletion the customer got %q", got)
 	}
 }
+
+// Intercom's ids are strings of digits (conversations, parts, admins), numbers in older
+// payloads, and hex strings for contacts: a notification about a contact, or with a part the
+// customer wrote, is answered 200 and ignored (it was refused 400: the hex id did not read as a
+// number, and Intercom pauses a topic that keeps failing); an admin's reply reads the same with
+// its ids as numbers or as strings, and counts once.
+func TestWebhookIDs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	conv, id := h.handoff("bob", "bob@example.com")
+	post := func(body string) int {
+		t.Helper()
+		s, b := desktest.Post(t, h.Server.Client(), h.ic.Hook, h.ic.Header([]byte(body)), []byte(body))
+		if s != http.StatusOK {
+			t.Errorf("%d %s for %s", s, b, body)
+		}
+		return s
+	}
+	notification := func(topic, item, parts string) string {
+		return `{"type":"notification_event","app_id":"lkqcyt9t","id":"notif_` + topic + `","topic":"` + topic + `","created_at":1765000000,` +
+			`"data":{"type":"notification_event_data","item":` + strings.Replace(item, "PARTS", parts, 1) + `}}`
+	}
+	conversation := func(idJSON string) string {
+		return `{"type":"conversation","id":` + idJSON + `,"state":"open","conversation_parts":{"type":"conversation_part.list","conversation_parts":[PARTS],"total_count":1}}`
+	}
+	post(notification("contact.user.created", `{"type":"contact","id":"6657a1b2c3d4e5f6a7b8c9ff","role":"user","email":"zed@example.com"}`, ""))
+	post(notification("conversation.user.replied", conversation(strconv.Quote(id)),
+		`{"type":"conversation_part","id":"70001","part_type":"comment","body":"<p>hello</p>","created_at":1765000001,`+
+			`"author":{"type":"user","id":"6657a1b2c3d4e5f6a7b8c9d0","name":"bob","email":"bob@example.com"},"attachments":[]}`))
+	reply := func(idJSON, partJSON, authorJSON string) string {
+		return notification("conversation.admin.replied", conversation(idJSON),
+			`{"type":"conversation_part","id":`+partJSON+`,"part_type":"comment","body":"<p>Ids as numbers or strings</p>","created_at":1765000002,`+
+				`"author":{"type":"admin","id":`+authorJSON+`,"name":"Ana"},"attachments":[]}`)
+	}
+	post(reply(id, "9007199254740993", "814860"))
+	post(reply(strconv.Quote(id), `"9007199254740993"`, `"814860"`)) // the same part
+	h.Drain()
+	got := h.View(conv)
+	n := 0
+	for _, s := range got {
+		if s == "agent: Ids as numbers or strings" {
+			n++
+		}
+	}
+	if n != 1 || slices.Contains(got, "agent: hello") {
+		t.Errorf("the customer got %q, want the admin's reply once and nothing of the contact's", got)
+	}
+}

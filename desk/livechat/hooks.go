@@ -33,26 +33,28 @@ type webhook struct {
 
 // user is a LiveChat user (an agent, a customer, a bot).
 type user struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Type string `json:"type"`
+	ID   desk.ID `json:"id"`
+	Name string  `json:"name"`
+	Type string  `json:"type"`
 }
 
+// payload is a webhook's payload. LiveChat's ids are strings and its group ids numbers; both
+// read either way (desk.ID), so that no id written the other way refuses a webhook.
 type payload struct {
-	ChatID   string `json:"chat_id"`
-	ThreadID string `json:"thread_id"`
+	ChatID   desk.ID `json:"chat_id"`
+	ThreadID desk.ID `json:"thread_id"`
 	// incoming_event.
 	Event *struct {
-		ID         string `json:"id"`
-		Type       string `json:"type"`
-		Text       string `json:"text"`
-		CustomID   string `json:"custom_id"`
-		AuthorID   string `json:"author_id"`
-		Visibility string `json:"visibility"`
-		Recipients string `json:"recipients"`
-		URL        string `json:"url"`
-		Name       string `json:"name"`
-		Content    string `json:"content_type"`
+		ID         desk.ID `json:"id"`
+		Type       string  `json:"type"`
+		Text       string  `json:"text"`
+		CustomID   string  `json:"custom_id"`
+		AuthorID   desk.ID `json:"author_id"`
+		Visibility string  `json:"visibility"`
+		Recipients string  `json:"recipients"`
+		URL        string  `json:"url"`
+		Name       string  `json:"name"`
+		Content    string  `json:"content_type"`
 		Properties struct {
 			LC2 struct {
 				WelcomeMessage bool `json:"welcome_message"`
@@ -60,22 +62,22 @@ type payload struct {
 		} `json:"properties"`
 	} `json:"event"`
 	// chat_deactivated.
-	UserID string `json:"user_id"`
+	UserID desk.ID `json:"user_id"`
 	// user_added_to_chat.
 	User     *user  `json:"user"`
 	UserType string `json:"user_type"`
 	// chat_transferred.
 	Reason        string `json:"reason"`
 	TransferredTo struct {
-		AgentIDs []string `json:"agent_ids"`
-		GroupIDs []int    `json:"group_ids"`
+		AgentIDs []desk.ID `json:"agent_ids"`
+		GroupIDs []desk.ID `json:"group_ids"`
 	} `json:"transferred_to"`
 	// incoming_chat.
 	Chat *struct {
-		ID     string `json:"id"`
-		Users  []user `json:"users"`
+		ID     desk.ID `json:"id"`
+		Users  []user  `json:"users"`
 		Thread struct {
-			ID string `json:"id"`
+			ID desk.ID `json:"id"`
 		} `json:"thread"`
 	} `json:"chat"`
 }
@@ -123,7 +125,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		return fail(w, http.StatusInternalServerError, "internal error")
 	}
 	if dl.Close {
-		if l, err := d.store.DeskLinkByRef(r.Context(), d.ID, p.ChatID); err == nil && l.Session == dl.Session {
+		if l, err := d.store.DeskLinkByRef(r.Context(), d.ID, string(p.ChatID)); err == nil && l.Session == dl.Session {
 			d.closeLink(r.Context(), l)
 		}
 	}
@@ -136,10 +138,11 @@ func (d *Desk) delivery(ctx context.Context, action string, p *payload) (*desk.D
 		d.remember(p.Chat.Users...)
 		return nil, nil
 	}
-	if p.ChatID == "" {
+	chat, thread := string(p.ChatID), string(p.ThreadID)
+	if chat == "" {
 		return nil, nil
 	}
-	l, err := d.store.DeskLinkByRef(ctx, d.ID, p.ChatID)
+	l, err := d.store.DeskLinkByRef(ctx, d.ID, chat)
 	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 		return nil, nil // not a chat of Tandem's
 	} else if err != nil {
@@ -147,7 +150,7 @@ func (d *Desk) delivery(ctx context.Context, action string, p *payload) (*desk.D
 	}
 	var data linkData
 	json.Unmarshal(l.Data, &data)
-	if p.ThreadID != "" && data.ThreadID != "" && p.ThreadID != data.ThreadID {
+	if thread != "" && data.ThreadID != "" && thread != data.ThreadID {
 		return nil, nil // an earlier thread: an earlier handoff
 	}
 	now := d.now()
@@ -156,14 +159,14 @@ func (d *Desk) delivery(ctx context.Context, action string, p *payload) (*desk.D
 	case "incoming_event":
 		e := p.Event
 		switch {
-		case e == nil, e.AuthorID == "", data.EntityID != "" && e.AuthorID == data.EntityID:
+		case e == nil, e.AuthorID == "", data.EntityID != "" && string(e.AuthorID) == data.EntityID:
 			return nil, nil // system messages have no author; the customer's are Tandem's own
 		case e.Visibility == "agents" || e.Recipients == "agents":
 			return nil, nil // a whisper between agents
 		case e.Properties.LC2.WelcomeMessage:
 			return nil, nil // the automatic greeting
 		}
-		agent := d.agentName(ctx, data.Contact, p.ChatID, p.ThreadID, e.AuthorID)
+		agent := d.agentName(ctx, data.Contact, chat, thread, string(e.AuthorID))
 		switch e.Type {
 		case "message":
 			if strings.TrimSpace(e.Text) == "" {
@@ -178,28 +181,32 @@ func (d *Desk) delivery(ctx context.Context, action string, p *payload) (*desk.D
 		default:
 			return nil, nil
 		}
-		dl.Key = "event:" + p.ChatID + ":" + e.ID
+		dl.Key = "event:" + chat + ":" + string(e.ID)
 		return dl, nil
 	case "chat_deactivated":
-		if data.EntityID != "" && p.UserID == data.EntityID {
+		if data.EntityID != "" && string(p.UserID) == data.EntityID {
 			return nil, nil // Tandem's deactivate_chat, as the customer
 		}
-		dl.Close, dl.Events = true, desk.AgentClose(d.name(p.UserID), now) // an agent, or the router (no user_id)
+		dl.Close, dl.Events = true, desk.AgentClose(d.name(string(p.UserID)), now) // an agent, or the router (no user_id)
 		return dl, nil
 	case "user_added_to_chat", "chat_user_added":
 		if p.User == nil || (p.UserType != "agent" && p.User.Type != "agent") {
 			return nil, nil
 		}
 		d.remember(*p.User)
-		dl.Key = "added:" + p.ChatID + ":" + p.ThreadID + ":" + p.User.ID
-		dl.Events = desk.AgentAssigned(firstNonEmpty(p.User.Name, p.User.ID), now)
+		dl.Key = "added:" + chat + ":" + thread + ":" + string(p.User.ID)
+		dl.Events = desk.AgentAssigned(firstNonEmpty(p.User.Name, string(p.User.ID)), now)
 		return dl, nil
 	case "chat_transferred":
 		if len(p.TransferredTo.AgentIDs) == 0 {
 			return nil, nil // to a group: it waits in the queue
 		}
-		id := p.TransferredTo.AgentIDs[0]
-		dl.Key = "transfer:" + p.ChatID + ":" + p.ThreadID + ":" + p.Reason + ":" + strings.Join(p.TransferredTo.AgentIDs, ",")
+		ids := make([]string, len(p.TransferredTo.AgentIDs))
+		for i, a := range p.TransferredTo.AgentIDs {
+			ids[i] = string(a)
+		}
+		id := ids[0]
+		dl.Key = "transfer:" + chat + ":" + thread + ":" + p.Reason + ":" + strings.Join(ids, ",")
 		dl.Events = desk.AgentAssigned(firstNonEmpty(d.name(id), id), now)
 		return dl, nil
 	}
@@ -224,7 +231,7 @@ func (d *Desk) remember(users ...user) {
 	}
 	for _, u := range users {
 		if u.Type == "agent" && u.ID != "" && u.Name != "" {
-			d.agents[u.ID] = u.Name
+			d.agents[string(u.ID)] = u.Name
 		}
 	}
 }

@@ -403,3 +403,33 @@ func TestCookieGrant(t *testing.T) {
 		t.Errorf("chats %+v", chats)
 	}
 }
+
+// LiveChat's ids are strings, but its group ids are numbers: a webhook that writes an id the
+// other way (group ids as strings, an event id as a number) reads the same; it was refused 400
+// "payload: must be an object".
+func TestWebhookIDsEitherWay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "", true)
+	conv, chat := h.handoff("bob")
+	var m map[string]any
+	json.Unmarshal(h.lc.AgentMessage(chat, "x"), &m)
+	thread, _ := m["payload"].(map[string]any)["thread_id"].(string)
+	post := func(body string) {
+		t.Helper()
+		if s, b := desktest.Post(t, h.Server.Client(), h.lc.Hook, nil, []byte(body)); s != http.StatusOK {
+			t.Errorf("%d %s for %s", s, b, body)
+		}
+	}
+	head := `{"webhook_id":"w1","secret_key":"` + h.lc.SecretKey + `","organization_id":"` + h.lc.OrganizationID + `",`
+	post(head + `"action":"chat_transferred","payload":{"chat_id":"` + chat + `","thread_id":"` + thread + `","requester_id":"smith@example.com",` +
+		`"reason":"manual","transferred_to":{"group_ids":["19"],"agent_ids":["jane@example.com"]}}}`)
+	post(head + `"action":"incoming_event","payload":{"chat_id":"` + chat + `","thread_id":"` + thread + `",` +
+		`"event":{"id":4242,"type":"message","text":"An event id as a number","author_id":"jane@example.com","visibility":"all"}}}`)
+	h.Drain()
+	if got := h.View(conv); !slices.Contains(got, "agent: An event id as a number") {
+		t.Errorf("the customer got %q", got)
+	}
+	if hf, _ := h.Conversation(conv)["handoff"].(map[string]any); hf["agent"] != "jane@example.com" {
+		t.Errorf("handoff %v, want jane@example.com as its agent", hf)
+	}
+}
