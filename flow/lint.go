@@ -294,6 +294,7 @@ func (l *linter) step(i int, s *Step) {
 		l.known(i, "schedule", "schedule", b.Schedule, env.Schedules)
 		if b.Transfer != nil {
 			l.known(i, "transfer.provider", "provider", b.Transfer.Provider, env.Providers)
+			l.summaryProvider(i, b.Transfer)
 		}
 	case *NotifyStep:
 		l.known(i, "team", "team", literal(b.Team), env.Teams)
@@ -355,6 +356,38 @@ func (l *linter) llmOnLocal(i int, b *LLMStep) {
 		via = fmt.Sprintf("the workspace's default provider %q", id)
 	}
 	l.at(i, field, SeverityWarning, fmt.Sprintf("an llm step on %s gets no written text: the local provider works offline and answers only from a knowledge base (else \"Sorry, I don't know the answer to that yet\"); it serves classify steps (intents by keywords and examples) and knowledge answers (agent and assistant steps with knowledge); name a model provider (kind openai, openai-responses, dify, ...) for this step", via))
+}
+
+// summaryProvider warns about a handoff summary asked of a provider kind that writes none (the
+// local provider, dify, chatbase): the handoff goes on without it.
+func (l *linter) summaryProvider(i int, t *Transfer) {
+	if !t.Summary {
+		return
+	}
+	id, field := t.Provider, "transfer.provider"
+	if id == "" {
+		if l.env.ProviderKinds == nil {
+			return // no configuration: the provider is not known
+		}
+		id, field = l.env.DefaultProvider, "transfer.summary"
+		if id == "" {
+			id = LocalProvider
+		}
+	}
+	kind := l.env.ProviderKinds[id]
+	if id == LocalProvider && kind == "" {
+		kind = LocalProvider
+	}
+	switch kind {
+	case LocalProvider, "dify", "chatbase":
+	default:
+		return
+	}
+	via := fmt.Sprintf("provider %q", id)
+	if t.Provider == "" {
+		via = fmt.Sprintf("the workspace's default provider %q", id)
+	}
+	l.at(i, field, SeverityWarning, fmt.Sprintf("the summary is asked of %s, of kind %s, which writes no summaries: the desk gets none; name a model provider (kind openai, openai-responses, ...) in transfer.provider", via, kind))
 }
 
 func (l *linter) httpTimeout(i int, field string, d *Duration) {

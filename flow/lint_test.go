@@ -159,6 +159,21 @@ steps:
 			},
 		},
 		{
+			name: "a handoff summary from a provider that writes none: named, by default, or from a model",
+			src: head + `steps:
+  - {id: named, type: handoff, transfer: {summary: true, provider: bot}}
+  - {id: dflt, type: handoff, transfer: {summary: true}}
+  - {id: model, type: handoff, transfer: {summary: true, provider: openai}}
+  - {id: none, type: handoff, transfer: {rounds: 3, provider: bot}}
+`,
+			env: &Env{Providers: map[string]bool{"openai": true, "bot": true, "local": true},
+				ProviderKinds: map[string]string{"openai": "openai", "bot": "dify", "local": "local"}, DefaultProvider: "local"},
+			want: []string{
+				`t.yaml:4: warning: step "named" field "transfer.provider": the summary is asked of provider "bot", of kind dify, which writes no summaries: the desk gets none; name a model provider (kind openai, openai-responses, ...) in transfer.provider`,
+				`t.yaml:5: warning: step "dflt" field "transfer.summary": the summary is asked of the workspace's default provider "local", of kind local, which writes no summaries: the desk gets none; name a model provider (kind openai, openai-responses, ...) in transfer.provider`,
+			},
+		},
+		{
 			name: "without a configuration, only an llm step naming local is known to be on it",
 			src: head + `steps:
   - {id: dflt, type: llm, prompt: "hi"}
