@@ -237,10 +237,14 @@ type w1Rig struct {
 	waiters          sync.Map // contact external id → chan struct{}
 	client           *http.Client
 	seq              atomic.Int64
+	// run names this run's customers and messages: on PostgreSQL the database outlives the
+	// run, and a customer or message id of an earlier run would be its conversation or a
+	// duplicate.
+	run string
 }
 
 func newW1Rig(concurrency int) (*w1Rig, error) {
-	r := &w1Rig{client: benchClient(concurrency)}
+	r := &w1Rig{client: benchClient(concurrency), run: strings.ToLower(runner.NewID())}
 	var err error
 	var stop func()
 	r.mockURL, stop, err = localServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -280,7 +284,7 @@ func (r *w1Rig) close() {
 func (r *w1Rig) customers(prefix string, n int) ([]string, []chan struct{}) {
 	names, chans := make([]string, n), make([]chan struct{}, n)
 	for i := range names {
-		names[i] = fmt.Sprintf("%s-%d", prefix, i)
+		names[i] = fmt.Sprintf("%s-%s-%d", prefix, r.run, i)
 		chans[i] = make(chan struct{}, 4)
 		r.waiters.Store(names[i], chans[i])
 	}
@@ -290,7 +294,7 @@ func (r *w1Rig) customers(prefix string, n int) ([]string, []chan struct{}) {
 // turn POSTs one customer message to url, as the API channel takes it, and waits until the
 // reply reaches the receiver: the latency of a turn as the customer sees it.
 func (r *w1Rig) turn(ctx context.Context, url, token, customer string, ch chan struct{}, text string) (time.Duration, error) {
-	body := fmt.Sprintf(`{"contact":{"external_id":%q},"message":{"id":"m%d","text":%q}}`, customer, r.seq.Add(1), text)
+	body := fmt.Sprintf(`{"contact":{"external_id":%q},"message":{"id":"m%s-%d","text":%q}}`, customer, r.run, r.seq.Add(1), text)
 	req, _ := http.NewRequestWithContext(ctx, "POST", url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
@@ -395,6 +399,7 @@ func loadPhase(ctx context.Context, d time.Duration, n int, rate float64, turn f
 	var mu sync.Mutex
 	var lat []time.Duration
 	var errs atomic.Int64
+	var firstErr atomic.Value
 	deadline := time.Now().Add(d)
 	var tick <-chan time.Time
 	if rate > 0 {
@@ -427,7 +432,9 @@ func loadPhase(ctx context.Context, d time.Duration, n int, rate float64, turn f
 				}
 				l, err := turn(i)
 				if err != nil {
-					errs.Add(1)
+					if errs.Add(1) == 1 {
+						firstErr.Store(err.Error())
+					}
 					continue
 				}
 				mu.Lock()
@@ -438,6 +445,9 @@ func loadPhase(ctx context.Context, d time.Duration, n int, rate float64, turn f
 	}
 	wg.Wait()
 	<-done
+	if e, ok := firstErr.Load().(string); ok {
+		fmt.Fprintf(os.Stderr, "bench: %d turns failed, the first: %s\n", errs.Load(), e)
+	}
 	return lat, int(errs.Load())
 }
 
@@ -687,13 +697,20 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 			Contact: tandem.Contact{ExternalID: ext}, Message: tandem.Message{Type: tandem.MessageText, Text: text, ChannelMessageID: ext}})
 		return err
 	}
+	// This run's contacts: on PostgreSQL the database outlives the run, and the runs an
+	// earlier run left waiting are not this one's.
+	run := strings.ToLower(runner.NewID())
+	before, err := s.db.RunCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	if err := parallel(ctx, o.Waiting, 64, func(i int) error { return inbound(fmt.Sprintf("w-%d", i), "hold") }); err != nil {
+	if err := parallel(ctx, o.Waiting, 64, func(i int) error { return inbound(fmt.Sprintf("w-%s-%d", run, i), "hold") }); err != nil {
 		return nil, err
 	}
 	if err := waitFor(ctx, 10*time.Minute, func() bool {
 		n, err := s.db.RunCounts(ctx)
-		return err == nil && n["waiting"] >= o.Waiting
+		return err == nil && n["waiting"] >= before["waiting"]+o.Waiting
 	}); err != nil {
 		return nil, fmt.Errorf("the waiting conversations did not all start: %w", err)
 	}
@@ -714,7 +731,7 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 	// Then o.Due timers made due at the same instant.
 	due := time.Now().Add(5*time.Second + time.Duration(o.Due)*200*time.Microsecond).Truncate(time.Second)
 	late.on.Store(true)
-	if err := parallel(ctx, o.Due, 64, func(i int) error { return inbound(fmt.Sprintf("d-%d", i), due.Format(time.RFC3339Nano)) }); err != nil {
+	if err := parallel(ctx, o.Due, 64, func(i int) error { return inbound(fmt.Sprintf("d-%s-%d", run, i), due.Format(time.RFC3339Nano)) }); err != nil {
 		return nil, err
 	}
 	if time.Now().After(due) {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/runner"
 )
 
 // W3 "idle connections": many visitors keep a widget event stream (or an API long-poll) open
@@ -63,6 +64,8 @@ type w3ClientPlan struct {
 	LongPoll bool   `json:"long_poll"`
 	Streams  int    `json:"streams"`
 	Targets  int    `json:"targets"`
+	// Run names this run's API contacts (PostgreSQL's database outlives a run).
+	Run string `json:"run"`
 }
 
 // w3Report is what the clients' process answers at the end.
@@ -109,7 +112,8 @@ func (m *Main) benchW3(ctx context.Context, o benchOptions) (*W3Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, _ := json.Marshal(w3ClientPlan{Base: base, Token: token, LongPoll: o.LongPoll, Streams: o.Streams, Targets: max(1, o.Streams/100)})
+	plan, _ := json.Marshal(w3ClientPlan{Base: base, Token: token, LongPoll: o.LongPoll, Streams: o.Streams, Targets: max(1, o.Streams/100),
+		Run: strings.ToLower(runner.NewID())})
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, exe, "bench", "w3")
@@ -279,7 +283,7 @@ func (c *w3Clients) visitor(i int) error {
 	v := &w3Conn{}
 	c.conns[i] = v
 	if c.plan.LongPoll {
-		v.external = fmt.Sprintf("w3-%d", i)
+		v.external = fmt.Sprintf("w3-%s-%d", c.plan.Run, i)
 		var ack struct {
 			ConversationID string `json:"conversation_id"`
 			MessageID      string `json:"message_id"`
