@@ -337,7 +337,7 @@ func (d *messageData) apply(m *tandem.Message) {
 
 // insertMessage inserts a message with the conversation's next sequence number, set in m.Seq.
 func (q q) insertMessage(m *tandem.Message) error {
-	if err := q.row(`UPDATE conversations SET msg_seq = msg_seq + 1 WHERE id = ? RETURNING msg_seq`, m.ConversationID).Scan(&m.Seq); err != nil {
+	if err := q.returning(`UPDATE conversations SET msg_seq = msg_seq + 1 WHERE id = ? RETURNING msg_seq`, m.ConversationID).Scan(&m.Seq); err != nil {
 		return fmt.Errorf("message: seq: %w", err)
 	}
 	return q.insertMessageSeq(m, m.Seq)
@@ -355,7 +355,7 @@ func (q q) insertMessageSeq(m *tandem.Message, seq int64) error {
 }
 
 func (q q) insertEvent(ev *tandem.Event) error {
-	if err := q.row(`UPDATE conversations SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq`, ev.ConversationID).Scan(&ev.Seq); err != nil {
+	if err := q.returning(`UPDATE conversations SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq`, ev.ConversationID).Scan(&ev.Seq); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("Conversation", ev.ConversationID)
 		}

@@ -223,7 +223,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		args = append(args, c.ContactID, b.contactVersion)
 	}
 	var msgTop, outTop int64
-	err := q.row(query, args...).Scan(&msgTop, &outTop)
+	err := q.returning(query, args...).Scan(&msgTop, &outTop)
 	if isNoRows(err) {
 		return ErrConflict
 	} else if err != nil {

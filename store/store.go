@@ -204,6 +204,8 @@ type q struct {
 		QueryRowContext(context.Context, string, ...any) *sql.Row
 	}
 	ctx context.Context
+	// p, on a PostgreSQL write, holds the statements waiting for the next pipeline.
+	p *pipe
 }
 
 func (db *DB) sqlText(query string) string {
@@ -228,8 +230,27 @@ func (db *DB) sqlText(query string) string {
 	return s
 }
 
+// exec runs a statement; on a PostgreSQL write it waits for the next pipeline, and the result's
+// RowsAffected sends it (its error, if any, comes from a later statement or the commit).
 func (q q) exec(query string, args ...any) (sql.Result, error) {
+	if q.p != nil {
+		if q.p.err != nil {
+			return nil, q.p.err
+		}
+		r := &lazyResult{p: q.p}
+		q.p.queue(q.db.sqlText(query), args, r)
+		return r, nil
+	}
 	return q.x.ExecContext(q.ctx, q.db.sqlText(query), args...)
+}
+
+// returning runs a statement that returns one row, sent with the statements waiting for the
+// next pipeline on a PostgreSQL write.
+func (q q) returning(query string, args ...any) scanner {
+	if q.p != nil {
+		return q.p.returning(q.db.sqlText(query), args)
+	}
+	return q.row(query, args...)
 }
 
 func (q q) query(query string, args ...any) (*sql.Rows, error) {
@@ -299,6 +320,9 @@ func (db *DB) writeAgain(ctx context.Context, fn func(q) error) error {
 func (db *DB) writeTx(ctx context.Context, fn func(q) error, again bool) error {
 	if db.batch != nil {
 		return db.batch.do(ctx, db, fn, again)
+	}
+	if db.dialect == Postgres {
+		return db.writePipelined(ctx, fn)
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {

@@ -46,6 +46,8 @@ type benchOptions struct {
 	// instead of widget event streams.
 	Streams  int
 	LongPoll bool
+	// Replicas is how many servers W1 runs on one PostgreSQL, its customers split among them.
+	Replicas int
 }
 
 // runBench is `tandem bench w1|w2|w3`: the load scenarios of the performance goals, against a
@@ -68,12 +70,16 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	fs.Float64Var(&o.Rate, "rate", 0, "w1: one phase paced at this many turns a second (CPU per turn at a fixed load)")
 	fs.IntVar(&o.Streams, "streams", 10000, "w3: idle connections held open")
 	fs.BoolVar(&o.LongPoll, "long-poll", false, "w3: API long-polls instead of widget event streams")
+	fs.IntVar(&o.Replicas, "replicas", 1, "w1 on PostgreSQL: servers sharing the database, each with its share of the customers")
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if *million {
 		o.Waiting = 1000000
+	}
+	if o.Replicas < 1 || (o.Replicas > 1 && m.Getenv("TANDEM_DATABASE_URL") == "") {
+		return usagef("bench: --replicas takes a number from 1, and more than 1 needs TANDEM_DATABASE_URL (replicas share a PostgreSQL database)")
 	}
 	if len(pos) == 0 {
 		pos = []string{"w1", "w2"}
@@ -136,6 +142,7 @@ type W1Result struct {
 	BaselineCPUUSPerTurn float64 `json:"baseline_cpu_us_per_turn,omitempty"`
 	Ratio                float64 `json:"ratio,omitempty"`
 	CPUs                 int     `json:"cpus"`
+	Replicas             int     `json:"replicas"`
 }
 
 // W2Result is the waiting-conversations scenario's outcome.
@@ -336,8 +343,19 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 		return nil, err
 	}
 	defer s.close(context.Background())
-	res := &W1Result{Scenario: "w1", Store: s.db.Dialect(), Concurrency: o.Concurrency, CPUs: runtime.NumCPU()}
-	inURL := base + "/api/v1/channels/api/messages"
+	res := &W1Result{Scenario: "w1", Store: s.db.Dialect(), Concurrency: o.Concurrency, CPUs: runtime.NumCPU(), Replicas: o.Replicas}
+	// With replicas, customer i writes to server i mod replicas (a load balancer that keeps a
+	// customer on one server); they share the database, as replicas do. They run in this
+	// process, on the same cores.
+	inURLs := []string{base + "/api/v1/channels/api/messages"}
+	for len(inURLs) < o.Replicas {
+		r, base, _, err := m.benchServer(ctx, dir, fmt.Sprintf(w1Flow, rig.mockURL), rig.recvURL+"/out", nil)
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: %w", len(inURLs)+1, err)
+		}
+		defer r.close(context.Background())
+		inURLs = append(inURLs, base+"/api/v1/channels/api/messages")
+	}
 	customers, chans := rig.customers("bench", o.Concurrency)
 	// Each customer opens its conversation first (the flow asks its question).
 	var wg sync.WaitGroup
@@ -345,12 +363,12 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			rig.turn(ctx, inURL, token, customers[i], chans[i], "hi")
+			rig.turn(ctx, inURLs[i%len(inURLs)], token, customers[i], chans[i], "hi")
 		}(i)
 	}
 	wg.Wait()
 	turn := func(i int) (time.Duration, error) {
-		return rig.turn(ctx, inURL, token, customers[i], chans[i], strconv.Itoa(i))
+		return rig.turn(ctx, inURLs[i%len(inURLs)], token, customers[i], chans[i], strconv.Itoa(i))
 	}
 	// Phase 1: as fast as it goes (or at --rate).
 	cpu, io0 := cpuTime(), procIO()
@@ -378,6 +396,10 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 		turns := float64(res.Turns + len(lat2) + o.Concurrency)
 		fmt.Fprintf(m.Stderr, "batches %d, jobs %d, %.1f jobs per batch; per turn: %.1f jobs, %.1f statements written, %.1f read\n",
 			b, j, float64(j)/float64(b), float64(j)/turns, float64(wr)/turns, float64(rd)/turns)
+	}
+	if t, st := store.PipeStats(); t > 0 {
+		turns := float64(res.Turns + len(lat2) + o.Concurrency)
+		fmt.Fprintf(m.Stderr, "PostgreSQL writes, per turn: %.1f statements (BEGIN and COMMIT included) in %.1f round trips\n", float64(st)/turns, float64(t)/turns)
 	}
 	if o.Baseline {
 		b, err := m.benchBaseline(ctx, dir, rig, o)
@@ -852,7 +874,7 @@ func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 func printBenchTable(w io.Writer, res any) {
 	switch r := res.(type) {
 	case *W1Result:
-		fmt.Fprintf(w, "W1 chat turn (%s, %d customers, %d CPUs)\n", r.Store, r.Concurrency, r.CPUs)
+		fmt.Fprintf(w, "W1 chat turn (%s, %d customers, %d CPUs, %d server(s))\n", r.Store, r.Concurrency, r.CPUs, r.Replicas)
 		fmt.Fprintf(w, "  %-28s %10.0f turns/s  p50 %6.2f ms  p99 %7.2f ms  (%d turns, %d errors, %.0f µs CPU per turn)\n", "max rate", r.TurnsPerS, r.P50MS, r.P99MS, r.Turns, r.Errors, r.CPUUSPerTurn)
 		fmt.Fprintf(w, "  %-28s %10.0f turns/s  p50 %6.2f ms  p99 %7.2f ms\n", "half of max rate", r.HalfRate, r.HalfP50MS, r.HalfP99MS)
 		if r.BaselineTurnsPerS > 0 {
