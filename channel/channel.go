@@ -140,7 +140,14 @@ type Config struct {
 	PublicURL string
 	// Timeout bounds each call to the platform (0: the kind's default).
 	Timeout time.Duration
+	// Options holds every key the entry sets, by its name in tandem.yaml, as text (durations
+	// as Go durations, booleans as true/false, lists joined with commas): the keys of a kind
+	// that no field above holds are read from here.
+	Options map[string]string
 }
+
+// Option returns the key of the entry, trimmed ("" when unset).
+func (c Config) Option(key string) string { return strings.TrimSpace(c.Options[key]) }
 
 // String names the channel without its secrets.
 func (c Config) String() string { return fmt.Sprintf("channel %s (kind %s)", c.ID, c.Kind) }
@@ -393,7 +400,20 @@ type Kind struct {
 	New func(c Config, d Deps) (Channel, error)
 	// Routes are the kind's HTTP endpoints.
 	Routes []Route
+	// Keys are the keys the kind reads in a channel's entry of tandem.yaml, besides id and kind:
+	// the configuration is validated against them (a missing required key, a key the kind does
+	// not read). A key no Config field holds reaches New in Config.Options.
+	Keys []Key
+	// Check, when set, finds what is wrong in the values of an entry of the kind (a key the
+	// kind needs with another, a value it refuses), after the keys are checked.
+	Check func(c Config) []KeyProblem
 }
+
+// Key is one key of tandem.yaml a kind reads in its entry.
+type Key = registry.Key
+
+// KeyProblem is what Kind.Check finds wrong with one key.
+type KeyProblem = registry.KeyProblem
 
 var kinds = registry.New[Kind]("channel")
 
@@ -402,6 +422,12 @@ func Register(kind string, k Kind) { kinds.Register(kind, k) }
 
 // Kinds lists the registered kinds, sorted.
 func Kinds() []string { return kinds.Kinds() }
+
+// Lookup returns a registered kind.
+func Lookup(kind string) (Kind, bool) {
+	k, err := kinds.Get("", kind)
+	return k, err == nil
+}
 
 // New builds a channel of a registered kind.
 func New(c Config, d Deps) (Channel, error) {

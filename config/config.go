@@ -2,7 +2,9 @@
 // providers, channels, desks, schedules, teams, agents, handoff defaults). It owns one Config
 // struct, its defaults, Load/Parse and Validate, whose errors name the file, the line and the key
 // path. It expands ${ENV} in values, never prints secrets (String, LogValue and JSON mask or hide
-// them) and holds no package state. It does not open connections nor read flows.
+// them) and holds no package state. It does not open connections nor read flows. Channel and
+// desk kinds are those registered in packages channel and desk: each declares the keys it reads
+// and checks its values, so a build validates the kinds it links.
 package config
 
 import (
@@ -175,7 +177,11 @@ type Channel struct {
 	// PublicURL is this server's public address as the platform reaches it: Telegram's
 	// setWebhook, and the webhook URLs the channel's health shows (whatsapp, telegram).
 	PublicURL string `yaml:"public_url" json:"public_url,omitempty"`
-	Line      int    `yaml:"-" json:"-"`
+	// Extra holds the keys of the entry that no field above holds, by name, as written (single
+	// values only): keys that only the entry's kind declares (channel.Kind.Keys); a key no
+	// kind declares is refused. Its values are never printed.
+	Extra SecretMap `yaml:"-" json:"-" extra:"true"`
+	Line  int       `yaml:"-" json:"-"`
 }
 
 // Media bounds the files kept from customers (downloaded from WhatsApp and Telegram).
@@ -262,7 +268,10 @@ type Desk struct {
 	// PollInterval: chatwoot reconciliation; nil: the adapter's default, 0: off.
 	PollInterval *Duration `yaml:"poll_interval" json:"poll_interval,omitempty"`
 	Timeout      Duration  `yaml:"timeout" json:"timeout,omitempty"` // per HTTP attempt; 0: the adapter's default
-	Line         int       `yaml:"-" json:"-"`
+	// Extra holds the keys of the entry that no field above holds, as Channel.Extra does
+	// (desk.Kind.Keys).
+	Extra SecretMap `yaml:"-" json:"-" extra:"true"`
+	Line  int       `yaml:"-" json:"-"`
 }
 
 // LiveChatPAT is a LiveChat personal access token, used for setup and health checks.

@@ -281,12 +281,12 @@ func TestErrors(t *testing.T) {
 		{
 			name: "missing kind",
 			src:  "channels:\n  - id: a\n",
-			want: []string{`tandem.yaml:2: channels[0].kind: required; use one of api, web, whatsapp, telegram`},
+			want: []string{`tandem.yaml:2: channels[0].kind: required; use one of api, telegram, web, whatsapp`},
 		},
 		{
 			name: "unknown desk kind",
 			src:  "desks:\n  - {id: z, kind: zendesk}\n",
-			want: []string{`tandem.yaml:2: desks[0].kind: "zendesk" is not a desk kind; use one of inbox, webhook, intercom, livechat, chatwoot`},
+			want: []string{`tandem.yaml:2: desks[0].kind: "zendesk" is not a desk kind; use one of inbox, chatwoot, intercom, livechat, webhook`},
 		},
 		{
 			name: "unknown key with a suggestion",

@@ -477,12 +477,24 @@ func join(path, key string) string {
 }
 
 // structure decodes a mapping into the struct v by its fields' yaml tags, refusing unknown keys.
+// A struct with a field tagged extra:"true" (a map) keeps there the unknown keys with a single
+// value: validation refuses those that the entry's kind does not declare.
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, depth int) {
 	fields := yamlFields(v.Type())
+	extra := extraField(v)
 	for _, kv := range d.pairs(n, path, depth) {
 		i, ok := fields[kv.key]
 		if !ok && path == "" && strings.HasPrefix(kv.key, "x-") {
 			continue // extension keys, for anchors: x-defaults: &defaults {...}
+		}
+		if !ok && extra.IsValid() && kv.value.Kind == yaml.ScalarNode {
+			if s, ok := d.scalar(kv.value, kv.path); ok {
+				if extra.IsNil() {
+					extra.Set(reflect.MakeMap(extra.Type()))
+				}
+				extra.SetMapIndex(reflect.ValueOf(kv.key), reflect.ValueOf(s))
+			}
+			continue
 		}
 		if !ok {
 			d.fail(kv.line, kv.path, "unknown key%s", suggest(kv.key, fields))
@@ -493,6 +505,16 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, depth in
 	if f := v.FieldByName("Line"); f.IsValid() && f.Kind() == reflect.Int && f.CanSet() {
 		f.SetInt(int64(n.Line))
 	}
+}
+
+// extraField returns the field of the struct v tagged extra:"true", or the zero Value.
+func extraField(v reflect.Value) reflect.Value {
+	for i := range v.NumField() {
+		if v.Type().Field(i).Tag.Get("extra") == "true" {
+			return v.Field(i)
+		}
+	}
+	return reflect.Value{}
 }
 
 // yamlFields maps the yaml names of t's exported fields to their index.

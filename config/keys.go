@@ -4,6 +4,10 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/tandemchat/tandem/channel"
+	"github.com/tandemchat/tandem/desk"
+	"github.com/tandemchat/tandem/internal/registry"
 )
 
 // Key is one key a configuration file may set, as the decoder reads it.
@@ -17,11 +21,32 @@ type Key struct {
 
 // Keys lists every key of tandem.yaml that the decoder accepts, in path order: the leaves of
 // Config (values, lists of values, maps) found by the same yaml tags the decoder reads, so a
-// key added to a struct is listed here without anything else changing. Top-level keys starting
-// with x- (ignored, for anchors) are not listed.
+// key added to a struct is listed here without anything else changing, and the keys that
+// registered channel and desk kinds declare beyond those (Field names the kind: "channel kind
+// messenger"). Top-level keys starting with x- (ignored, for anchors) are not listed.
 func Keys() []Key {
 	var out []Key
 	walkKeys(reflect.TypeFor[Config](), "", "config.Config", &out)
+	seen := map[string]bool{}
+	for _, k := range out {
+		// A key and the mappings above it ("desks[].pat" of "desks[].pat.token").
+		for p := k.Path; p != ""; p, _ = cutLast(p) {
+			seen[p] = true
+		}
+	}
+	declared := func(section, what string, kinds []string, keys func(string) []registry.Key) {
+		for _, kind := range kinds {
+			for _, key := range keys(kind) {
+				p := section + "[]." + key.Name
+				if !seen[p] {
+					seen[p] = true
+					out = append(out, Key{Path: p, Field: what + " kind " + kind})
+				}
+			}
+		}
+	}
+	declared("channels", "channel", channel.Kinds(), func(k string) []registry.Key { kd, _ := channel.Lookup(k); return kd.Keys })
+	declared("desks", "desk", desk.Kinds(), func(k string) []registry.Key { kd, _ := desk.Lookup(k); return kd.Keys })
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
@@ -48,6 +73,15 @@ func walkKeys(t reflect.Type, prefix, owner string, out *[]Key) {
 		}
 		*out = append(*out, Key{Path: path, Field: owner + "." + f.Name})
 	}
+}
+
+// cutLast returns path without its last key ("desks[].pat" for "desks[].pat.token").
+func cutLast(path string) (string, bool) {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return "", false
+	}
+	return path[:i], true
 }
 
 func derefType(t reflect.Type) reflect.Type {

@@ -9,6 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tandemchat/tandem/channel"
+	"github.com/tandemchat/tandem/desk"
+	"github.com/tandemchat/tandem/internal/registry"
 )
 
 // Mask replaces a secret wherever a config value is printed.
@@ -154,11 +158,29 @@ func (c *Config) SecretValues() map[string]string {
 	}
 	for i, ch := range c.Channels {
 		collect(out, "channels."+idOr(ch.ID, i), reflect.ValueOf(ch))
+		kd, _ := channel.Lookup(ch.Kind)
+		extraSecrets(out, "channels."+idOr(ch.ID, i), ch.Extra, kd.Keys)
 	}
 	for i, d := range c.Desks {
 		collect(out, "desks."+idOr(d.ID, i), reflect.ValueOf(d))
+		kd, _ := desk.Lookup(d.Kind)
+		extraSecrets(out, "desks."+idOr(d.ID, i), d.Extra, kd.Keys)
 	}
 	return out
+}
+
+// extraSecrets adds the values of extra that the kind declares secret, or whose name suggests
+// a credential.
+func extraSecrets(out map[string]string, prefix string, extra SecretMap, keys []registry.Key) {
+	for name, v := range extra {
+		secret := credentialName(name)
+		for _, k := range keys {
+			secret = secret || (k.Name == name && k.Secret)
+		}
+		if v != "" && secret {
+			out[prefix+"."+name] = v
+		}
+	}
 }
 
 func idOr(id string, i int) string {

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandemchat/tandem/channel"
+	"github.com/tandemchat/tandem/desk"
+	"github.com/tandemchat/tandem/internal/registry"
 	"github.com/tandemchat/tandem/schedule"
 )
 
@@ -22,15 +25,48 @@ type kind struct {
 	optional []string
 }
 
-// Kinds, in the order messages list them.
-var (
-	providerKinds = []string{"openai", "openai-responses", "openai-assistants", "dify", "chatbase", "webhook", "local"}
-	channelKinds  = []string{"api", "web", "whatsapp", "telegram"}
-	deskKinds     = []string{"inbox", "webhook", "intercom", "livechat", "chatwoot"}
-)
+// keys is the kind of a channel or desk kind that declares keys.
+func keys(declared []registry.Key) kind {
+	var k kind
+	for _, key := range declared {
+		if key.Required {
+			k.required = append(k.required, key.Name)
+		} else {
+			k.optional = append(k.optional, key.Name)
+		}
+	}
+	return k
+}
 
-// secretTokenPattern is what Telegram takes as a webhook's secret_token.
-var secretTokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+// Provider kinds, in the order messages list them. Channel and desk kinds are those registered
+// (packages channel and desk): each declares its keys.
+var providerKinds = []string{"openai", "openai-responses", "openai-assistants", "dify", "chatbase", "webhook", "local"}
+
+// channelKinds and deskKinds list the registered kinds (with the built-in inbox).
+func channelKinds() []string { return channel.Kinds() }
+
+func deskKinds() []string {
+	return append([]string{InboxDesk}, slices.DeleteFunc(desk.Kinds(), func(k string) bool { return k == InboxDesk })...)
+}
+
+// channelSpec and deskSpec return what a registered kind reads.
+func channelSpec(name string) (kind, bool) {
+	k, ok := channel.Lookup(name)
+	return keys(k.Keys), ok
+}
+
+func deskSpec(name string) (kind, bool) {
+	if name == InboxDesk {
+		return kind{}, true
+	}
+	k, ok := desk.Lookup(name)
+	return keys(k.Keys), ok
+}
+
+func providerSpec(name string) (kind, bool) {
+	k, ok := providerSpecs[name]
+	return k, ok
+}
 
 // embeddingKinds are the provider kinds that offer embeddings, for knowledge bases.
 var embeddingKinds = []string{"openai"}
@@ -50,31 +86,10 @@ var providerSpecs = map[string]kind{
 	"local":             {},
 }
 
-var channelSpecs = map[string]kind{
-	"api": {optional: []string{"outbound_url", "secret", "max_text"}},
-	"web": {optional: []string{"allowed_origins", "identity_secret", "identity_secret_previous", "identity_required",
-		"session_ttl", "max_upload_bytes", "rate_limit", "max_text", "title", "color", "position", "launcher_text"}},
-	"whatsapp": {required: []string{"phone_number_id", "access_token", "app_secret", "verify_token"}, optional: []string{"api_version", "base_url", "public_url"}},
-	"telegram": {required: []string{"bot_token"}, optional: []string{"secret_token", "base_url", "public_url"}},
-}
-
-var deskSpecs = map[string]kind{
-	"inbox":    {},
-	"webhook":  {required: []string{"url", "secret"}, optional: []string{"username", "password", "health_url", "timeout"}},
-	"intercom": {required: []string{"access_token"}, optional: []string{"client_secret", "admin_id", "region", "api_version", "team_id", "contact_role", "close_on_end", "share_email", "base_url", "timeout"}},
-	"livechat": {required: []string{"organization_id", "client_id"}, optional: []string{"secret_key", "group_id", "customer_grant", "client_secret", "refresh_token", "redirect_uri", "pat", "continuous", "ignore_bots", "base_url", "accounts_url", "api_version", "timeout"}},
-	"chatwoot": {required: []string{"base_url", "account_id", "inbox_id", "api_token"}, optional: []string{"webhook_secret", "webhook_token", "team", "poll_interval", "timeout"}},
-}
-
-// colorRe is a widget colour: #rgb or #rrggbb.
-var colorRe = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
-
-// Enumerated values of a few keys, checked when set.
+// Enumerated values of a few provider keys, checked when set (channel and desk kinds check
+// theirs in their Check).
 var enums = map[string][]string{
-	"response_mode":  {"streaming", "blocking"},
-	"region":         {"us", "eu", "au"},
-	"contact_role":   {"user", "lead"},
-	"customer_grant": {"agent_token", "cookie"},
+	"response_mode": {"streaming", "blocking"},
 }
 
 var (
@@ -203,26 +218,41 @@ func (k *checker) ids(seen map[string]string, section string, i int, id string, 
 }
 
 // kind checks the kind of item v (a Provider, Channel or Desk) at path and the keys that kind
-// requires and uses.
-func (k *checker) kind(path, what string, v reflect.Value, kinds []string, specs map[string]kind, line int) {
+// requires and uses, and the keys of its Extra (those no field holds), which the kind must
+// declare. It reports whether the kind is known.
+func (k *checker) kind(path, what string, v reflect.Value, kinds []string, specs func(string) (kind, bool), line int) bool {
 	name := v.FieldByName("Kind").String()
-	spec, ok := specs[name]
+	spec, ok := specs(name)
+	fields := yamlFields(v.Type())
+	if extra := extraField(v); extra.IsValid() {
+		for _, key := range slices.Sorted(maps.Keys(extra.Interface().(SecretMap))) {
+			if ok && (slices.Contains(spec.required, key) || slices.Contains(spec.optional, key)) {
+				continue
+			}
+			known := maps.Clone(fields)
+			for _, kk := range append(slices.Clone(spec.required), spec.optional...) {
+				known[kk] = 0
+			}
+			k.problem(path+"."+key, line, "unknown key%s", suggest(key, known))
+		}
+	}
 	switch {
 	case name == "":
 		k.problem(path+".kind", line, "required; use one of %s", strings.Join(kinds, ", "))
-		return
+		return false
 	case !ok:
 		hint := ""
 		if best := closest(name, kinds); best != "" {
 			hint = " (did you mean " + best + "?)"
 		}
 		k.problem(path+".kind", line, "%q is not a%s %s kind%s; use one of %s", clip(name), article(what), what, hint, strings.Join(kinds, ", "))
-		return
+		return false
 	}
-	fields := yamlFields(v.Type())
 	for _, key := range spec.required {
-		f := v.Field(fields[key])
-		if !f.IsZero() {
+		if i, field := fields[key]; field && !v.Field(i).IsZero() {
+			continue
+		}
+		if extra := extraField(v); extra.IsValid() && extra.Interface().(SecretMap)[key] != "" {
 			continue
 		}
 		kp := path + "." + key
@@ -240,6 +270,18 @@ func (k *checker) kind(path, what string, v reflect.Value, kinds []string, specs
 			continue
 		}
 		k.warn(path+"."+key, line, "not used by kind %s", name)
+	}
+	return true
+}
+
+// kindProblems reports what a kind's Check found at path, but for keys whose value came from
+// an unset ${VAR} (warned when expanded).
+func (k *checker) kindProblems(path string, line int, probs []registry.KeyProblem) {
+	for _, p := range probs {
+		kp := path + "." + p.Key
+		if !k.c.unset[kp] {
+			k.problem(kp, line, "%s", p.Message)
+		}
 	}
 }
 
@@ -275,7 +317,7 @@ func (k *checker) providers() map[string]bool {
 		path := fmt.Sprintf("providers[%d]", i)
 		k.ids(seen, "providers", i, p.ID, p.Line)
 		ids[p.ID] = true
-		k.kind(path, "provider", reflect.ValueOf(p).Elem(), providerKinds, providerSpecs, p.Line)
+		k.kind(path, "provider", reflect.ValueOf(p).Elem(), providerKinds, providerSpec, p.Line)
 		k.url(path+".base_url", p.Line, p.BaseURL)
 		k.url(path+".url", p.Line, p.URL)
 		k.timeout(path+".timeout", p.Line, p.Timeout, maxProviderTimeout)
@@ -363,25 +405,17 @@ func (k *checker) channels() {
 		ch := &k.c.Channels[i]
 		path := fmt.Sprintf("channels[%d]", i)
 		k.ids(seen, "channels", i, ch.ID, ch.Line)
-		k.kind(path, "channel", reflect.ValueOf(ch).Elem(), channelKinds, channelSpecs, ch.Line)
+		if k.kind(path, "channel", reflect.ValueOf(ch).Elem(), channelKinds(), channelSpec, ch.Line) {
+			if kd, _ := channel.Lookup(ch.Kind); kd.Check != nil {
+				k.kindProblems(path, ch.Line, kd.Check(ch.Config()))
+			}
+		}
 		k.url(path+".outbound_url", ch.Line, ch.OutboundURL)
 		k.url(path+".base_url", ch.Line, ch.BaseURL)
 		if ch.MaxText < 0 || ch.MaxText > MaxMaxText {
 			k.problem(path+".max_text", ch.Line, "must be from 1 to %d characters", MaxMaxText)
 		}
 		k.url(path+".public_url", ch.Line, ch.PublicURL)
-		if ch.Kind == "telegram" && ch.SecretToken != "" && !secretTokenPattern.MatchString(ch.SecretToken) {
-			k.problem(path+".secret_token", ch.Line, "use 1 to 256 letters, digits, _ and - (Telegram refuses other characters)")
-		}
-		if ch.Kind == "api" && ch.OutboundURL != "" && ch.Secret == "" && !k.c.unset[path+".secret"] {
-			k.problem(path+".secret", ch.Line, "required with outbound_url (it signs the messages POSTed there)")
-		}
-		if ch.Position != "" && ch.Position != "left" && ch.Position != "right" {
-			k.problem(path+".position", ch.Line, "%q: use left or right", clip(ch.Position))
-		}
-		if ch.Color != "" && !colorRe.MatchString(ch.Color) {
-			k.problem(path+".color", ch.Line, "%q is not a colour such as #1f6feb", clip(ch.Color))
-		}
 		for _, n := range []struct {
 			key string
 			v   int64
@@ -392,15 +426,6 @@ func (k *checker) channels() {
 		}
 		if ch.MaxUploadBytes > MaxUploadBytes {
 			k.problem(path+".max_upload_bytes", ch.Line, "%d is more than %d (256 MiB), the largest file the database keeps", ch.MaxUploadBytes, MaxUploadBytes)
-		}
-		for j, o := range ch.AllowedOrigins {
-			if o == "*" {
-				continue
-			}
-			u, err := url.Parse(o)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-				k.problem(fmt.Sprintf("%s.allowed_origins[%d]", path, j), ch.Line, "%q is not an origin (use one such as https://acme.com, or *)", clip(o))
-			}
 		}
 	}
 }
@@ -509,7 +534,11 @@ func (k *checker) desks() {
 		d := &k.c.Desks[i]
 		path := fmt.Sprintf("desks[%d]", i)
 		k.ids(seen, "desks", i, d.ID, d.Line)
-		k.kind(path, "desk", reflect.ValueOf(d).Elem(), deskKinds, deskSpecs, d.Line)
+		if k.kind(path, "desk", reflect.ValueOf(d).Elem(), deskKinds(), deskSpec, d.Line) {
+			if kd, _ := desk.Lookup(d.Kind); kd.Check != nil {
+				k.kindProblems(path, d.Line, kd.Check(d.Config()))
+			}
+		}
 		k.url(path+".url", d.Line, d.URL)
 		k.url(path+".base_url", d.Line, d.BaseURL)
 		k.url(path+".accounts_url", d.Line, d.AccountsURL)
@@ -522,16 +551,6 @@ func (k *checker) desks() {
 		if d.InboxID < 0 {
 			k.problem(path+".inbox_id", d.Line, "must not be negative")
 		}
-		k.deskHooks(path, d)
-	}
-}
-
-// deskHooks checks what authenticates a desk's webhooks. (A desk whose webhooks cannot be
-// authenticated at all says so in the log when it starts: the server.md examples leave the
-// keys out.)
-func (k *checker) deskHooks(path string, d *Desk) {
-	if d.Kind == "chatwoot" && d.WebhookToken != "" && len(d.WebhookToken) < 24 {
-		k.problem(path+".webhook_token", d.Line, "must be at least 24 characters (it is what authenticates Chatwoot's webhooks)")
 	}
 }
 

@@ -249,7 +249,7 @@ func sandboxCaps(cfg *config.Config, kind string) tandem.Caps {
 	c := channel.Config{ID: kind, Kind: kind}
 	for _, ch := range cfg.Channels {
 		if ch.Kind == kind {
-			c = workspace.ChannelConfig(ch)
+			c = ch.Config()
 			break
 		}
 	}

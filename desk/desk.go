@@ -13,8 +13,11 @@ package desk
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -256,7 +259,20 @@ type Kind struct {
 	NeedsEmail bool
 	// Routes are the kind's HTTP endpoints.
 	Routes []Route
+	// Keys are the keys the kind reads in a desk's entry of tandem.yaml, besides id and kind:
+	// the configuration is validated against them (a missing required key, a key the kind does
+	// not read). Every key set reaches New in Config.Options.
+	Keys []Key
+	// Check, when set, finds what is wrong in the values of an entry of the kind, after the
+	// keys are checked.
+	Check func(c Config) []KeyProblem
 }
+
+// Key is one key of tandem.yaml a kind reads in its entry.
+type Key = registry.Key
+
+// KeyProblem is what Kind.Check finds wrong with one key.
+type KeyProblem = registry.KeyProblem
 
 var kinds = registry.New[Kind]("desk")
 
@@ -265,6 +281,17 @@ func Register(name string, k Kind) { kinds.Register(name, k) }
 
 // Kinds lists the registered kinds.
 func Kinds() []string { return kinds.Kinds() }
+
+// OneOf returns a problem for each key of values that the entry sets to none of its values.
+func OneOf(c Config, values map[string][]string) []KeyProblem {
+	var out []KeyProblem
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		if v := c.String(key); v != "" && !slices.Contains(values[key], v) {
+			out = append(out, KeyProblem{Key: key, Message: fmt.Sprintf("%q is not one of %s", v, strings.Join(values[key], ", "))})
+		}
+	}
+	return out
+}
 
 // Lookup returns a registered kind.
 func Lookup(name string) (Kind, bool) {

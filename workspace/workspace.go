@@ -182,23 +182,13 @@ func Desks(cfg *config.Config, deps desk.Deps) (map[string]tandem.Desk, error) {
 			scoped.Scope = "desk:" + d.ID
 			dd.Secrets = &scoped
 		}
-		dk, err := desk.New(desk.Config{ID: d.ID, Kind: d.Kind, URL: d.URL, Username: d.Username, Password: d.Password,
-			Secret: d.Secret, HealthURL: d.HealthURL, Timeout: d.Timeout.D(), Options: d.Options()}, dd)
+		dk, err := desk.New(d.Config(), dd)
 		if err != nil {
 			return nil, fmt.Errorf("%w (desks: %s)", err, d.ID)
 		}
 		out[d.ID] = dk
 	}
 	return out, nil
-}
-
-// ChannelConfig is the registry's configuration of a configured channel.
-func ChannelConfig(c config.Channel) channel.Config {
-	return channel.Config{ID: c.ID, Kind: c.Kind, OutboundURL: c.OutboundURL, Secret: c.Secret,
-		AllowedOrigins: c.AllowedOrigins, IdentitySecret: c.IdentitySecret, IdentitySecretPrevious: c.IdentitySecretPrevious,
-		IdentityRequired: c.IdentityRequired, SessionTTL: c.SessionTTL.D(), MaxUploadBytes: c.MaxUploadBytes, RateLimit: c.RateLimit,
-		MaxText: c.MaxText, Title: c.Title, Color: c.Color, Position: c.Position, LauncherText: c.LauncherText, PhoneNumberID: c.PhoneNumberID, AccessToken: c.AccessToken, AppSecret: c.AppSecret,
-		VerifyToken: c.VerifyToken, APIVersion: c.APIVersion, BaseURL: c.BaseURL, BotToken: c.BotToken, SecretToken: c.SecretToken, PublicURL: c.PublicURL}
 }
 
 // Channels builds the configured channels whose kind this build has, by id, and lists the ids
@@ -223,7 +213,7 @@ func Channels(cfg *config.Config, d channel.Deps) (built map[string]channel.Chan
 			unavailable = append(unavailable, c.ID)
 			continue
 		}
-		ch, err := channel.New(ChannelConfig(c), d)
+		ch, err := channel.New(c.Config(), d)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w (channels: %s)", err, c.ID)
 		}

@@ -32,7 +32,17 @@ func init() {
 		Routes: []channel.Route{
 			{Method: "POST", Pattern: "/api/v1/channels/{channel_id}/messages", Auth: channel.AuthAPI, Handle: inbound},
 		},
+		Keys:  []channel.Key{{Name: "outbound_url"}, {Name: "secret", Secret: true}, {Name: "max_text"}},
+		Check: check,
 	})
+}
+
+// check refuses an outbound_url without the secret that signs what is POSTed there.
+func check(c channel.Config) []channel.KeyProblem {
+	if c.OutboundURL != "" && c.Secret == "" {
+		return []channel.KeyProblem{{Key: "secret", Message: "required with outbound_url (it signs the messages POSTed there)"}}
+	}
+	return nil
 }
 
 // Kind is the channel kind.

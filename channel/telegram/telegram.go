@@ -23,6 +23,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -56,7 +57,21 @@ func init() {
 		Routes: []channel.Route{
 			{Method: "POST", Pattern: "/hooks/telegram/{channel_id}", Auth: channel.AuthChannel, Handle: webhook, MaxBody: MaxWebhookBody},
 		},
+		Keys: []channel.Key{{Name: "bot_token", Required: true, Secret: true}, {Name: "secret_token", Secret: true},
+			{Name: "base_url"}, {Name: "public_url"}},
+		Check: check,
 	})
+}
+
+// secretTokenPattern is what Telegram takes as a webhook's secret_token.
+var secretTokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+// check refuses a secret_token that setWebhook would refuse.
+func check(c channel.Config) []channel.KeyProblem {
+	if c.SecretToken != "" && !secretTokenPattern.MatchString(c.SecretToken) {
+		return []channel.KeyProblem{{Key: "secret_token", Message: "use 1 to 256 letters, digits, _ and - (Telegram refuses other characters)"}}
+	}
+	return nil
 }
 
 // Channel is one Telegram bot.

@@ -15,9 +15,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"github.com/tandemchat/tandem/internal/ratelimit"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +42,35 @@ const (
 )
 
 func init() {
-	channel.Register(Kind, channel.Kind{New: func(c channel.Config, d channel.Deps) (channel.Channel, error) { return New(c, d), nil }, Routes: routes})
+	channel.Register(Kind, channel.Kind{New: func(c channel.Config, d channel.Deps) (channel.Channel, error) { return New(c, d), nil }, Routes: routes,
+		Keys: []channel.Key{{Name: "allowed_origins"}, {Name: "identity_secret", Secret: true}, {Name: "identity_secret_previous", Secret: true},
+			{Name: "identity_required"}, {Name: "session_ttl"}, {Name: "max_upload_bytes"}, {Name: "rate_limit"}, {Name: "max_text"},
+			{Name: "title"}, {Name: "color"}, {Name: "position"}, {Name: "launcher_text"}},
+		Check: check})
+}
+
+// colorPattern is a widget colour: #rgb or #rrggbb.
+var colorPattern = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+// check refuses a look the widget cannot show and origins a page cannot have.
+func check(c channel.Config) []channel.KeyProblem {
+	var out []channel.KeyProblem
+	if c.Position != "" && c.Position != "left" && c.Position != "right" {
+		out = append(out, channel.KeyProblem{Key: "position", Message: fmt.Sprintf("%q: use left or right", clip(c.Position, 40))})
+	}
+	if c.Color != "" && !colorPattern.MatchString(c.Color) {
+		out = append(out, channel.KeyProblem{Key: "color", Message: fmt.Sprintf("%q is not a colour such as #1f6feb", clip(c.Color, 40))})
+	}
+	for j, o := range c.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			out = append(out, channel.KeyProblem{Key: fmt.Sprintf("allowed_origins[%d]", j), Message: fmt.Sprintf("%q is not an origin (use one such as https://acme.com, or *)", clip(o, 40))})
+		}
+	}
+	return out
 }
 
 // Backend is what the channel needs of the database and the runner; the server implements it

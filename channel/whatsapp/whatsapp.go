@@ -54,6 +54,9 @@ func init() {
 			{Method: "GET", Pattern: "/hooks/whatsapp/{channel_id}", Auth: channel.AuthChannel, Handle: verify},
 			{Method: "POST", Pattern: "/hooks/whatsapp/{channel_id}", Auth: channel.AuthChannel, Handle: webhook, MaxBody: MaxWebhookBody},
 		},
+		Keys: []channel.Key{{Name: "phone_number_id", Required: true}, {Name: "access_token", Required: true, Secret: true},
+			{Name: "app_secret", Required: true, Secret: true}, {Name: "verify_token", Required: true, Secret: true},
+			{Name: "api_version"}, {Name: "base_url"}, {Name: "public_url"}},
 	})
 }
 

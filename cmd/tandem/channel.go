@@ -10,7 +10,6 @@ import (
 	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/channel/telegram"
 	"github.com/tandemchat/tandem/internal/safehttp"
-	"github.com/tandemchat/tandem/workspace"
 )
 
 const channelUsage = `Usage:
@@ -52,7 +51,7 @@ func (m *Main) runChannel(ctx context.Context, args []string) error {
 		if c.Kind != telegram.Kind || (*only != "" && c.ID != *only) {
 			continue
 		}
-		ch, err := channel.New(workspace.ChannelConfig(c), channel.Deps{HTTP: client})
+		ch, err := channel.New(c.Config(), channel.Deps{HTTP: client})
 		if err != nil {
 			return err
 		}

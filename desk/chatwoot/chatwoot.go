@@ -53,7 +53,19 @@ func init() {
 	desk.Register(Kind, desk.Kind{
 		New:    func(c desk.Config, d desk.Deps) (tandem.Desk, error) { return New(c, d) },
 		Routes: []desk.Route{{Method: http.MethodPost, Pattern: HookPath, Handle: serveHook}},
+		Keys: []desk.Key{{Name: "base_url", Required: true}, {Name: "account_id", Required: true}, {Name: "inbox_id", Required: true},
+			{Name: "api_token", Required: true, Secret: true}, {Name: "webhook_secret", Secret: true}, {Name: "webhook_token", Secret: true},
+			{Name: "team"}, {Name: "poll_interval"}, {Name: "timeout"}},
+		Check: check,
 	})
+}
+
+// check refuses a webhook_token too short to authenticate Chatwoot's webhooks.
+func check(c desk.Config) []desk.KeyProblem {
+	if t := c.String("webhook_token"); t != "" && len(t) < 24 {
+		return []desk.KeyProblem{{Key: "webhook_token", Message: "must be at least 24 characters (it is what authenticates Chatwoot's webhooks)"}}
+	}
+	return nil
 }
 
 // Desk talks to one Chatwoot inbox. Build it with New; it is safe for concurrent use.

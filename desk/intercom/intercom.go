@@ -62,6 +62,12 @@ func init() {
 			{Method: http.MethodPost, Pattern: HookPath, Handle: serveHook},
 			{Method: http.MethodHead, Pattern: HookPath, Handle: serveHead},
 		},
+		Keys: []desk.Key{{Name: "access_token", Required: true, Secret: true}, {Name: "client_secret", Secret: true},
+			{Name: "admin_id"}, {Name: "region"}, {Name: "api_version"}, {Name: "team_id"}, {Name: "contact_role"},
+			{Name: "close_on_end"}, {Name: "share_email"}, {Name: "base_url"}, {Name: "timeout"}},
+		Check: func(c desk.Config) []desk.KeyProblem {
+			return desk.OneOf(c, map[string][]string{"region": {"us", "eu", "au"}, "contact_role": {"user", "lead"}})
+		},
 	})
 }
 

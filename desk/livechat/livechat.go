@@ -69,6 +69,13 @@ func init() {
 			{Method: http.MethodPost, Pattern: HookPath, Handle: serveHook},
 			{Method: http.MethodGet, Pattern: OAuthPath, Handle: serveOAuth},
 		},
+		Keys: []desk.Key{{Name: "organization_id", Required: true}, {Name: "client_id", Required: true},
+			{Name: "secret_key", Secret: true}, {Name: "group_id"}, {Name: "customer_grant"}, {Name: "client_secret", Secret: true},
+			{Name: "refresh_token", Secret: true}, {Name: "redirect_uri"}, {Name: "pat"}, {Name: "continuous"}, {Name: "ignore_bots"},
+			{Name: "base_url"}, {Name: "accounts_url"}, {Name: "api_version"}, {Name: "timeout"}},
+		Check: func(c desk.Config) []desk.KeyProblem {
+			return desk.OneOf(c, map[string][]string{"customer_grant": {"agent_token", "cookie"}})
+		},
 	})
 }
 

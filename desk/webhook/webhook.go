@@ -62,6 +62,8 @@ func init() {
 		New:        func(c desk.Config, d desk.Deps) (tandem.Desk, error) { return New(c, d) },
 		NeedsEmail: true, // GPTBots-style desks open a conversation with an e-mail
 		Routes:     routes(),
+		Keys: []desk.Key{{Name: "url", Required: true}, {Name: "secret", Required: true, Secret: true},
+			{Name: "username"}, {Name: "password", Secret: true}, {Name: "health_url"}, {Name: "timeout"}},
 	})
 }
 

@@ -51,3 +51,24 @@ func (r *Registry[T]) Get(id, kind string) (T, error) {
 	}
 	return fn, nil
 }
+
+// Key is one key a kind reads in its entry of tandem.yaml (a channel's or a desk's), besides id
+// and kind. The configuration refuses an entry that lacks a required key, warns about a key set
+// that the kind does not read, and accepts a key no other kind has (it reaches the kind in its
+// Config's Options).
+type Key struct {
+	// Name is the key as written in tandem.yaml: "phone_number_id".
+	Name string
+	// Required keys must be set (a value from an unset ${VAR} is only a warning).
+	Required bool
+	// Secret keys hold credentials: masked wherever the configuration is printed and hidden
+	// from logs and traces.
+	Secret bool
+}
+
+// KeyProblem is what a kind's check finds wrong with one key of an entry: Message is a sentence
+// that says what to write instead ("use left or right").
+type KeyProblem struct {
+	Key     string
+	Message string
+}
