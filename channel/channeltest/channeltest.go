@@ -8,7 +8,8 @@
 //
 // A channel's test fills a Suite with its payloads (copied into its testdata/) and calls Run.
 // Parts that do not apply to a kind are left empty (the API channel's inbound route takes an
-// API token, not a signature; Telegram reports no delivery) and are skipped with the reason.
+// API token, not a signature; Telegram reports no delivery) and are skipped with the reason,
+// or named in Suite.Skip with why they do not apply (the web widget has no platform).
 package channeltest
 
 import (
@@ -87,6 +88,12 @@ type Suite struct {
 	// platform's code and message). Zero: the kind retries every failure (the API channel).
 	Rejected     Response
 	RejectedText []string
+	// Start, when set, runs at the end of NewEnv: a kind whose callers authenticate with
+	// something the server issues (the widget's session) gets it there and sets Env.Sign.
+	Start func(e *Env)
+	// Skip names the parts of the suite that do not apply to the kind (incoming, replayed,
+	// forged, forged.logged, statuses, outgoing, errors, retried, secrets) and says why.
+	Skip map[string]string
 }
 
 // Incoming is a payload and what it must store.
@@ -150,6 +157,8 @@ type Env struct {
 	Channel  channel.Channel
 	Logs     *Buffer
 	Token    string
+	// Sign authenticates a payload posted to the hook: Suite.Sign unless Suite.Start set it.
+	Sign func(r *http.Request, body []byte)
 }
 
 // The flows every Env runs: an echo, and a delivery-tracked message (started by the API).
@@ -214,6 +223,10 @@ func NewEnv(t *testing.T, s *Suite) *Env {
 		t.Fatal(err)
 	}
 	e.Token = tok
+	e.Sign = s.Sign
+	if s.Start != nil {
+		s.Start(e)
+	}
 	return e
 }
 
@@ -250,10 +263,10 @@ func (e *Env) Post(body []byte, sign bool, forge func(r *http.Request)) int {
 		e.T.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if e.Suite.Sign == nil {
+	if e.Sign == nil {
 		req.Header.Set("Authorization", "Bearer "+e.Token)
 	} else if sign {
-		e.Suite.Sign(req, body)
+		e.Sign(req, body)
 	}
 	if forge != nil {
 		forge(req)

@@ -283,7 +283,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if db.Dialect() == store.Postgres {
 		widgetPoll = time.Second
 	}
-	s.widgets = widgetChannels(channels, &widgetBackend{db: db, run: s.run, inbox: ibx}, widgetPoll)
+	s.widgets = workspace.WidgetChannels(channels, &workspace.WidgetBackend{DB: db, Runner: s.run, Inbox: ibx}, widgetPoll)
 	if db.Dialect() == store.Postgres {
 		// Long-polls also learn of other replicas' commits: one query a second for all of them.
 		hub.Follow(conversationsChanged(db, cfg), time.Second, wall.Now)
