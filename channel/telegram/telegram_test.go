@@ -353,3 +353,27 @@ func TestErrorsHideTheToken(t *testing.T) {
 		t.Errorf("err = %v; want a retryable error without the token", err)
 	}
 }
+
+// A live location moves by edits of its message: the edit carries the new position, so the
+// conversation shows where the customer is now, not only that something changed.
+func TestEditedLiveLocation(t *testing.T) {
+	t.Parallel()
+	ch, err := telegram.New(channel.Config{ID: "tg", Kind: telegram.Kind, BotToken: botToken}, channel.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"update_id": 5001, "edited_message": {"message_id": 9, "from": {"id": 7002, "first_name": "Kai"},
+		"chat": {"id": 7002, "type": "private"}, "date": 1765000000, "edit_date": 1765000030,
+		"location": {"latitude": -22.9519, "longitude": -43.2105, "live_period": 900}}}`)
+	b, err := ch.(channel.Parser).Parse(context.Background(), nil, body)
+	if err != nil || len(b.Messages) != 1 {
+		t.Fatalf("Parse: %v, %+v", err, b)
+	}
+	m := b.Messages[0].Message
+	if m.Type != tandem.MessageEdit || m.RefersTo != "7002:9" {
+		t.Errorf("type %q refers_to %q, want an edit of 7002:9", m.Type, m.RefersTo)
+	}
+	if m.Location == nil || m.Location.Lat != -22.9519 || m.Location.Lng != -43.2105 {
+		t.Errorf("location %+v, want the new position", m.Location)
+	}
+}

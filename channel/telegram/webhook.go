@@ -128,6 +128,9 @@ func (c *Channel) message(ctx context.Context, m *message, edited bool) (*channe
 		msg.Type, msg.RefersTo = tandem.MessageEdit, ref(chatID, m.MessageID)
 		msg.ChannelMessageID += "@" + strconv.FormatInt(m.EditDate, 10)
 		msg.Text = firstNonEmpty(m.Text, m.Caption)
+		if m.Location != nil { // a live location moving
+			msg.Location = &tandem.Location{Lat: m.Location.Latitude, Lng: m.Location.Longitude}
+		}
 		return &channel.Inbound{Contact: contactOf(m.From), Message: msg}, nil
 	}
 	if m.ReplyToMessage != nil {

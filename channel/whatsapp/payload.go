@@ -95,6 +95,9 @@ type message struct {
 	Contacts []struct {
 		Name struct {
 			FormattedName string `json:"formatted_name"`
+			FirstName     string `json:"first_name"`
+			MiddleName    string `json:"middle_name"`
+			LastName      string `json:"last_name"`
 		} `json:"name"`
 		Phones []struct {
 			Phone string `json:"phone"`

@@ -242,7 +242,11 @@ func (c *Channel) inbound(ctx context.Context, m *message, names map[string]stri
 		msg.Type = tandem.MessageContact
 		var lines []string
 		for _, card := range m.Contacts {
-			sc := tandem.SharedContact{Name: card.Name.FormattedName, Org: card.Org.Company}
+			name := card.Name.FormattedName
+			if strings.TrimSpace(name) == "" { // a card with only the parts of the name
+				name = strings.Join(strings.Fields(card.Name.FirstName+" "+card.Name.MiddleName+" "+card.Name.LastName), " ")
+			}
+			sc := tandem.SharedContact{Name: name, Org: card.Org.Company}
 			for _, p := range card.Phones {
 				sc.Phones = append(sc.Phones, p.Phone)
 			}

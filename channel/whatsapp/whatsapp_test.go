@@ -485,3 +485,35 @@ steps:
 		}
 	}
 }
+
+// A shared contact card is named by its formatted_name, else by the parts of its name:
+// WhatsApp clients send cards with only first_name and last_name set.
+func TestContactCardName(t *testing.T) {
+	t.Parallel()
+	ch, err := whatsapp.New(channel.Config{ID: "wa", Kind: whatsapp.Kind, PhoneNumberID: phoneID}, channel.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+		"messaging_product": "whatsapp", "metadata": {"phone_number_id": "` + phoneID + `"},
+		"contacts": [{"profile": {"name": "Lia"}, "wa_id": "5571900002222"}],
+		"messages": [{"from": "5571900002222", "id": "wamid.card", "timestamp": "1765000000", "type": "contacts", "contacts": [
+			{"name": {"first_name": "Ana", "middle_name": "Maria", "last_name": "Souza"}, "phones": [{"phone": "+1 555 0100"}]},
+			{"name": {"formatted_name": "Bob Brown", "first_name": "Robert"}, "emails": [{"email": "b@x.io"}]},
+			{"name": {"last_name": "Lima"}, "phones": [{"phone": "+55 11 5555-0000"}]}]}]}}]}]}`)
+	b, err := ch.(channel.Parser).Parse(context.Background(), nil, body)
+	if err != nil || len(b.Messages) != 1 {
+		t.Fatalf("Parse: %v, %+v", err, b)
+	}
+	m := b.Messages[0].Message
+	var names []string
+	for _, c := range m.Contacts {
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, "|"); got != "Ana Maria Souza|Bob Brown|Lima" {
+		t.Errorf("card names %q, want Ana Maria Souza|Bob Brown|Lima", got)
+	}
+	if want := "Ana Maria Souza +1 555 0100\nBob Brown\nLima +55 11 5555-0000"; m.Text != want {
+		t.Errorf("text %q, want %q", m.Text, want)
+	}
+}
