@@ -190,6 +190,7 @@ steps:
   - id: human
     type: handoff
     team: support
+    reason: "asks for a person"
     wait_timeout: 30m
     session_timeout: 30m
     next: again
@@ -198,13 +199,38 @@ steps:
     text: "You are back with the bot."
 `
 
+// summaryFlow hands over a customer who writes about a refund, with an AI summary.
+const summaryFlow = `format: 1
+id: refunds
+name: Refunds
+trigger: {on: message, match: {contains: [refund]}, priority: 10}
+steps:
+  - id: human
+    type: handoff
+    team: support
+    transfer: {summary: true, provider: gpt}
+    wait_timeout: 30m
+    session_timeout: 30m
+`
+
+// summarizer is the chat-completions server of provider gpt: every answer is this summary.
+const summary = "The customer wants a refund for order 77."
+
+func summarizer(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":%q},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9}}`, summary)
+}
+
 // inboxServer starts `tandem serve` with an API channel whose outbound messages the test
-// records, teams support and sales, an admin (ana) and an agent (bob).
+// records, teams support and sales, an admin (ana) and an agent (bob), and an AI provider
+// (gpt) that writes handoff summaries.
 func inboxServer(t *testing.T) (base string, api apiClient, out *outbound) {
 	t.Helper()
 	out = &outbound{}
 	rec := httptest.NewServer(out)
 	t.Cleanup(rec.Close)
+	gpt := httptest.NewServer(http.HandlerFunc(summarizer))
+	t.Cleanup(gpt.Close)
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "flows"), 0o700); err != nil {
 		t.Fatal(err)
@@ -216,12 +242,16 @@ channels:
 teams:
   - {id: support, name: Support, strategy: round_robin, members: [ana@acme.com, bob@acme.com]}
   - {id: sales, name: Sales, strategy: least_busy, members: [bob@acme.com]}
-`, rec.URL)
+providers:
+  - {id: gpt, kind: openai, base_url: %q, api_key: sk-test, model: m}
+`, rec.URL, gpt.URL+"/v1")
 	if err := os.WriteFile(filepath.Join(dir, "tandem.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "flows", "support.yaml"), []byte(handoffFlow), 0o600); err != nil {
-		t.Fatal(err)
+	for name, src := range map[string]string{"support.yaml": handoffFlow, "refunds.yaml": summaryFlow} {
+		if err := os.WriteFile(filepath.Join(dir, "flows", name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	data := filepath.Join(dir, "data")
 	c := cli{env: map[string]string{}}
@@ -336,6 +366,7 @@ func TestBrowserInbox(t *testing.T) {
 	// Open it, take it, reply, note.
 	p.run("open the conversation", chromedp.Click(chromedp.CSS(`[data-conversation="`+conv+`"]`)))
 	p.waitText(".messages", "I need a human please")
+	p.waitText(`[aria-label="Contact and handoff"]`, "asks for a person") // the handoff step's reason
 	p.button("Assign to me")
 	p.waitText(".view-title", "Assigned to you")
 	p.run("reply", chromedp.SendKeys(chromedp.CSS("#composer-text"), "Hi, I am Ana. Let me check."), chromedp.KeyEvent(kb.Enter))
@@ -402,11 +433,13 @@ func TestBrowserInbox(t *testing.T) {
 		}
 	}
 
-	// Another customer, given back to the bot.
-	conv2, _ := api.say("u-2", "m-3", "Talk to a person")
+	// Another customer, about a refund: the agent reads the AI summary; given back to the bot.
+	conv2, _ := api.say("u-2", "m-3", "Talk to a person about my refund")
 	p.waitFor("the conversation in the list", `!!document.querySelector('[data-conversation="`+conv2+`"]')`)
 	p.run("open", chromedp.Click(chromedp.CSS(`[data-conversation="`+conv2+`"]`)))
-	p.waitText(".messages", "Talk to a person")
+	p.waitText(".messages", "Talk to a person about my refund")
+	p.waitText(`[aria-label="Contact and handoff"]`, summary)
+	p.shot("handoff-summary")
 	p.button("Resume bot")
 	out.await(t, "You are back with the bot.")
 	p.waitFor("the conversation to leave the list", `!document.querySelector('[data-conversation="`+conv2+`"]')`)

@@ -19,7 +19,11 @@ export function ContactPanel({ conv, onClose }: { conv: Conversation; onClose: (
       gone = true;
     };
   }, [runId]);
-  const reason = run?.trace?.map((s) => (s.output as Record<string, unknown> | undefined)?.handoff_reason).find((r) => typeof r === "string" && r) as string | undefined;
+  // Why: what the desk was told (the handoff step's reason, or its agent step's), else what an
+  // AI step of the run gave.
+  const reason =
+    conv.handoff?.reason ||
+    (run?.trace?.map((s) => (s.output as Record<string, unknown> | undefined)?.handoff_reason).find((r) => typeof r === "string" && r) as string | undefined);
   const attrs = Object.entries({ ...(ct?.attributes ?? {}), ...(conv.attributes ?? {}) });
   const tags = [...new Set([...(ct?.tags ?? []), ...(conv.tags ?? [])])];
 
@@ -64,6 +68,7 @@ export function ContactPanel({ conv, onClose }: { conv: Conversation; onClose: (
         <Fact k="Team" v={conv.handoff?.team || conv.team} />
         <Fact k="Agent" v={conv.handoff?.agent || conv.assignee} />
         <Fact k="Reason" v={reason || (run ? "Not given by the flow" : "")} />
+        <Fact k="Summary" v={conv.handoff?.summary ?? undefined} />
         {conv.handoff?.closed_by && <Fact k="Closed by" v={conv.handoff.closed_by} />}
       </dl>
       <p className="muted small">The transcript the bot handed over is the history on the left.</p>
