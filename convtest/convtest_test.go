@@ -120,7 +120,7 @@ func TestHandoffSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if passed != 3 || failed != 0 {
-		t.Errorf("passed %d, failed %d, want 3 and 0:\n%s", passed, failed, out.String())
+	if passed != 4 || failed != 0 {
+		t.Errorf("passed %d, failed %d, want 4 and 0:\n%s", passed, failed, out.String())
 	}
 }
