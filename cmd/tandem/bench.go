@@ -56,7 +56,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	if plan := m.Getenv(envBenchClients); plan != "" {
 		return m.benchClients(ctx, plan) // W3's clients, in a process of their own
 	}
-	fs := m.newFlags("bench", "bench w1|w2|w3 [--duration 10s] [--concurrency 64] [--baseline] [--json] [--waiting 100000] [--million] [--streams 10000] [--long-poll]")
+	fs := m.newFlags("bench", "bench w1|w2|w3 [--duration 10s] [--concurrency 64] [--baseline] [--json] [--replicas 2] [--waiting 100000] [--million] [--streams 10000] [--long-poll]")
 	o := benchOptions{}
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "w1: how long each measured phase lasts")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "w1: simulated customers writing at once")
@@ -96,17 +96,23 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	for _, sc := range pos {
+		if sc != "w1" && sc != "w2" && sc != "w3" {
+			return usagef("bench: unknown scenario %q (w1, w2, w3)", sc)
+		}
+		sm, drop, err := m.benchSchema(ctx)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", sc, err)
+		}
 		var res any
 		switch sc {
 		case "w1":
-			res, err = m.benchW1(ctx, o)
+			res, err = sm.benchW1(ctx, o)
 		case "w2":
-			res, err = m.benchW2(ctx, o)
+			res, err = sm.benchW2(ctx, o)
 		case "w3":
-			res, err = m.benchW3(ctx, o)
-		default:
-			return usagef("bench: unknown scenario %q (w1, w2, w3)", sc)
+			res, err = sm.benchW3(ctx, o)
 		}
+		drop()
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", sc, err)
 		}
@@ -118,6 +124,50 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// benchSchema gives a scenario on PostgreSQL a schema of its own, created empty and dropped
+// after it: the flows, contacts and conversations of an earlier run (another scenario's flow
+// answering the same messages) are not in it. On SQLite each scenario has its own folder
+// already, and m is returned as it is.
+func (m *Main) benchSchema(ctx context.Context) (*Main, func(), error) {
+	dsn := m.Getenv("TANDEM_DATABASE_URL")
+	if dsn == "" {
+		return m, func() {}, nil
+	}
+	u, err := neturl.Parse(dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("TANDEM_DATABASE_URL is not a URL: %w", err)
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	admin.SetMaxOpenConns(1)
+	// The name is ours (lower-case letters and digits), safe to write into the statement.
+	schema := "tandem_bench_" + strings.ToLower(runner.NewID())
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		admin.Close()
+		return nil, nil, fmt.Errorf("PostgreSQL at %s: the bench's schema cannot be created: %w", u.Redacted(), err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	sm := *m
+	sm.Getenv = func(k string) string {
+		if k == "TANDEM_DATABASE_URL" {
+			return u.String()
+		}
+		return m.Getenv(k)
+	}
+	return &sm, func() {
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			fmt.Fprintf(m.Stderr, "bench: PostgreSQL schema %s was not dropped: %v\n", schema, err)
+		}
+	}, nil
 }
 
 // W1Result is the chat-turn scenario's outcome.
@@ -159,6 +209,10 @@ type W2Result struct {
 	TimerLatenessP50MS       float64 `json:"timer_lateness_p50_ms"`
 	TimerLatenessP99MS       float64 `json:"timer_lateness_p99_ms"`
 	TimerLatenessMaxMS       float64 `json:"timer_lateness_max_ms"`
+	// CPUUSPerTimer is the process's CPU time from the due conversations' creation to the
+	// last timer's turn, per timer: the last timers cannot be less late than
+	// due × CPUUSPerTimer ÷ cores, whatever else runs on the machine.
+	CPUUSPerTimer float64 `json:"cpu_us_per_timer"`
 }
 
 const w1Flow = `format: 1
@@ -751,7 +805,10 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 		}
 	}
 	// Then o.Due timers made due at the same instant.
-	due := time.Now().Add(5*time.Second + time.Duration(o.Due)*200*time.Microsecond).Truncate(time.Second)
+	// Late enough for all of them to be created first, at the pace the waiting ones were (with
+	// half as much again to spare): PostgreSQL on a busy machine creates a few hundred a second.
+	create := time.Duration(float64(o.Due) / res.CreatePerS * 1.5 * float64(time.Second))
+	due := time.Now().Add(3*time.Second + create).Truncate(time.Second)
 	late.on.Store(true)
 	if err := parallel(ctx, o.Due, 64, func(i int) error { return inbound(fmt.Sprintf("d-%s-%d", run, i), due.Format(time.RFC3339Nano)) }); err != nil {
 		return nil, err
@@ -759,6 +816,7 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 	if time.Now().After(due) {
 		return nil, fmt.Errorf("creating %d timers took past their due time; lower --due", o.Due)
 	}
+	cpu := cpuTime()
 	if err := waitFor(ctx, time.Until(due)+2*time.Minute, func() bool {
 		late.mu.Lock()
 		defer late.mu.Unlock()
@@ -766,6 +824,7 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("not every timer fired: %w", err)
 	}
+	res.CPUUSPerTimer = perTurn(cpuTime()-cpu, o.Due)
 	late.mu.Lock()
 	res.TimerLatenessP50MS, res.TimerLatenessP99MS = percentile(late.samples, 0.5), percentile(late.samples, 0.99)
 	res.TimerLatenessMaxMS = percentile(late.samples, 1)
@@ -890,6 +949,6 @@ func printBenchTable(w io.Writer, res any) {
 		fmt.Fprintf(w, "  %-28s %10d  (created at %.0f/s)\n", "waiting", r.Waiting, r.CreatePerS)
 		fmt.Fprintf(w, "  %-28s %10.1f MB (heap %.1f MB, %d goroutines)\n", "RSS", r.RSSMB, r.HeapMB, r.Goroutines)
 		fmt.Fprintf(w, "  %-28s %10.0f bytes\n", "disk per conversation", r.DiskBytesPerConversation)
-		fmt.Fprintf(w, "  %-28s p50 %.1f ms  p99 %.1f ms  max %.1f ms (%d timers due at once)\n", "timer lateness", r.TimerLatenessP50MS, r.TimerLatenessP99MS, r.TimerLatenessMaxMS, r.Due)
+		fmt.Fprintf(w, "  %-28s p50 %.1f ms  p99 %.1f ms  max %.1f ms (%d timers due at once, %.0f µs CPU per timer)\n", "timer lateness", r.TimerLatenessP50MS, r.TimerLatenessP99MS, r.TimerLatenessMaxMS, r.Due, r.CPUUSPerTimer)
 	}
 }
