@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -63,13 +62,23 @@ func (p *pipe) flush() error {
 	if p.batch.Len() == 0 {
 		return nil
 	}
+	return p.roundTrip(nil)
+}
+
+// roundTrip sends the waiting statements and reads their outcomes; last, when set, reads the
+// outcome of the statement queued after them. A failure aborts the transaction: p.err keeps it
+// (a row that is not there is no failure).
+func (p *pipe) roundTrip(last func(pgx.BatchResults) error) error {
 	br := p.send()
 	err := p.read(br, len(p.lazy))
+	if err == nil && last != nil {
+		err = last(br)
+	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	p.reset()
-	if err != nil {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		p.err = err
 	}
 	return err
@@ -109,22 +118,13 @@ func (p *pipe) commit() error {
 		return p.err
 	}
 	p.batch.Queue("COMMIT")
-	br := p.send()
-	err := p.read(br, len(p.lazy))
-	if err == nil {
-		var tag pgconn.CommandTag
-		if tag, err = br.Exec(); err == nil && tag.String() == "ROLLBACK" {
+	return p.roundTrip(func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err == nil && tag.String() == "ROLLBACK" {
 			err = errors.New("store: PostgreSQL rolled the transaction back")
 		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	p.reset()
-	if err != nil {
-		p.err = err
-	}
-	return err
+		return err
+	})
 }
 
 // returning sends the waiting statements with query, whose one row (if any) row scans.
@@ -146,22 +146,9 @@ func (r pipeRow) Scan(dest ...any) error {
 	if r.err != nil {
 		return r.err
 	}
-	p := r.p
-	br := p.send()
-	err := p.read(br, len(p.lazy))
-	if err == nil {
-		err = br.QueryRow().Scan(dest...)
-	}
-	cerr := br.Close()
-	p.reset()
+	err := r.p.roundTrip(func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sql.ErrNoRows // the transaction goes on
-	}
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
-		p.err = err
 	}
 	return err
 }
