@@ -180,6 +180,7 @@ func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
 	q.run("open the standalone chat", chromedp.Navigate(tandemBase+"/widget/v1/frame?channel=web&locale=pt&user_id=u-5&user_hash="+
 		web.IdentityHash(widgetSecret, "u-5")+"&email=u5%40shop.test&v.plan=gold"))
 	q.waitFor("the greeting with the address's variables", logHas("Hello, gold customer."))
+	q.waitFor("the chat in Portuguese", `document.documentElement.lang === "pt" && document.querySelector("#text").placeholder === "Escreva uma mensagem…" && document.querySelector("#status").innerText === "Estamos online" && document.querySelector(".send").getAttribute("aria-label") === "Enviar"`)
 	if got := evalTo[string](q, `location.search`); got != "?channel=web&locale=pt" {
 		t.Errorf("the standalone page's address keeps %q", got)
 	}

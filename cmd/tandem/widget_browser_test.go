@@ -131,6 +131,9 @@ func TestBrowserWidget(t *testing.T) {
 	p.run("open the shop", chromedp.Navigate(shop.URL+"/"))
 	p.waitFor("the launcher", `!!document.querySelector('button[aria-label="Open chat"]') && document.querySelector('button[aria-label="Open chat"]').offsetWidth > 0`)
 	p.shot("shop-with-launcher")
+	if got := evalTo[string](p, `(() => { const r = document.querySelector('button[aria-label="Open chat"]').getBoundingClientRect(); return r.width + "x" + r.height; })()`); got != "56x56" {
+		t.Errorf("the launcher is %s px; want a 56 px circle", got)
+	}
 	f := openWidget(t, p)
 
 	// The greeting with its buttons; a click on one.
@@ -271,6 +274,21 @@ func TestBrowserDemoWidget(t *testing.T) { // not parallel, as TestBrowserWidget
 		t.Errorf("the agent's initials (header|message) are %q, want A|A", got)
 	}
 	p.shot("demo-agent")
+
+	// A reload: the whole history, each message once; a forged identity hash stays unverified.
+	p.run("reload", chromedp.Reload())
+	f = openWidget(t, p)
+	f.wait("the history", logHas("Let me look at your order."))
+	for _, h := range []string{"Welcome to ACME Outdoor", "was delivered on", "A person, please", "Let me look at your order."} {
+		if n := f.text(fmt.Sprintf(`String([...document.querySelectorAll(".msg .text")].filter(e => e.innerText.includes(%q)).length)`, h)); n != "1" {
+			t.Errorf("after the reload %q is shown %s times, want once", h, n)
+		}
+	}
+	p.eval(`window.verdict = ""; Tandem.setUser({externalId: "u-42", hash: "` + strings.Repeat("ab", 32) + `"}).then(r => window.verdict = "verified=" + r.verified, e => window.verdict = "error " + e.code)`)
+	p.waitFor("setUser's answer", `window.verdict !== ""`)
+	if got := evalTo[string](p, `window.verdict`); got != "verified=false" {
+		t.Errorf("a forged identity hash on the demo: %s, want verified=false", got)
+	}
 }
 
 // TestBrowserWidgetKeyboardPhone: on a phone-sized window, with the keyboard only, the
@@ -289,6 +307,9 @@ func TestBrowserWidgetKeyboardPhone(t *testing.T) { // not parallel, as TestBrow
 	f.wait("the focus in the message box", `document.activeElement && document.activeElement.id === "text" && document.hasFocus()`)
 	f.wait("the greeting", logHas("Welcome to ACME Outdoor"))
 	f.wait("labels for screen readers", `document.querySelector(".log").getAttribute("aria-live") === "polite" && document.querySelector("label[for=text]").innerText !== "" && document.querySelector(".send").getAttribute("aria-label") === "Send"`)
+	if got := f.text(`getComputedStyle(document.querySelector("#text")).fontSize`); got != "16px" {
+		t.Errorf("the message box's text is %s on a phone; under 16px, phones zoom the page in when it gets the focus", got)
+	}
 	p.keys("faq")
 	p.keys(kb.Enter)
 	f.wait("the message sent by keyboard", `[...document.querySelectorAll(".msg.in .text")].some(e => e.innerText === "faq")`)

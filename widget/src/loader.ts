@@ -63,7 +63,7 @@ const d = document;
   style(bubble, {
     position: "fixed", bottom: "20px", height: "56px", minWidth: "56px", borderRadius: "28px", border: "0",
     cursor: "pointer", zIndex: "2147483000", display: "none", alignItems: "center", justifyContent: "center", gap: "8px",
-    padding: "0 16px", color: "#fff", font: "600 15px system-ui,sans-serif", boxShadow: "0 4px 16px rgba(0,0,0,.25)",
+    color: "#fff", font: "600 15px system-ui,sans-serif", boxShadow: "0 4px 16px rgba(0,0,0,.25)",
   });
   const badge = d.createElement("span");
   style(badge, {
@@ -86,6 +86,7 @@ const d = document;
     const text = open ? "" : settings.launcherText || look.launcher_text || "";
     bubble.innerHTML = icon(!open);
     if (text) bubble.appendChild(d.createTextNode(text));
+    bubble.style.padding = text ? "0 20px 0 16px" : "0"; // the icon alone: a circle
     bubble.appendChild(badge);
     bubble.setAttribute("aria-label", label(open ? 1 : 0));
     bubble.setAttribute("aria-expanded", String(open));
