@@ -189,4 +189,26 @@ func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
 		t.Errorf("the standalone page's session: %v", a.body)
 	}
 	q.shot("standalone")
+
+	// Tandem.setEmail after a valid setUser keeps the visitor identified: a session opened
+	// again (the server forgot the first) is still the user's.
+	r := newPage(t, shop.URL, 1280, 800)
+	r.run("open the shop", chromedp.Navigate(shop.URL+"/"))
+	r.waitFor("the widget is ready", `!!window.Tandem`)
+	if got := verdict(r, `Tandem.setUser({externalId: "u-7", hash: "`+web.IdentityHash(widgetSecret, "u-7")+`"})`); got != "ok" {
+		t.Fatalf("setUser: %s", got)
+	}
+	if got := verdict(r, `Tandem.setEmail("u7@shop.test")`); got != "ok" {
+		t.Fatalf("setEmail: %s", got)
+	}
+	rf := chatFrame(t, r)
+	first := rf.text(`localStorage.getItem("tandem:web:token")`)
+	(&widgetClient{t: t, base: widget.base, token: first}).do("DELETE", "sessions", nil)
+	if got := verdict(r, `Tandem.sendMessage("hello again")`); got != "ok" {
+		t.Fatalf("sendMessage: %s", got)
+	}
+	again := rf.text(`localStorage.getItem("tandem:web:token")`)
+	if a := (&widgetClient{t: t, base: widget.base}).do("POST", "sessions", map[string]any{"token": again, "origin": shop.URL}); again == first || a.body["verified"] != true {
+		t.Errorf("after setEmail, the session opened again is not the user's: %v", a.body)
+	}
 }

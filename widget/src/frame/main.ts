@@ -219,6 +219,9 @@ function apiError(code: string, message: string) {
 
 const calls = {
   async setUser(user: Record<string, unknown>) {
+    // An e-mail or a name alone (Tandem.setEmail) adds to the user the page identified: the
+    // session stays theirs, now and when it is opened again.
+    if (!user.externalId && pageUser?.externalId) user = { ...pageUser, ...user };
     const r = await session({ user });
     pageUser = user;
     return { verified: r.verified };
