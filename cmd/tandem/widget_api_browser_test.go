@@ -1,11 +1,6 @@
 package main
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -42,25 +37,11 @@ func verdict(p *page, call string) string {
 // reset() forgets the session on the server and greets again; the standalone page's address
 // parameters; a stream the server ends with 204 stops.
 func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
-	c := cli{env: map[string]string{}}
-	data := filepath.Join(t.TempDir(), "data")
-	var tandemBase string
-	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(hostHTML("Lumen & Co.", tandemBase, `{channel: "web", variables: {plan: "pro", source: "ad"}}`, recordEvents)))
-	}))
-	t.Cleanup(shop.Close)
-	cfg := widgetWorkspace(t, c, shop.URL, data)
-	for name, doc := range varFlows {
-		if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "flows", name), []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, tandemBase = c.serve(t, "--config", cfg, "--data", data)
+	shopURL, tandemBase := widgetShop(t, `{channel: "web", variables: {plan: "pro", source: "ad"}}`, recordEvents, varFlows)
 	widget := &widgetClient{t: t, base: tandemBase + "/widget/v1/web/"}
 
-	p := newPage(t, shop.URL, 1280, 800)
-	p.run("open the shop", chromedp.Navigate(shop.URL+"/"))
+	p := newPage(t, shopURL, 1280, 800)
+	p.run("open the shop", chromedp.Navigate(shopURL+"/"))
 	p.waitFor("the widget is ready", `!!window.Tandem && got.some(e => e.name === "ready")`)
 	p.eval(`Tandem.open()`)
 	f := chatFrame(t, p)
@@ -146,27 +127,10 @@ func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
 
 	// A stream the server ends with 204 is not opened again; the chat says it is unavailable.
 	var stopped atomic.Int32
-	ids := make(chan fetch.RequestID, 16)
-	chromedp.Listen(p.ctx, func(ev any) {
-		if e, ok := ev.(*fetch.EventRequestPaused); ok {
-			select {
-			case ids <- e.RequestID:
-			default:
-			}
-		}
+	intercept(t, p, "*/widget/v1/web/events*", func(id fetch.RequestID) {
+		stopped.Add(1)
+		chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: id, ResponseCode: 204})
 	})
-	go func() {
-		for id := range ids {
-			stopped.Add(1)
-			chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: id, ResponseCode: 204})
-		}
-	}()
-	t.Cleanup(func() { close(ids) })
-	ctx, cancel := context.WithTimeout(p.ctx, 10e9)
-	defer cancel()
-	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/widget/v1/web/events*"}}}); err != nil {
-		t.Fatal(err)
-	}
 	p.eval(`Tandem.reset()`)
 	f.wait("unavailable", `document.querySelector(".notice").innerText === "El chat no está disponible ahora." && document.querySelector("#text").disabled && !document.querySelector("main.connecting")`)
 	p.shot("stopped")
@@ -185,15 +149,15 @@ func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
 		t.Errorf("the standalone page's address keeps %q", got)
 	}
 	token := evalTo[string](q, `localStorage.getItem("tandem:web:token")`)
-	if a := (&widgetClient{t: t, base: widget.base}).do("POST", "sessions", map[string]any{"token": token, "origin": shop.URL}); a.body["verified"] != true {
+	if a := (&widgetClient{t: t, base: widget.base}).do("POST", "sessions", map[string]any{"token": token, "origin": shopURL}); a.body["verified"] != true {
 		t.Errorf("the standalone page's session: %v", a.body)
 	}
 	q.shot("standalone")
 
 	// Tandem.setEmail after a valid setUser keeps the visitor identified: a session opened
 	// again (the server forgot the first) is still the user's.
-	r := newPage(t, shop.URL, 1280, 800)
-	r.run("open the shop", chromedp.Navigate(shop.URL+"/"))
+	r := newPage(t, shopURL, 1280, 800)
+	r.run("open the shop", chromedp.Navigate(shopURL+"/"))
 	r.waitFor("the widget is ready", `!!window.Tandem`)
 	if got := verdict(r, `Tandem.setUser({externalId: "u-7", hash: "`+web.IdentityHash(widgetSecret, "u-7")+`"})`); got != "ok" {
 		t.Fatalf("setUser: %s", got)
@@ -208,7 +172,7 @@ func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
 		t.Fatalf("sendMessage: %s", got)
 	}
 	again := rf.text(`localStorage.getItem("tandem:web:token")`)
-	if a := (&widgetClient{t: t, base: widget.base}).do("POST", "sessions", map[string]any{"token": again, "origin": shop.URL}); again == first || a.body["verified"] != true {
+	if a := (&widgetClient{t: t, base: widget.base}).do("POST", "sessions", map[string]any{"token": again, "origin": shopURL}); again == first || a.body["verified"] != true {
 		t.Errorf("after setEmail, the session opened again is not the user's: %v", a.body)
 	}
 }

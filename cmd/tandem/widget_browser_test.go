@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,19 +115,9 @@ func openWidget(t *testing.T, p *page) *frame {
 // Not parallel: chromium is heavy on a small machine; the browser tests of the web app run in
 // parallel after it.
 func TestBrowserWidget(t *testing.T) {
-	c := cli{env: map[string]string{}}
-	data := filepath.Join(t.TempDir(), "data")
-	// The shop's page must exist (for its origin) before tandem's configuration names it.
-	var tandemBase string
-	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hostPage(t, "Lumen & Co.", tandemBase, `{channel: "web"}`).Config.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(shop.Close)
-	cfg := widgetWorkspace(t, c, shop.URL, data)
-	_, tandemBase = c.serve(t, "--config", cfg, "--data", data)
-
-	p := newPage(t, shop.URL, 1280, 800)
-	p.run("open the shop", chromedp.Navigate(shop.URL+"/"))
+	shopURL, tandemBase := widgetShop(t, `{channel: "web"}`, "", nil)
+	p := newPage(t, shopURL, 1280, 800)
+	p.run("open the shop", chromedp.Navigate(shopURL+"/"))
 	p.waitFor("the launcher", `!!document.querySelector('button[aria-label="Open chat"]') && document.querySelector('button[aria-label="Open chat"]').offsetWidth > 0`)
 	p.shot("shop-with-launcher")
 	if got := evalTo[string](p, `(() => { const r = document.querySelector('button[aria-label="Open chat"]').getBoundingClientRect(); return r.width + "x" + r.height; })()`); got != "56x56" {
@@ -154,22 +143,8 @@ func TestBrowserWidget(t *testing.T) {
 	p.shot("queued")
 
 	// The agent answers through the inbox API.
-	var login struct {
-		Token string `json:"token"`
-	}
-	if st := (apiClient{t: t, base: tandemBase}).call("POST", "/api/v1/inbox/login", map[string]string{"email": "ana@shop.test", "password": "ana-password"}, &login); st != 200 {
-		t.Fatalf("login: %d", st)
-	}
-	ana := apiClient{t: t, base: tandemBase, token: login.Token}
-	var queue struct {
-		Conversations []struct {
-			ID string `json:"id"`
-		} `json:"conversations"`
-	}
-	if st := ana.call("GET", "/api/v1/inbox/conversations?status=queued", nil, &queue); st != 200 || len(queue.Conversations) != 1 {
-		t.Fatalf("queue: %d %+v", st, queue)
-	}
-	conv := queue.Conversations[0].ID
+	ana := agentAna(t, tandemBase)
+	conv := queued(t, ana, false)
 	ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/typing", nil, nil)
 	f.wait("the agent typing", `document.querySelector(".typing").innerText.includes("Ana Lima is typing")`)
 	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/messages", map[string]string{"text": "Hi, I'm Ana. I'm sorry about the lamp: I'm sending a new one today."}, nil); st != 202 {
@@ -246,25 +221,8 @@ func TestBrowserDemoWidget(t *testing.T) { // not parallel, as TestBrowserWidget
 	// name, and her initials are letters of her name ("Ana (demo agent)" showed "A(").
 	f.typeIn("#text", "A person, please"+kb.Enter)
 	f.wait("the queued status", `document.querySelector("#status").innerText.includes("Waiting for an agent")`)
-	var login struct {
-		Token string `json:"token"`
-	}
-	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": demoAgent, "password": demoPassword}, &login); st != 200 {
-		t.Fatalf("login: %d", st)
-	}
-	ana := apiClient{t: t, base: base, token: login.Token}
-	var queue struct {
-		Conversations []struct {
-			ID string `json:"id"`
-		} `json:"conversations"`
-	}
-	if st := ana.call("GET", "/api/v1/inbox/conversations?status=queued", nil, &queue); st != 200 || len(queue.Conversations) != 1 {
-		t.Fatalf("queue: %d %+v", st, queue)
-	}
-	conv := queue.Conversations[0].ID
-	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/assign", map[string]string{"agent": "me"}, nil); st >= 300 {
-		t.Fatalf("assign: %d", st)
-	}
+	ana := agentLogin(t, base, demoAgent, demoPassword)
+	conv := queued(t, ana, true)
 	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/messages", map[string]string{"text": "Hi, I'm Ana. Let me look at your order."}, nil); st != 202 {
 		t.Fatalf("agent message: %d", st)
 	}

@@ -46,15 +46,17 @@ steps:
   - {id: to_human, type: handoff, team: support, require_email: never}
 `
 
-// widgetShop serves a shop page embedding the widget of a tandem serving the widget workspace
-// (with extra flows), and returns the shop's and tandem's addresses.
-func widgetShop(t *testing.T, flows map[string]string) (shopURL, tandemBase string) {
+// widgetShop serves a shop page embedding the widget (with the snippet's settings and a script
+// of the page's own) of a tandem serving the widget workspace with extra flows; it returns the
+// shop's and tandem's addresses.
+func widgetShop(t *testing.T, settings, script string, flows map[string]string) (shopURL, tandemBase string) {
 	t.Helper()
 	c := cli{env: map[string]string{}}
 	data := filepath.Join(t.TempDir(), "data")
+	// The shop's page must exist (for its origin) before tandem's configuration names it.
 	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(hostHTML("Lumen & Co.", tandemBase, `{channel: "web"}`, "")))
+		w.Write([]byte(hostHTML("Lumen & Co.", tandemBase, settings, script)))
 	}))
 	t.Cleanup(shop.Close)
 	cfg := widgetWorkspace(t, c, shop.URL, data)
@@ -73,7 +75,7 @@ func widgetShop(t *testing.T, flows map[string]string) (shopURL, tandemBase stri
 // once (the frame waits Retry-After and sends again with the same client_id); and, once an
 // agent has the conversation, the visitor's typing reaches the agent's inbox stream.
 func TestBrowserWidgetChat(t *testing.T) { // not parallel, as TestBrowserWidget
-	shop, base := widgetShop(t, map[string]string{"sizes.yaml": sizesFlow, "human.yaml": humanFlow})
+	shop, base := widgetShop(t, `{channel: "web"}`, "", map[string]string{"sizes.yaml": sizesFlow, "human.yaml": humanFlow})
 	p := newPage(t, shop, 1280, 800)
 	p.run("open the shop", chromedp.Navigate(shop+"/"))
 	f := openWidget(t, p)
@@ -126,18 +128,7 @@ func TestBrowserWidgetChat(t *testing.T) { // not parallel, as TestBrowserWidget
 	p.eval(`Tandem.sendMessage("agent please")`) // sent by the page: no typing before the one checked below
 	f.wait("queued", `document.querySelector("#status").innerText.includes("Waiting for an agent")`)
 	ana := agentAna(t, base)
-	var queue struct {
-		Conversations []struct {
-			ID string `json:"id"`
-		} `json:"conversations"`
-	}
-	if st := ana.call("GET", "/api/v1/inbox/conversations?status=queued", nil, &queue); st != 200 || len(queue.Conversations) != 1 {
-		t.Fatalf("queue: %d %+v", st, queue)
-	}
-	conv := queue.Conversations[0].ID
-	if st := ana.call("POST", "/api/v1/inbox/conversations/"+conv+"/assign", map[string]string{"agent": "me"}, nil); st >= 300 {
-		t.Fatalf("assign: %d", st)
-	}
+	conv := queued(t, ana, true)
 	inboxEvents := (&widgetClient{t: t, base: base + "/api/v1/inbox/", token: ana.token}).stream("")
 	f.typeIn("#text", "I have a ques")
 	ev := inboxEvents.next(t, "typing", func(d map[string]any) bool { return d["conversation_id"] == conv })
@@ -151,39 +142,20 @@ func TestBrowserWidgetChat(t *testing.T) { // not parallel, as TestBrowserWidget
 // and closing), the frame falls back to long polls: the greeting, a reply and the bot's answer
 // all arrive, and it stops asking for the stream.
 func TestBrowserWidgetFallback(t *testing.T) { // not parallel, as TestBrowserWidget
-	shop, _ := widgetShop(t, nil)
+	shop, _ := widgetShop(t, `{channel: "web"}`, "", nil)
 	p := newPage(t, shop, 1280, 800)
 
 	var mode atomic.Int32 // 0: the stream fails to connect; 1: it answers 200 and ends at once
 	var asked atomic.Int32
-	ids := make(chan fetch.RequestID, 64)
-	chromedp.Listen(p.ctx, func(ev any) {
-		if e, ok := ev.(*fetch.EventRequestPaused); ok {
-			select {
-			case ids <- e.RequestID:
-			default:
-			}
+	intercept(t, p, "*/widget/v1/web/events*", func(id fetch.RequestID) {
+		asked.Add(1)
+		if mode.Load() == 0 {
+			chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: id, ErrorReason: network.ErrorReasonConnectionFailed})
+		} else {
+			chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: id, ResponseCode: 200,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/event-stream"}}})
 		}
 	})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for id := range ids {
-			asked.Add(1)
-			if mode.Load() == 0 {
-				chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: id, ErrorReason: network.ErrorReasonConnectionFailed})
-			} else {
-				chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: id, ResponseCode: 200,
-					ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/event-stream"}}})
-			}
-		}
-	}()
-	t.Cleanup(func() { close(ids); <-done })
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/widget/v1/web/events*"}}}); err != nil {
-		t.Fatal(err)
-	}
 	p.run("open the shop", chromedp.Navigate(shop+"/"))
 	f := openWidget(t, p)
 	f.wait("connecting", `document.querySelector("#status").innerText === "Connecting…" && document.querySelector("main").classList.contains("connecting")`)
@@ -205,5 +177,39 @@ func TestBrowserWidgetFallback(t *testing.T) { // not parallel, as TestBrowserWi
 	f.wait("sent", `[...document.querySelectorAll(".msg.in:not(.pending) .text")].some(e => e.innerText === "thanks")`)
 	if again := asked.Load(); again != n {
 		t.Errorf("the frame asked for the stream %d more times after falling back to long polls", again-n)
+	}
+}
+
+// intercept answers the page's requests whose address matches pattern with answer, one at a
+// time in order, instead of the network.
+func intercept(t *testing.T, p *page, pattern string, answer func(fetch.RequestID)) {
+	t.Helper()
+	ids := make(chan fetch.RequestID, 64)
+	stop := make(chan struct{})
+	chromedp.Listen(p.ctx, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			select {
+			case ids <- e.RequestID:
+			case <-stop:
+			}
+		}
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case id := <-ids:
+				answer(id)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -106,13 +106,40 @@ func widgetServer(t *testing.T, flows map[string]string) (c cli, data, base stri
 // agentAna logs in the workspace's agent (Ana Lima, of the support team).
 func agentAna(t *testing.T, base string) apiClient {
 	t.Helper()
+	return agentLogin(t, base, "ana@shop.test", "ana-password")
+}
+
+// agentLogin logs an agent in the inbox API.
+func agentLogin(t *testing.T, base, email, password string) apiClient {
+	t.Helper()
 	var login struct {
 		Token string `json:"token"`
 	}
-	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": "ana@shop.test", "password": "ana-password"}, &login); st != 200 {
-		t.Fatalf("login: %d", st)
+	if st := (apiClient{t: t, base: base}).call("POST", "/api/v1/inbox/login", map[string]string{"email": email, "password": password}, &login); st != 200 {
+		t.Fatalf("login %s: %d", email, st)
 	}
 	return apiClient{t: t, base: base, token: login.Token}
+}
+
+// queued returns the one conversation waiting in the agent's queue; with take, the agent
+// takes it.
+func queued(t *testing.T, agent apiClient, take bool) string {
+	t.Helper()
+	var queue struct {
+		Conversations []struct {
+			ID string `json:"id"`
+		} `json:"conversations"`
+	}
+	if st := agent.call("GET", "/api/v1/inbox/conversations?status=queued", nil, &queue); st != 200 || len(queue.Conversations) != 1 {
+		t.Fatalf("queue: %d %+v", st, queue)
+	}
+	conv := queue.Conversations[0].ID
+	if take {
+		if st := agent.call("POST", "/api/v1/inbox/conversations/"+conv+"/assign", map[string]string{"agent": "me"}, nil); st >= 300 {
+			t.Fatalf("assign: %d", st)
+		}
+	}
+	return conv
 }
 
 // widgetClient calls a widget channel's endpoints as the frame does.
