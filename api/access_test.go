@@ -267,7 +267,7 @@ func TestAgentSeesOnlyTheirInbox(t *testing.T) {
 }
 
 // An agent's event stream carries only the conversations they see: cid (sales) gets nothing of
-// a support conversation that ana's stream reports, note included.
+// a support conversation that ana's stream reports, note and typing included.
 func TestAgentEventStreamIsFiltered(t *testing.T) {
 	t.Parallel()
 	e := newInboxEnv(t, nil)
@@ -285,6 +285,16 @@ func TestAgentEventStreamIsFiltered(t *testing.T) {
 			sawNote = ev.kind == "note" && strings.Contains(ev.data, "private note")
 		case <-ctx.Done():
 			t.Fatal("ana's stream never reported the note")
+		}
+	}
+	// Ana types: her stream says so; cid's must not (it would name the conversation).
+	e.as("ana@acme.com", request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/typing"}).mustStatus(t, http.StatusNoContent)
+	for sawTyping := false; !sawTyping; {
+		select {
+		case ev := <-anaEvents:
+			sawTyping = ev.kind == "typing" && strings.Contains(ev.data, id)
+		case <-ctx.Done():
+			t.Fatal("ana's stream never reported her typing")
 		}
 	}
 	e.online("cid@acme.com")

@@ -510,7 +510,8 @@ const (
 )
 
 // inboxEvents is GET /api/v1/inbox/events: a text/event-stream of the inbox's changes —
-// `conversation`, `message`, `note` and `presence` events, each with an id; a client that
+// `conversation`, `message`, `note` and `presence` events, each with an id, and `typing`
+// events (no id); a client that
 // reconnects with Last-Event-ID (or ?after=) gets what it missed, or a `reset` event when that
 // is too old (reload the lists). A `: ping` comment comes every 15 s. The stream ends when the
 // client goes, when the server stops, or when the client falls too far behind.

@@ -102,6 +102,8 @@ func (s *Service) Filter(by Actor) func(ctx context.Context, ev *Event) bool {
 			id = ev.Message.ConversationID
 		case ev.Note != nil:
 			id = ev.Note.ConversationID
+		case ev.Typing != nil:
+			id = ev.Typing.ConversationID
 		default:
 			return true // presence: every agent sees who is online
 		}
