@@ -127,10 +127,10 @@ func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
 
 	// A stream the server ends with 204 is not opened again; the chat says it is unavailable.
 	var stopped atomic.Int32
-	intercept(t, p, "*/widget/v1/web/events*", func(id fetch.RequestID) {
+	intercept(t, p, func(e *fetch.EventRequestPaused) {
 		stopped.Add(1)
-		chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: id, ResponseCode: 204})
-	})
+		chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 204})
+	}, "*/widget/v1/web/events*")
 	p.eval(`Tandem.reset()`)
 	f.wait("unavailable", `document.querySelector(".notice").innerText === "El chat no está disponible ahora." && document.querySelector("#text").disabled && !document.querySelector("main.connecting")`)
 	p.shot("stopped")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -147,15 +148,15 @@ func TestBrowserWidgetFallback(t *testing.T) { // not parallel, as TestBrowserWi
 
 	var mode atomic.Int32 // 0: the stream fails to connect; 1: it answers 200 and ends at once
 	var asked atomic.Int32
-	intercept(t, p, "*/widget/v1/web/events*", func(id fetch.RequestID) {
+	intercept(t, p, func(e *fetch.EventRequestPaused) {
 		asked.Add(1)
 		if mode.Load() == 0 {
-			chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: id, ErrorReason: network.ErrorReasonConnectionFailed})
+			chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonConnectionFailed})
 		} else {
-			chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: id, ResponseCode: 200,
+			chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 200,
 				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/event-stream"}}})
 		}
-	})
+	}, "*/widget/v1/web/events*")
 	p.run("open the shop", chromedp.Navigate(shop+"/"))
 	f := openWidget(t, p)
 	f.wait("connecting", `document.querySelector("#status").innerText === "Connecting…" && document.querySelector("main").classList.contains("connecting")`)
@@ -180,16 +181,16 @@ func TestBrowserWidgetFallback(t *testing.T) { // not parallel, as TestBrowserWi
 	}
 }
 
-// intercept answers the page's requests whose address matches pattern with answer, one at a
-// time in order, instead of the network.
-func intercept(t *testing.T, p *page, pattern string, answer func(fetch.RequestID)) {
+// intercept answers the page's requests whose address matches one of patterns with answer,
+// one at a time in order, instead of the network.
+func intercept(t *testing.T, p *page, answer func(*fetch.EventRequestPaused), patterns ...string) {
 	t.Helper()
-	ids := make(chan fetch.RequestID, 64)
+	evs := make(chan *fetch.EventRequestPaused, 64)
 	stop := make(chan struct{})
 	chromedp.Listen(p.ctx, func(ev any) {
 		if e, ok := ev.(*fetch.EventRequestPaused); ok {
 			select {
-			case ids <- e.RequestID:
+			case evs <- e:
 			case <-stop:
 			}
 		}
@@ -199,8 +200,8 @@ func intercept(t *testing.T, p *page, pattern string, answer func(fetch.RequestI
 		defer close(done)
 		for {
 			select {
-			case id := <-ids:
-				answer(id)
+			case e := <-evs:
+				answer(e)
 			case <-stop:
 				return
 			}
@@ -209,7 +210,64 @@ func intercept(t *testing.T, p *page, pattern string, answer func(fetch.RequestI
 	t.Cleanup(func() { close(stop); <-done })
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
-	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+	var ps []*fetch.RequestPattern
+	for _, pattern := range patterns {
+		ps = append(ps, &fetch.RequestPattern{URLPattern: pattern})
+	}
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: ps}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBrowserWidgetGap: a stream that skips a message (seq 1, then 3) does not lose it: the
+// frame shows the messages in order, each once, even when its first look for the missing one
+// fails and the stream ends there — the reconnect reads again from before the gap.
+func TestBrowserWidgetGap(t *testing.T) { // not parallel, as TestBrowserWidget
+	shop, base := widgetShop(t, `{channel: "web"}`, "", nil)
+	p := newPage(t, shop, 1280, 800)
+	p.run("open the shop", chromedp.Navigate(shop+"/"))
+	f := openWidget(t, p)
+	f.wait("the greeting", logHas("How can we help?"))
+	f.click("Track my order", ".choices button:nth-child(1)")
+	f.wait("the question", logHas("What is your order number?"))
+
+	// The conversation's three messages, as the stream gives them.
+	w := &widgetClient{t: t, base: base + "/widget/v1/web/", token: f.text(`localStorage.getItem("tandem:web:token")`)}
+	a := w.do("GET", "messages", nil)
+	msgs, _ := a.body["messages"].([]any)
+	if len(msgs) != 3 {
+		t.Fatalf("messages: %d %v", a.status, a.body)
+	}
+	event := func(m any) string {
+		d := m.(map[string]any)
+		b, _ := json.Marshal(d)
+		return fmt.Sprintf("id: %s.%v\nevent: message\ndata: %s\n\n", d["conversation_id"], d["seq"], b)
+	}
+	skipping := "retry: 3000\n\n" + event(msgs[0]) + event(msgs[2]) // seq 2 is missing
+
+	// After a reload, the first stream skips seq 2 and ends; the first look for it fails.
+	var streams, looks atomic.Int32
+	intercept(t, p, func(e *fetch.EventRequestPaused) {
+		first := false
+		if strings.Contains(e.Request.URL, "/events") {
+			first = streams.Add(1) == 1
+		} else {
+			first = looks.Add(1) == 1
+		}
+		switch {
+		case !first:
+			chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+		case strings.Contains(e.Request.URL, "/events"):
+			chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 200,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/event-stream"}}, Body: []byte(skipping)})
+		default:
+			chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonConnectionFailed})
+		}
+	}, "*/widget/v1/web/events*", "*/widget/v1/web/messages?after=*")
+	p.run("reload", chromedp.Reload())
+	f = openWidget(t, p)
+	f.wait("the three messages in order", `[...document.querySelectorAll(".msg .text")].map(e => e.innerText).join("|") === "Hi! Welcome to Lumen & Co. How can we help?|Track my order|What is your order number?"`)
+	if streams.Load() < 2 || looks.Load() < 1 {
+		t.Errorf("%d streams and %d looks for the gap; want the skipping stream, a failed look and a reconnect", streams.Load(), looks.Load())
 	}
 }

@@ -394,14 +394,16 @@ function clearLog() {
   stream?.reset();
 }
 
-function onMessage(m: Msg, cursor: string) {
+// onMessage shows a message once, in order; false when it comes after a gap (not shown: the
+// missing ones are read first, and this one again).
+function onMessage(m: Msg, cursor: string): boolean {
   const conv = m.conversation_id;
   const last = lastSeq[conv] || 0;
-  if (m.seq <= last || rendered.has(m.id)) return;
+  if (m.seq <= last || rendered.has(m.id)) return true;
   if (last > 0 && m.seq > last + 1) {
     // A gap: read what is missing, in order, before this one.
     fillGap(conv);
-    return;
+    return false;
   }
   lastSeq[conv] = m.seq;
   if (cursor) lastCursor[conv] = cursor;
@@ -423,6 +425,7 @@ function onMessage(m: Msg, cursor: string) {
   }
   saveMarks();
   if (fresh) emit("message", m);
+  return true;
 }
 
 let gapFilling = false;

@@ -3,7 +3,9 @@
 // and jitter; when the network buffers streams (no byte arrives), it falls back to long polls.
 
 type Handlers = {
-  message: (m: any, id: string) => void;
+  // message returns false when the message comes after a gap: the position stays before it,
+  // so that a reconnect reads the missing ones again.
+  message: (m: any, id: string) => boolean;
   conversation: (c: any) => void;
   typing: (x: any) => void;
   state: (connected: boolean) => void;
@@ -26,6 +28,7 @@ export class Stream {
   private poll = false;
   private polled = false; // a long poll was answered: the next ones wait for news
   private empty = 0; // streams in a row answered 200 that ended without a byte
+  private held = false; // a message came after a gap: the position stays before it
   private ctl: AbortController | null = null;
   private used = ""; // the token of the last request
 
@@ -94,6 +97,7 @@ export class Stream {
   }
 
   private headers(): Record<string, string> {
+    this.held = false; // a new connection reads again from the position
     this.used = this.token();
     const h: Record<string, string> = { Authorization: "Bearer " + this.used };
     if (this.cursor) h["Last-Event-ID"] = this.cursor;
@@ -165,8 +169,8 @@ export class Stream {
     this.failures = 0;
     this.on.state(true);
     for (const c of b.conversations || []) this.on.conversation(c);
-    for (const m of b.messages || []) this.on.message(m, "");
-    if (b.next_cursor) this.cursor = b.next_cursor;
+    for (const m of b.messages || []) if (!this.on.message(m, "")) this.held = true;
+    if (b.next_cursor && !this.held) this.cursor = b.next_cursor;
     return 200;
   }
 
@@ -177,9 +181,10 @@ export class Stream {
     } catch {
       return;
     }
-    if (id) this.cursor = id;
-    if (event === "message") this.on.message(v, id);
-    else if (event === "conversation") this.on.conversation(v);
+    // After a gap the position stays before it, until a message is shown in order again.
+    if (event === "message") this.held = !this.on.message(v, id);
+    if (id && !this.held) this.cursor = id;
+    if (event === "conversation") this.on.conversation(v);
     else if (event === "typing") this.on.typing(v);
   }
 }
