@@ -271,3 +271,20 @@ func TestBrowserWidgetGap(t *testing.T) { // not parallel, as TestBrowserWidget
 		t.Errorf("%d streams and %d looks for the gap; want the skipping stream, a failed look and a reconnect", streams.Load(), looks.Load())
 	}
 }
+
+// TestBrowserWidgetSettings: the snippet's settings — launcher "none" (no bubble: the page
+// opens and closes the chat), open on load, the left side, Spanish.
+func TestBrowserWidgetSettings(t *testing.T) { // not parallel, as TestBrowserWidget
+	shop, _ := widgetShop(t, `{channel: "web", launcher: "none", open: true, position: "left", locale: "es"}`, "", nil)
+	p := newPage(t, shop, 1280, 800)
+	p.run("open the shop", chromedp.Navigate(shop+"/"))
+	p.waitFor("open on load", `!!window.Tandem && Tandem.isOpen()`)
+	f := chatFrame(t, p)
+	f.wait("the greeting, in Spanish", logHas("How can we help?")+` && document.querySelector("#text").placeholder === "Escribe un mensaje…"`)
+	if got := evalTo[string](p, `(() => { const r = document.querySelector("iframe").getBoundingClientRect(); const b = document.querySelector('button[aria-label="Cerrar chat"]'); return r.left + ":" + (b && b.offsetWidth > 0 ? "bubble" : "none"); })()`); got != "20:none" {
+		t.Errorf("the chat's left edge and launcher: %s, want 20:none", got)
+	}
+	p.shot("settings")
+	p.eval(`Tandem.close()`)
+	p.waitFor("closed, no launcher", `!Tandem.isOpen() && document.querySelector("iframe").style.display === "none" && [...document.querySelectorAll("button")].every(b => b.offsetWidth === 0)`)
+}

@@ -146,26 +146,17 @@ func TestWidgetEmailForHandoff(t *testing.T) {
 		w.Write([]byte(`{"code": 0, "message": "ok"}`))
 	}))
 	t.Cleanup(desk.Close)
-	c := cli{env: map[string]string{}}
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	os.MkdirAll(filepath.Join(dir, "flows"), 0o700)
-	cfg := `workspace: {name: Lumen, timezone: UTC, language: en}
-flows: ./flows
-http: {allow_private: true}
+	base := serveWorkspace(t, `http: {allow_private: true}
 channels:
-  - {id: web, kind: web, allowed_origins: ["` + shopSite + `"]}
+  - {id: web, kind: web, allowed_origins: ["`+shopSite+`"]}
 desks:
-  - {id: helpdesk, kind: webhook, url: "` + desk.URL + `/desk", secret: "desk-secret"}
-`
-	os.WriteFile(filepath.Join(dir, "tandem.yaml"), []byte(cfg), 0o600)
-	os.WriteFile(filepath.Join(dir, "flows", "human.yaml"), []byte(`format: 1
+  - {id: helpdesk, kind: webhook, url: "`+desk.URL+`/desk", secret: "desk-secret"}
+`, map[string]string{"human.yaml": `format: 1
 id: human
 trigger: {on: message, match: {contains: agent}}
 steps:
   - {id: to_human, type: handoff, desk: helpdesk}
-`), 0o600)
-	_, base := c.serve(t, "--config", filepath.Join(dir, "tandem.yaml"), "--data", data)
+`})
 
 	// Tandem.setEmail: the loader sends the e-mail as an unverified user.
 	w := newVisitor(t, base, shopSite, nil)
@@ -189,4 +180,57 @@ steps:
 	vs := v.stream("")
 	v.do("POST", "messages", map[string]any{"client_id": "c-1", "text": "an agent please"})
 	vs.next(t, "message", text("To connect you with an agent, please type your e-mail address."))
+}
+
+// serveWorkspace serves a workspace of the configuration's lines (after the workspace and its
+// flows folder) and flows, and returns its address.
+func serveWorkspace(t *testing.T, config string, flows map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "flows"), 0o700)
+	cfg := "workspace: {name: Lumen, timezone: UTC, language: en}\nflows: ./flows\n" + config
+	if err := os.WriteFile(filepath.Join(dir, "tandem.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range flows {
+		if err := os.WriteFile(filepath.Join(dir, "flows", name), []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, base := cli{env: map[string]string{}}.serve(t, "--config", filepath.Join(dir, "tandem.yaml"), "--data", filepath.Join(dir, "data"))
+	return base
+}
+
+// TestWidgetIdentityRequired: on a channel with identity_required, a wrong hash is refused
+// (401 identity_invalid) and changes nothing; an anonymous visitor may open a session (the
+// frame asks them to log in) but not write (403 identity_required); a valid hash lets them.
+func TestWidgetIdentityRequired(t *testing.T) {
+	t.Parallel()
+	base := serveWorkspace(t, `channels:
+  - {id: web, kind: web, allowed_origins: ["`+shopSite+`"], identity_secret: "`+widgetSecret+`", identity_required: true}
+`, map[string]string{"greet.yaml": "format: 1\nid: greet\ntrigger: {on: conversation_start}\nsteps:\n  - {id: hi, type: message, text: Hello.}\n"})
+	w := newVisitor(t, base, shopSite, nil)
+	a := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": shopSite})
+	if a.status != 200 || a.body["identity_required"] != true || a.body["verified"] != false {
+		t.Fatalf("an anonymous session: %d %v", a.status, a.body)
+	}
+	for _, path := range []string{"conversations", "messages"} {
+		if a := w.do("POST", path, map[string]any{"client_id": "c-1", "text": "hello"}); a.status != 403 || errCode(a) != "identity_required" {
+			t.Errorf("POST %s, anonymous: %d %v, want 403 identity_required", path, a.status, a.body)
+		}
+	}
+	forged := map[string]any{"externalId": "u-42", "hash": strings.Repeat("0", 64), "email": "ana@example.com"}
+	if a := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": shopSite, "user": forged}); a.status != 401 || errCode(a) != "identity_invalid" {
+		t.Errorf("a wrong hash: %d %v, want 401 identity_invalid", a.status, a.body)
+	}
+	if a := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": shopSite}); a.body["verified"] != false || a.body["token"] != w.token {
+		t.Errorf("after a wrong hash the session changed: %v", a.body)
+	}
+	good := map[string]any{"externalId": "u-42", "hash": web.IdentityHash(widgetSecret, "u-42")}
+	if a := w.do("POST", "sessions", map[string]any{"token": w.token, "origin": shopSite, "user": good}); a.status != 200 || a.body["verified"] != true {
+		t.Fatalf("a valid hash: %d %v", a.status, a.body)
+	}
+	if a := w.do("POST", "messages", map[string]any{"client_id": "c-2", "text": "hello"}); a.status != 202 {
+		t.Errorf("a verified visitor's message: %d %v", a.status, a.body)
+	}
 }
