@@ -52,7 +52,7 @@ func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
 	// Closed, the page sends a message for the visitor: the answer is unread.
 	p.eval(`Tandem.close(); Tandem.sendMessage("which plan do I have?")`)
 	p.waitFor("the answer, unread", `got.some(e => e.name === "message" && e.detail.text === "Your plan: pro (from ad). Anything else?")
-		&& got.some(e => e.name === "unread" && e.detail.count === 1)`)
+		&& got.some(e => e.name === "unread" && e.detail.count === 1) && got.some(e => e.name === "close")`)
 	badge := `(() => { const b = document.querySelector('button[aria-label="Open chat"] span'); return b && b.style.display !== "none" ? b.textContent : ""; })()`
 	p.waitFor("the badge", badge+` === "1"`)
 	if own := evalTo[bool](p, `got.some(e => e.name === "message" && e.detail.direction === "in" && e.detail.text === "which plan do I have?" && !!e.detail.client_id)`); !own {
@@ -102,6 +102,13 @@ func TestBrowserWidgetAPI(t *testing.T) { // not parallel, as TestBrowserWidget
 			t.Errorf("%s: %s, want %s", tc.call, got, tc.want)
 		}
 	}
+	// A message the server refuses (over 4096 characters) rejects the call and is an error
+	// event; the chat shows it as not sent.
+	if got := verdict(p, `Tandem.sendMessage("x".repeat(5000))`); got != "invalid" {
+		t.Errorf("a message of 5000 characters: %s, want invalid", got)
+	}
+	p.waitFor("the error event", `got.some(e => e.name === "error" && e.detail.code === "invalid" && !!e.detail.message)`)
+	f.wait("not sent", `!!document.querySelector(".msg.failed .retry")`)
 
 	// The server forgets the session (as when it expires): the next message opens a new one,
 	// with the page's variables, and the chat shows only the new session's conversation.
