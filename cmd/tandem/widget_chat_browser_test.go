@@ -281,8 +281,8 @@ func TestBrowserWidgetSettings(t *testing.T) { // not parallel, as TestBrowserWi
 	p.waitFor("open on load", `!!window.Tandem && Tandem.isOpen()`)
 	f := chatFrame(t, p)
 	f.wait("the greeting, in Spanish", logHas("How can we help?")+` && document.querySelector("#text").placeholder === "Escribe un mensaje…"`)
-	if got := evalTo[string](p, `(() => { const r = document.querySelector("iframe").getBoundingClientRect(); const b = document.querySelector('button[aria-label="Cerrar chat"]'); return r.left + ":" + (b && b.offsetWidth > 0 ? "bubble" : "none"); })()`); got != "20:none" {
-		t.Errorf("the chat's left edge and launcher: %s, want 20:none", got)
+	if got := evalTo[string](p, `(() => { const r = document.querySelector("iframe").getBoundingClientRect(); const b = document.querySelector('button[aria-label="Cerrar chat"]'); return r.left + ":" + (innerHeight - r.bottom) + ":" + (b && b.offsetWidth > 0 ? "bubble" : "none"); })()`); got != "20:20:none" {
+		t.Errorf("the chat's left and bottom margins, and the launcher: %s, want 20:20:none (in the corner: no bubble to stand above)", got)
 	}
 	p.shot("settings")
 	p.eval(`Tandem.close()`)

@@ -90,11 +90,13 @@ const d = document;
     bubble.appendChild(badge);
     bubble.setAttribute("aria-label", label(open ? 1 : 0));
     bubble.setAttribute("aria-expanded", String(open));
-    // Small screens: the chat takes the whole window.
+    // Small screens: the chat takes the whole window. Else it stands above the bubble, or in
+    // the corner without one.
     const small = innerWidth < 480;
+    const above = settings.launcher === "none" ? 20 : 88;
     style(frame, small
       ? { bottom: "0", left: "0", right: "0", width: "100vw", height: "100%", maxHeight: "100%", maxWidth: "100vw", borderRadius: "0" }
-      : { bottom: "88px", width: "380px", height: "600px", maxHeight: "calc(100vh - 104px)", maxWidth: "calc(100vw - 32px)", borderRadius: "16px" });
+      : { bottom: above + "px", width: "380px", height: "600px", maxHeight: `calc(100vh - ${above + 16}px)`, maxWidth: "calc(100vw - 32px)", borderRadius: "16px" });
     if (small && open) bubble.style.display = "none";
     else if (ready && settings.launcher !== "none") bubble.style.display = "flex";
   }
