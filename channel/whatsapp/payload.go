@@ -52,7 +52,10 @@ type message struct {
 	Timestamp  string `json:"timestamp"`
 	Type       string `json:"type"`
 	GroupID    string `json:"group_id"`
-	Context    *struct {
+	// Referral is the click-to-WhatsApp ad or post the customer came from (source_url,
+	// source_id, source_type, headline, body, ctwa_clid, ...), kept as sent.
+	Referral map[string]any `json:"referral"`
+	Context  *struct {
 		From string `json:"from"`
 		ID   string `json:"id"`
 	} `json:"context"`

@@ -22,9 +22,12 @@ import (
 func verify(ch channel.Channel, w http.ResponseWriter, r *http.Request) error {
 	c := ch.(*Channel)
 	q := r.URL.Query()
-	if q.Get("hub.mode") != "subscribe" || !channel.Equal(q.Get("hub.verify_token"), c.cfg.VerifyToken) {
+	if !channel.Equal(q.Get("hub.verify_token"), c.cfg.VerifyToken) {
 		c.deps.Log().Warn("whatsapp: a webhook verification was refused; check the verify token pasted in Meta's console", "channel", c.id)
 		return tandem.Errorf(tandem.EFORBIDDEN, "The verify token does not match this channel's verify_token.")
+	}
+	if mode := q.Get("hub.mode"); mode != "subscribe" {
+		return tandem.Errorf(tandem.EFORBIDDEN, "hub.mode is %.40q; a webhook verification has hub.mode=subscribe.", mode)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -270,6 +273,12 @@ func (c *Channel) inbound(ctx context.Context, m *message, names map[string]stri
 			msg.Data["code"] = m.Errors[0].Code
 			msg.Data["error"] = m.Errors[0].Title
 		}
+	}
+	if len(m.Referral) > 0 {
+		if msg.Data == nil {
+			msg.Data = map[string]any{}
+		}
+		msg.Data["referral"] = m.Referral
 	}
 	return &channel.Inbound{Contact: ct, Message: msg}, nil
 }

@@ -272,9 +272,10 @@ func TestVerify(t *testing.T) {
 		body   string
 	}{
 		{"hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=" + verifyToken, 200, "1158201444"},
-		{"hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=wrong", 403, ""},
-		{"hub.mode=unsubscribe&hub.challenge=1158201444&hub.verify_token=" + verifyToken, 403, ""},
-		{"hub.mode=subscribe&hub.challenge=1158201444", 403, ""},
+		{"hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=wrong", 403, "verify token does not match"},
+		// The right token with another mode: the answer names the mode, not the token.
+		{"hub.mode=unsubscribe&hub.challenge=1158201444&hub.verify_token=" + verifyToken, 403, "hub.mode"},
+		{"hub.mode=subscribe&hub.challenge=1158201444", 403, "verify token does not match"},
 	} {
 		resp, err := http.Get(e.API.URL + "/hooks/whatsapp/wa?" + tc.query)
 		if err != nil {
@@ -283,7 +284,7 @@ func TestVerify(t *testing.T) {
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != tc.status || (tc.body != "" && b.String() != tc.body) {
+		if resp.StatusCode != tc.status || (tc.status == 200 && b.String() != tc.body) || !strings.Contains(b.String(), tc.body) {
 			t.Errorf("%s: %d %q, want %d %q", tc.query, resp.StatusCode, b.String(), tc.status, tc.body)
 		}
 	}
@@ -515,5 +516,30 @@ func TestContactCardName(t *testing.T) {
 	}
 	if want := "Ana Maria Souza +1 555 0100\nBob Brown\nLima +55 11 5555-0000"; m.Text != want {
 		t.Errorf("text %q, want %q", m.Text, want)
+	}
+}
+
+// A message that comes from a click-to-WhatsApp ad keeps the ad (message.data.referral), so
+// that a flow can answer what the ad offered.
+func TestReferral(t *testing.T) {
+	t.Parallel()
+	ch, err := whatsapp.New(channel.Config{ID: "wa", Kind: whatsapp.Kind, PhoneNumberID: phoneID}, channel.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+		"messaging_product": "whatsapp", "metadata": {"phone_number_id": "` + phoneID + `"},
+		"contacts": [{"profile": {"name": "Lia"}, "wa_id": "5571900002222"}],
+		"messages": [{"from": "5571900002222", "id": "wamid.ad", "timestamp": "1765000000", "type": "text", "text": {"body": "Vim do anúncio"},
+			"referral": {"source_url": "https://fb.me/3cr4Wqqkk", "source_id": "120212345", "source_type": "ad",
+				"headline": "Promo de verão", "body": "50% off", "media_type": "image", "ctwa_clid": "ARAkLkA8"}}]}}]}]}`)
+	b, err := ch.(channel.Parser).Parse(context.Background(), nil, body)
+	if err != nil || len(b.Messages) != 1 {
+		t.Fatalf("Parse: %v, %+v", err, b)
+	}
+	m := b.Messages[0].Message
+	ref, _ := m.Data["referral"].(map[string]any)
+	if m.Type != tandem.MessageText || m.Text != "Vim do anúncio" || ref["source_id"] != "120212345" || ref["headline"] != "Promo de verão" || ref["ctwa_clid"] != "ARAkLkA8" {
+		t.Errorf("message %+v, want the text with the ad in data.referral", m)
 	}
 }
