@@ -160,3 +160,32 @@ func TestGuardIgnoresEnvironmentProxy(t *testing.T) {
 		t.Errorf("HTTP_PROXY carried the call past the guard: the proxy was asked for %q", got)
 	}
 }
+
+// An IPv6 address with a zone (fe80::1%eth0) is the address without it: netip's prefixes never
+// contain a zoned address, so the guard once let every zoned link-local, loopback or private
+// address through and the call reached the network.
+func TestGuardRefusesZonedAddresses(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"fe80::1%lo", "fe80::1%eth0", "::1%lo", "fd00:ec2::254%1", "::ffff:127.0.0.1%lo"} {
+		err := check(netip.MustParseAddr(addr), nil)
+		if !IsBlocked(err) {
+			t.Errorf("%s: %v; want it refused", addr, err)
+		}
+		if !blocked(netip.MustParseAddr(addr), nil) {
+			t.Errorf("blocked(%s) is false", addr)
+		}
+	}
+	// Through the client: the call is refused before it connects, naming the address.
+	c := NewClient(Options{Timeout: 5 * time.Second})
+	_, err := c.Get("http://[fe80::1%25lo]:9/")
+	if !IsBlocked(err) {
+		t.Fatalf("GET http://[fe80::1%%25lo]:9/: %v; want the guard's refusal", err)
+	}
+	if !strings.Contains(err.Error(), "link-local") {
+		t.Errorf("the refusal %q does not say link-local", err)
+	}
+	// An allowed prefix still allows the zoned form of its addresses.
+	if err := check(netip.MustParseAddr("fe80::1%lo"), []netip.Prefix{netip.MustParsePrefix("fe80::/10")}); err != nil {
+		t.Errorf("fe80::1%%lo with http.allow fe80::/10: %v", err)
+	}
+}

@@ -161,7 +161,7 @@ func checkHost(ctx context.Context, host string, allow []netip.Prefix) error {
 
 // check refuses an address that is not on the public internet, unless allow holds it.
 func check(ip netip.Addr, allow []netip.Prefix) error {
-	ip = ip.Unmap()
+	ip = plain(ip)
 	if what, ok := blockedRange(ip, allow); ok {
 		return &BlockedError{Addr: ip, What: what}
 	}
@@ -169,9 +169,13 @@ func check(ip netip.Addr, allow []netip.Prefix) error {
 }
 
 func blocked(ip netip.Addr, allow []netip.Prefix) bool {
-	_, ok := blockedRange(ip.Unmap(), allow)
+	_, ok := blockedRange(plain(ip), allow)
 	return ok
 }
+
+// plain is the address the guard judges: without its IPv6 zone (fe80::1%eth0 is fe80::1, and
+// netip's prefixes never contain a zoned address) and an IPv4-mapped one as its IPv4 address.
+func plain(ip netip.Addr) netip.Addr { return ip.WithZone("").Unmap() }
 
 // ranges are the networks the guard refuses, with what they are.
 var ranges = func() []struct {
