@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/seal"
 )
 
 // Outbox row statuses.
@@ -102,7 +104,7 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ms
 			}
 		}
 		seen[lane] = true
-		data, _ := json.Marshal(e)
+		data := q.db.effectData(convID, e)
 		await, claimed := 0, int64(0)
 		if e.Await {
 			await = 1
@@ -112,7 +114,7 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ms
 			claimed, owner = micros(ch.Claim.Until), ch.Claim.Owner
 		}
 		_, err := q.exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, claimed_until, claimed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			convID, e.ID, lane, outSeq, e.Kind, await, string(data), micros(now), claimed, owner, micros(now))
+			convID, e.ID, lane, outSeq, e.Kind, await, data, micros(now), claimed, owner, micros(now))
 		if err != nil {
 			return fmt.Errorf("outbox: insert: %w", err)
 		}
@@ -122,6 +124,39 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ms
 	}
 	return nil
 }
+
+// SealCalls makes the outbox keep every http call sealed with keys (AES-256-GCM, bound to its
+// row): a call carries what its flow put in it — workspace secrets in its URL, headers and body
+// — and waits in the outbox until it is made (and as a failed row after). Rows stored before
+// stay readable. Call it before the store is used; nil keeps calls in clear.
+func (db *DB) SealCalls(keys *seal.Keyring) { db.callKeys = keys }
+
+// effectData is an effect as the outbox stores it: JSON, or for an http call with keys given,
+// that JSON sealed.
+func (db *DB) effectData(convID string, e *tandem.Effect) string {
+	data, _ := json.Marshal(e)
+	if e.Kind != tandem.EffectHTTP || db.callKeys == nil {
+		return string(data)
+	}
+	return db.callKeys.Seal(data, effectContext(convID, e.ID))
+}
+
+// decodeEffect reads an outbox row's data, opening it when it is sealed.
+func (db *DB) decodeEffect(convID, id, data string, e *tandem.Effect) error {
+	raw := []byte(data)
+	if !strings.HasPrefix(data, "{") {
+		if db.callKeys == nil {
+			return fmt.Errorf("outbox: effect %s of conversation %s is sealed and no key was given; start the server with the TANDEM_SECRET_KEY that sealed it", id, convID)
+		}
+		var err error
+		if raw, err = db.callKeys.Open(data, effectContext(convID, id)); err != nil {
+			return fmt.Errorf("outbox: effect %s of conversation %s cannot be opened: %w", id, convID, err)
+		}
+	}
+	return json.Unmarshal(raw, e)
+}
+
+func effectContext(convID, id string) string { return "outbox\x00" + convID + "\x00" + id }
 
 // sentMessageID returns the id of the message a send effect stored.
 func sentMessageID(e *tandem.Effect) string {
@@ -175,7 +210,7 @@ func (db *DB) OutboxClaim(ctx context.Context, now time.Time, limit int, c Claim
 			// for. PostgreSQL applies the lock after ORDER BY and LIMIT.
 			lock = " FOR UPDATE OF o SKIP LOCKED"
 		}
-		rows, err := q.query(`SELECT o.conversation_id, o.data, o.attempts, o.created_at FROM outbox o
+		rows, err := q.query(`SELECT o.conversation_id, o.id, o.data, o.attempts, o.created_at FROM outbox o
 WHERE o.status = 'pending' AND o.next_at <= ? AND o.claimed_until <= ? AND `+laneHead+`
 ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(now), limit)
 		if err != nil {
@@ -183,13 +218,13 @@ ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(
 		}
 		for rows.Next() {
 			var it OutboxItem
-			var data string
+			var id, data string
 			var created int64
-			if err := rows.Scan(&it.ConversationID, &data, &it.Attempts, &created); err != nil {
+			if err := rows.Scan(&it.ConversationID, &id, &data, &it.Attempts, &created); err != nil {
 				rows.Close()
 				return err
 			}
-			if err := json.Unmarshal([]byte(data), &it.Effect); err != nil {
+			if err := db.decodeEffect(it.ConversationID, id, data, &it.Effect); err != nil {
 				rows.Close()
 				return fmt.Errorf("outbox: claim: %w", err)
 			}
@@ -296,14 +331,14 @@ func (q q) outboxDone(it *OutboxItem, res *tandem.EffectResult) error {
 // claimNext claims the oldest pending effect of a lane when it is due and unclaimed.
 func (q q) claimNext(convID, lane string, now time.Time, c Claim) (*OutboxItem, error) {
 	it := OutboxItem{ConversationID: convID}
-	var data string
+	var id, data string
 	var created, next, claimed int64
-	err := q.row(`SELECT data, attempts, created_at, next_at, claimed_until FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending' ORDER BY seq LIMIT 1`,
-		convID, lane).Scan(&data, &it.Attempts, &created, &next, &claimed)
+	err := q.row(`SELECT id, data, attempts, created_at, next_at, claimed_until FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending' ORDER BY seq LIMIT 1`,
+		convID, lane).Scan(&id, &data, &it.Attempts, &created, &next, &claimed)
 	if err != nil || next > micros(now) || claimed > micros(now) {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(data), &it.Effect); err != nil {
+	if err := q.db.decodeEffect(convID, id, data, &it.Effect); err != nil {
 		return nil, err
 	}
 	if _, err := q.exec(`UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE conversation_id = ? AND id = ?`, micros(c.Until), c.Owner, convID, it.Effect.ID); err != nil {

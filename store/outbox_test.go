@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/seal"
 	"github.com/tandemchat/tandem/store"
 	"github.com/tandemchat/tandem/store/storetest"
 )
@@ -463,6 +465,72 @@ func TestOutboxClaimOwners(t *testing.T) {
 		}
 		if got := claim("D", now); !reflect.DeepEqual(got, []string{"h1"}) {
 			t.Errorf("D claimed %v, want the retried h1", got)
+		}
+	})
+}
+
+// An http call waits in the outbox with what its flow put in it — workspace secrets in its
+// URL, headers and body — until it is made, and stays there when it fails. With keys given
+// (TANDEM_SECRET_KEY), the row holds it sealed: the database, its backups and its replicas
+// hold none of those values in clear, and the call is carried out with them all the same.
+func TestOutboxSealsCalls(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		key, err := seal.ParseKey(seal.NewKeyText())
+		if err != nil {
+			t.Fatal(err)
+		}
+		const secret = "shop-Canary-5e1f0a"
+		call := tandem.Effect{ID: "h1", Kind: tandem.EffectHTTP, Await: true, HTTP: &tandem.HTTPRequest{Method: "POST",
+			URL: "https://shop.example/orders?key=" + secret, Header: map[string]string{"Authorization": "Bearer " + secret},
+			Body: `{"key":"` + secret + `"}`}}
+		f := newFixture(t, db)
+		old := f.inbound("old", "hi", "").ConversationID
+		f.process(old, func(_ *store.Batch, ch *store.Changes) {
+			e := httpEffect("h0", true) // stored before keys were given: in clear
+			ch.Effects = []tandem.Effect{e}
+		})
+		db.SealCalls(seal.NewKeyring(key))
+		conv := f.inbound("ca", "hi", "").ConversationID
+		f.process(conv, func(_ *store.Batch, ch *store.Changes) {
+			ch.Effects = []tandem.Effect{call, sendEffect("a1")}
+		})
+		rows, err := db.StringTest(f.ctx, `SELECT data FROM outbox WHERE conversation_id = ? AND id = ?`, conv, "h1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(rows, secret) || !strings.HasPrefix(rows, "v1.") {
+			t.Errorf("the pending call is stored as %.200s; want it sealed, without the secret", rows)
+		}
+		send, _ := db.StringTest(f.ctx, `SELECT data FROM outbox WHERE conversation_id = ? AND id = ?`, conv, "a1")
+		if !strings.HasPrefix(send, "{") {
+			t.Errorf("a send is stored as %.80s; only calls are sealed", send)
+		}
+		items := f.claim(t0, 10)
+		if got := claimedIDs(items); !reflect.DeepEqual(got, []string{"a1", "h0", "h1"}) {
+			t.Fatalf("claimed %v, want a1, h0 and h1", got)
+		}
+		if got := f.item(items, "h1").Effect; !reflect.DeepEqual(got, call) {
+			t.Errorf("the claimed call is %+v, want %+v", got.HTTP, call.HTTP)
+		}
+		if got := f.item(items, "h0").Effect.HTTP; got == nil || got.URL != "https://example.com/h0" {
+			t.Errorf("the call stored in clear before reads as %+v", got)
+		}
+		// A failed call stays sealed.
+		if _, err := db.OutboxFail(f.ctx, f.item(items, "h1"), nil, "refused", t0); err != nil {
+			t.Fatal(err)
+		}
+		if rows, _ := db.StringTest(f.ctx, `SELECT data FROM outbox WHERE conversation_id = ? AND id = ?`, conv, "h1"); strings.Contains(rows, secret) {
+			t.Errorf("the failed call is stored with the secret in clear: %.200s", rows)
+		}
+		// Without the key the row is not read as something else: the claim says what is missing.
+		f.inbound("ca", "again", "")
+		f.process(conv, func(_ *store.Batch, ch *store.Changes) {
+			ch.Effects = []tandem.Effect{httpEffect("h2", true)}
+		})
+		db.SealCalls(nil)
+		if _, err := db.OutboxClaim(f.ctx, t0.Add(time.Hour), 10, store.Claim{Owner: "test", Until: t0.Add(2 * time.Hour)}); err == nil || !strings.Contains(err.Error(), "TANDEM_SECRET_KEY") {
+			t.Errorf("claiming a sealed call without the key: %v; want an error naming TANDEM_SECRET_KEY", err)
 		}
 	})
 }

@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/seal"
 )
 
 //go:embed migrations/*.sql
@@ -53,6 +54,8 @@ type DB struct {
 	snaps *snapCache
 	// ckpt checkpoints a SQLite file's WAL off the writer's path.
 	ckpt *checkpointer
+	// callKeys seal the http calls the outbox keeps (SealCalls); nil: in clear.
+	callKeys *seal.Keyring
 }
 
 // Open opens the database named by url: "postgres://..." for PostgreSQL, otherwise a SQLite

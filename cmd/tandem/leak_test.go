@@ -338,10 +338,10 @@ agents:
 			files.Write(b)
 		}
 	}
-	// The secrets the database keeps are sealed there. (Those the flow sends also pass through
-	// the database in clear while their call is pending, as the call needs them: they are not
-	// looked for in its files.)
-	atRest := map[string]bool{"stored desk credential": true, "stored secret UNUSED": true, "TANDEM_SECRET_KEY": true, "an agent's password": true}
+	// The secrets the database keeps are sealed there, and so are those the flow sends, while
+	// their call waits in the outbox.
+	atRest := map[string]bool{"stored desk credential": true, "stored secret UNUSED": true, "TANDEM_SECRET_KEY": true, "an agent's password": true,
+		"stored secret CRM_TOKEN": true}
 	if _, err := os.Stat(filepath.Join(data, "secret.key")); err == nil {
 		t.Error("a key file was written although TANDEM_SECRET_KEY is set")
 	}

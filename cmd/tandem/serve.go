@@ -195,6 +195,10 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		return fail(err)
 	}
 	s.keys = keys
+	if keys != nil {
+		// Calls waiting in the outbox carry the secrets their flows put in them.
+		db.SealCalls(keys)
+	}
 	env, err := workspace.Env(cfg)
 	if err != nil {
 		return fail(err)
