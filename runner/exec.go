@@ -43,6 +43,9 @@ func (r *Runner) execute(ctx context.Context, it *store.OutboxItem) {
 // perform carries out one effect.
 func (r *Runner) perform(ctx context.Context, it *store.OutboxItem, start time.Time) (res *tandem.EffectResult, err error) {
 	e := &it.Effect
+	if it.Unreadable != nil {
+		return nil, tandem.Permanent(it.Unreadable)
+	}
 	switch e.Kind {
 	case tandem.EffectSend:
 		res, err = r.execSend(ctx, it)

@@ -141,19 +141,24 @@ func (db *DB) effectData(convID string, e *tandem.Effect) string {
 	return db.callKeys.Seal(data, effectContext(convID, e.ID))
 }
 
-// decodeEffect reads an outbox row's data, opening it when it is sealed.
-func (db *DB) decodeEffect(convID, id, data string, e *tandem.Effect) error {
-	raw := []byte(data)
-	if !strings.HasPrefix(data, "{") {
-		if db.callKeys == nil {
-			return fmt.Errorf("outbox: effect %s of conversation %s is sealed and no key was given; start the server with the TANDEM_SECRET_KEY that sealed it", id, convID)
-		}
-		var err error
-		if raw, err = db.callKeys.Open(data, effectContext(convID, id)); err != nil {
-			return fmt.Errorf("outbox: effect %s of conversation %s cannot be opened: %w", id, convID, err)
+// decodeEffect reads an outbox row's effect into it, opening it when it is sealed. A sealed
+// row that cannot be opened is claimed as Unreadable (it fails, and the other rows go on).
+func (db *DB) decodeEffect(it *OutboxItem, id, kind string, await int64, data string) error {
+	if strings.HasPrefix(data, "{") {
+		return json.Unmarshal([]byte(data), &it.Effect)
+	}
+	var raw []byte
+	err := fmt.Errorf("the %s call %s is sealed and this server has no key; start it with the TANDEM_SECRET_KEY that sealed it", kind, id)
+	if db.callKeys != nil {
+		if raw, err = db.callKeys.Open(data, effectContext(it.ConversationID, id)); err != nil {
+			err = fmt.Errorf("the %s call %s cannot be opened: %w; start the server with the key that sealed it (TANDEM_SECRET_KEY or TANDEM_SECRET_KEY_OLD)", kind, id, err)
 		}
 	}
-	return json.Unmarshal(raw, e)
+	if err != nil {
+		it.Effect, it.Unreadable = tandem.Effect{ID: id, Kind: kind, Await: await != 0}, err
+		return nil
+	}
+	return json.Unmarshal(raw, &it.Effect)
 }
 
 func effectContext(convID, id string) string { return "outbox\x00" + convID + "\x00" + id }
@@ -172,6 +177,9 @@ type OutboxItem struct {
 	Effect         tandem.Effect
 	Attempts       int
 	CreatedAt      time.Time
+	// Unreadable, when set, says why the row's effect cannot be read (a call sealed with a key
+	// this server was not given): Effect has only its id, kind and Await, and the effect fails.
+	Unreadable error
 	// conv and contact are the conversation and contact as the turn that claimed the effect
 	// with its commit left them (nil for effects claimed later).
 	conv    *tandem.Conversation
@@ -210,7 +218,7 @@ func (db *DB) OutboxClaim(ctx context.Context, now time.Time, limit int, c Claim
 			// for. PostgreSQL applies the lock after ORDER BY and LIMIT.
 			lock = " FOR UPDATE OF o SKIP LOCKED"
 		}
-		rows, err := q.query(`SELECT o.conversation_id, o.id, o.data, o.attempts, o.created_at FROM outbox o
+		rows, err := q.query(`SELECT o.conversation_id, o.id, o.kind, o.await, o.data, o.attempts, o.created_at FROM outbox o
 WHERE o.status = 'pending' AND o.next_at <= ? AND o.claimed_until <= ? AND `+laneHead+`
 ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(now), limit)
 		if err != nil {
@@ -218,13 +226,13 @@ ORDER BY o.next_at, o.conversation_id, o.seq LIMIT ?`+lock, micros(now), micros(
 		}
 		for rows.Next() {
 			var it OutboxItem
-			var id, data string
-			var created int64
-			if err := rows.Scan(&it.ConversationID, &id, &data, &it.Attempts, &created); err != nil {
+			var id, kind, data string
+			var await, created int64
+			if err := rows.Scan(&it.ConversationID, &id, &kind, &await, &data, &it.Attempts, &created); err != nil {
 				rows.Close()
 				return err
 			}
-			if err := db.decodeEffect(it.ConversationID, id, data, &it.Effect); err != nil {
+			if err := db.decodeEffect(&it, id, kind, await, data); err != nil {
 				rows.Close()
 				return fmt.Errorf("outbox: claim: %w", err)
 			}
@@ -331,14 +339,14 @@ func (q q) outboxDone(it *OutboxItem, res *tandem.EffectResult) error {
 // claimNext claims the oldest pending effect of a lane when it is due and unclaimed.
 func (q q) claimNext(convID, lane string, now time.Time, c Claim) (*OutboxItem, error) {
 	it := OutboxItem{ConversationID: convID}
-	var id, data string
-	var created, next, claimed int64
-	err := q.row(`SELECT id, data, attempts, created_at, next_at, claimed_until FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending' ORDER BY seq LIMIT 1`,
-		convID, lane).Scan(&id, &data, &it.Attempts, &created, &next, &claimed)
+	var id, kind, data string
+	var await, created, next, claimed int64
+	err := q.row(`SELECT id, kind, await, data, attempts, created_at, next_at, claimed_until FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending' ORDER BY seq LIMIT 1`,
+		convID, lane).Scan(&id, &kind, &await, &data, &it.Attempts, &created, &next, &claimed)
 	if err != nil || next > micros(now) || claimed > micros(now) {
 		return nil, err
 	}
-	if err := q.db.decodeEffect(convID, id, data, &it.Effect); err != nil {
+	if err := q.db.decodeEffect(&it, id, kind, await, data); err != nil {
 		return nil, err
 	}
 	if _, err := q.exec(`UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE conversation_id = ? AND id = ?`, micros(c.Until), c.Owner, convID, it.Effect.ID); err != nil {

@@ -529,8 +529,13 @@ func TestOutboxSealsCalls(t *testing.T) {
 			ch.Effects = []tandem.Effect{httpEffect("h2", true)}
 		})
 		db.SealCalls(nil)
-		if _, err := db.OutboxClaim(f.ctx, t0.Add(time.Hour), 10, store.Claim{Owner: "test", Until: t0.Add(2 * time.Hour)}); err == nil || !strings.Contains(err.Error(), "TANDEM_SECRET_KEY") {
-			t.Errorf("claiming a sealed call without the key: %v; want an error naming TANDEM_SECRET_KEY", err)
+		items = f.claim(t0.Add(time.Hour), 10)
+		it := f.item(items, "h2")
+		if it.Unreadable == nil || !strings.Contains(it.Unreadable.Error(), "TANDEM_SECRET_KEY") || it.Effect.Kind != tandem.EffectHTTP || !it.Effect.Await {
+			t.Errorf("a sealed call claimed without the key: %+v, %v; want it unreadable, naming TANDEM_SECRET_KEY", it.Effect, it.Unreadable)
+		}
+		if got := claimedIDs(items); !reflect.DeepEqual(got, []string{"a1", "h0", "h2"}) {
+			t.Errorf("claimed %v without the key, want a1, h0 and h2: the other rows go on", got)
 		}
 	})
 }
