@@ -117,7 +117,8 @@ func (c *Channel) allow(w http.ResponseWriter, sessionID string) error {
 }
 
 // messagePost stores a visitor's message. The same client_id again answers 200 with the
-// first answer and stores nothing: the frame retries a send until it gets an answer.
+// first answer and stores nothing: the frame retries a send until it gets an answer. The same
+// client_id with other content is 409 idempotency_conflict, and stores nothing.
 func (c *Channel) messagePost(w http.ResponseWriter, r *http.Request) error {
 	be, s, err := c.session(r)
 	if err != nil {
@@ -176,7 +177,10 @@ func (c *Channel) messagePost(w http.ResponseWriter, r *http.Request) error {
 		m.Type, m.Media = media.Type, media
 	}
 	rc, err := c.deps.Inbox.Receive(ctx, c.id, &channel.Batch{Messages: []channel.Inbound{{
-		Contact: tandem.Contact{ExternalID: s.ExternalID}, Message: m, Variables: s.Variables}}})
+		Contact: tandem.Contact{ExternalID: s.ExternalID}, Message: m, Variables: s.Variables, ClientID: true}}})
+	if tandem.ErrorCode(err) == tandem.EIDEMPOTENCY {
+		return tandem.Errorf(tandem.EIDEMPOTENCY, "client_id %q was already used for another message of this session; send a new message with a new client_id, or repeat the first one unchanged.", body.ClientID)
+	}
 	if err != nil {
 		return err
 	}

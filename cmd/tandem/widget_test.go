@@ -355,6 +355,13 @@ func TestWidgetHTTP(t *testing.T) {
 	if first.status != 202 || again.status != 200 || first.body["id"] != again.body["id"] || first.body["seq"] != 2.0 || again.body["seq"] != 2.0 {
 		t.Errorf("reply: %d %v; again: %d %v", first.status, first.body, again.status, again.body)
 	}
+	// The same client_id with other content is no retry: 409 naming it, and nothing stored.
+	other := w.do("POST", "messages", map[string]any{"client_id": reply["client_id"], "text": "something else"})
+	e, _ := other.body["error"].(map[string]any)
+	if msg, _ := e["message"].(string); other.status != 409 || errCode(other) != "idempotency_conflict" ||
+		!strings.Contains(msg, `client_id "2b6f0cc9-4f0e-4f38-9a6a-1f6c8a1b2c3d"`) {
+		t.Errorf("the same client_id with another text: %d %v; want 409 idempotency_conflict naming the client_id", other.status, other.body)
+	}
 	own := s.next(t, "message", text("Talk to a person"))
 	if own.data["client_id"] != reply["client_id"] || own.data["direction"] != "in" {
 		t.Errorf("own message %v", own.data)
