@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/internal/ratelimit"
 )
@@ -202,6 +203,51 @@ func (s *Server) enterWait(w http.ResponseWriter, r *http.Request) (release func
 			}
 		})
 	}, nil
+}
+
+// channelWait returns how a channel's request r takes a waiting place (channel.EnterWait): a
+// widget's event stream or long poll waits among the server's long-polls (limits.long_polls,
+// 503 past it), and once its connection is taken over from net/http it counts as open until it
+// ends, as a parked long-poll does.
+func (s *Server) channelWait(r *http.Request) func(w http.ResponseWriter) (channel.Wait, error) {
+	return func(w http.ResponseWriter) (channel.Wait, error) {
+		release, err := s.enterWait(w, r)
+		if err != nil {
+			return nil, err
+		}
+		return &heldWait{s: s, release: release}, nil
+	}
+}
+
+// heldWait is a channel's request waiting: its place, and its connection once detached.
+type heldWait struct {
+	s        *Server
+	release  func()
+	mu       sync.Mutex
+	detached bool
+	done     bool
+}
+
+func (h *heldWait) Detach() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.detached && !h.done {
+		h.detached = true
+		h.s.parked.Add(1)
+	}
+}
+
+func (h *heldWait) Done() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return
+	}
+	h.done = true
+	if h.detached {
+		h.s.parked.Add(-1)
+	}
+	h.release()
 }
 
 // Waiting returns how many requests wait now (long-polls and event streams).

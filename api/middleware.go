@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/internal/jsonhttp"
 	"github.com/tandemchat/tandem/store"
 )
@@ -157,7 +158,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 				return forbidden(rt, c)
 			}
 		}
-		return rt.h(w, r)
+		// Its event streams and long polls wait among the server's (limits.long_polls).
+		return rt.h(w, r.WithContext(channel.WithWaits(r.Context(), s.channelWait(r))))
 	}
 	if !rt.access.needsCredential() {
 		return rt.h(w, r)

@@ -346,6 +346,20 @@ func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 		}
 		wait = min(d, maxWait)
 	}
+	// A poll that may wait takes a place among the server's waiting requests
+	// (limits.long_polls): past them, 503. It gives it back when it is answered.
+	var wt channel.Wait
+	parked := false
+	if wait > 0 {
+		if wt, err = channel.EnterWait(w, r); err != nil {
+			return err
+		}
+		defer func() {
+			if !parked {
+				wt.Done()
+			}
+		}()
+	}
 	deadline := time.Now().Add(wait)
 	cur := q.Get("after")
 	// answer writes the messages after the cursor; with none, only once the wait is up (false:
@@ -404,7 +418,7 @@ func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 		}
 		// Nothing yet: the poll waits in the channel's lot without a goroutine of its own (other
 		// replicas' commits wake it through the look for changes).
-		parked, err := t.Park(w, park.Request{Deadline: deadline, Answer: func(ctx context.Context, last bool) (*park.Answer, bool) {
+		parked, err = t.Park(w, park.Request{Deadline: deadline, Done: func(int) { wt.Done() }, Answer: func(ctx context.Context, last bool) (*park.Answer, bool) {
 			rec := park.NewRecorder()
 			done, err := answer(ctx, rec, last)
 			if err != nil {
@@ -419,6 +433,7 @@ func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if parked {
+			wt.Detach() // the lot holds its connection now, and Done gives the place back
 			return nil
 		}
 		// The connection cannot be taken over (HTTP/2): wait here.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/internal/park"
 )
 
@@ -102,6 +103,8 @@ type stream struct {
 	extra     []byte // ephemeral events (typing) to write with the next delivery
 	closed    bool
 	ended     chan struct{} // closed when the stream ends
+	// wait is its place among the server's waiting requests, given back when it ends.
+	wait channel.Wait
 }
 
 // streams are a channel's open event streams and long polls: the one structure its
@@ -228,6 +231,9 @@ func (s *streams) end(st *stream) {
 	s.mu.Unlock()
 	st.out.close()
 	close(st.ended)
+	if st.wait != nil {
+		st.wait.Done()
+	}
 }
 
 // notify wakes what follows a conversation: its contact's streams and long polls.
@@ -581,23 +587,32 @@ func (c *Channel) events(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("after"); v != "" {
 		cur = v
 	}
+	// The stream waits among the server's waiting requests (limits.long_polls): past them, 503.
+	wt, err := channel.EnterWait(w, r)
+	if err != nil {
+		return err
+	}
 	// busy until the response's head is written: no delivery writes before it. The stream is
 	// registered first, so that a session forgotten once the client has the head ends it.
-	st := &stream{sessionID: s.ID, contactID: s.ContactID, fresh: true, busy: true, cursor: cur, ended: make(chan struct{})}
+	st := &stream{sessionID: s.ID, contactID: s.ContactID, fresh: true, busy: true, cursor: cur, ended: make(chan struct{}), wait: wt}
 	head := "Content-Type: text/event-stream\r\nCache-Control: no-store\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n"
 	rc := http.NewResponseController(w)
 	conn, brw, err := rc.Hijack()
 	if err == nil {
 		// An HTTP/1.1 connection of our own: the handler returns, and the idle stream costs no
-		// goroutine. The body ends when the connection closes.
+		// goroutine. The body ends when the connection closes; until then the server counts
+		// the connection as open.
+		wt.Detach()
 		conn.SetDeadline(time.Time{})
 		st.out = connSink{conn}
 		if brw != nil && brw.Reader.Buffered() > 0 {
 			conn.Close() // a pipelined request: not an event stream client
+			wt.Done()
 			return nil
 		}
 		if !c.streams.add(st) {
 			conn.Close()
+			wt.Done()
 			return nil
 		}
 		if err := st.out.write([]byte("HTTP/1.1 200 OK\r\n" + head + "Connection: close\r\n\r\nretry: 3000\n\n")); err != nil {
@@ -608,6 +623,7 @@ func (c *Channel) events(w http.ResponseWriter, r *http.Request) error {
 		ws := &writerSink{w: w, rc: rc}
 		st.out = ws
 		if !c.streams.add(st) {
+			wt.Done()
 			return nil
 		}
 		for _, line := range strings.Split(strings.TrimSpace(head), "\r\n") {
@@ -620,6 +636,7 @@ func (c *Channel) events(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	} else {
+		wt.Done()
 		return err
 	}
 	c.streams.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -566,5 +567,134 @@ func TestWidgetIdleStreamsHoldNoGoroutine(t *testing.T) {
 		streams, after-before, (int64(ms.HeapInuse)-int64(heap))/1024, float64(int64(ms.HeapInuse)-int64(heap))/1024/streams)
 	if after-before > streams/20 {
 		t.Errorf("%d idle streams hold %d goroutines; want none each", streams, after-before)
+	}
+}
+
+// TestWidgetWaitsCountInLimits: the widget's event streams and long polls wait among the
+// server's waiting requests (limits.long_polls): anonymous visitors, who make sessions at will,
+// cannot hold more connections than that, past it they get 503 with Retry-After, and their
+// connections — taken over from net/http — are counted as open. They held an uncounted
+// connection each, so a script could exhaust the open files and lock everyone out.
+func TestWidgetWaitsCountInLimits(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	data := filepath.Join(t.TempDir(), "data")
+	cfg := widgetWorkspace(t, c, shopSite, data)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "limits: {long_polls: 4}")
+	f.Close()
+	_, base := c.serve(t, "--config", cfg, "--data", data)
+	w := &widgetClient{t: t, base: base + "/widget/v1/web/"}
+	session := func() string {
+		a := w.do("POST", "sessions", map[string]any{"origin": shopSite})
+		token, _ := a.body["token"].(string)
+		if token == "" {
+			t.Fatalf("session: %d %v", a.status, a.body)
+		}
+		return token
+	}
+	host := strings.TrimPrefix(base, "http://")
+	// open sends a waiting request on a connection of its own and returns its status line.
+	open := func(path, token string) (net.Conn, string) {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "GET /widget/v1/web/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", path, host, token)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(conn)
+		status, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if strings.Contains(status, " 200 ") && path == "events" {
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				if line == "retry: 3000\n" {
+					break
+				}
+			}
+		}
+		return conn, strings.TrimSpace(status)
+	}
+	metric := func(name string) string {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	a, b := session(), session()
+	var streams []net.Conn
+	for i, token := range []string{a, a, b} {
+		conn, status := open("events", token)
+		if !strings.Contains(status, " 200 ") {
+			t.Fatalf("stream %d: %s", i, status)
+		}
+		streams = append(streams, conn)
+	}
+	// A long poll with nothing to say waits, parked, beside the streams.
+	poll, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { poll.Close() })
+	fmt.Fprintf(poll, "GET /widget/v1/web/messages?wait=20s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", host, b)
+	deadline := time.Now().Add(10 * time.Second)
+	for metric("tandem_http_waiting") != "4" {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling a gauge until the poll is parked
+	}
+	if got := metric("tandem_http_waiting"); got != "4" {
+		t.Errorf("tandem_http_waiting = %q with 3 streams and a long poll open, want 4", got)
+	}
+	if got, _ := strconv.Atoi(metric("tandem_http_connections")); got < 5 {
+		t.Errorf("tandem_http_connections = %d with 4 waiting requests and the metrics request, want at least 5", got)
+	}
+	// A fifth: refused, whatever its session, and so is a long poll that would wait.
+	for _, path := range []string{"events", "messages?wait=20s"} {
+		req, _ := http.NewRequest("GET", base+"/widget/v1/web/"+path, nil)
+		req.Header.Set("Authorization", "Bearer "+session())
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("%s past limits.long_polls: %v; want 503 at once", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "limits.long_polls") {
+			t.Errorf("%s past limits.long_polls: %d %s (Retry-After %q); want 503 naming limits.long_polls, with Retry-After",
+				path, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+		}
+	}
+	// Streams that end give their places back: forgetting session a ends its two.
+	w.token = a
+	if d := w.do("DELETE", "sessions", nil); d.status != 204 {
+		t.Fatalf("forget the session: %d %v", d.status, d.body)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for metric("tandem_http_waiting") != "2" {
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed stream still waits: tandem_http_waiting = %s", metric("tandem_http_waiting"))
+		}
+		time.Sleep(50 * time.Millisecond) // polling a gauge; the server notices the close on its own schedule
+	}
+	if _, status := open("events", session()); !strings.Contains(status, " 200 ") {
+		t.Errorf("a stream once a place is free: %s", status)
 	}
 }
