@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -16,6 +17,7 @@ import (
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/flow"
 	"github.com/tandemchat/tandem/internal/fields"
+	"github.com/tandemchat/tandem/internal/jsonhttp"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -77,6 +79,17 @@ func readDraft(r *http.Request) (*store.FlowDraft, error) {
 	if ct == "application/json" || (ct == "" && strings.HasPrefix(trimmed, "{")) {
 		format = "json"
 	}
+	if format == "json" {
+		var probe any
+		if json.NewDecoder(bytes.NewReader(b)).Decode(&probe) == nil {
+			// JSON (not YAML's flow style): one object and nothing after it, as every JSON
+			// body; YAML's parser would take a stray brace or a second document after it.
+			var m map[string]any
+			if err := jsonhttp.DecodeBytes(b, &m); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var doc map[string]any
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		line, msg := flow.YAMLError(err, b)
@@ -96,6 +109,9 @@ func readDraft(r *http.Request) (*store.FlowDraft, error) {
 		return nil, invalid("id", "required, a slug such as support-gpt ([a-z0-9][a-z0-9-_]*).")
 	}
 	name, _ := doc["name"].(string)
+	if err := fields.Text("name", name, fields.MaxName); err != nil {
+		return nil, err
+	}
 	return &store.FlowDraft{ID: id, Name: name, Source: string(b), Format: format}, nil
 }
 

@@ -109,6 +109,12 @@ func TestStrictInputElsewhere(t *testing.T) {
 		{"login: trailing garbage", "", request{method: "POST", path: "/api/v1/inbox/login", noAuth: true, body: `{"email": "ana@acme.com", "password": "x"}]`}, "after its JSON object"},
 		{"flow: NUL escape", "", request{method: "PUT", path: "/api/v1/flows/echo", body: "format: 1\nid: echo\nname: \"E\\0cho\"\nsteps: []\n", header: map[string]string{"Content-Type": "application/yaml"}}, "name: holds a NUL"},
 		{"flow: invalid UTF-8", "", request{method: "PUT", path: "/api/v1/flows/echo", body: "format: 1\nid: echo\nname: caf\xe9\n", header: map[string]string{"Content-Type": "application/yaml"}}, "not valid UTF-8"},
+		// A JSON flow document is one object, as every JSON body: YAML's parser took a stray
+		// brace or a second document after it.
+		{"flow: trailing brace", "", request{method: "POST", path: "/api/v1/flows", body: `{"format": 1, "id": "f2", "name": "F", "steps": []}}`, header: map[string]string{"Content-Type": "application/json"}}, "after its JSON object"},
+		{"flow: a second object", "", request{method: "PUT", path: "/api/v1/flows/echo", body: `{"format": 1, "id": "echo", "steps": []} {}`, header: map[string]string{"Content-Type": "application/json"}}, "after its JSON object"},
+		{"flow: a long name", "", request{method: "POST", path: "/api/v1/flows", body: "format: 1\nid: f4\nname: " + strings.Repeat("n", 201) + "\nsteps: []\n", header: map[string]string{"Content-Type": "application/yaml"}}, "name: 201 characters"},
+		{"message: a lone surrogate", "", request{method: "POST", path: "/api/v1/channels/api/messages", body: `{"contact": {"external_id": "u-3"}, "message": {"text": "\udc00"}}`}, "message.text: holds \\udc00"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var r *response

@@ -92,7 +92,7 @@ func describe(data []byte) string {
 // and names its field. Bodies without either pass at the cost of one scan.
 func badText(data []byte) error {
 	valid := utf8.Valid(data)
-	if valid && !bytes.Contains(data, []byte(`\u0000`)) {
+	if valid && !bytes.Contains(data, []byte(`\u0000`)) && !hasSurrogateEscape(data) {
 		return nil
 	}
 	bad := -1
@@ -180,6 +180,9 @@ func badText(data []byte) error {
 			if strings.IndexByte(s, 0) >= 0 {
 				return tandem.Errorf(tandem.EINVALID, "%s: contains a NUL character (\\u0000), which no text may hold.", field)
 			}
+			if esc := loneSurrogate(data[start:end]); esc != "" {
+				return tandem.Errorf(tandem.EINVALID, "%s: holds %s, half of a UTF-16 surrogate pair, which is no character; escape a character outside the BMP as a pair (\\ud83d\\ude00) or send it as UTF-8.", field, esc)
+			}
 		}
 		if key {
 			stack[len(stack)-1].key = s
@@ -192,6 +195,64 @@ func badText(data []byte) error {
 		return tandem.Errorf(tandem.EINVALID, "The body is not valid UTF-8 (at byte %d); send JSON encoded as UTF-8.", bad)
 	}
 	return nil
+}
+
+// hasSurrogateEscape reports whether data may hold a \u escape of a UTF-16 surrogate
+// (\uD800 to \uDFFF): a quick look before the exact one.
+func hasSurrogateEscape(data []byte) bool {
+	for i := 0; i+2 < len(data); i++ {
+		if data[i] == '\\' && data[i+1] == 'u' && (data[i+2] == 'd' || data[i+2] == 'D') {
+			return true
+		}
+	}
+	return false
+}
+
+// loneSurrogate returns the first \u escape of raw (a JSON string as written, quotes
+// included) that is half of a surrogate pair without its other half — encoding/json turns it
+// into U+FFFD silently — or "".
+func loneSurrogate(raw []byte) string {
+	escape := func(i int) (rune, bool) { // the \uXXXX at raw[i:], if any
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		var r rune
+		for _, c := range raw[i+2 : i+6] {
+			switch {
+			case c >= '0' && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case c >= 'a' && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case c >= 'A' && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return r, true
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := escape(i)
+		if !ok {
+			i++ // another escape (\\, \", \n...): skip the character it escapes
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			if low, ok := escape(i + 6); ok && low >= 0xDC00 && low <= 0xDFFF {
+				i += 11
+				continue
+			}
+			return string(raw[i : i+6])
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return string(raw[i : i+6])
+		}
+		i += 5
+	}
+	return ""
 }
 
 // unknownField finds the first field of data (in key order, depth first) that v's type does

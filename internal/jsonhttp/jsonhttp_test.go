@@ -49,6 +49,16 @@ func TestDecodeBytes(t *testing.T) {
 		{"NUL escaped", `{"message": {"text": "a\u0000b"}}`, "message.text: contains a NUL"},
 		{"NUL in a list", `{"items": ["a", "b\u0000"]}`, "items[1]: contains a NUL"},
 		{"NUL raw", "{\"message\": {\"text\": \"a\x00b\"}}", "not valid JSON"},
+		// A \u escape of half a UTF-16 pair is no character: encoding/json replaced it with
+		// U+FFFD silently.
+		{"lone high surrogate", `{"message": {"text": "a\ud800b"}}`, "message.text: holds \\ud800, half of a UTF-16 surrogate pair"},
+		{"lone low surrogate", `{"message": {"text": "a\uDC00"}}`, "message.text: holds \\uDC00, half of a UTF-16 surrogate pair"},
+		{"high surrogate at the end", `{"items": ["ok", "\ud83d"]}`, "items[1]: holds \\ud83d"},
+		{"reversed pair", `{"message": {"text": "\ude00\ud83d"}}`, "message.text: holds \\ude00"},
+		{"lone surrogate in a key", `{"contact": {"attributes": {"a\ud800": 1}}}`, "(a key): holds \\ud800"},
+		{"a pair is a character", `{"message": {"text": "\ud83d\ude00 \uD83D\uDE00"}}`, ""},
+		{"an escaped backslash before ud800", `{"message": {"text": "\\ud800"}}`, ""},
+		{"other escapes of the range", `{"message": {"text": "\ud7ff \ue000"}}`, ""},
 		{"unknown field", `{"nope": 1}`, "nope: unknown field; the body takes contact, message, items, n."},
 		{"unknown field inside", `{"contact": {"name": "Ana", "id": "u-1"}}`, "contact.id: unknown field; contact takes name, attributes."},
 		{"field names ignore case", `{"Contact": {"NAME": "Ana"}, "N": 1}`, ""},
