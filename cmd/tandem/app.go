@@ -42,7 +42,7 @@ const usage = `tandem: a chatbot flow server with AI steps and human handoff.
 Usage:
   tandem serve [--config tandem.yaml] [--addr :8080] [--data ./tandem-data]
   tandem init [DIR]                          write a starter project (a flow, its tests, tandem.yaml)
-  tandem demo [--addr :8080]                 run the demo workspace (offline)
+  tandem demo [--addr 127.0.0.1:8080]        run the demo workspace (offline)
   tandem chat FLOW.yaml [--config FILE] [--at TIME]   talk to a flow in the terminal
   tandem test PATH... [--run REGEX] [-v]     run conversation tests (*.test.yaml)
   tandem flow validate FILE... [--strict] [--config FILE]

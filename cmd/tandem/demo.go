@@ -27,8 +27,9 @@ import (
 // channel, a token) in a temporary data folder, offline. With --chat, the same flows in a
 // terminal chat instead.
 func (m *Main) runDemo(ctx context.Context, args []string) error {
-	fset := m.newFlags("demo", "demo [--addr :8080] [--chat]")
-	addr := fset.String("addr", ":8080", "address to listen on")
+	fset := m.newFlags("demo", "demo [--addr 127.0.0.1:8080] [--chat]")
+	// This machine only: the demo's admin password is printed to everyone.
+	addr := fset.String("addr", "127.0.0.1:8080", "address to listen on (the demo's admin has a well-known password: give another address only on a network you trust)")
 	chat := fset.Bool("chat", false, "talk to the example flows in this terminal instead of serving them")
 	if _, err := m.parse(fset, args); err != nil {
 		return err

@@ -227,3 +227,16 @@ func TestDemoFlowsHaveNoFindings(t *testing.T) {
 		t.Errorf("the demo's flows folder lacks the global \"agent\" flow: %v", err)
 	}
 }
+
+// The demo's admin logs in with a password printed to everyone (demo-password): by default it
+// listens on this machine only, so nobody else on the network (a café's Wi-Fi) can log in as
+// its admin. It listened on every interface (:8080).
+func TestDemoListensOnLoopbackByDefault(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	r := c.run(t, "demo", "--help")
+	out := r.stdout + r.stderr
+	if !strings.Contains(out, `(default "127.0.0.1:8080")`) {
+		t.Errorf("demo --help:\n%s\nwant the address to default to 127.0.0.1:8080", out)
+	}
+}
