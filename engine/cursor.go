@@ -725,6 +725,10 @@ func (c *cursor) finish() *Output {
 	return c.out
 }
 
+// MaskSecrets returns what replaces the secrets' values with ***, as traces show them: as they
+// are, URL-encoded (query or path) and JSON-escaped.
+func MaskSecrets(secrets map[string]string) func(string) string { return newMasker(secrets).mask }
+
 // masker replaces secret values with ***.
 type masker struct{ values []string }
 

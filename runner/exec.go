@@ -50,7 +50,7 @@ func (r *Runner) perform(ctx context.Context, it *store.OutboxItem, start time.T
 	case tandem.EffectSend:
 		res, err = r.execSend(ctx, it)
 	case tandem.EffectHTTP:
-		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, HTTP: r.doHTTP(ctx, e.HTTP)}
+		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, HTTP: r.maskResult(r.doHTTP(ctx, e.HTTP))}
 	case tandem.EffectAI:
 		ai := r.doAI(ctx, it.ConversationID, e.AI)
 		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, AI: ai}
@@ -63,6 +63,21 @@ func (r *Runner) perform(ctx context.Context, it *store.OutboxItem, start time.T
 		err = tandem.Permanent(fmt.Errorf("unknown effect kind %q", e.Kind))
 	}
 	return res, err
+}
+
+// maskResult hides the workspace's secrets in a call's answer (a server that echoes them back,
+// in an error or a header): the answer is stored as the conversation's event until its turn, and
+// the flow would see them masked anyway.
+func (r *Runner) maskResult(res *tandem.HTTPResult) *tandem.HTTPResult {
+	if res == nil || len(r.env.Secrets) == 0 {
+		return res
+	}
+	mask := engine.MaskSecrets(r.env.Secrets)
+	res.Body, res.Error = mask(res.Body), mask(res.Error)
+	for k, v := range res.Header {
+		res.Header[k] = mask(v)
+	}
+	return res
 }
 
 // complete records an effect's outcome: done (with its result), retried later, or failed.
