@@ -11,9 +11,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -74,7 +76,7 @@ func (c *Channel) Caps() tandem.Caps { return tandem.Caps{Buttons: 100, List: 10
 func (c *Channel) Health(ctx context.Context) channel.Health {
 	detail := "Messages are read with GET /api/v1/conversations/{id}/messages."
 	if c.OutboundURL != "" {
-		detail = "Messages are POSTed to " + c.OutboundURL + "."
+		detail = "Messages are POSTed to " + safehttp.Redact(c.OutboundURL) + "."
 	}
 	return channel.Health{Status: channel.Available, Detail: detail}
 }
@@ -253,7 +255,7 @@ func (c *Channel) Send(ctx context.Context, out tandem.Outbound) (tandem.SendRes
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.OutboundURL, bytes.NewReader(body))
 	if err != nil {
-		return tandem.SendResult{}, tandem.Permanent(fmt.Errorf("outbound_url %q: %w", c.OutboundURL, err))
+		return tandem.SendResult{}, tandem.Permanent(fmt.Errorf("outbound_url %s is not a URL; fix it in tandem.yaml", safehttp.Redact(c.OutboundURL)))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", out.IdempotencyKey)
@@ -263,12 +265,16 @@ func (c *Channel) Send(ctx context.Context, out tandem.Outbound) (tandem.SendRes
 	}
 	resp, err := c.Client.Do(req)
 	if err != nil {
-		return tandem.SendResult{}, fmt.Errorf("outbound_url %s: %w", c.OutboundURL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text repeats the URL, credentials included
+		}
+		return tandem.SendResult{}, fmt.Errorf("outbound_url %s: %w", safehttp.Redact(c.OutboundURL), err)
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := fmt.Errorf("outbound_url %s answered %d", c.OutboundURL, resp.StatusCode)
+		err := fmt.Errorf("outbound_url %s answered %d", safehttp.Redact(c.OutboundURL), resp.StatusCode)
 		if d := safehttp.RetryAfter(resp.Header, time.Now()); d > 0 {
 			return tandem.SendResult{}, tandem.RetryAfter(err, d) // still retried until a 2xx, not sooner than asked
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,31 @@ func TestSendWithoutURLIsPollOnly(t *testing.T) {
 	c := &Channel{}
 	if _, err := c.Send(context.Background(), tandem.Outbound{}); err != nil {
 		t.Errorf("err = %v, want nil", err)
+	}
+}
+
+// An outbound_url may carry a credential (https://user:pass@host/..., ?key=...): the channel's
+// health and its send errors — in the log, and on a failed message that agents see — show the
+// URL without its userinfo and query.
+func TestOutboundURLCredentialsNeverShown(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	defer srv.Close()
+	out := tandem.Outbound{Conversation: &tandem.Conversation{ID: "c1"}, Contact: &tandem.Contact{ID: "k1"}, Message: &tandem.Message{ID: "m1"}}
+	for _, base := range []string{srv.URL, "http://127.0.0.1:1", "http://[::1"} {
+		u := strings.Replace(base, "http://", "http://bot:pass-Canary-1@", 1) + "/out?key=key-Canary-2#frag-Canary-3"
+		c := &Channel{ID: "api", OutboundURL: u, Client: srv.Client()}
+		_, err := c.Send(context.Background(), out)
+		if err == nil {
+			t.Fatalf("%s: sent; want an error", base)
+		}
+		for what, text := range map[string]string{"the send error": err.Error(), "the health": c.Health(context.Background()).Detail} {
+			if strings.Contains(text, "Canary") {
+				t.Errorf("%s shows the URL's credentials: %s", what, text)
+			}
+		}
+		if !strings.Contains(err.Error(), "outbound_url") {
+			t.Errorf("the send error %q does not name outbound_url", err)
+		}
 	}
 }
