@@ -542,22 +542,8 @@ func TestWidgetIdleStreamsHoldNoGoroutine(t *testing.T) {
 	const streams = 200
 	host := strings.TrimPrefix(base, "http://")
 	for i := range streams {
-		conn, err := net.Dial("tcp", host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		fmt.Fprintf(conn, "GET /widget/v1/web/events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", host, tokens[i%len(tokens)])
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(conn)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("stream %d: %v", i, err)
-			}
-			if line == "retry: 3000\n" {
-				break
-			}
+		if _, status := openWaiting(t, host, "events", tokens[i%len(tokens)]); !strings.Contains(status, " 200 ") {
+			t.Fatalf("stream %d: %s", i, status)
 		}
 	}
 	after := settle()
@@ -597,33 +583,7 @@ func TestWidgetWaitsCountInLimits(t *testing.T) {
 		return token
 	}
 	host := strings.TrimPrefix(base, "http://")
-	// open sends a waiting request on a connection of its own and returns its status line.
-	open := func(path, token string) (net.Conn, string) {
-		conn, err := net.Dial("tcp", host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		fmt.Fprintf(conn, "GET /widget/v1/web/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", path, host, token)
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(conn)
-		status, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if strings.Contains(status, " 200 ") && path == "events" {
-			for {
-				line, err := r.ReadString('\n')
-				if err != nil {
-					t.Fatalf("%s: %v", path, err)
-				}
-				if line == "retry: 3000\n" {
-					break
-				}
-			}
-		}
-		return conn, strings.TrimSpace(status)
-	}
+	open := func(path, token string) (net.Conn, string) { return openWaiting(t, host, path, token) }
 	metric := func(name string) string {
 		resp, err := http.Get(base + "/metrics")
 		if err != nil {
@@ -697,4 +657,33 @@ func TestWidgetWaitsCountInLimits(t *testing.T) {
 	if _, status := open("events", session()); !strings.Contains(status, " 200 ") {
 		t.Errorf("a stream once a place is free: %s", status)
 	}
+}
+
+// openWaiting sends GET /widget/v1/web/<path> with the session's token on a connection of its
+// own and returns the connection and the status line; an event stream is read up to its first
+// event (retry:), so that it is open on the server.
+func openWaiting(t *testing.T, host, path, token string) (net.Conn, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /widget/v1/web/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", path, host, token)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	status, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for strings.Contains(status, " 200 ") && path == "events" {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if line == "retry: 3000\n" {
+			break
+		}
+	}
+	return conn, strings.TrimSpace(status)
 }
