@@ -98,7 +98,13 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 		}
 		expires = now.Add(d)
 	}
-	token, t, err := s.cfg.DB.TokenMint(r.Context(), store.TokenParams{Name: name, ExpiresAt: expires, Now: now, NewID: s.cfg.NewID})
+	// A token an admin makes with their login acts as that admin, so it ends with their powers
+	// (a demotion, a deactivation); an API token makes API tokens of their own.
+	agent := ""
+	if c := callerOf(r); c != nil && c.token.Agent != "" {
+		agent = c.token.Agent
+	}
+	token, t, err := s.cfg.DB.TokenMint(r.Context(), store.TokenParams{Name: name, Agent: agent, ExpiresAt: expires, Now: now, NewID: s.cfg.NewID})
 	if err != nil {
 		return err
 	}

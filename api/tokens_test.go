@@ -125,3 +125,32 @@ func TestRoleChangeAtOnce(t *testing.T) {
 	e.do(request{method: "PATCH", path: "/api/v1/inbox/agents/" + dee, body: map[string]any{"role": "admin", "active": false}}).mustStatus(t, http.StatusOK)
 	e.as(dee, flows).mustStatus(t, http.StatusUnauthorized)
 }
+
+// A token an admin makes with their login acts as that admin: demoted, it has an agent's
+// powers; deactivated, it ends with their logins. It was an API token of its own, so an admin
+// about to leave could keep every power by making one.
+func TestAdminsTokensAreBoundToThem(t *testing.T) {
+	t.Parallel()
+	e := newInboxEnv(t, nil)
+	dee := e.addAdmin()
+	var made struct {
+		tokenJSON
+		Token string `json:"token"`
+	}
+	e.as(dee, request{method: "POST", path: "/api/v1/tokens", body: map[string]string{"name": "mine"}}).mustStatus(t, http.StatusCreated).json(t, &made)
+	if made.Agent != dee {
+		t.Errorf("the token an admin made: %+v; want it bound to %s", made.tokenJSON, dee)
+	}
+	flows := request{method: "GET", path: "/api/v1/flows", header: map[string]string{"Authorization": "Bearer " + made.Token}}
+	e.do(flows).mustStatus(t, http.StatusOK)
+	e.do(request{method: "PATCH", path: "/api/v1/inbox/agents/" + dee, body: map[string]string{"role": "agent"}}).mustStatus(t, http.StatusOK)
+	e.do(flows).mustStatus(t, http.StatusForbidden)
+	e.do(request{method: "PATCH", path: "/api/v1/inbox/agents/" + dee, body: map[string]any{"role": "admin", "active": false}}).mustStatus(t, http.StatusOK)
+	e.do(flows).mustStatus(t, http.StatusUnauthorized)
+	// An API token makes API tokens of their own, as the CLI does.
+	made.Agent = ""
+	e.do(request{method: "POST", path: "/api/v1/tokens", body: map[string]string{"name": "ci"}}).mustStatus(t, http.StatusCreated).json(t, &made)
+	if made.Agent != "" {
+		t.Errorf("a token made with an API token is bound to %q", made.Agent)
+	}
+}
