@@ -784,12 +784,14 @@ func walkTemplates(v any, parts []string, fn func(parts []string, s string)) {
 	}
 }
 
-// path returns why a template path cannot exist ("" when it can) and how grave that is.
+// path returns why a template path cannot exist ("" when it can) and how grave that is: a
+// warning, as the flow format says of every path the validator proves unknown (an unknown step
+// id included: it renders empty and the flow still runs; --strict refuses it).
 func (l *linter) path(s *Step, parts []string, p expr.Path) (string, string) {
 	msg := l.pathProblem(s, parts, p)
 	if id, ok := stepPathID(p); ok && msg != "" {
 		if _, known := l.byID[id]; !known {
-			return msg + "; the path would always be empty", SeverityError
+			msg += "; the path would always be empty"
 		}
 	}
 	return msg, SeverityWarning

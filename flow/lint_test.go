@@ -299,12 +299,34 @@ func TestValidateBuilt(t *testing.T) {
 	}}
 	got := lines(Validate(f, nil))
 	want := `error: step "a" field "id": step id "a" is used twice; the first is on step #1
-error: step "a" field "text": step.nowhere: no step has the id "nowhere"; the path would always be empty
 error: step "a" field "to": "b" names no step of this flow; use a step id or end
+warning: step "a" field "text": step.nowhere: no step has the id "nowhere"; the path would always be empty
 warning: step "c": unreachable: no path from the first step leads here
 `
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestUnknownStepPathWarns: a template naming a step that does not exist renders empty and is
+// a warning, as the flow format says ("the validator warns on paths it can prove unknown (an
+// unknown step id, ...)"): the flow is not refused (validate exits 0, publish and tandem test
+// accept it) unless --strict.
+func TestUnknownStepPathWarns(t *testing.T) {
+	t.Parallel()
+	src := "format: 1\nid: t\nsteps:\n  - {id: a, type: message, text: \"Hi {{step.nowhere}} {{step.asked.text}}\"}\n"
+	f, parsed := Parse("t.yaml", []byte(src))
+	if f == nil {
+		t.Fatal(lines(parsed))
+	}
+	got := Validate(f, nil)
+	if len(got) != 2 {
+		t.Fatalf("want two findings, got\n%s", lines(got))
+	}
+	for _, fd := range got {
+		if fd.Severity != SeverityWarning {
+			t.Errorf("want a warning, got %s", fd)
+		}
 	}
 }
 
