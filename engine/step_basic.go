@@ -177,13 +177,18 @@ func (conditionHandler) enter(c *cursor, s *flow.Step) outcome {
 			if name == "" {
 				name = "#" + expr.FormatNumber(float64(i+1))
 			}
-			o := c.branch(s, br.Next)
-			c.trace(s, "", nil, map[string]any{"branch": name, "next": o.next}, "")
-			return o
+			return conditionTaken(c, s, name, c.branch(s, br.Next))
 		}
 	}
-	o := c.branch(s, b.Else)
-	c.trace(s, "", nil, map[string]any{"branch": "else", "next": o.next}, "")
+	return conditionTaken(c, s, "else", c.branch(s, b.Else))
+}
+
+// conditionTaken records the branch a condition took as its outputs ({{step.<id>}} is the
+// branch's name, {{step.<id>.next}} the step it leads to) and in the trace.
+func conditionTaken(c *cursor, s *flow.Step, name string, o outcome) outcome {
+	out := map[string]any{"branch": name, "next": o.next}
+	c.output(s, out)
+	c.trace(s, "", nil, out, "")
 	return o
 }
 
