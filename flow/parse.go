@@ -171,6 +171,7 @@ func partialFlow(doc any, pos positions, file string, src []byte) *Flow {
 			s.ID, _ = raw["id"].(string)
 			s.Type, _ = raw["type"].(string)
 			s.Next, _ = raw["next"].(string)
+			s.Body = salvaged(rawRefs(raw))
 		}
 		s.Index, s.Line = i, pos.line(ptr)
 		f.Steps = append(f.Steps, s)
@@ -179,6 +180,44 @@ func partialFlow(doc any, pos positions, file string, src []byte) *Flow {
 		}
 	}
 	return f
+}
+
+// salvaged is the body of a step whose fields do not decode: the step references read from its
+// raw fields, so that the lint still checks them beside the schema error.
+type salvaged []Ref
+
+// Refs implements Body.
+func (s salvaged) Refs() []Ref { return s }
+
+// rawRefs reads the branch fields of a step from its raw fields: on_*, else, other, a goto's
+// to, and the next of each of its options, branches, intents and paths.
+func rawRefs(raw map[string]any) []Ref {
+	var out []Ref
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := raw[k].(type) {
+		case string:
+			if strings.HasPrefix(k, "on_") || k == "else" || k == "other" || (k == "to" && raw["type"] == "goto") {
+				out = append(out, refs(k, v)...)
+			}
+		case []any:
+			if k != "options" && k != "branches" && k != "intents" && k != "paths" {
+				continue
+			}
+			for i, e := range v {
+				if m, ok := e.(map[string]any); ok {
+					if n, ok := m["next"].(string); ok {
+						out = append(out, refs(k+"["+strconv.Itoa(i)+"].next", n)...)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // appendSalvaged adds to a document's findings the errors the lint finds in its partial flow
