@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/expr"
 	"github.com/tandemchat/tandem/flow"
 )
 
@@ -76,7 +77,8 @@ func (waitHandler) resume(c *cursor, s *flow.Step, ev *tandem.Event) outcome {
 			if err := c.assign(b.Accumulate, m.Text, modeAppend, "\n"); err != nil {
 				return c.fail(s, "", err.Error())
 			}
-			c.output(s, map[string]any{"text": m.Text, "timed_out": false})
+			// The step's text is what it gathered: {{step.<id>}} reads like the variable.
+			c.output(s, map[string]any{"text": expr.String(c.readTarget(b.Accumulate)), "timed_out": false})
 			c.trace(s, "accumulate", map[string]any{"text": m.Text}, map[string]any{b.Accumulate: c.readTarget(b.Accumulate)}, "")
 			next, err := c.waitDue(b)
 			if err != nil {
