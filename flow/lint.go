@@ -190,6 +190,11 @@ func (l *linter) flowLevel() {
 
 // known reports an error when a name is not among the configured ones (nil: not checked).
 func (l *linter) known(i int, field, what, name string, names map[string]bool) {
+	l.knownAs(i, field, what, name, names, SeverityError)
+}
+
+// knownAs is known with the finding's severity.
+func (l *linter) knownAs(i int, field, what, name string, names map[string]bool, severity string) {
 	if names == nil || name == "" || names[name] {
 		return
 	}
@@ -210,7 +215,7 @@ func (l *linter) known(i int, field, what, name string, names map[string]bool) {
 	default:
 		msg += "; known: " + strings.Join(list, ", ")
 	}
-	l.at(i, field, SeverityError, msg)
+	l.at(i, field, severity, msg)
 }
 
 // literal returns a template's text when it has no placeholder ("" otherwise).
@@ -308,11 +313,13 @@ func (l *linter) step(i int, s *Step) {
 		if b.Start == l.f.ID && b.Mode != "replace" {
 			l.at(i, "start", SeverityError, fmt.Sprintf("flow %q calls itself: endless recursion; use goto to repeat steps, or mode: replace to start over", b.Start))
 		} else if b.Start != l.f.ID {
-			l.known(i, "start", "flow", b.Start, env.Flows)
+			// A warning: the flow may be published later, or elsewhere; at run time a missing
+			// flow fails the step.
+			l.knownAs(i, "start", "flow", b.Start, env.Flows, SeverityWarning)
 		}
 	case *StopStep:
 		if b.ThenStart != l.f.ID {
-			l.known(i, "then_start", "flow", b.ThenStart, env.Flows)
+			l.knownAs(i, "then_start", "flow", b.ThenStart, env.Flows, SeverityWarning)
 		}
 	}
 }

@@ -330,6 +330,29 @@ func TestUnknownStepPathWarns(t *testing.T) {
 	}
 }
 
+// TestUnknownFlowWarns: a flow step or then_start naming a flow that is not loaded beside this
+// one is a warning, not an error: the flow format's errors are a closed list (configured
+// providers, schedules, teams, desks and knowledge bases among them, flows not), so a flow that
+// calls another is validated, tested and published on its own; at run time a missing flow
+// fails the step.
+func TestUnknownFlowWarns(t *testing.T) {
+	t.Parallel()
+	src := "format: 1\nid: t\nsteps:\n  - {id: f, type: flow, start: onboarding, mode: call}\n  - {id: x, type: stop, then_start: survey}\n"
+	f, parsed := Parse("t.yaml", []byte(src))
+	if f == nil {
+		t.Fatal(lines(parsed))
+	}
+	got := Validate(f, &Env{Flows: map[string]bool{"t": true}})
+	if len(got) != 2 {
+		t.Fatalf("want two findings, got\n%s", lines(got))
+	}
+	for _, fd := range got {
+		if fd.Severity != SeverityWarning || !strings.Contains(fd.Message, "unknown flow") {
+			t.Errorf("want a warning of an unknown flow, got %s", fd)
+		}
+	}
+}
+
 func TestFieldPointer(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ in, want string }{
