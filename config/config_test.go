@@ -948,3 +948,18 @@ func TestFieldTags(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookDeskWithoutSecret: a webhook desk configured as GPTBots describes it (a URL, an
+// optional username and password) loads; without a secret its callbacks are refused (the desk
+// warns when built), which a conversation test, whose desk is mocked, never needs.
+func TestWebhookDeskWithoutSecret(t *testing.T) {
+	t.Parallel()
+	src := "desks:\n  - {id: desk, kind: webhook, url: \"https://desk.example.com\", username: u, password: p}\n"
+	c, err := config.Parse("tandem.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Desks) != 1 || c.Desks[0].URL != "https://desk.example.com" {
+		t.Errorf("desks = %+v", c.Desks)
+	}
+}

@@ -62,7 +62,7 @@ func init() {
 		New:        func(c desk.Config, d desk.Deps) (tandem.Desk, error) { return New(c, d) },
 		NeedsEmail: true, // GPTBots-style desks open a conversation with an e-mail
 		Routes:     routes(),
-		Keys: []desk.Key{{Name: "url", Required: true}, {Name: "secret", Required: true, Secret: true},
+		Keys: []desk.Key{{Name: "url", Required: true}, {Name: "secret", Secret: true}, // without it the desk's callbacks are refused (New warns)
 			{Name: "username"}, {Name: "password", Secret: true}, {Name: "health_url"}, {Name: "timeout"}},
 	})
 }
@@ -146,6 +146,10 @@ func New(c desk.Config, d desk.Deps) (*Desk, error) {
 	}
 	if dk.log == nil {
 		dk.log = slog.New(slog.DiscardHandler)
+	}
+	if strings.TrimSpace(c.Secret) == "" {
+		dk.log.Warn("desk: secret is not set, so the desk's callbacks (agents' messages, closes) are refused and its handoffs never connect; set secret to what the desk presents",
+			"desk", c.ID)
 	}
 	return dk, nil
 }
