@@ -16,6 +16,9 @@ var _ expr.Scheduler = scope{}
 
 // InSchedule implements expr.Scheduler.
 func (s scope) InSchedule(id string) bool {
+	if id == expr.DefaultSchedule {
+		id = s.c.settings().Schedule
+	}
 	sc, ok := s.c.env.Schedules[id]
 	return ok && sc.Open(s.c.now)
 }

@@ -16,6 +16,10 @@ var Operators = []string{
 
 var unaryOps = map[string]bool{"empty": true, "not_empty": true}
 
+// DefaultSchedule is the schedule id of `{in_schedule: true}` (and `false`): the flow's default
+// schedule (settings.schedule), which the Scheduler resolves.
+const DefaultSchedule = "@default"
+
 // Condition is a test over a Scope: a comparison {left, op, right}, `{in_schedule: id}`, or
 // `all` / `any` / `not` of nested conditions.
 type Condition struct {
@@ -270,12 +274,21 @@ func NewCondition(raw any) (*Condition, error) {
 		}
 		return c, nil
 	case m["in_schedule"] != nil:
-		id, ok := m["in_schedule"].(string)
-		if !ok || id == "" {
-			return nil, fmt.Errorf("in_schedule: expected a schedule id")
+		switch v := m["in_schedule"].(type) {
+		case bool:
+			// true: the flow's settings.schedule is open; false: it is closed.
+			c.InSchedule = DefaultSchedule
+			if !v {
+				return &Condition{Not: c, raw: raw}, nil
+			}
+			return c, nil
+		case string:
+			if v != "" {
+				c.InSchedule = v
+				return c, nil
+			}
 		}
-		c.InSchedule = id
-		return c, nil
+		return nil, fmt.Errorf("in_schedule: expected a schedule id, or true/false for the flow's settings.schedule")
 	}
 	op, _ := m["op"].(string)
 	if op == "" {
@@ -355,7 +368,7 @@ func (c *Condition) Schedules() []string {
 		return nil
 	}
 	var out []string
-	if c.InSchedule != "" {
+	if c.InSchedule != "" && c.InSchedule != DefaultSchedule {
 		out = append(out, c.InSchedule)
 	}
 	for _, e := range append(append([]*Condition{}, c.All...), c.Any...) {

@@ -466,7 +466,12 @@ func (l *linter) condition(i int, field string, c *expr.Condition) {
 		l.condition(i, fmt.Sprintf("%s.any[%d]", field, j), e)
 	}
 	l.condition(i, field+".not", c.Not)
-	if c.InSchedule != "" {
+	switch {
+	case c.InSchedule == expr.DefaultSchedule:
+		if l.f.Settings.Schedule == "" {
+			l.at(i, field+".in_schedule", SeverityError, "in_schedule: true and false read the flow's settings.schedule, which this flow does not set; set it, or name a schedule")
+		}
+	case c.InSchedule != "":
 		l.known(i, field+".in_schedule", "schedule", c.InSchedule, l.env.Schedules)
 	}
 	if c.Op == "matches" && c.Right != nil {
