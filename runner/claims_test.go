@@ -2,6 +2,8 @@ package runner_test
 
 import (
 	"context"
+	"database/sql"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -107,5 +109,42 @@ func TestStopReleasesClaims(t *testing.T) {
 	items, err := h.db.OutboxClaim(context.Background(), now, 10, store.Claim{Owner: "next", Until: now.Add(time.Minute)})
 	if err != nil || len(items) != 1 || !strings.Contains(items[0].Effect.HTTP.URL, "/slow") {
 		t.Errorf("after the stop, another process claimed %d effects (%v); want the unfinished call at once", len(items), err)
+	}
+}
+
+// An effect carried out whose outcome cannot be recorded (the database fails for a moment) is
+// carried out again, with the same idempotency key, once the database answers: the runner hands
+// its claim back. It used to keep the claim, renewed by its heartbeat, so the effect and every
+// later send of the conversation waited until the process ended (seen in the soak test when
+// PostgreSQL refused connections: replies stuck for good on a live replica).
+func TestUnrecordedEffectIsCarriedOutAgain(t *testing.T) {
+	t.Parallel()
+	logs := newLogSink()
+	h := newHarness(t, false, func(c *runner.Config) {
+		c.Logger = slog.New(logs)
+		c.ClaimLease, c.Heartbeat = 6*time.Second, 5*time.Millisecond
+	})
+	h.publish(h.r, greetFlow)
+	raw, err := sql.Open("sqlite", "file:"+h.db.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// The completion of a send deletes its outbox row: make that fail as a full disk would.
+	if _, err := raw.Exec(`CREATE TRIGGER outbox_fails BEFORE DELETE ON outbox BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`); err != nil {
+		t.Fatal(err)
+	}
+	h.start(h.r)
+	h.say(h.r, "kim", "k-1", "one")
+	waitFor(t, scaled(10*time.Second), "the outcome to fail to be recorded", func() bool { return logs.has("effect outcome not recorded") }, logs.changed)
+	if _, err := raw.Exec(`DROP TRIGGER outbox_fails`); err != nil {
+		t.Fatal(err)
+	}
+	// Well within the claim's lease: only a handed-back claim is taken again this soon.
+	h.vclock.Advance(2 * time.Second)
+	waitFor(t, scaled(10*time.Second), "the send to be carried out again and recorded", func() bool { return h.outboxDepth() == 0 }, h.ch.changed)
+	tries := h.ch.tries()
+	if len(tries) != 2 || tries[0].Text != "hello one" || tries[1].Key != tries[0].Key {
+		t.Errorf("sends %+v; want \"hello one\" twice with one idempotency key", tries)
 	}
 }

@@ -123,6 +123,7 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 	}
 	if err != nil {
 		r.log.Error("effect outcome not recorded; it will be carried out again", "conversation", it.ConversationID, "effect", e.ID, "err", err)
+		r.handBack(it, err)
 		return
 	}
 	if queued {
@@ -131,6 +132,43 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 	if next != nil {
 		r.dispatch([]store.OutboxItem{*next})
 	}
+}
+
+// handBack gives up this runner's claim of an effect whose outcome could not be recorded (the
+// database failed for a moment), so that it is carried out again after a backoff: the heartbeat
+// renews every claim this runner holds, and would otherwise keep the effect, and every later one
+// of its conversation's lane, waiting until the process ends. While the database still fails, it
+// tries again every heartbeat until it answers or the runner stops.
+func (r *Runner) handBack(it *store.OutboxItem, cause error) {
+	if r.ctx.Err() != nil {
+		return // the runner stops: Stop releases its claims, for another process to take at once
+	}
+	retry := func() bool {
+		now := r.cfg.Clock.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ClaimLease)
+		defer cancel()
+		err := r.db.OutboxRetry(ctx, it, now.Add(backoff(time.Second, it.Attempts+1, 0, 5*time.Minute)), "its outcome could not be recorded: "+cause.Error())
+		return err == nil
+	}
+	if retry() {
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(r.cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stopC:
+				return // Stop releases every claim this runner still holds
+			case <-t.C:
+				if retry() {
+					return
+				}
+			}
+		}
+	}()
 }
 
 // execSend delivers a message through the conversation's channel.
