@@ -153,6 +153,7 @@ func New(cfg Config) *Server {
 		{"GET", "/api/v1/runs/{id}", s.runGet, inboxed},
 		{"GET", "/api/v1/contacts/{id}", s.contactGet, inboxed},
 		{"PATCH", "/api/v1/contacts/{id}", s.contactPatch, inboxed},
+		{"GET", "/api/v1/contacts/{id}/conversations", s.contactConversations, inboxed},
 	}
 	// Areas of the API that live in their own files add their routes here.
 	s.routes = append(s.routes, s.inboxRoutes()...)
@@ -160,6 +161,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, s.cannedRoutes()...)
 	s.routes = append(s.routes, s.hookRoutes()...)
 	s.routes = append(s.routes, s.channelRoutes()...)
+	s.bodyLimits["POST "+attachmentRoute] = -1 // the handler caps it by the channel's max_upload_bytes
 	for _, rt := range s.routes {
 		if rt.access == 0 {
 			// Every route says who may call it; a route without is a programming error.

@@ -255,6 +255,36 @@ func (s *Server) contactGet(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, toContactJSON(c))
 }
 
+// contactConversations is GET /api/v1/contacts/{id}/conversations?cursor=&limit=: the contact's
+// conversations, any status, most recently updated first, each with its last message; an agent
+// gets only those they see (a page may then be shorter than limit while next_cursor goes on).
+func (s *Server) contactConversations(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if _, err := s.cfg.DB.ContactGet(r.Context(), id); err != nil {
+		return err
+	}
+	if err := s.seeContact(r, id); err != nil {
+		return err
+	}
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return invalid("limit", "a number from 1 to 100.")
+		}
+		limit = n
+	}
+	list, next, err := ib.ContactConversations(r.Context(), by, id, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"conversations": toInboxConversations(list), "next_cursor": next})
+}
+
 func (s *Server) contactPatch(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.cfg.DB.ContactGet(r.Context(), r.PathValue("id")); err != nil {
 		return err

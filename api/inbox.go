@@ -1,16 +1,21 @@
 package api
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/desk/inbox"
 	"github.com/tandemchat/tandem/internal/fields"
+	"github.com/tandemchat/tandem/internal/jsonhttp"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -36,6 +41,7 @@ func (s *Server) inboxRoutes() []route {
 		{"GET", "/api/v1/inbox/conversations", s.inboxConversations, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/assign", s.inboxAssign, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/messages", s.inboxMessage, inboxed},
+		{"POST", attachmentRoute, s.inboxAttachment, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/typing", s.inboxTyping, inboxed},
 		{"GET", "/api/v1/inbox/conversations/{id}/notes", s.inboxNotes, inboxed},
 		{"POST", "/api/v1/inbox/conversations/{id}/notes", s.inboxNote, inboxed},
@@ -332,6 +338,11 @@ func (s *Server) inboxConversations(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, map[string]any{"conversations": toInboxConversations(list), "next_cursor": next})
+}
+
+// toInboxConversations shows conversations with their contact and last message.
+func toInboxConversations(list []store.InboxItem) []inboxConversationJSON {
 	out := make([]inboxConversationJSON, len(list))
 	for i := range list {
 		it := &list[i]
@@ -341,7 +352,7 @@ func (s *Server) inboxConversations(w http.ResponseWriter, r *http.Request) erro
 			out[i].LastMessage = &m
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"conversations": out, "next_cursor": next})
+	return out
 }
 
 // writeConversation answers with a conversation and its contact, as GET /conversations/{id}.
@@ -391,6 +402,96 @@ func (s *Server) inboxMessage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.writeConversation(w, r, http.StatusAccepted, info)
+}
+
+// attachmentRoute is where an agent sends a file; it reads its body itself (up to the
+// channel's max_upload_bytes), not the API's 1 MB.
+const attachmentRoute = "/api/v1/inbox/conversations/{id}/attachments"
+
+// uploadLimit is the largest file an agent may send on a channel: its max_upload_bytes, else
+// 10 MiB.
+func (s *Server) uploadLimit(channelID string) int64 {
+	for i := range s.cfg.Workspace.Channels {
+		if ch := &s.cfg.Workspace.Channels[i]; ch.ID == channelID && ch.MaxUploadBytes > 0 {
+			return ch.MaxUploadBytes
+		}
+	}
+	return DefaultMaxUploadBytes
+}
+
+// DefaultMaxUploadBytes caps an agent's file on a channel without max_upload_bytes.
+const DefaultMaxUploadBytes = 10 << 20
+
+// inboxAttachment is POST /api/v1/inbox/conversations/{id}/attachments, multipart/form-data
+// with an optional "text" then a "file": the agent sends the file to the customer through the
+// conversation's channel (as a message of type image, audio, video or file, the text its
+// caption), answered 202 as a message. A file over the channel's max_upload_bytes (default
+// 10 MiB) is 413, refused from the Content-Length before anything is read when it says so.
+func (s *Server) inboxAttachment(w http.ResponseWriter, r *http.Request) error {
+	ib, by, err := s.inbox(r)
+	if err != nil {
+		return err
+	}
+	info, err := s.cfg.DB.ConversationGet(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := ib.Check(r.Context(), by, info); err != nil {
+		return err
+	}
+	if ch, ok := s.channels[info.ChannelKind][info.ChannelID]; ok && !ch.Caps().Media {
+		return tandem.Errorf(tandem.EINVALID, "Channel %q cannot carry files; send a link in a message instead.", info.ChannelID)
+	}
+	limit := s.uploadLimit(info.ChannelID)
+	tooLarge := tandem.Errorf(tandem.ETOOLARGE, "The file is larger than %d bytes, the most channel %q takes (its max_upload_bytes); send a smaller file or a link.", limit, info.ChannelID)
+	if r.ContentLength > limit+channel.MultipartOverhead {
+		return tooLarge
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit+channel.MultipartOverhead)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return invalid("file", `send the file as multipart/form-data in the field "file" (and a caption in the field "text" before it).`)
+	}
+	text := ""
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return invalid("file", `required: the multipart field "file".`)
+		} else if jsonhttp.IsMaxBytes(err) {
+			return tooLarge
+		} else if err != nil {
+			return invalid("file", "the multipart body cannot be read.")
+		}
+		switch part.FormName() {
+		case "text":
+			b, err := io.ReadAll(io.LimitReader(part, 4*fields.MaxAgentText+1))
+			part.Close()
+			if jsonhttp.IsMaxBytes(err) {
+				return tooLarge
+			} else if err != nil {
+				return invalid("text", "the field cannot be read.")
+			}
+			text = string(b)
+			continue
+		case "file":
+		default:
+			part.Close()
+			continue
+		}
+		name, mt := channel.FilePart(part)
+		data := bufio.NewReader(part)
+		if _, err := data.Peek(1); errors.Is(err, io.EOF) {
+			return invalid("file", "the file is empty.")
+		}
+		info, err := ib.Attach(r.Context(), by, info.ID, text, inbox.Upload{Name: name, Mime: mt, Data: data, Max: limit})
+		part.Close()
+		if tandem.ErrorCode(err) == tandem.ETOOLARGE || jsonhttp.IsMaxBytes(err) {
+			return tooLarge
+		} else if err != nil {
+			return err
+		}
+		return s.writeConversation(w, r, http.StatusAccepted, info)
+	}
 }
 
 // inboxTyping is POST /api/v1/inbox/conversations/{id}/typing: the agent is typing; a web

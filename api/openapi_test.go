@@ -348,7 +348,8 @@ func nonConforming(xs []exchange) []string {
 			}
 			continue
 		}
-		if _, ok := resp.Content[mt]; !ok {
+		major, _, _ := strings.Cut(mt, "/")
+		if _, ok := resp.Content[mt]; !ok && resp.Content[major+"/*"] == nil && resp.Content["*/*"] == nil {
 			report(key, fmt.Sprintf("%s answered %d as %q, not a documented media type", x.route, x.status, mt))
 			continue
 		}

@@ -508,9 +508,11 @@ func (db *DB) InboxQueued(ctx context.Context, team, after string, limit int) (l
 
 // InboxListParams selects conversations of the inbox.
 type InboxListParams struct {
-	// Statuses are queued and/or assigned (both when empty).
+	// Statuses are queued and/or assigned (both when empty), or any statuses.
 	Statuses []string
 	Team     string
+	// ContactID keeps one contact's conversations.
+	ContactID string
 	// Assignee keeps only the conversations assigned to this agent.
 	Assignee string
 	// SeenBy keeps what an agent of role agent sees (inbox.Sees): the conversations assigned
@@ -563,6 +565,10 @@ func (db *DB) InboxList(ctx context.Context, p InboxListParams) ([]InboxItem, st
 	if p.Team != "" {
 		where = append(where, "c.team = ?")
 		args = append(args, p.Team)
+	}
+	if p.ContactID != "" {
+		where = append(where, "c.contact_id = ?")
+		args = append(args, p.ContactID)
 	}
 	if p.Assignee != "" {
 		where = append(where, "c.status = 'assigned' AND c.assignee = ?")

@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 
@@ -15,9 +14,8 @@ import (
 	"github.com/tandemchat/tandem/internal/jsonhttp"
 )
 
-// multipartOverhead is what an upload's body may hold besides the file: the multipart
-// boundaries and the part's headers.
-const multipartOverhead = 64 << 10
+// multipartOverhead is what an upload's body may hold besides the file.
+const multipartOverhead = channel.MultipartOverhead
 
 // mediaPath is the address the widget shows for a stored file: for the sessions that may read
 // it only (mediaGet).
@@ -68,13 +66,7 @@ func (c *Channel) uploadPost(w http.ResponseWriter, r *http.Request) error {
 			part.Close()
 			continue
 		}
-		name := clip(path.Base(strings.ReplaceAll(part.FileName(), `\`, "/")), 200)
-		mt := part.Header.Get("Content-Type")
-		if t, _, err := mime.ParseMediaType(mt); err == nil {
-			mt = t
-		} else {
-			mt = "application/octet-stream"
-		}
+		name, mt := channel.FilePart(part)
 		f, err := c.deps.Media.MediaPut(r.Context(), tandem.MediaFile{ChannelID: c.id, SessionID: s.ID, ContactID: s.ContactID, Mime: mt, Name: name, CreatedAt: c.deps.Now()}, part, limit)
 		part.Close()
 		if err != nil {

@@ -213,6 +213,26 @@ steps:
     session_timeout: 30m
 `
 
+// menuFlow answers "menu": it tags the conversation vip, offers buttons, and hands over.
+const menuFlow = `format: 1
+id: menu
+name: Menu
+trigger: {on: message, match: {equals: menu, ignore_case: true}}
+steps:
+  - {id: vip, type: tag, add: [vip], on: conversation}
+  - id: pick
+    type: question
+    text: "What do you need?"
+    options:
+      - {id: order, title: "Order status", next: human}
+      - {id: person, title: "A person", next: human}
+  - id: human
+    type: handoff
+    team: support
+    wait_timeout: 30m
+    session_timeout: 30m
+`
+
 // summarizer is the chat-completions server of provider gpt: every answer is this summary.
 const summary = "The customer wants a refund for order 77."
 
@@ -248,7 +268,7 @@ providers:
 	if err := os.WriteFile(filepath.Join(dir, "tandem.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string]string{"support.yaml": handoffFlow, "refunds.yaml": summaryFlow} {
+	for name, src := range map[string]string{"support.yaml": handoffFlow, "refunds.yaml": summaryFlow, "menu.yaml": menuFlow} {
 		if err := os.WriteFile(filepath.Join(dir, "flows", name), []byte(src), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -2,9 +2,12 @@ package inbox
 
 import (
 	"context"
+	"io"
 	"strings"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
+	"github.com/tandemchat/tandem/desk"
 	"github.com/tandemchat/tandem/internal/fields"
 	"github.com/tandemchat/tandem/store"
 )
@@ -50,6 +53,28 @@ func (s *Service) List(ctx context.Context, by Actor, p ListParams) ([]store.Inb
 	out := list[:0]
 	for i := range list {
 		if inInbox(&list[i].ConversationInfo) {
+			out = append(out, list[i])
+		}
+	}
+	return out, next, nil
+}
+
+// ContactConversations returns a contact's conversations in any status, most recently updated
+// first, with their last message: those the actor sees (Sees), and the next cursor. A page may
+// hold fewer than limit when the actor does not see some; the cursor still goes on.
+func (s *Service) ContactConversations(ctx context.Context, by Actor, contactID, before string, limit int) ([]store.InboxItem, string, error) {
+	list, next, err := s.db.InboxList(ctx, store.InboxListParams{ContactID: contactID, Before: before, Limit: limit,
+		Statuses: []string{tandem.ConversationBot, tandem.ConversationQueued, tandem.ConversationAssigned, tandem.ConversationClosed}})
+	if err != nil {
+		return nil, "", err
+	}
+	out := list[:0]
+	for i := range list {
+		ok, err := s.Sees(ctx, by, &list[i].ConversationInfo)
+		if err != nil {
+			return nil, "", err
+		}
+		if ok {
 			out = append(out, list[i])
 		}
 	}
@@ -245,6 +270,42 @@ func (s *Service) Message(ctx context.Context, by Actor, id, text string) (*stor
 	if err != nil {
 		return nil, err
 	}
+	return s.send(ctx, by, id, &tandem.Message{Type: tandem.MessageText, Text: text}, nil)
+}
+
+// Upload is a file an agent sends to the customer: its name and type as the agent's browser
+// gave them, its content, and the most bytes it may have.
+type Upload struct {
+	Name, Mime string
+	Data       io.Reader
+	Max        int64
+}
+
+// Attach queues an agent's file to the customer, with an optional text (a caption where the
+// channel has them), as Message does. The file is stored first, owned by the conversation (its
+// agents and its customer may read it); a file of more than f.Max bytes is ETOOLARGE and
+// nothing is sent.
+func (s *Service) Attach(ctx context.Context, by Actor, id, text string, f Upload) (*store.ConversationInfo, error) {
+	if strings.TrimSpace(text) == "" {
+		text = ""
+	} else if err := fields.Text("text", text, fields.MaxAgentText); err != nil {
+		return nil, err
+	}
+	m := &tandem.Message{Text: text}
+	return s.send(ctx, by, id, m, func(info *store.ConversationInfo) error {
+		file, err := s.db.MediaPut(ctx, tandem.MediaFile{ChannelID: info.ChannelID, ConversationID: id, Mime: f.Mime, Name: f.Name, CreatedAt: s.clock.Now()}, f.Data, f.Max)
+		if err != nil {
+			return err
+		}
+		m.Type = desk.MediaType("", file.Mime)
+		m.Media = &tandem.Media{Type: m.Type, ID: file.ID, URL: channel.MediaPath + file.ID, Size: file.Size, Mime: file.Mime, Name: file.Name}
+		return nil
+	})
+}
+
+// send checks that the agent may write in the conversation, runs prepare (storing a file)
+// before anything changes, takes the conversation for the agent if needed and queues m.
+func (s *Service) send(ctx context.Context, by Actor, id string, m *tandem.Message, prepare func(*store.ConversationInfo) error) (*store.ConversationInfo, error) {
 	info, _, err := s.conversation(ctx, by, id)
 	if err != nil {
 		return nil, err
@@ -254,6 +315,11 @@ func (s *Service) Message(ctx context.Context, by Actor, id, text string) (*stor
 	}
 	if err := mayAct(by, info); err != nil {
 		return nil, err
+	}
+	if prepare != nil {
+		if err := prepare(info); err != nil {
+			return nil, err
+		}
 	}
 	if by.Agent != "" && !(info.Status == tandem.ConversationAssigned && info.Assignee == by.Agent) && !(by.Admin && info.Status == tandem.ConversationAssigned) {
 		ok, err := s.db.ConversationAssign(ctx, id, by.Agent, true, s.clock.Now())
@@ -275,8 +341,8 @@ func (s *Service) Message(ctx context.Context, by Actor, id, text string) (*stor
 			return nil, err
 		}
 	}
-	ev := tandem.Event{ConversationID: id, Kind: tandem.EventAgent, Agent: &tandem.AgentAction{Action: tandem.AgentMessage, Agent: by.Agent, Desk: "inbox",
-		Message: &tandem.Message{Type: tandem.MessageText, Text: text, AgentID: by.Agent}}}
+	m.AgentID = by.Agent
+	ev := tandem.Event{ConversationID: id, Kind: tandem.EventAgent, Agent: &tandem.AgentAction{Action: tandem.AgentMessage, Agent: by.Agent, Desk: "inbox", Message: m}}
 	if err := s.enqueue(ctx, ev); err != nil {
 		return nil, err
 	}

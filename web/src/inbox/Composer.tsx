@@ -2,6 +2,9 @@ import { forwardRef, useEffect, useImperativeHandle, useRef, useState, type Keyb
 import { client, call } from "../api/client";
 import type { Canned, Conversation } from "../api/types";
 import { insertCanned, matchCanned, slashAt } from "./canned";
+import { sizeText } from "../api/media";
+import { typingPinger } from "./typing";
+import { Paperclip } from "./icons";
 
 export interface ComposerHandle {
   focus: (mode: "reply" | "note") => void;
@@ -23,7 +26,15 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
   const [pick, setPick] = useState(0);
   const [dismissed, setDismissed] = useState(-1);
   const [error, setError] = useState("");
+  const [file, setFile] = useState<File | null>(null);
   const area = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
+  // While the agent writes a reply, the customer sees "typing…" (the web widget does).
+  const [typing] = useState(() =>
+    typingPinger(() => {
+      client.POST("/api/v1/inbox/conversations/{id}/typing", { params: { path: { id } } }).catch(() => {});
+    }),
+  );
   // A key the box handled on keydown (Enter: send or pick) must not also be typed: browsers drop
   // its keypress when keydown is cancelled, but some synthetic input sends it anyway.
   const handled = useRef("");
@@ -55,24 +66,32 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
   const queue = useRef<Promise<void>>(Promise.resolve());
   const send = () => {
     const t = text.trim();
-    if (!t) return;
+    const f = mode === "reply" ? file : null;
+    if (!t && !f) return;
     const m = mode;
     setError("");
-    // The box empties at once; if the send fails, the text comes back (unless the agent already
-    // wrote something else).
+    // The box empties at once; if the send fails, the text (and the file) come back (unless
+    // the agent already wrote something else).
     setText("");
+    setFile(null);
     const path = { params: { path: { id } }, body: { text: t } };
     queue.current = queue.current.then(async () => {
       try {
         if (m === "note") {
           await call(client.POST("/api/v1/inbox/conversations/{id}/notes", path));
           onSent(null);
+        } else if (f) {
+          const form = new FormData();
+          if (t) form.append("text", t);
+          form.append("file", f, f.name);
+          onSent(await call(client.POST("/api/v1/inbox/conversations/{id}/attachments", { params: { path: { id } }, body: form as never })));
         } else {
           onSent(await call(client.POST("/api/v1/inbox/conversations/{id}/messages", path)));
         }
       } catch (err) {
         setError((err as Error).message);
         setText((cur) => cur || t);
+        if (f) setFile((cur) => cur ?? f);
       }
     });
   };
@@ -146,6 +165,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
         disabled={closed && mode === "reply"}
         onChange={(e) => {
           setText(e.target.value);
+          if (mode === "reply" && e.target.value.trim()) typing();
           setCaret(e.target.selectionStart);
           setPick(0);
         }}
@@ -182,11 +202,39 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ id
           {canned.length === 0 ? "No canned responses yet: an admin adds them under Admin → Canned responses." : `No canned response matches /${slash.query}.`}
         </p>
       )}
+      {mode === "reply" && file && (
+        <p className="attachment">
+          <span>
+            <Paperclip /> <strong>{file.name}</strong> <span className="muted">({sizeText(file.size)})</span>
+          </span>
+          <button type="button" className="btn ghost small" onClick={() => setFile(null)} aria-label={`Remove ${file.name}`}>
+            ✕
+          </button>
+        </p>
+      )}
       <div className="composer-bar">
+        {mode === "reply" && (
+          <>
+            <input
+              ref={picker}
+              id="composer-file"
+              type="file"
+              hidden
+              onChange={(e) => {
+                setFile(e.target.files?.[0] ?? null);
+                e.target.value = "";
+                area.current?.focus();
+              }}
+            />
+            <button type="button" className="btn ghost" onClick={() => picker.current?.click()} disabled={closed} title="Attach a file">
+              <Paperclip /> Attach
+            </button>
+          </>
+        )}
         <p className="form-error" role="alert">
           {error}
         </p>
-        <button className="btn primary" type="submit" disabled={!text.trim()}>
+        <button className="btn primary" type="submit" disabled={!text.trim() && !(mode === "reply" && file)}>
           {mode === "note" ? "Add note" : "Send"}
         </button>
       </div>

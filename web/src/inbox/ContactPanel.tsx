@@ -1,10 +1,11 @@
 import { useEffect, useState } from "react";
 import { client, call } from "../api/client";
-import type { Conversation, Run } from "../api/types";
+import type { Conversation, InboxConversation, Run } from "../api/types";
+import { ago } from "./time";
 
 /** ContactPanel is the side of a conversation: who the customer is, why the bot handed over, and
  * what the bot did (its run, step by step, collapsed until asked for). */
-export function ContactPanel({ conv, onClose }: { conv: Conversation; onClose: () => void }) {
+export function ContactPanel({ conv, onClose, onOpen }: { conv: Conversation; onClose: () => void; onOpen: (id: string) => void }) {
   const ct = conv.contact;
   const runId = conv.active_run?.id ?? conv.last_run?.id ?? "";
   const [run, setRun] = useState<Run | null>(null);
@@ -62,6 +63,7 @@ export function ContactPanel({ conv, onClose }: { conv: Conversation; onClose: (
           </dl>
         </>
       )}
+      <Earlier contactId={conv.contact_id ?? ""} current={conv.id} onOpen={onOpen} />
       <h3>Handoff</h3>
       <dl className="facts">
         <Fact k="Status" v={conv.handoff?.status} />
@@ -105,5 +107,59 @@ function Fact({ k, v }: { k: string; v?: string }) {
       <dt>{k}</dt>
       <dd>{v}</dd>
     </>
+  );
+}
+
+const statusNames: Record<string, string> = { bot: "With the bot", queued: "Queued", assigned: "Assigned", closed: "Closed" };
+
+/** Earlier lists the contact's other conversations that this agent may see, newest first; a
+ * click opens one. */
+function Earlier({ contactId, current, onOpen }: { contactId: string; current: string; onOpen: (id: string) => void }) {
+  const [list, setList] = useState<InboxConversation[] | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    if (!contactId) return;
+    let gone = false;
+    call(client.GET("/api/v1/contacts/{id}/conversations", { params: { path: { id: contactId }, query: { limit: 20 } } }))
+      .then((r) => !gone && setList(r.conversations))
+      .catch((err) => !gone && setError((err as Error).message));
+    return () => {
+      gone = true;
+    };
+  }, [contactId]);
+  const others = (list ?? []).filter((c) => c.id !== current);
+  return (
+    <section aria-labelledby="earlier-title">
+      <h3 id="earlier-title">Earlier conversations</h3>
+      {error ? (
+        <p className="form-error small">{error}</p>
+      ) : list === null ? (
+        <p className="muted small">Loading…</p>
+      ) : others.length === 0 ? (
+        <p className="muted small">None: this is the customer's first conversation you can see.</p>
+      ) : (
+        <ul className="earlier">
+          {others.map((c) => (
+            <li key={c.id}>
+              <a
+                href={`#${c.id}`}
+                data-earlier={c.id}
+                onClick={(e) => {
+                  e.preventDefault();
+                  onOpen(c.id);
+                }}
+              >
+                <span className="earlier-top">
+                  <time dateTime={c.updated_at}>{ago(c.updated_at ?? "")}</time>
+                  <span className={"badge " + c.status}>{statusNames[c.status] ?? c.status}</span>
+                  <span className="muted small">{c.channel_id}</span>
+                </span>
+                <span className="earlier-text small">{c.last_message?.text || (c.last_message?.media ? "Attachment" : "No messages")}</span>
+              </a>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }

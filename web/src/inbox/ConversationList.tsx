@@ -46,7 +46,7 @@ export function ConversationList({ store, list, queue, openId, filters, setFilte
           <div className="filter-grid">
             <label>
               Status
-              <select value={filters.status} onChange={set("status")}>
+              <select id="filter-status" value={filters.status} onChange={set("status")}>
                 <option value="">Any</option>
                 <option value="queued">Queued</option>
                 <option value="assigned">Assigned</option>
@@ -54,7 +54,7 @@ export function ConversationList({ store, list, queue, openId, filters, setFilte
             </label>
             <label>
               Team
-              <select value={filters.team} onChange={set("team")}>
+              <select id="filter-team" value={filters.team} onChange={set("team")}>
                 <option value="">Any</option>
                 {snap.teams.map((t) => (
                   <option key={t.id} value={t.id}>
@@ -65,7 +65,7 @@ export function ConversationList({ store, list, queue, openId, filters, setFilte
             </label>
             <label>
               Channel
-              <select value={filters.channel} onChange={set("channel")}>
+              <select id="filter-channel" value={filters.channel} onChange={set("channel")}>
                 <option value="">Any</option>
                 {channels.map((c) => (
                   <option key={c}>{c}</option>
@@ -74,7 +74,7 @@ export function ConversationList({ store, list, queue, openId, filters, setFilte
             </label>
             <label>
               Tag
-              <select value={filters.tag} onChange={set("tag")}>
+              <select id="filter-tag" value={filters.tag} onChange={set("tag")}>
                 <option value="">Any</option>
                 {tags.map((t) => (
                   <option key={t}>{t}</option>

@@ -3,11 +3,13 @@ import { client, call } from "../api/client";
 import type { Conversation, Message, Note } from "../api/types";
 import { Composer, type ComposerHandle } from "./Composer";
 import { ContactPanel } from "./ContactPanel";
-import { contactName } from "./model";
+import { contactName, latest } from "./model";
 import { useShortcuts } from "./Shortcuts";
 import { type InboxStore, useInbox } from "./store";
 import { TransferDialog } from "./TransferDialog";
 import { clock } from "./time";
+import { Paperclip } from "./icons";
+import { downloadMedia, isStored, sizeText, useMediaURL } from "../api/media";
 
 type Item = { kind: "message"; m: Message } | { kind: "note"; n: Note };
 
@@ -16,11 +18,13 @@ interface Props {
   id: string;
   me: string;
   back: () => void;
+  /** onOpen opens another conversation (an earlier one of the contact). */
+  onOpen: (id: string) => void;
 }
 
 /** ConversationView is one conversation: the whole history as the customer saw it, with the
  * internal notes between, the actions, the reply box, and the contact and bot on the side. */
-export function ConversationView({ store, id, me, back }: Props) {
+export function ConversationView({ store, id, me, back, onOpen }: Props) {
   const snap = useInbox(store);
   const [conv, setConv] = useState<Conversation | null>(null);
   const [items, setItems] = useState<Item[]>([]);
@@ -47,7 +51,7 @@ export function ConversationView({ store, id, me, back }: Props) {
     const off = store.watch(id, (e) => {
       if (e.kind === "message") add({ kind: "message", m: e.message });
       else if (e.kind === "note") add({ kind: "note", n: e.note });
-      else setConv((c) => ({ ...e.conversation, contact: e.conversation.contact ?? c?.contact }));
+      else setConv((c) => merge(c, e.conversation));
     });
     (async () => {
       try {
@@ -57,7 +61,7 @@ export function ConversationView({ store, id, me, back }: Props) {
           call(client.GET("/api/v1/inbox/conversations/{id}/notes", { params: { path: { id } } })),
         ]);
         if (gone) return;
-        setConv(c);
+        setConv((cur) => merge(cur, c));
         setItems((cur) => {
           const all = new Map<string, Item>();
           for (const m of msgs) all.set(m.id, { kind: "message", m });
@@ -86,13 +90,24 @@ export function ConversationView({ store, id, me, back }: Props) {
     const el = history.current?.parentElement;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
   }, [items]);
+  // An image that finishes loading grows the history: still at the bottom, stay there.
+  useEffect(() => {
+    const ol = history.current;
+    const el = ol?.parentElement;
+    if (!ol || !el || typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(() => {
+      if (stick.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(ol);
+    return () => ro.disconnect();
+  }, []);
 
   const act = async (name: string, f: () => Promise<Conversation>) => {
     setBusy(name);
     setActionError("");
     try {
       const c = await f();
-      setConv((cur) => ({ ...c, contact: c.contact ?? cur?.contact }));
+      setConv((cur) => merge(cur, c));
       store.put(c);
     } catch (err) {
       setActionError((err as Error).message);
@@ -193,7 +208,7 @@ export function ConversationView({ store, id, me, back }: Props) {
         )}
       </div>
       {conv && <Composer ref={composer} id={id} conv={conv} canned={snap.canned} onSent={(c) => c && store.put(c)} />}
-      {conv && <ContactPanel conv={conv} onClose={() => setPanel(false)} />}
+      {conv && <ContactPanel conv={conv} onClose={() => setPanel(false)} onOpen={onOpen} />}
       {transfer && conv && (
         <TransferDialog
           store={store}
@@ -201,13 +216,21 @@ export function ConversationView({ store, id, me, back }: Props) {
           onClose={() => setTransfer(false)}
           onDone={(c) => {
             setTransfer(false);
-            setConv((cur) => ({ ...c, contact: c.contact ?? cur?.contact }));
+            setConv((cur) => merge(cur, c));
             store.put(c);
           }}
         />
       )}
     </section>
   );
+}
+
+/** merge takes a new state of the conversation unless the one shown is newer, keeping the
+ * contact (events do not carry it). */
+function merge(cur: Conversation | null, next: Conversation): Conversation {
+  const n = latest(cur, next);
+  if (n === cur) return cur;
+  return { ...n, contact: n.contact ?? cur?.contact };
 }
 
 async function loadMessages(id: string): Promise<Message[]> {
@@ -240,10 +263,10 @@ function Bubble({ m }: { m: Message }) {
   return (
     <li className={`msg ${m.direction} ${m.author}`} data-message={m.id}>
       <div className="bubble">
-        {m.media && <Media url={m.media.url} mime={m.media.mime ?? ""} name={m.media.name ?? ""} />}
+        {m.media && <Media media={m.media} />}
         {m.location && (
           <a href={`https://www.openstreetmap.org/?mlat=${m.location.lat}&mlon=${m.location.lng}`} target="_blank" rel="noreferrer noopener">
-            📍 {m.location.name || `${m.location.lat}, ${m.location.lng}`}
+            Location: {m.location.name || `${m.location.lat}, ${m.location.lng}`}
           </a>
         )}
         {m.text && <p className="msg-text">{m.text}</p>}
@@ -264,14 +287,47 @@ function Bubble({ m }: { m: Message }) {
   );
 }
 
-function Media({ url, mime, name }: { url: string; mime: string; name: string }) {
-  if (mime.startsWith("image/")) return <img className="media" src={url} alt={name || "Image from the conversation"} loading="lazy" />;
-  if (mime.startsWith("audio/")) return <audio className="media" controls src={url} aria-label={name || "Audio"} />;
-  if (mime.startsWith("video/")) return <video className="media" controls src={url} aria-label={name || "Video"} />;
+/** Media is a file as the customer got it: images, audio and video in place, other files as a
+ * link that saves them. Files Tandem keeps are read with the agent's login. */
+function Media({ media }: { media: NonNullable<Message["media"]> }) {
+  const { url, mime = "", name = "", size, error: gone } = media;
+  const { src, error } = useMediaURL(url);
+  const [saveError, setSaveError] = useState("");
+  if (gone || !url) return <p className="file muted small"><Paperclip /> {name || "A file"} was not kept: {gone || "it is gone"}.</p>;
+  if (error) return <p className="file form-error small"><Paperclip /> {name || "The file"} cannot be shown: {error}</p>;
+  const label = name || (mime.startsWith("image/") ? "Image" : "Attachment");
+  if (mime.startsWith("image/")) {
+    return src ? <img className="media" src={src} alt={name || "Image from the conversation"} /> : <span className="media media-loading" role="img" aria-label={`${label}, loading`} />;
+  }
+  if (mime.startsWith("audio/") && src) return <audio className="media" controls src={src} aria-label={name || "Audio"} />;
+  if (mime.startsWith("video/") && src) return <video className="media" controls src={src} aria-label={name || "Video"} />;
+  const meta = [mime, size ? sizeText(size) : ""].filter(Boolean).join(", ");
+  const text = (
+    <>
+      <Paperclip /> {label} {meta && <span className="muted small">({meta})</span>}
+    </>
+  );
+  if (!isStored(url)) {
+    return (
+      <a href={url} target="_blank" rel="noreferrer noopener" className="file">
+        {text}
+      </a>
+    );
+  }
   return (
-    <a href={url} target="_blank" rel="noreferrer noopener" className="file">
-      📎 {name || "Attachment"} {mime && <span className="muted small">({mime})</span>}
-    </a>
+    <>
+      <button
+        type="button"
+        className="file link"
+        onClick={() => {
+          setSaveError("");
+          downloadMedia(url, name).catch((err: Error) => setSaveError(err.message));
+        }}
+      >
+        {text}
+      </button>
+      {saveError && <span className="form-error small">{saveError}</span>}
+    </>
   );
 }
 

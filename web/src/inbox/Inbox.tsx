@@ -8,7 +8,7 @@ import { ConversationView } from "./ConversationView";
 import { Queues } from "./Queues";
 import { Shortcuts, useShortcuts } from "./Shortcuts";
 import { inQueue, matches, noFilters, queueOf, queuePath, type Filters } from "./model";
-import { chime, notify } from "./notify";
+import { armNotifications, chime, notify } from "./notify";
 import { contactName } from "./model";
 import { InboxStore, useInbox } from "./store";
 import "./inbox.css";
@@ -30,6 +30,7 @@ export function Inbox() {
     store.start();
     return () => store.stop();
   }, [store]);
+  useEffect(() => armNotifications(), []);
 
   useEffect(() => {
     store.onAssigned = (c) => {
@@ -76,7 +77,7 @@ export function Inbox() {
         onOpen={open}
       />
       {openId ? (
-        <ConversationView key={openId} store={store} id={openId} me={me} back={() => navigate(`/${queuePath(queue)}`)} />
+        <ConversationView key={openId} store={store} id={openId} me={me} back={() => navigate(`/${queuePath(queue)}`)} onOpen={open} />
       ) : (
         <section className="view empty-view" aria-label="Conversation">
           <div className="empty">

@@ -85,3 +85,11 @@ export function contactName(c: Pick<InboxConversation, "contact" | "contact_id">
   const ct = c.contact;
   return ct?.name || ct?.email || ct?.phone || ct?.external_id || "Customer " + (c.contact_id ?? "").slice(-6);
 }
+
+/** latest returns the newer of two states of a conversation by updated_at (the incoming one on
+ * a tie): an action's answer, read when the action was queued, must not undo a change the event
+ * stream already reported (a close that has since moved it out of the inbox). */
+export function latest<T extends { updated_at?: string }>(cur: T | null | undefined, next: T): T {
+  if (cur?.updated_at && next.updated_at && next.updated_at < cur.updated_at) return cur;
+  return next;
+}

@@ -3,14 +3,33 @@
 
 let audio: AudioContext | null = null;
 
-/** enableNotifications asks for permission; call it from a click (browsers require a gesture). */
+/** enableNotifications asks for permission and readies the sound; call it from a click or a
+ * key (browsers require a gesture for both). */
 export function enableNotifications() {
   try {
     audio ??= new AudioContext();
+    if (audio.state === "suspended") void audio.resume();
     if ("Notification" in window && Notification.permission === "default") void Notification.requestPermission();
   } catch {
     // no audio or notifications in this browser
   }
+}
+
+/** armNotifications readies sound and notifications at the agent's first click or key on the
+ * page: an agent who stays online never touches the status switch, and a sound context made
+ * without a gesture stays silent. It returns a function that stops waiting. */
+export function armNotifications(): () => void {
+  const once = () => {
+    enableNotifications();
+    off();
+  };
+  const off = () => {
+    document.removeEventListener("pointerdown", once, true);
+    document.removeEventListener("keydown", once, true);
+  };
+  document.addEventListener("pointerdown", once, true);
+  document.addEventListener("keydown", once, true);
+  return off;
 }
 
 /** chime plays two short notes. */

@@ -6,7 +6,7 @@ import { client, call } from "../api/client";
 import type { Agent, Canned, Conversation, InboxConversation, Message, Note, Team } from "../api/types";
 import { openStream, type SSEEvent } from "../api/sse";
 import { session } from "../session/session";
-import { inInbox, sortConversations } from "./model";
+import { inInbox, latest, sortConversations } from "./model";
 
 const SEEN = "tandem.seen";
 
@@ -150,6 +150,7 @@ export class InboxStore {
     const old = this.byId.get(c.id);
     this.emit(c.id, { kind: "conversation", conversation: c });
     if (!inInbox(c)) {
+      this.left.set(c.id, { updated_at: c.updated_at });
       this.byId.delete(c.id);
       this.touch(c.id);
       if (old) this.set({}, true);
@@ -159,8 +160,23 @@ export class InboxStore {
     this.byId.set(c.id, next);
     this.touch(c.id);
     this.set({}, true);
-    if (c.assignee === this.me && old?.assignee !== this.me) this.onAssigned(next);
-    if (!next.contact || !next.last_message) this.fillSoon(c.id);
+    const assigned = c.assignee === this.me && old?.assignee !== this.me;
+    if (!next.contact || !next.last_message) {
+      // The agent is told who it is: once the contact and last message are read.
+      if (assigned) this.announce.add(c.id);
+      this.fillSoon(c.id);
+    } else if (assigned) this.onAssigned(next);
+  }
+
+  // Conversations newly assigned to this agent, announced once fill has read their contact.
+  private announce = new Set<string>();
+
+  private announceFilled(ids: string[]) {
+    for (const id of ids) {
+      if (!this.announce.delete(id)) continue;
+      const c = this.byId.get(id);
+      if (c && c.assignee === this.me) this.onAssigned(c);
+    }
   }
 
   private pending = new Set<string>();
@@ -199,12 +215,19 @@ export class InboxStore {
     } catch {
       // the list shows what it has until the next event or load
     }
+    this.announceFilled(ids);
   }
 
-  /** put replaces a conversation with what an action answered. */
+  /** put replaces a conversation with what an action answered, unless the stream already
+   * reported a newer state (the answer may have been read before the change it queued). */
   put(c: Conversation) {
+    const known = this.byId.get(c.id) ?? this.left.get(c.id);
+    if (known && latest(known, c) !== c) return;
     this.conversation(c);
   }
+
+  // Conversations that left the inbox, as they last were: an older answer must not bring one back.
+  private left = new Map<string, Pick<Conversation, "updated_at">>();
 
   /** markSeen records that this agent read the conversation up to its last message. */
   markSeen(id: string) {
