@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +15,22 @@ import (
 
 	"github.com/chromedp/chromedp"
 )
+
+// pngOf is a picture of w×h pixels, as PNG.
+func pngOf(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for x := range w {
+		for y := range h {
+			img.Set(x, y, color.RGBA{R: uint8(x * 2), G: 120, B: 200, A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
 
 // awaitConversation polls the API until the conversation is in the state cond accepts.
 func (c apiClient) awaitConversation(id, what string, cond func(status, handoff string) bool) {
@@ -44,7 +62,18 @@ func (c apiClient) awaitConversation(id, what string, cond func(status, handoff 
 func TestBrowserConversationDetails(t *testing.T) {
 	t.Parallel()
 	base, api, out := inboxServer(t)
-	p := newPage(t, base, 1366, 860)
+	// The customer's files are links to their platform's (https) addresses.
+	files := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/photo.png" {
+			w.Header().Set("Content-Type", "image/png")
+			w.Write(pngOf(t, 90, 60))
+			return
+		}
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Write([]byte("%PDF-1.4 an invoice"))
+	}))
+	t.Cleanup(files.Close)
+	p := &page{t: t, ctx: browser(t, 1366, 860, chromedp.Flag("ignore-certificate-errors", true)), base: base, dir: t.ArtifactDir()}
 	p.login("ana@acme.com", "a-long-password")
 	p.waitText(".queues", "Live")
 
@@ -105,10 +134,25 @@ window.__tones = 0; const osc = AudioContext.prototype.createOscillator; AudioCo
 	p.eval(`(() => { const i = document.querySelector("#search"); Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(i, ""); i.dispatchEvent(new Event("input", {bubbles: true})); })()`)
 	p.waitText(".list-count", "2 conversations")
 
+	// The customer sends a photo and an invoice.
+	for i, m := range []map[string]any{
+		{"type": "image", "text": "The box arrived like this", "media": map[string]any{"url": files.URL + "/photo.png", "mime": "image/png"}},
+		{"type": "file", "media": map[string]any{"url": files.URL + "/invoice.pdf", "mime": "application/pdf", "name": "invoice.pdf"}},
+	} {
+		m["id"] = fmt.Sprintf("m-7-file-%d", i)
+		if st := api.call("POST", "/api/v1/channels/api/messages", map[string]any{"contact": map[string]any{"external_id": "u-7"}, "message": m}, nil); st != http.StatusAccepted {
+			t.Fatalf("the customer's file answered %d", st)
+		}
+	}
+
 	// The conversation: the bot's buttons as the customer saw them, the run collapsed, the
 	// earlier conversation in the panel; opening it reads it and clears the marker.
 	p.run("open the conversation", chromedp.Click(chromedp.CSS(`[data-conversation="`+conv+`"]`)))
 	p.waitText(".messages", "Are you there?")
+	// The customer's picture in place, the invoice as a link, as the customer sent them.
+	p.waitFor("the customer's photo", `(() => { const i = document.querySelector('.messages .msg.in img.media'); return !!i && i.complete && i.naturalWidth === 90; })()`)
+	p.waitText(".messages", "The box arrived like this")
+	p.waitFor("the invoice as a link", `[...document.querySelectorAll(".messages .msg.in a.file")].some((a) => a.innerText.includes("invoice.pdf") && a.href.endsWith("/invoice.pdf"))`)
 	p.waitText(".messages .choices", "Order status")
 	p.waitText(".messages .choices", "A person")
 	p.waitFor("the marker to clear", `!document.querySelector('[data-conversation="`+conv+`"].unread')`)
@@ -121,17 +165,7 @@ window.__tones = 0; const osc = AudioContext.prototype.createOscillator; AudioCo
 
 	// A picture from the reply box, with a caption: the customer gets it as an image.
 	pic := filepath.Join(t.TempDir(), "label.png")
-	img := image.NewRGBA(image.Rect(0, 0, 120, 80))
-	for x := range 120 {
-		for y := range 80 {
-			img.Set(x, y, color.RGBA{R: uint8(x * 2), G: 120, B: 200, A: 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pic, buf.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(pic, pngOf(t, 120, 80), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p.run("write a caption", chromedp.SendKeys(chromedp.CSS("#composer-text"), "Here is your return label."))
@@ -141,7 +175,7 @@ window.__tones = 0; const osc = AudioContext.prototype.createOscillator; AudioCo
 	p.button("Send")
 	out.await(t, `"name":"label.png"`)
 	out.await(t, "Here is your return label.")
-	p.waitFor("the picture in the history", `(() => { const i = document.querySelector(".messages img.media"); return !!i && i.src.startsWith("blob:") && i.complete && i.naturalWidth === 120; })()`)
+	p.waitFor("the picture in the history", `(() => { const i = document.querySelector(".messages .msg.out img.media"); return !!i && i.src.startsWith("blob:") && i.complete && i.naturalWidth === 120; })()`)
 	if !evalTo[bool](p, `performance.getEntriesByType("resource").some((e) => e.name.endsWith("/typing"))`) {
 		t.Error("writing a reply never told the customer the agent is typing (POST .../typing)")
 	}
