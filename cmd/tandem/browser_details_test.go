@@ -109,8 +109,10 @@ window.__tones = 0; const osc = AudioContext.prototype.createOscillator; AudioCo
 	p.waitFor("the unread marker", `!!document.querySelector('[data-conversation="`+conv+`"].unread')`)
 
 	// Another customer waits in the queue while ana is away.
+	p.waitText(`a[href="/inbox/team-support"]`, "1 online")
 	p.choose("#presence", "away")
 	p.waitFor("away", `document.querySelector(".presence .dot").classList.contains("away")`)
+	p.waitText(`a[href="/inbox/team-support"]`, "0 online")
 	other, _ := api.say("u-8", "m-8", "I need a human please")
 	p.waitFor("the second conversation", `!!document.querySelector('[data-conversation="`+other+`"]')`)
 	p.waitText(`a[href="/inbox/all"] .count`, "2")

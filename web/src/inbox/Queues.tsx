@@ -1,5 +1,5 @@
 import { Link } from "wouter";
-import { counts, queuePath } from "./model";
+import { counts, onlineIn, queuePath } from "./model";
 import { type InboxStore, useInbox } from "./store";
 
 /** Queues is the sidebar: my conversations, the queue, all open, and each team, with live counts. */
@@ -28,7 +28,7 @@ export function Queues({ store, queue, me }: { store: InboxStore; queue: string;
       {snap.teams.length === 0 ? (
         <p className="muted small pad-s">No teams yet. An admin adds them in tandem.yaml or under Admin → Teams.</p>
       ) : (
-        <ul>{snap.teams.map((t) => item("team:" + t.id, t.name || t.id, `${t.online} online`))}</ul>
+        <ul>{snap.teams.map((t) => item("team:" + t.id, t.name || t.id, `${onlineIn(t, snap.agents)} online`))}</ul>
       )}
       <p className={"conn small " + (snap.connected ? "ok" : "")} role="status">
         <span className={"dot " + (snap.connected ? "online" : "")} aria-hidden="true" /> {snap.connected ? "Live" : "Reconnecting…"}

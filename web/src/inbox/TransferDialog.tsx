@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { client, call } from "../api/client";
 import type { Conversation } from "../api/types";
+import { onlineIn } from "./model";
 import { type InboxStore, useInbox } from "./store";
 
 /** TransferDialog moves a conversation to a team's queue, or to an agent. */
@@ -52,7 +53,7 @@ export function TransferDialog({ store, conv, onClose, onDone }: { store: InboxS
             <option value="">No team</option>
             {snap.teams.map((t) => (
               <option key={t.id} value={t.id}>
-                {t.name || t.id} ({t.online} online)
+                {t.name || t.id} ({onlineIn(t, snap.agents)} online)
               </option>
             ))}
           </select>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { InboxConversation } from "../api/types";
-import { counts, inInbox, isUnread, matches, noFilters, sortConversations } from "./model";
+import { counts, inInbox, isUnread, matches, noFilters, onlineIn, sortConversations } from "./model";
 
 function conv(p: Partial<InboxConversation>): InboxConversation {
   return {
@@ -44,5 +44,16 @@ describe("inbox rules", () => {
   it("sorts most recently updated first", () => {
     const l = sortConversations([conv({ id: "a", updated_at: "2026-01-01T00:00:01Z" }), conv({ id: "b", updated_at: "2026-01-01T00:00:02Z" })]);
     expect(l.map((c) => c.id)).toEqual(["b", "a"]);
+  });
+});
+
+describe("onlineIn", () => {
+  it("counts a team's members online now, as the stream reports presence", () => {
+    const team = { id: "support", members: ["ana@acme.com", "bob@acme.com"], online: 2 };
+    const agent = (email: string, status: "online" | "away" | "offline", active = true) => ({ email, teams: ["support"], status, active });
+    // Ana went away after the teams were read: one online, not the two the team said.
+    expect(onlineIn(team, [agent("ana@acme.com", "away"), agent("bob@acme.com", "online"), agent("cid@acme.com", "online")].map((a, i) => (i === 2 ? { ...a, teams: ["sales"] } : a)))).toBe(1);
+    expect(onlineIn(team, [agent("ana@acme.com", "online", false)])).toBe(0);
+    expect(onlineIn(team, [])).toBe(2); // the agents are not read yet
   });
 });

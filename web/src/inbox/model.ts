@@ -1,6 +1,6 @@
 // The inbox's rules on the client side, pure and unit-tested: which conversations belong in the
 // inbox, which queue shows them, the filters and search, and what is unread.
-import type { Conversation, InboxConversation } from "../api/types";
+import type { Agent, Conversation, InboxConversation, Team } from "../api/types";
 
 /** inInbox mirrors the server: queued or assigned, and not handed to another desk. */
 export function inInbox(c: Pick<Conversation, "status" | "handoff">): boolean {
@@ -92,4 +92,11 @@ export function contactName(c: Pick<InboxConversation, "contact" | "contact_id">
 export function latest<T extends { updated_at?: string }>(cur: T | null | undefined, next: T): T {
   if (cur?.updated_at && next.updated_at && next.updated_at < cur.updated_at) return cur;
   return next;
+}
+
+/** onlineIn is how many of a team's members are online now, from the agents' presence, which
+ * the event stream keeps current (the team's own count is as it was when the list was read). */
+export function onlineIn(team: Pick<Team, "id" | "members" | "online">, agents: Pick<Agent, "email" | "teams" | "status" | "active">[]): number {
+  if (agents.length === 0) return team.online;
+  return agents.filter((a) => a.active && a.status === "online" && (team.members.includes(a.email) || a.teams.includes(team.id))).length;
 }
