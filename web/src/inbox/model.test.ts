@@ -31,6 +31,10 @@ describe("inbox rules", () => {
     expect(matches(c, { ...noFilters, search: "refund" })).toBe(false);
     expect(matches(c, { ...noFilters, team: "sales" })).toBe(false);
     expect(matches(conv({ tags: ["vip"] }), { ...noFilters, tag: "vip" })).toBe(true);
+    expect(matches(conv({ tags: [] }), { ...noFilters, tag: "vip" })).toBe(false);
+    expect(matches(c, { ...noFilters, channel: "api" })).toBe(true);
+    expect(matches(c, { ...noFilters, channel: "whatsapp" })).toBe(false);
+    expect(matches(c, { ...noFilters, status: "queued", team: "support", channel: "api", search: "ana" })).toBe(true);
   });
 
   it("marks a conversation unread until its last customer message is seen", () => {
