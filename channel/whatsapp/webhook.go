@@ -140,6 +140,9 @@ func (c *Channel) route(p *payload) []part {
 				out = append(out, part{ch: to})
 			}
 			out[j].values = append(out[j].values, &chg.Value)
+			for _, er := range chg.Value.Errors {
+				to.report(er)
+			}
 		}
 	}
 	return out

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tandemchat/tandem"
@@ -67,6 +68,26 @@ type Channel struct {
 	deps    channel.Deps
 	base    string // https://graph.facebook.com/v25.0
 	timeout time.Duration
+
+	mu sync.Mutex
+	// lastError and lastErrorAt are the last error Meta reported in a webhook (value.errors:
+	// the app, the account or the number), which Health shows for a day.
+	lastError   string
+	lastErrorAt time.Time
+}
+
+// reportedFor is how long Health shows an error Meta reported in a webhook.
+const reportedFor = 24 * time.Hour
+
+// report keeps an error Meta reported in a webhook, for Health.
+func (c *Channel) report(e graphIssue) {
+	text := fmt.Sprintf("error %d: %s", e.Code, firstNonEmpty(e.Title, e.Message))
+	if d := e.ErrorData.Details; d != "" && d != e.Title {
+		text += " (" + d + ")"
+	}
+	c.mu.Lock()
+	c.lastError, c.lastErrorAt = text, c.deps.Now()
+	c.mu.Unlock()
 }
 
 // New builds a channel; missing credentials are reported by Health.
@@ -122,6 +143,11 @@ func (c *Channel) Health(ctx context.Context) channel.Health {
 			h.Detail = fmt.Sprintf("WhatsApp number %s (%s), quality %s.", num.DisplayPhoneNumber, num.VerifiedName, strings.ToLower(num.QualityRating))
 		}
 	}
+	c.mu.Lock()
+	if c.lastError != "" && c.deps.Now().Sub(c.lastErrorAt) < reportedFor {
+		h.Detail = strings.TrimSpace(h.Detail + " Meta reported " + c.lastError + " at " + c.lastErrorAt.UTC().Format("2006-01-02 15:04") + " UTC.")
+	}
+	c.mu.Unlock()
 	h.Webhooks = []channel.Webhook{{Name: "Callback URL", URL: channel.URL(firstNonEmpty(c.cfg.PublicURL, c.deps.PublicURL), "/hooks/whatsapp/"+c.id),
 		Note: "Verify token: this channel's verify_token. Subscribe the messages field."}}
 	return h

@@ -543,3 +543,29 @@ func TestReferral(t *testing.T) {
 		t.Errorf("message %+v, want the text with the ad in data.referral", m)
 	}
 }
+
+// An error Meta reports in a webhook (value.errors: the app, the account or the number) shows
+// in the channel's health for a day, on the channel of its number: an operator who opens the
+// channels screen learns why nothing arrives.
+func TestReportedErrorInHealth(t *testing.T) {
+	t.Parallel()
+	e := channeltest.NewEnv(t, suite(t))
+	if h := e.Channel.Health(context.Background()); strings.Contains(h.Detail, "Meta reported") {
+		t.Fatalf("health before any report: %+v", h)
+	}
+	body := []byte(`{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+		"messaging_product": "whatsapp", "metadata": {"phone_number_id": "` + phoneID + `"},
+		"errors": [{"code": 0, "title": "We were unable to authenticate the app user", "message": "We were unable to authenticate the app user",
+			"error_data": {"details": "Invalid token"}, "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}]}}]}]}`)
+	if st := e.Post(body, true, nil); st != 200 {
+		t.Fatalf("status %d", st)
+	}
+	h := e.Channel.Health(context.Background())
+	if want := "Meta reported error 0: We were unable to authenticate the app user (Invalid token) at 2026-03-02 10:00 UTC."; h.Status != channel.Available || !strings.Contains(h.Detail, want) {
+		t.Errorf("health %+v, want the detail to say %q", h, want)
+	}
+	e.Clock.Advance(25 * time.Hour)
+	if h := e.Channel.Health(context.Background()); strings.Contains(h.Detail, "Meta reported") {
+		t.Errorf("a report of yesterday still shows: %+v", h)
+	}
+}
