@@ -491,22 +491,10 @@ steps:
 // WhatsApp clients send cards with only first_name and last_name set.
 func TestContactCardName(t *testing.T) {
 	t.Parallel()
-	ch, err := whatsapp.New(channel.Config{ID: "wa", Kind: whatsapp.Kind, PhoneNumberID: phoneID}, channel.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := []byte(`{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-		"messaging_product": "whatsapp", "metadata": {"phone_number_id": "` + phoneID + `"},
-		"contacts": [{"profile": {"name": "Lia"}, "wa_id": "5571900002222"}],
-		"messages": [{"from": "5571900002222", "id": "wamid.card", "timestamp": "1765000000", "type": "contacts", "contacts": [
-			{"name": {"first_name": "Ana", "middle_name": "Maria", "last_name": "Souza"}, "phones": [{"phone": "+1 555 0100"}]},
-			{"name": {"formatted_name": "Bob Brown", "first_name": "Robert"}, "emails": [{"email": "b@x.io"}]},
-			{"name": {"last_name": "Lima"}, "phones": [{"phone": "+55 11 5555-0000"}]}]}]}}]}]}`)
-	b, err := ch.(channel.Parser).Parse(context.Background(), nil, body)
-	if err != nil || len(b.Messages) != 1 {
-		t.Fatalf("Parse: %v, %+v", err, b)
-	}
-	m := b.Messages[0].Message
+	m := parseMessage(t, `{"from": "5571900002222", "id": "wamid.card", "timestamp": "1765000000", "type": "contacts", "contacts": [
+		{"name": {"first_name": "Ana", "middle_name": "Maria", "last_name": "Souza"}, "phones": [{"phone": "+1 555 0100"}]},
+		{"name": {"formatted_name": "Bob Brown", "first_name": "Robert"}, "emails": [{"email": "b@x.io"}]},
+		{"name": {"last_name": "Lima"}, "phones": [{"phone": "+55 11 5555-0000"}]}]}`)
 	var names []string
 	for _, c := range m.Contacts {
 		names = append(names, c.Name)
@@ -523,21 +511,9 @@ func TestContactCardName(t *testing.T) {
 // that a flow can answer what the ad offered.
 func TestReferral(t *testing.T) {
 	t.Parallel()
-	ch, err := whatsapp.New(channel.Config{ID: "wa", Kind: whatsapp.Kind, PhoneNumberID: phoneID}, channel.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := []byte(`{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-		"messaging_product": "whatsapp", "metadata": {"phone_number_id": "` + phoneID + `"},
-		"contacts": [{"profile": {"name": "Lia"}, "wa_id": "5571900002222"}],
-		"messages": [{"from": "5571900002222", "id": "wamid.ad", "timestamp": "1765000000", "type": "text", "text": {"body": "Vim do anúncio"},
-			"referral": {"source_url": "https://fb.me/3cr4Wqqkk", "source_id": "120212345", "source_type": "ad",
-				"headline": "Promo de verão", "body": "50% off", "media_type": "image", "ctwa_clid": "ARAkLkA8"}}]}}]}]}`)
-	b, err := ch.(channel.Parser).Parse(context.Background(), nil, body)
-	if err != nil || len(b.Messages) != 1 {
-		t.Fatalf("Parse: %v, %+v", err, b)
-	}
-	m := b.Messages[0].Message
+	m := parseMessage(t, `{"from": "5571900002222", "id": "wamid.ad", "timestamp": "1765000000", "type": "text", "text": {"body": "Vim do anúncio"},
+		"referral": {"source_url": "https://fb.me/3cr4Wqqkk", "source_id": "120212345", "source_type": "ad",
+			"headline": "Promo de verão", "body": "50% off", "media_type": "image", "ctwa_clid": "ARAkLkA8"}}`)
 	ref, _ := m.Data["referral"].(map[string]any)
 	if m.Type != tandem.MessageText || m.Text != "Vim do anúncio" || ref["source_id"] != "120212345" || ref["headline"] != "Promo de verão" || ref["ctwa_clid"] != "ARAkLkA8" {
 		t.Errorf("message %+v, want the text with the ad in data.referral", m)
@@ -568,4 +544,22 @@ func TestReportedErrorInHealth(t *testing.T) {
 	if h := e.Channel.Health(context.Background()); strings.Contains(h.Detail, "Meta reported") {
 		t.Errorf("a report of yesterday still shows: %+v", h)
 	}
+}
+
+// parseMessage parses a webhook carrying one message (JSON) of the customer Lia and returns the
+// message it normalises to.
+func parseMessage(t *testing.T, message string) tandem.Message {
+	t.Helper()
+	ch, err := whatsapp.New(channel.Config{ID: "wa", Kind: whatsapp.Kind, PhoneNumberID: phoneID}, channel.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+		"messaging_product": "whatsapp", "metadata": {"phone_number_id": "` + phoneID + `"},
+		"contacts": [{"profile": {"name": "Lia"}, "wa_id": "5571900002222"}], "messages": [` + message + `]}}]}]}`)
+	b, err := ch.(channel.Parser).Parse(context.Background(), nil, body)
+	if err != nil || len(b.Messages) != 1 {
+		t.Fatalf("Parse: %v, %+v", err, b)
+	}
+	return b.Messages[0].Message
 }
