@@ -18,6 +18,7 @@ import (
 	"github.com/tandemchat/tandem/clock"
 	"github.com/tandemchat/tandem/config"
 	"github.com/tandemchat/tandem/desk/inbox"
+	"github.com/tandemchat/tandem/internal/clientaddr"
 	"github.com/tandemchat/tandem/runner"
 	"github.com/tandemchat/tandem/store"
 )
@@ -117,7 +118,8 @@ func New(cfg Config) *Server {
 	if cfg.Workspace == nil {
 		cfg.Workspace = config.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(), logins: newLoginLimiter()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: newTokenCache(),
+		logins: newLoginLimiter(clientaddr.New(cfg.Workspace.Limits.TrustedPrefixes()))}
 	lim := cfg.Workspace.Limits
 	s.rates = newRates(lim.Rate, cfg.RateLimit)
 	s.maxWaiting = lim.LongPolls

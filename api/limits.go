@@ -13,6 +13,7 @@ import (
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/config"
+	"github.com/tandemchat/tandem/internal/clientaddr"
 	"github.com/tandemchat/tandem/internal/ratelimit"
 )
 
@@ -32,13 +33,16 @@ func newLimiter(rate float64) *ratelimit.Limiter {
 //     cannot guess one password at speed).
 type loginLimiter struct {
 	pair, addr, email *ratelimit.Limiter
+	// client tells the client's address (behind limits.trusted_proxies).
+	client clientaddr.Resolver
 }
 
-func newLoginLimiter() *loginLimiter {
+func newLoginLimiter(client clientaddr.Resolver) *loginLimiter {
 	return &loginLimiter{
-		pair:  ratelimit.New(1.0/6, 10),
-		addr:  ratelimit.New(1, 30),
-		email: ratelimit.New(1.0/2, 100),
+		client: client,
+		pair:   ratelimit.New(1.0/6, 10),
+		addr:   ratelimit.New(1, 30),
+		email:  ratelimit.New(1.0/2, 100),
 	}
 }
 
@@ -50,10 +54,7 @@ type loginCheck struct {
 }
 
 func (l *loginLimiter) checks(r *http.Request, email string) []loginCheck {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := l.client.Addr(r)
 	email = strings.ToLower(strings.TrimSpace(email))
 	return []loginCheck{
 		{l.addr, host, "from this address"},

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/clientaddr"
 	"github.com/tandemchat/tandem/internal/registry"
 )
 
@@ -179,6 +180,17 @@ type Deps struct {
 	// Channels returns the configured channels of a kind by id, for kinds whose webhook serves
 	// several channels (one Meta app posts every phone number's messages to one URL).
 	Channels func(kind string) map[string]Channel
+	// Addr returns the address of the client a request comes from (behind the trusted
+	// proxies); nil: the connection's peer.
+	Addr func(*http.Request) string
+}
+
+// ClientAddr returns the address of the client r comes from.
+func (d Deps) ClientAddr(r *http.Request) string {
+	if d.Addr != nil {
+		return d.Addr(r)
+	}
+	return clientaddr.Resolver{}.Addr(r)
 }
 
 // DefaultMaxMedia is the default cap on one downloaded file.

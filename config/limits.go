@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"time"
@@ -51,7 +52,14 @@ type Limits struct {
 	LongPollsPerAgent int `yaml:"long_polls_per_agent" json:"long_polls_per_agent"`
 	// Rate caps requests per second per credential.
 	Rate Rates `yaml:"rate" json:"rate"`
+	// TrustedProxies are the reverse proxies (CIDR prefixes or IPs) whose X-Forwarded-For
+	// names the client: failed logins and new widget sessions are counted per client address.
+	// Without them the address is the connection's peer (behind a proxy, the proxy's).
+	TrustedProxies []string `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 }
+
+// TrustedPrefixes returns limits.trusted_proxies as prefixes.
+func (l Limits) TrustedPrefixes() []netip.Prefix { return prefixes(l.TrustedProxies) }
 
 // Rates are requests per second per credential, by kind of credential and by route. A
 // credential's bucket holds twice its rate (at least 10), so short bursts pass.
@@ -115,6 +123,11 @@ func (k *checker) limits() {
 	}{{"api_token", l.Rate.APIToken}, {"agent", l.Rate.Agent}} {
 		if r.v > maxRate || r.v != r.v {
 			k.problem("limits.rate."+r.key, 0, "%v is not a rate; use requests per second, or a negative number for no limit", r.v)
+		}
+	}
+	for i, a := range l.TrustedProxies {
+		if _, err := ParseAllow(a); err != nil {
+			k.problem(fmt.Sprintf("limits.trusted_proxies[%d]", i), 0, "%v", err)
 		}
 	}
 	for _, key := range l.RouteKeys() {

@@ -605,9 +605,13 @@ func ParseAllow(s string) (netip.Prefix, error) {
 }
 
 // Prefixes returns the allow list as prefixes, skipping entries that do not parse.
-func (h HTTP) Prefixes() []netip.Prefix {
+func (h HTTP) Prefixes() []netip.Prefix { return prefixes(h.Allow) }
+
+// prefixes reads a list of CIDR prefixes or IPs, skipping entries that do not parse
+// (validation reports them).
+func prefixes(list []string) []netip.Prefix {
 	var out []netip.Prefix
-	for _, a := range h.Allow {
+	for _, a := range list {
 		if p, err := ParseAllow(a); err == nil {
 			out = append(out, p)
 		}

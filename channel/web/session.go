@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"math"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -150,6 +152,11 @@ func (c *Channel) sessionPost(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if s == nil {
+		if wait, ok := c.fresh.Allow(c.deps.ClientAddr(r), now); !ok {
+			secs := int(math.Ceil(wait.Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			return tandem.Errorf(tandem.ERATELIMITED, "Too many new chat sessions from this address; retry after %ds.", secs)
+		}
 		token = newToken()
 		s = &tandem.WidgetSession{ID: newSessionID(), ChannelID: c.id, CreatedAt: now,
 			PageURL: clip(body.PageURL, 2048), Referrer: clip(body.Referrer, 2048), UserAgent: clip(r.UserAgent(), 512)}

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,12 +40,14 @@ const (
 	DefaultRateLimit      = 10 // messages per RatePeriod and session
 	RatePeriod            = 10 * time.Second
 	DefaultMaxText        = 4096
+	// DefaultSessionsPerMinute is how many new sessions one client address may open a minute.
+	DefaultSessionsPerMinute = 20
 )
 
 func init() {
 	channel.Register(Kind, channel.Kind{New: func(c channel.Config, d channel.Deps) (channel.Channel, error) { return New(c, d), nil }, Routes: routes,
 		Keys: []channel.Key{{Name: "allowed_origins"}, {Name: "identity_secret", Secret: true}, {Name: "identity_secret_previous", Secret: true},
-			{Name: "identity_required"}, {Name: "session_ttl"}, {Name: "max_upload_bytes"}, {Name: "rate_limit"}, {Name: "max_text"},
+			{Name: "identity_required"}, {Name: "session_ttl"}, {Name: "max_upload_bytes"}, {Name: "rate_limit"}, {Name: "max_text"}, {Name: "sessions_per_minute"},
 			{Name: "title"}, {Name: "color"}, {Name: "position"}, {Name: "launcher_text"}},
 		Check: check})
 }
@@ -60,6 +63,11 @@ func check(c channel.Config) []channel.KeyProblem {
 	}
 	if c.Color != "" && !colorPattern.MatchString(c.Color) {
 		out = append(out, channel.KeyProblem{Key: "color", Message: fmt.Sprintf("%q is not a colour such as #1f6feb", clip(c.Color, 40))})
+	}
+	if v := c.Option("sessions_per_minute"); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 1_000_000 {
+			out = append(out, channel.KeyProblem{Key: "sessions_per_minute", Message: fmt.Sprintf("%q is not a number of sessions a minute (1 to 1000000)", clip(v, 40))})
+		}
 	}
 	for j, o := range c.AllowedOrigins {
 		if o == "*" {
@@ -134,6 +142,8 @@ type Channel struct {
 	log     *slog.Logger
 	limiter *ratelimit.Limiter
 	typing  *ratelimit.Limiter
+	// fresh counts the new sessions of each client address.
+	fresh   *ratelimit.Limiter
 	streams *streams
 
 	mu      sync.RWMutex
@@ -151,6 +161,11 @@ func New(c channel.Config, d channel.Deps) *Channel {
 	}
 	ch.limiter = ratelimit.New(float64(rate)/RatePeriod.Seconds(), float64(rate))
 	ch.typing = ratelimit.New(1/typingEvery.Seconds(), 1)
+	perMinute := DefaultSessionsPerMinute
+	if n, err := strconv.Atoi(c.Option("sessions_per_minute")); err == nil && n > 0 {
+		perMinute = n
+	}
+	ch.fresh = ratelimit.New(float64(perMinute)/60, float64(perMinute))
 	ch.streams = newStreams(ch)
 	if len(c.AllowedOrigins) == 0 {
 		ch.log.Warn("web channel: allowed_origins is empty, so any site may embed the widget; list your sites' origins")

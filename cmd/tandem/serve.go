@@ -23,6 +23,7 @@ import (
 	"github.com/tandemchat/tandem/desk"
 	"github.com/tandemchat/tandem/desk/inbox"
 	"github.com/tandemchat/tandem/flow"
+	"github.com/tandemchat/tandem/internal/clientaddr"
 	"github.com/tandemchat/tandem/internal/safehttp"
 	"github.com/tandemchat/tandem/internal/seal"
 	"github.com/tandemchat/tandem/metrics"
@@ -233,6 +234,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	channels, unavailable, err := workspace.Channels(cfg, channel.Deps{
 		HTTP:  safehttp.NewClient(safehttp.Options{AllowPrivate: true, Timeout: time.Minute}),
 		Clock: wall, Logger: log, Media: db, MaxMedia: cfg.Media.MaxBytes,
+		Addr: clientaddr.New(cfg.Limits.TrustedPrefixes()).Addr,
 		Inbox: channel.InboxFunc(func(ctx context.Context, id string, b *channel.Batch) (*channel.Receipt, error) {
 			return run.Receive(ctx, id, b)
 		}),

@@ -54,7 +54,8 @@ steps:
 const widgetSecret = "widget-secret-for-tests"
 
 // widgetWorkspace writes a workspace with a web channel allowing origin, and an agent login
-// (ana@shop.test, "ana-password") in data.
+// (ana@shop.test, "ana-password") in data. Its tests open up to 40 sessions from 127.0.0.1:
+// sessions_per_minute is raised for them.
 func widgetWorkspace(t *testing.T, c cli, origin, data string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -64,7 +65,7 @@ func widgetWorkspace(t *testing.T, c cli, origin, data string) string {
 	cfg := `workspace: {name: Lumen, timezone: UTC, language: en}
 flows: ./flows
 channels:
-  - {id: web, kind: web, allowed_origins: ["` + origin + `"], identity_secret: "` + widgetSecret + `", title: "Lumen & Co.", color: "#0f766e", max_upload_bytes: 2048}
+  - {id: web, kind: web, allowed_origins: ["` + origin + `"], identity_secret: "` + widgetSecret + `", title: "Lumen & Co.", color: "#0f766e", max_upload_bytes: 2048, sessions_per_minute: 100}
 teams:
   - {id: support, name: Support, members: [ana@shop.test]}
 `
@@ -507,6 +508,57 @@ func errCode(a answer) string {
 // TestWidgetIdleStreamsHoldNoGoroutine: an open event stream that has nothing to say costs
 // no goroutine on the server (its connection waits in the channel's shared structure), so
 // thousands of visitors with the widget open cost memory for their sockets only.
+// New sessions are counted per client address (sessions_per_minute), read from X-Forwarded-For
+// when the peer is a trusted proxy: past the budget a page gets 429 with Retry-After; another
+// visitor behind the same proxy, and a visitor resuming a session, are not refused. Sessions
+// were free: a script could fill the database with sessions and contacts.
+func TestWidgetNewSessionsPerAddress(t *testing.T) {
+	t.Parallel()
+	c := cli{env: map[string]string{}}
+	data := filepath.Join(t.TempDir(), "data")
+	cfg := widgetWorkspace(t, c, shopSite, data)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(string(b), "sessions_per_minute: 100", "sessions_per_minute: 3", 1) + "limits: {trusted_proxies: [127.0.0.1]}\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, base := c.serve(t, "--config", cfg, "--data", data)
+	open := func(client, token string) answer {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"origin": shopSite, "token": token})
+		req, _ := http.NewRequest("POST", base+"/widget/v1/web/sessions", bytes.NewReader(body))
+		req.Header.Set("X-Forwarded-For", "1.2.3.4, "+client) // the left entry is the client's own: not taken
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		a := answer{status: resp.StatusCode, header: resp.Header, body: map[string]any{}}
+		json.NewDecoder(resp.Body).Decode(&a.body)
+		return a
+	}
+	var token string
+	for i := range 3 {
+		a := open("198.51.100.7", "")
+		if a.status != 200 {
+			t.Fatalf("new session %d: %d %v", i+1, a.status, a.body)
+		}
+		token, _ = a.body["token"].(string)
+	}
+	if a := open("198.51.100.7", ""); a.status != 429 || errCode(a) != "rate_limited" || a.header.Get("Retry-After") == "" {
+		t.Errorf("a fourth new session within the minute: %d %v (Retry-After %q), want 429 rate_limited", a.status, a.body, a.header.Get("Retry-After"))
+	}
+	if a := open("198.51.100.7", token); a.status != 200 || a.body["token"] != token {
+		t.Errorf("resuming a session past the budget: %d %v, want 200 with the same token", a.status, a.body)
+	}
+	if a := open("198.51.100.8", ""); a.status != 200 {
+		t.Errorf("another visitor behind the same proxy: %d %v", a.status, a.body)
+	}
+}
+
 func TestWidgetIdleStreamsHoldNoGoroutine(t *testing.T) {
 	t.Parallel()
 	_, _, base := widgetServer(t, nil)
