@@ -33,7 +33,10 @@ func TestSessions(t *testing.T) {
 	// Logout ends it at once.
 	e.login("ana@acme.com")
 	e.as("ana@acme.com", request{method: "POST", path: "/api/v1/inbox/logout"}).mustStatus(t, http.StatusNoContent)
-	e.as("ana@acme.com", me).mustStatus(t, http.StatusUnauthorized)
+	r = e.as("ana@acme.com", me).mustStatus(t, http.StatusUnauthorized)
+	if _, msg := r.err(t); !strings.Contains(msg, "log in again") {
+		t.Errorf("a login that was logged out: %q, want it to say to log in again", msg)
+	}
 	// An API token is not a login: it is revoked, not logged out.
 	r = e.do(request{method: "POST", path: "/api/v1/inbox/logout"}).mustStatus(t, http.StatusBadRequest)
 	if _, msg := r.err(t); !strings.Contains(msg, "DELETE /api/v1/tokens/") {

@@ -121,7 +121,7 @@ func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
 func (db *DB) TokenLookup(ctx context.Context, token string) (*Token, error) {
 	t, err := scanToken(db.read(ctx).row(`SELECT `+tokenCols+` FROM tokens t LEFT JOIN agents a ON a.email = t.agent WHERE t.hash = ? AND t.revoked_at IS NULL`, HashToken(token)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "The token is not valid; create one with `tandem token create`.")
+		return nil, tandem.Errorf(tandem.EUNAUTHORIZED, "The token is not valid (it was revoked, or its login ended): log in again, or create an API token with `tandem token create`.")
 	} else if err != nil {
 		return nil, fmt.Errorf("token: lookup: %w", err)
 	}

@@ -189,3 +189,14 @@ func TestGuardRefusesZonedAddresses(t *testing.T) {
 		t.Errorf("fe80::1%%lo with http.allow fe80::/10: %v", err)
 	}
 }
+
+// The refusal reads as English: "an unspecified", "a private".
+func TestBlockedErrorArticle(t *testing.T) {
+	t.Parallel()
+	for what, want := range map[string]string{"unspecified, loopback or IPv4-compatible": "::1 is an unspecified", "private (RFC 1918)": "::1 is a private"} {
+		err := &BlockedError{Addr: netip.MustParseAddr("::1"), What: what}
+		if !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q, want it to start with %q", err.Error(), want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -51,7 +52,11 @@ type BlockedError struct {
 }
 
 func (e *BlockedError) Error() string {
-	return fmt.Sprintf("%s is a %s address, which is not allowed", e.Addr, e.What)
+	article := "a"
+	if e.What != "" && strings.ContainsRune("aeiouAEIOU", rune(e.What[0])) {
+		article = "an"
+	}
+	return fmt.Sprintf("%s is %s %s address, which is not allowed", e.Addr, article, e.What)
 }
 
 // Unwrap implements errors.Is for ErrBlocked.
