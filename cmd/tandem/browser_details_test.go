@@ -168,6 +168,9 @@ window.__tones = 0; const osc = AudioContext.prototype.createOscillator; AudioCo
 	if evalTo[bool](p, `document.querySelector("details.trace").open`) {
 		t.Error("the bot's run is open; it should be collapsed until asked for")
 	}
+	// Why the bot handed over, and its summary for the agent.
+	p.waitText(`[aria-label="Contact and handoff"]`, "Picked A person in the menu")
+	p.waitText(`[aria-label="Contact and handoff"]`, summary)
 	p.waitFor("the earlier conversation", `!!document.querySelector('[data-earlier="`+old+`"]')`)
 	p.waitText(`[data-earlier="`+old+`"]`, "Closed")
 

@@ -229,6 +229,8 @@ steps:
   - id: human
     type: handoff
     team: support
+    reason: "Picked {{message.text}} in the menu"
+    transfer: {summary: true, provider: gpt}
     wait_timeout: 30m
     session_timeout: 30m
 `
