@@ -345,24 +345,36 @@ const LocalProvider = "local"
 // llmOnLocal warns about an llm step that the local provider answers: it writes no text, so
 // the step gets a knowledge passage or "Sorry, I don't know" where a model's text was meant.
 func (l *linter) llmOnLocal(i int, b *LLMStep) {
-	id, field := b.Provider, "provider"
+	kind, field, via, ok := l.provider(b.Provider, "provider", "type")
+	if !ok || kind != LocalProvider {
+		return
+	}
+	l.at(i, field, SeverityWarning, fmt.Sprintf("an llm step on %s gets no written text: the local provider works offline and answers only from a knowledge base (else \"Sorry, I don't know the answer to that yet\"); it serves classify steps (intents by keywords and examples) and knowledge answers (agent and assistant steps with knowledge); name a model provider (kind openai, openai-responses, dify, ...) for this step", via))
+}
+
+// provider resolves the provider a step names (id, or the workspace's default when it names
+// none) to its kind; field is the field a finding points at, via how the finding names the
+// provider. ok is false when the step names none and there is no configuration to tell the
+// default.
+func (l *linter) provider(id, named, unnamed string) (kind, field, via string, ok bool) {
+	field = named
 	if id == "" {
 		if l.env.ProviderKinds == nil {
-			return // no configuration: the provider is not known
+			return "", "", "", false // no configuration: the provider is not known
 		}
-		id, field = l.env.DefaultProvider, "type"
+		id, field = l.env.DefaultProvider, unnamed
 		if id == "" {
 			id = LocalProvider
 		}
-	}
-	if id != LocalProvider && l.env.ProviderKinds[id] != LocalProvider {
-		return
-	}
-	via := fmt.Sprintf("provider %q", id)
-	if b.Provider == "" {
 		via = fmt.Sprintf("the workspace's default provider %q", id)
+	} else {
+		via = fmt.Sprintf("provider %q", id)
 	}
-	l.at(i, field, SeverityWarning, fmt.Sprintf("an llm step on %s gets no written text: the local provider works offline and answers only from a knowledge base (else \"Sorry, I don't know the answer to that yet\"); it serves classify steps (intents by keywords and examples) and knowledge answers (agent and assistant steps with knowledge); name a model provider (kind openai, openai-responses, dify, ...) for this step", via))
+	kind = l.env.ProviderKinds[id]
+	if id == LocalProvider && kind == "" {
+		kind = LocalProvider
+	}
+	return kind, field, via, true
 }
 
 // summaryProvider warns about a handoff summary asked of a provider kind that writes none (the
@@ -371,28 +383,14 @@ func (l *linter) summaryProvider(i int, t *Transfer) {
 	if !t.Summary {
 		return
 	}
-	id, field := t.Provider, "transfer.provider"
-	if id == "" {
-		if l.env.ProviderKinds == nil {
-			return // no configuration: the provider is not known
-		}
-		id, field = l.env.DefaultProvider, "transfer.summary"
-		if id == "" {
-			id = LocalProvider
-		}
-	}
-	kind := l.env.ProviderKinds[id]
-	if id == LocalProvider && kind == "" {
-		kind = LocalProvider
+	kind, field, via, ok := l.provider(t.Provider, "transfer.provider", "transfer.summary")
+	if !ok {
+		return
 	}
 	switch kind {
 	case LocalProvider, "dify", "chatbase":
 	default:
 		return
-	}
-	via := fmt.Sprintf("provider %q", id)
-	if t.Provider == "" {
-		via = fmt.Sprintf("the workspace's default provider %q", id)
 	}
 	l.at(i, field, SeverityWarning, fmt.Sprintf("the summary is asked of %s, of kind %s, which writes no summaries: the desk gets none; name a model provider (kind openai, openai-responses, ...) in transfer.provider", via, kind))
 }
