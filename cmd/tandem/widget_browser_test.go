@@ -49,17 +49,32 @@ type frame struct {
 	node *chromedp.Node
 }
 
-// chatFrame returns the page's widget frame.
+// chatFrame returns the page's widget frame once its own page is in it. An iframe element
+// exists before its page has loaded: its node then holds the iframe's first, empty document,
+// and a poll in that document never sees the chat (this failed under load, after reloads). The
+// element is looked up again until the chat's page is in it.
 func chatFrame(t *testing.T, p *page) *frame {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
-	defer cancel()
-	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(`iframe[src*="/widget/v1/frame"]`)))
-	if err != nil || len(nodes) == 0 {
-		p.shot("failed")
-		t.Fatalf("the widget's frame: %v", err)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+		nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(`iframe[src*="/widget/v1/frame"]`)))
+		cancel()
+		if err != nil || len(nodes) == 0 {
+			p.shot("failed")
+			t.Fatalf("the widget's frame: %v", err)
+		}
+		ctx, cancel = context.WithTimeout(p.ctx, 3*time.Second)
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector("main .log")`, chromedp.WithPollingInFrame(nodes[0]), chromedp.WithPollingTimeout(2*time.Second)))
+		cancel()
+		if err == nil {
+			return &frame{p: p, node: nodes[0]}
+		}
+		if time.Now().After(deadline) {
+			p.shot("failed")
+			t.Fatalf("the widget's frame never showed the chat: %v", err)
+		}
 	}
-	return &frame{p: p, node: nodes[0]}
 }
 
 // wait waits until a JavaScript condition holds in the frame.
