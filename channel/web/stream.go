@@ -391,6 +391,12 @@ func (s *streams) collect(ctx context.Context, st *stream, contact string, buf *
 	}
 	s.mu.Lock()
 	for _, cv := range convs {
+		if _, known := s.convContact[cv.ID]; !known {
+			// A notification of this conversation between the read above and now found no
+			// contact to wake (a greeting committed as its conversation opened): read once
+			// more, now that it will reach this stream.
+			st.dirty = true
+		}
 		s.convContact[cv.ID] = contact
 	}
 	s.mu.Unlock()
