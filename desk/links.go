@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -60,6 +61,18 @@ func Link(ctx context.Context, st Store, desk, session, service string) (*tandem
 		return nil, tandem.Permanent(fmt.Errorf("desk %q: handoff %s has no %s (its start did not succeed)", desk, session, service))
 	}
 	return l, err
+}
+
+// LinkData is Link with the desk's bookkeeping of the handoff (the link's Data) decoded into a
+// T; bookkeeping that does not decode (none yet) leaves T's zero value.
+func LinkData[T any](ctx context.Context, st Store, desk, session, service string) (*tandem.DeskLink, T, error) {
+	var data T
+	l, err := Link(ctx, st, desk, session, service)
+	if err != nil {
+		return nil, data, err
+	}
+	json.Unmarshal(l.Data, &data)
+	return l, data, nil
 }
 
 // CloseLink records that a handoff is over for its desk: a poll no longer reads it. A failure

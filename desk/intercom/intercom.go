@@ -615,13 +615,7 @@ func (d *Desk) findConversation(ctx context.Context, contactID string, since tim
 
 // link returns the handoff's link; a handoff never started here is a Permanent error.
 func (d *Desk) link(ctx context.Context, session string) (*tandem.DeskLink, linkData, error) {
-	l, err := desk.Link(ctx, d.store, d.ID, session, "Intercom conversation")
-	if err != nil {
-		return nil, linkData{}, err
-	}
-	var data linkData
-	json.Unmarshal(l.Data, &data)
-	return l, data, nil
+	return desk.LinkData[linkData](ctx, d.store, d.ID, session, "Intercom conversation")
 }
 
 // Send implements tandem.Desk: the customer's message as the contact's reply; images go as

@@ -277,13 +277,7 @@ func (d *Desk) afterRefusal(ctx context.Context, cid string, evs []event, refusa
 
 // link returns the handoff's link; a handoff never started here is a Permanent error.
 func (d *Desk) link(ctx context.Context, session string) (*tandem.DeskLink, linkData, error) {
-	l, err := desk.Link(ctx, d.store, d.ID, session, "LiveChat chat")
-	if err != nil {
-		return nil, linkData{}, err
-	}
-	var data linkData
-	json.Unmarshal(l.Data, &data)
-	return l, data, nil
+	return desk.LinkData[linkData](ctx, d.store, d.ID, session, "LiveChat chat")
 }
 
 // Send implements tandem.Desk: the customer's message as the customer's event (media as their
