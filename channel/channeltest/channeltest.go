@@ -271,7 +271,7 @@ func (e *Env) Post(body []byte, sign bool, forge func(r *http.Request)) int {
 	if forge != nil {
 		forge(req)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.API.Client().Do(req)
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func (e *Env) Get(path string, v any) {
 	e.T.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.API.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+e.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.API.Client().Do(req)
 	if err != nil {
 		e.T.Fatal(err)
 	}

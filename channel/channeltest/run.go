@@ -122,7 +122,7 @@ func (e *Env) fetch(t *testing.T, url string) ([]byte, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.API.URL+url, nil)
 	req.Header.Set("Authorization", "Bearer "+e.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.API.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
