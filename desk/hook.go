@@ -46,26 +46,17 @@ func Equal(presented, configured string) bool {
 	return hmac.Equal(a[:], b[:])
 }
 
-// Refuse answers a webhook with {"error": msg}: how Intercom, LiveChat and Chatwoot webhooks
-// that Tandem does not take are answered.
-func Refuse(w http.ResponseWriter, status int, msg string) error {
-	return WriteJSON(w, status, struct {
-		Error string `json:"error"`
-	}{msg})
-}
-
-// HookBody starts serving a webhook of a desk kind that answers {"error"}: 404 when d is nil
-// (no desk of the kind has the path's id), 413 past MaxHookBody; otherwise the body. ok is
-// false when the answer is written.
-func HookBody(d tandem.Desk, w http.ResponseWriter, r *http.Request) (body []byte, ok bool, err error) {
+// HookBody starts serving a webhook of a desk kind: a not_found error when d is nil (no desk
+// of the kind has the path's id), too_large past MaxHookBody; otherwise the body. Errors are
+// *tandem.Error, which the server answers in the API's shape, {"error": {"code", "message"}},
+// with the code's status.
+func HookBody(d tandem.Desk, r *http.Request) ([]byte, error) {
 	if d == nil {
-		return nil, false, Refuse(w, http.StatusNotFound, "unknown desk")
+		return nil, tandem.Errorf(tandem.ENOTFOUND, "No desk %q of this kind is configured; check the webhook's URL against the desks of tandem.yaml.", r.PathValue("desk_id"))
 	}
-	body, err = ReadBody(r, MaxHookBody)
+	body, err := ReadBody(r, MaxHookBody)
 	if errors.Is(err, ErrTooLarge) {
-		return nil, false, Refuse(w, http.StatusRequestEntityTooLarge, "too large")
-	} else if err != nil {
-		return nil, false, err // the client went away mid-body
+		return nil, tandem.Errorf(tandem.ETOOLARGE, "The webhook's body is over %d bytes; Tandem does not read it.", MaxHookBody)
 	}
-	return body, true, nil
+	return body, err // err: the client went away mid-body
 }

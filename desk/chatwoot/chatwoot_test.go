@@ -274,7 +274,7 @@ func TestWebhookSignature(t *testing.T) {
 		t.Errorf("good: %d, want 200", got)
 	}
 	s, b := desktest.Post(t, h.Server.Client(), h.URL("/hooks/chatwoot/nope"), good, body)
-	if s != http.StatusNotFound || !strings.Contains(string(b), "unknown desk") {
+	if s != http.StatusNotFound || !strings.Contains(string(b), `"code":"not_found"`) || !strings.Contains(string(b), "nope") {
 		t.Errorf("unknown desk: %d %s", s, b)
 	}
 }

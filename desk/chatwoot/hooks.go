@@ -53,8 +53,6 @@ func (d *Desk) authentic(r *http.Request, body []byte) bool {
 	return desk.Equal(r.URL.Query().Get("token"), d.webhookToken)
 }
 
-func fail(w http.ResponseWriter, status int, msg string) error { return desk.Refuse(w, status, msg) }
-
 func okay(w http.ResponseWriter) error {
 	return desk.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
@@ -80,25 +78,25 @@ type hook struct {
 // everything Tandem does not need is answered 200; only an agent's reply that cannot reach the
 // customer gets an error. What is stored is stored before the answer.
 func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
-	body, ok, err := desk.HookBody(dk, w, r)
-	if !ok {
+	body, err := desk.HookBody(dk, r)
+	if err != nil {
 		return err
 	}
 	d := dk.(*Desk)
 	if !d.authentic(r, body) {
-		return fail(w, http.StatusUnauthorized, "unauthorized")
+		return tandem.Errorf(tandem.EUNAUTHORIZED, "The X-Chatwoot-Signature is missing, wrong or too old, or the token is wrong; check the desk's webhook_secret or webhook_token.")
 	}
 	var h hook
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&h); err != nil {
-		return fail(w, http.StatusBadRequest, "the body is not a JSON object")
+		return tandem.Errorf(tandem.EINVALID, "The body is not a JSON object; Chatwoot webhooks are JSON.")
 	}
 	if strings.TrimSpace(h.Event) == "" {
-		return fail(w, http.StatusBadRequest, "event: required")
+		return tandem.Errorf(tandem.EINVALID, "event: required: the webhook's event, such as message_created.")
 	}
 	if d.sink == nil {
-		return fail(w, http.StatusServiceUnavailable, "the server is starting; retry later")
+		return tandem.Errorf(tandem.EUNAVAILABLE, "The server is starting; send the webhook again in a moment.")
 	}
 	ctx := r.Context()
 	now := d.now()
@@ -114,13 +112,13 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(int(h.message.Conversation.ID)), Key: messageKey(int(h.message.ID)), Events: evs})
 		if err != nil {
 			d.log.Error("desk webhook: cannot store an agent's reply", "desk", d.ID, "err", err)
-			return fail(w, http.StatusInternalServerError, "internal error")
+			return tandem.Errorf(tandem.EINTERNAL, "The webhook could not be stored; send it again.")
 		}
 		switch out {
 		case desk.Closed:
-			return fail(w, http.StatusConflict, "handoff is closed")
+			return tandem.Errorf(tandem.ECONFLICT, "The handoff of this conversation is over: the reply does not reach the customer.")
 		case desk.Unknown:
-			return fail(w, http.StatusNotFound, "unknown conversation")
+			return tandem.Errorf(tandem.ENOTFOUND, "The conversation is not a handoff of this desk: the reply does not reach a customer.")
 		}
 		return okay(w)
 	case "conversation_status_changed":
@@ -131,7 +129,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: ref, Close: true, Events: desk.AgentClose("", now)})
 		if err != nil {
 			d.log.Error("desk webhook: cannot store a resolve", "desk", d.ID, "err", err)
-			return fail(w, http.StatusInternalServerError, "internal error")
+			return tandem.Errorf(tandem.EINTERNAL, "The webhook could not be stored; send it again.")
 		}
 		if out != desk.Unknown {
 			if l, err := d.store.DeskLinkByRef(ctx, d.ID, ref); err == nil {
@@ -160,7 +158,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		if _, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(int(h.message.ID)), Key: key,
 			Events: desk.AgentAssigned(name, now)}); err != nil {
 			d.log.Error("desk webhook: cannot store an assignment", "desk", d.ID, "err", err)
-			return fail(w, http.StatusInternalServerError, "internal error")
+			return tandem.Errorf(tandem.EINTERNAL, "The webhook could not be stored; send it again.")
 		}
 		return okay(w)
 	}

@@ -26,6 +26,10 @@ type Kind struct {
 	Remote bool
 	// Webhooks: agents' actions come in through the desk's authenticated webhooks.
 	Webhooks bool
+	// OwnErrors: the webhooks answer errors in a shape the kind's own contract fixes (the
+	// webhook desk's {"code", "message"}); every other kind answers them as the API does,
+	// {"error": {"code", "message"}}, and the suite checks it.
+	OwnErrors bool
 	// New starts what the kind needs (its fake service) and returns its driver.
 	New func(t *testing.T) Driver
 }
@@ -87,11 +91,45 @@ type Hook struct {
 // Post sends the hook to Tandem and returns the status (0 for a zero Hook).
 func (h Hook) Post(t *testing.T, e *Env) int {
 	t.Helper()
-	if h.Path == "" {
-		return 0
-	}
-	s, _ := Post(t, e.Server.Client(), e.URL(h.Path), h.Header, h.Body)
+	s, _ := h.Send(t, e)
 	return s
+}
+
+// Send sends the hook to Tandem and returns the status and the body of the answer (0 and nil
+// for a zero Hook).
+func (h Hook) Send(t *testing.T, e *Env) (int, []byte) {
+	t.Helper()
+	if h.Path == "" {
+		return 0, nil
+	}
+	return Post(t, e.Server.Client(), e.URL(h.Path), h.Header, h.Body)
+}
+
+// apiError checks that an answer is the API's error: the status, and {"error": {"code",
+// "message"}} with the code and a message that shows no secret.
+func apiError(t *testing.T, what string, status int, body []byte, wantStatus int, wantCode string, secrets []string) {
+	t.Helper()
+	if status != wantStatus {
+		t.Errorf("%s: %d, want %d", what, status, wantStatus)
+	}
+	var got struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil || got.Error == nil {
+		t.Errorf(`%s: answer %s, want {"error": {"code", "message"}}`, what, body)
+		return
+	}
+	if got.Error.Code != wantCode || got.Error.Message == "" {
+		t.Errorf("%s: error %+v, want code %q and a message", what, *got.Error, wantCode)
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(string(body), s) {
+			t.Errorf("%s: the answer shows a secret: %s", what, body)
+		}
+	}
 }
 
 // Run runs the suite on a kind: every desk must pass it.
@@ -317,11 +355,25 @@ func Run(t *testing.T, k Kind) {
 		conv, h := handoff(t, e, d, "bob")
 		before := e.View(conv)
 		reply := d.Reply(t, e, h, "Forged or not?")
-		if s := d.Forge(reply).Post(t, e); s != http.StatusUnauthorized {
-			t.Errorf("a wrong credential: %d, want 401", s)
-		}
-		if s := d.Malformed().Post(t, e); s != http.StatusBadRequest {
-			t.Errorf("a malformed body: %d, want 400", s)
+		forged, forgedBody := d.Forge(reply).Send(t, e)
+		malformed, malformedBody := d.Malformed().Send(t, e)
+		unknown := reply
+		unknown.Path = strings.Replace(reply.Path, "/"+k.DeskID, "/no-such-desk", 1)
+		missing, missingBody := unknown.Send(t, e)
+		if k.OwnErrors {
+			if forged != http.StatusUnauthorized {
+				t.Errorf("a wrong credential: %d, want 401", forged)
+			}
+			if malformed != http.StatusBadRequest {
+				t.Errorf("a malformed body: %d, want 400", malformed)
+			}
+			if missing != http.StatusNotFound {
+				t.Errorf("an unknown desk: %d, want 404", missing)
+			}
+		} else {
+			apiError(t, "a wrong credential", forged, forgedBody, http.StatusUnauthorized, tandem.EUNAUTHORIZED, d.Secrets())
+			apiError(t, "a malformed body", malformed, malformedBody, http.StatusBadRequest, tandem.EINVALID, d.Secrets())
+			apiError(t, "an unknown desk", missing, missingBody, http.StatusNotFound, tandem.ENOTFOUND, d.Secrets())
 		}
 		e.Drain()
 		if got := e.View(conv); !slices.Equal(got, before) {

@@ -27,8 +27,6 @@ func Sign(secret string, body []byte) string {
 	return "sha1=" + hex.EncodeToString(m.Sum(nil))
 }
 
-func fail(w http.ResponseWriter, status int, msg string) error { return desk.Refuse(w, status, msg) }
-
 func okay(w http.ResponseWriter) error { return desk.WriteJSON(w, http.StatusOK, struct{}{}) }
 
 // serveHead answers the HEAD Intercom sends to check the URL when it is saved.
@@ -104,20 +102,20 @@ func (p *part) files() []desk.File {
 // before anything is parsed. Intercom disables a subscription answered 410 and resends what
 // is not answered 200 within 5 s, so everything Tandem does not use is answered 200.
 func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
-	body, ok, err := desk.HookBody(dk, w, r)
-	if !ok {
+	body, err := desk.HookBody(dk, r)
+	if err != nil {
 		return err
 	}
 	d := dk.(*Desk)
 	got := strings.ToLower(strings.TrimSpace(r.Header.Get(HeaderSignature)))
 	if d.secret == "" || !hmac.Equal([]byte(got), []byte(Sign(d.secret, body))) {
-		return fail(w, http.StatusUnauthorized, "unauthorized")
+		return tandem.Errorf(tandem.EUNAUTHORIZED, "The X-Hub-Signature header is missing or does not match the body; check the desk's client_secret.")
 	}
 	var n notification
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&n); err != nil || n.Type != "notification_event" {
-		return fail(w, http.StatusBadRequest, "the body is not a notification_event")
+		return tandem.Errorf(tandem.EINVALID, "The body is not an Intercom notification: a JSON object with \"type\": \"notification_event\".")
 	}
 	d.mu.Lock()
 	app := d.appID
@@ -126,7 +124,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		return okay(w) // another workspace where the app is installed
 	}
 	if d.sink == nil {
-		return fail(w, http.StatusServiceUnavailable, "the server is starting; retry later")
+		return tandem.Errorf(tandem.EUNAVAILABLE, "The server is starting; send the webhook again in a moment.")
 	}
 	ref := n.Data.Item.ID.String()
 	if n.Data.Item.Type != "conversation" || ref == "" {
@@ -135,7 +133,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 	for _, dl := range d.deliveries(r, &n, ref) {
 		if _, err := d.sink.DeskDeliver(r.Context(), dl); err != nil {
 			d.log.Error("desk webhook: cannot store a notification", "desk", d.ID, "err", err)
-			return fail(w, http.StatusInternalServerError, "internal error")
+			return tandem.Errorf(tandem.EINTERNAL, "The notification could not be stored; send it again.")
 		}
 		if dl.Close {
 			if l, err := d.store.DeskLinkByRef(r.Context(), d.ID, ref); err == nil {

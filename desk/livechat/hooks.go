@@ -18,8 +18,6 @@ import (
 	"github.com/tandemchat/tandem/internal/safehttp"
 )
 
-func fail(w http.ResponseWriter, status int, msg string) error { return desk.Refuse(w, status, msg) }
-
 func okay(w http.ResponseWriter) error { return desk.WriteJSON(w, http.StatusOK, struct{}{}) }
 
 // webhook is what Tandem reads of LiveChat's webhook envelope (v3.6, and v3.3's license_id and
@@ -87,42 +85,42 @@ type payload struct {
 // stored). LiveChat retries what is not answered 200 within 10 s; everything Tandem does not
 // use is answered 200.
 func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
-	body, ok, err := desk.HookBody(dk, w, r)
-	if !ok {
+	body, err := desk.HookBody(dk, r)
+	if err != nil {
 		return err
 	}
 	d := dk.(*Desk)
 	var hk webhook
 	if err := json.Unmarshal(body, &hk); err != nil {
-		return fail(w, http.StatusBadRequest, "the body is not a JSON object")
+		return tandem.Errorf(tandem.EINVALID, "The body is not a JSON object; LiveChat webhooks are JSON.")
 	}
 	if hk.SecretKey == nil || !desk.Equal(*hk.SecretKey, d.secretKey) {
-		return fail(w, http.StatusUnauthorized, "unauthorized")
+		return tandem.Errorf(tandem.EUNAUTHORIZED, "The webhook's secret_key is missing or wrong; check the desk's secret_key.")
 	}
 	if hk.Action == "" {
-		return fail(w, http.StatusBadRequest, "action: required")
+		return tandem.Errorf(tandem.EINVALID, "action: required: the webhook's action, such as incoming_event.")
 	}
 	if hk.OrganizationID != "" && d.OrganizationID != "" && hk.OrganizationID != d.OrganizationID {
 		return okay(w) // another organization
 	}
 	var p payload
 	if len(bytes.TrimSpace(hk.Payload)) > 0 && json.Unmarshal(hk.Payload, &p) != nil {
-		return fail(w, http.StatusBadRequest, "payload: must be an object")
+		return tandem.Errorf(tandem.EINVALID, "payload: must be a JSON object.")
 	}
 	if d.sink == nil {
-		return fail(w, http.StatusServiceUnavailable, "the server is starting; retry later")
+		return tandem.Errorf(tandem.EUNAVAILABLE, "The server is starting; send the webhook again in a moment.")
 	}
 	dl, err := d.delivery(r.Context(), hk.Action, &p)
 	if err != nil {
 		d.log.Error("desk webhook: cannot read a LiveChat webhook", "desk", d.ID, "err", err)
-		return fail(w, http.StatusInternalServerError, "internal error")
+		return tandem.Errorf(tandem.EINTERNAL, "The webhook could not be stored; send it again.")
 	}
 	if dl == nil {
 		return okay(w)
 	}
 	if _, err := d.sink.DeskDeliver(r.Context(), *dl); err != nil {
 		d.log.Error("desk webhook: cannot store a LiveChat webhook", "desk", d.ID, "err", err)
-		return fail(w, http.StatusInternalServerError, "internal error")
+		return tandem.Errorf(tandem.EINTERNAL, "The webhook could not be stored; send it again.")
 	}
 	if dl.Close {
 		if l, err := d.store.DeskLinkByRef(r.Context(), d.ID, string(p.ChatID)); err == nil && l.Session == dl.Session {

@@ -14,7 +14,7 @@ import (
 )
 
 func TestSuite(t *testing.T) {
-	desktest.Run(t, desktest.Kind{Name: webhook.Kind, NeedsEmail: true, Remote: true, Webhooks: true,
+	desktest.Run(t, desktest.Kind{Name: webhook.Kind, NeedsEmail: true, Remote: true, Webhooks: true, OwnErrors: true,
 		New: func(t *testing.T) desktest.Driver { return &driver{fd: webhooktest.New(t)} }})
 }
 
