@@ -87,6 +87,12 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 	var queued bool
 	var next *store.OutboxItem
 	switch {
+	case err == nil && r.running() && r.db.OutboxDoneLater(it, res):
+		// A send that succeeded: its completion is written with the conversation's next
+		// write, or with others by flushSoon.
+		r.obs.Effect(e.Kind, true, time.Since(start))
+		r.flushSoon()
+		return
 	case err == nil:
 		var c store.Claim
 		if r.running() {

@@ -114,6 +114,8 @@ type Runner struct {
 	stopOnce sync.Once
 	wakeOut  chan struct{}
 	wakeTim  chan struct{}
+	// flushDue says that flushSoon's timer will write the completions waiting in memory.
+	flushDue bool
 	// step handles one event: the engine (tests wrap it to make it crash).
 	step func(*engine.Input) *engine.Output
 	// id names this runner in the claims it holds on outbox rows.

@@ -207,6 +207,39 @@ func TestSendsOfOneTurnDoNotWaitForThePoll(t *testing.T) {
 	}
 }
 
+// A send that succeeded is completed without a write of its own (with the conversation's next
+// write, or within a moment with other completions): its row goes all the same, and Stop writes
+// the completions still waiting, so that the next process does not send them again.
+func TestSendCompletionWrittenLaterAndByStop(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, true)
+	h.publish(h.r, greetFlow)
+	h.start(h.r)
+	h.say(h.r, "gina", "p-1", "hi")
+	waitFor(t, 10*time.Second, "the answer", func() bool { return h.ch.count() == 1 }, h.ch.changed)
+	waitFor(t, 10*time.Second, "the send's completion to be written", func() bool { return h.outboxDepth() == 0 }, nil)
+	h.say(h.r, "gina", "p-2", "again")
+	waitFor(t, 10*time.Second, "the second answer", func() bool { return h.ch.count() == 2 }, h.ch.changed)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.r.Stop(ctx); err != nil {
+		t.Fatalf("Stop = %v", err)
+	}
+	if got := h.outboxDepth(); got != 0 {
+		t.Fatalf("outbox depth after Stop = %d, want 0: a send carried out would be sent again by the next process", got)
+	}
+	r2 := h.newRunner()
+	if err := r2.LoadFlows(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.start(r2)
+	h.say(r2, "gina", "p-3", "last")
+	waitFor(t, 10*time.Second, "the third answer", func() bool { return h.ch.count() >= 3 }, h.ch.changed)
+	if got, want := h.ch.texts("gina"), []string{"hello hi", "hello again", "hello last"}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
+}
+
 // A turn that fails (here: a conversation state that cannot be read, repaired a moment later,
 // as a database hiccup would be) is retried: its events stay queued and are processed without
 // waiting for another message or a restart.

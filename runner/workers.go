@@ -75,6 +75,7 @@ func (r *Runner) release() {
 	if r.beatStop == nil {
 		return // Start failed before the heartbeat began: nothing was claimed
 	}
+	r.flushLater() // sends carried out are not released to be sent again
 	close(r.beatStop)
 	<-r.beatDone
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -184,6 +185,50 @@ const sweepEvery = 30 * time.Second
 // heartbeat. A process that dies leaves its claims to run out (PostgreSQL: another replica takes
 // the work within seconds) or to be released at the next start (SQLite).
 const defaultClaimLease = 6 * time.Second
+
+// laterDelay is how long the completion of a send that succeeded waits in memory for its
+// conversation's next write (store.OutboxDoneLater) before flushSoon writes it with the others
+// waiting: the customer's answer to a reply usually comes sooner, and otherwise one write
+// completes the sends of many conversations.
+const laterDelay = 20 * time.Millisecond
+
+// flushSoon writes the completions of sends that wait in memory laterDelay from now, unless a
+// flush is due already. No goroutine waits meanwhile: a timer's.
+func (r *Runner) flushSoon() {
+	r.mu.Lock()
+	if r.flushDue {
+		r.mu.Unlock()
+		return
+	}
+	r.flushDue = true
+	r.mu.Unlock()
+	r.wg.Add(1) // Stop waits for it; the caller, an effect being completed, holds r.wg too
+	time.AfterFunc(laterDelay, func() {
+		defer r.wg.Done()
+		r.mu.Lock()
+		r.flushDue = false
+		r.mu.Unlock()
+		r.flushLater()
+		if r.db.OutboxLater() > 0 && r.running() {
+			r.flushSoon() // failed, or more came meanwhile
+		}
+	})
+}
+
+// flushLater writes the completions of sends that wait in memory, and wakes the outbox loop
+// when an effect may wait behind one of them.
+func (r *Runner) flushLater() {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ClaimLease)
+	defer cancel()
+	_, freed, err := r.db.OutboxFlushDone(ctx)
+	if err != nil {
+		r.log.Warn("the completions of sends carried out cannot be recorded yet; they are tried again, and sent again (same idempotency key) if this process stops first", "err", err)
+		return
+	}
+	if freed {
+		wake(r.wakeOut)
+	}
+}
 
 // outboxLoop claims due effects and carries them out, many at a time.
 func (r *Runner) outboxLoop() {

@@ -33,6 +33,8 @@ type batcher struct {
 	// ckpt, when set, checkpoints the WAL in the background and asks the writer, between
 	// batches, to finish a checkpoint once the WAL passed its cap.
 	ckpt *checkpointer
+	// ran counts the jobs run (tests count the writes an operation costs).
+	ran atomic.Int64
 }
 
 // batchYields is how many times the writer lets other goroutines run before it commits a
@@ -100,6 +102,7 @@ func newBatcher(w *sql.DB, ckpt *checkpointer) *batcher {
 						break fill
 					}
 				}
+				b.ran.Add(int64(len(batch)))
 				if debugBatches {
 					batchCount.Add(1)
 					jobCount.Add(int64(len(batch)))

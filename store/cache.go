@@ -88,6 +88,16 @@ func (c *snapCache) put(s *snap) {
 	}
 }
 
+// version returns the version of a conversation's entry: the version its last commit here gave.
+func (c *snapCache) version(id string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok {
+		return e.Value.(*snap).version, true
+	}
+	return 0, false
+}
+
 func (c *snapCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -129,8 +139,10 @@ func (s *snap) batch() (*Batch, error) {
 		doneSeq: s.doneSeq, convData: s.convData, contactData: s.contactData}, nil
 }
 
-// remember caches a conversation as a committed turn left it.
+// remember caches a conversation as a committed turn left it, and forgets the completions the
+// commit wrote.
 func (db *DB) remember(b *Batch, ch *Changes) {
+	db.later.drop(ch.Conversation.ID, ch.folded)
 	if db.snaps == nil || ch.convData == "" || b.contactData == "" && ch.contactData == "" {
 		return
 	}

@@ -453,6 +453,8 @@ type Changes struct {
 	Claimed []OutboxItem
 	// The conversation's data and, when it changed, the contact as the commit stored them.
 	convData, contactData string
+	// folded are the completions of sends (OutboxDoneLater) the commit wrote.
+	folded []string
 	// InlineSends says that the conversation's channel sends inline (tandem.InlineSender): a
 	// send that awaits nothing, first in its lane, is committed as sent with no outbox row.
 	// InlineSent counts them once committed.

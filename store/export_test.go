@@ -56,3 +56,11 @@ func (db *DB) WriteAgainTest(ctx context.Context, fn func(exec func(query string
 		})
 	})
 }
+
+// WriteJobsTest returns how many write jobs SQLite's batcher ran.
+func (db *DB) WriteJobsTest() int64 {
+	if db.batch == nil {
+		return 0
+	}
+	return db.batch.ran.Load()
+}

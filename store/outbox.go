@@ -24,11 +24,20 @@ const (
 // the next message sequence number), a notification is recorded for agents; everything but
 // notifications goes to the outbox, numbered from outSeq. With a lease, the effects first in
 // their lane are claimed at once and returned in ch.Claimed.
-func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, msgSeq, outSeq int64) error {
+func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, version, msgSeq, outSeq int64) error {
+	rows := map[string]int{} // outbox rows inserted, by lane
 	now := ch.Conversation.UpdatedAt
 	seen := map[string]bool{}   // lanes that already got an effect in this batch
 	inline := map[string]bool{} // lanes whose sends are committed as sent (InlineSends)
 	ch.InlineSent = 0
+	claimed := len(ch.Claimed)
+	defer func() {
+		// A claimed effect with others of its lane queued behind it by the same commit.
+		for i := range ch.Claimed[claimed:] {
+			it := &ch.Claimed[claimed+i]
+			it.behind = rows[it.Effect.Lane()] > 1
+		}
+	}()
 	for i := range ch.Effects {
 		e := &ch.Effects[i]
 		if e.ID == "" {
@@ -118,8 +127,9 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ms
 		if err != nil {
 			return fmt.Errorf("outbox: insert: %w", err)
 		}
+		rows[lane]++
 		if claim {
-			ch.Claimed = append(ch.Claimed, OutboxItem{ConversationID: convID, Effect: *e, CreatedAt: now, conv: ch.Conversation, contact: contact})
+			ch.Claimed = append(ch.Claimed, OutboxItem{ConversationID: convID, Effect: *e, CreatedAt: now, conv: ch.Conversation, contact: contact, version: version})
 		}
 	}
 	return nil
@@ -181,9 +191,13 @@ type OutboxItem struct {
 	// this server was not given): Effect has only its id, kind and Await, and the effect fails.
 	Unreadable error
 	// conv and contact are the conversation and contact as the turn that claimed the effect
-	// with its commit left them (nil for effects claimed later).
+	// with its commit left them (nil for effects claimed later); version is the conversation's
+	// version that commit gave, behind that the same commit queued effects behind this one in
+	// its lane.
 	conv    *tandem.Conversation
 	contact *tandem.Contact
+	version int64
+	behind  bool
 }
 
 // Snapshot returns the conversation and contact as the turn that made and claimed the effect

@@ -183,7 +183,7 @@ type commitOpts struct {
 func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	c := ch.Conversation
 	data, _ := json.Marshal(convDataOf(c))
-	ch.convData, ch.contactData = string(data), ""
+	ch.convData, ch.contactData, ch.folded = string(data), "", nil
 	paused := 0
 	if c.BotPaused {
 		paused = 1
@@ -234,6 +234,12 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 			return err
 		}
 	}
+	// Sends of the conversation carried out and not completed yet are completed first: the
+	// lanes of the effects this turn makes are then free.
+	folded, err := q.foldDone(id)
+	if err != nil {
+		return err
+	}
 	if o.inbound != nil {
 		o.inbound.Seq = msgTop - msgs
 		if err := q.insertMessageSeq(o.inbound, o.inbound.Seq); err != nil {
@@ -262,7 +268,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		if ch.Contact != nil {
 			contact = ch.Contact
 		}
-		if err := q.insertEffects(id, ch, contact, msgTop-msgs, outTop-outs); err != nil {
+		if err := q.insertEffects(id, ch, contact, b.version+1, msgTop-msgs, outTop-outs); err != nil {
 			return err
 		}
 	}
@@ -302,6 +308,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 			return fmt.Errorf("process %s: note: %w", id, err)
 		}
 	}
+	ch.folded = folded
 	return nil
 }
 

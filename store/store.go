@@ -56,6 +56,8 @@ type DB struct {
 	ckpt *checkpointer
 	// callKeys seal the http calls the outbox keeps (SealCalls); nil: in clear.
 	callKeys *seal.Keyring
+	// later holds completions of sends not written yet (OutboxDoneLater).
+	later later
 }
 
 // Open opens the database named by url: "postgres://..." for PostgreSQL, otherwise a SQLite
