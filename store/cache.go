@@ -13,14 +13,20 @@ import (
 // reads: a turn computed at an event's arrival (Direct) then reads nothing. An entry is written
 // only after its commit succeeded, with the version that commit gave; an entry that went stale
 // (an API action, another replica) only fails the commit's check, and the event is then queued
-// and processed from a fresh read. Bounded in bytes, least recently used out first: a waiting
-// conversation costs nothing here once others were active.
+// and processed from a fresh read. Bounded in entries and bytes, least recently used out first:
+// a waiting conversation costs nothing here once others were active.
+//
+// Two tiers: the hot one, the conversations active last (W1's customers), keeps each one's
+// decoded state too, which takes a few KB; an entry pushed out of it moves to the cold tier
+// with its columns only (about a KB), which is large enough for a burst of timers due at once
+// (W2's 10,000): their turns then read nothing either, and decode the state themselves.
 type snapCache struct {
-	mu    sync.Mutex
-	m     map[string]*list.Element
-	lru   list.List
-	bytes int
-	max   int
+	mu        sync.Mutex
+	m         map[string]*list.Element
+	hot, cold list.List
+	// hotBytes and coldBytes are the tiers' estimated sizes; maxHot bounds the hot one.
+	hotBytes, coldBytes int
+	maxHot              int
 	// convOf maps a channel's contact to its open conversation (a hint, checked by Inbound).
 	convOf map[contactKey]string
 }
@@ -36,20 +42,29 @@ type snap struct {
 	state                            []byte
 	decoded                          any // taken by the turn that reads the entry
 	version, contactVersion, doneSeq int64
+	cold                             bool // in the cold tier, without decoded
 }
 
-// size estimates an entry's memory: the decoded state takes a few times its JSON.
-func (s *snap) size() int { return 1024 + len(s.convData) + len(s.contactData) + 4*len(s.state) }
+// size estimates an entry's memory: the decoded state takes a few times its JSON; without it,
+// the entry is its columns, the conversation's fields and the bookkeeping.
+func (s *snap) size() int {
+	if s.cold {
+		return 512 + len(s.id) + len(s.convData) + len(s.contactData) + len(s.state)
+	}
+	return 1024 + len(s.convData) + len(s.contactData) + 4*len(s.state)
+}
 
-// The cache's bounds: what W1's customers and a burst of timers need, and a few MB at most
-// however many conversations wait (they cost disk, not memory).
+// The cache's bounds: the hot tier what W1's customers need; the cold tier a burst of timers due
+// at once. Some 40 MB at most however many conversations wait (they cost disk, not memory).
 const (
-	snapCacheBytes   = 8 << 20
-	snapCacheEntries = 2048
+	snapCacheBytes       = 8 << 20
+	snapCacheEntries     = 2048
+	snapColdCacheBytes   = 32 << 20
+	snapColdCacheEntries = 16384
 )
 
-func newSnapCache(max int) *snapCache {
-	return &snapCache{m: map[string]*list.Element{}, max: max, convOf: map[contactKey]string{}}
+func newSnapCache(maxHot int) *snapCache {
+	return &snapCache{m: map[string]*list.Element{}, maxHot: maxHot, convOf: map[contactKey]string{}}
 }
 
 // get returns the entry of id; its decoded state is handed over with it (the next get has
@@ -61,31 +76,51 @@ func (c *snapCache) get(id string) (snap, bool) {
 	if !ok {
 		return snap{}, false
 	}
-	c.lru.MoveToFront(e)
 	s := e.Value.(*snap)
+	if !s.cold {
+		c.hot.MoveToFront(e)
+	}
 	out := *s
 	s.decoded = nil
+	out.cold = false
 	return out, true
 }
 
 func (c *snapCache) put(s *snap) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	s.cold = false
 	if e, ok := c.m[s.id]; ok {
-		c.bytes -= e.Value.(*snap).size()
-		e.Value = s
-		c.lru.MoveToFront(e)
-	} else {
-		c.m[s.id] = c.lru.PushFront(s)
+		c.remove(e)
 	}
-	c.bytes += s.size()
-	for (c.bytes > c.max || c.lru.Len() > snapCacheEntries) && c.lru.Len() > 1 {
-		e := c.lru.Back()
+	c.m[s.id] = c.hot.PushFront(s)
+	c.hotBytes += s.size()
+	// The hot tier's oldest entries go cold, without their decoded state.
+	for (c.hotBytes > c.maxHot || c.hot.Len() > snapCacheEntries) && c.hot.Len() > 1 {
+		e := c.hot.Back()
 		old := e.Value.(*snap)
-		c.lru.Remove(e)
-		delete(c.m, old.id)
-		c.bytes -= old.size()
+		c.hot.Remove(e)
+		c.hotBytes -= old.size()
+		old.decoded, old.cold = nil, true
+		c.m[old.id] = c.cold.PushFront(old)
+		c.coldBytes += old.size()
 	}
+	for c.coldBytes > snapColdCacheBytes || c.cold.Len() > snapColdCacheEntries {
+		c.remove(c.cold.Back())
+	}
+}
+
+// remove drops an entry from its tier and from the map.
+func (c *snapCache) remove(e *list.Element) {
+	s := e.Value.(*snap)
+	if s.cold {
+		c.cold.Remove(e)
+		c.coldBytes -= s.size()
+	} else {
+		c.hot.Remove(e)
+		c.hotBytes -= s.size()
+	}
+	delete(c.m, s.id)
 }
 
 // version returns the version of a conversation's entry: the version its last commit here gave.
@@ -102,9 +137,7 @@ func (c *snapCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[id]; ok {
-		c.bytes -= e.Value.(*snap).size()
-		c.lru.Remove(e)
-		delete(c.m, id)
+		c.remove(e)
 	}
 }
 

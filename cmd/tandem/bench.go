@@ -39,6 +39,8 @@ type benchOptions struct {
 	Due         int
 	// MemProfile, when set, is where W2 writes a heap profile once its conversations wait.
 	MemProfile string
+	// FireProfile, when set, is where W2 writes a CPU profile of its timers' firing alone.
+	FireProfile string
 	// Rate, when set, paces W1 at that many turns a second instead of its two phases (CPU per
 	// turn at a fixed load compares builds on a busy machine).
 	Rate float64
@@ -66,6 +68,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	million := fs.Bool("million", false, "w2: 1,000,000 waiting conversations")
 	fs.IntVar(&o.Due, "due", 10000, "w2: timers made due at the same instant")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fs.StringVar(&o.FireProfile, "fire-cpuprofile", "", "w2: write a CPU profile of the timers' firing alone to this file (go tool pprof)")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "w2, w3: write a heap profile to this file once the conversations or the streams wait (go tool pprof)")
 	fs.Float64Var(&o.Rate, "rate", 0, "w1: one phase paced at this many turns a second (CPU per turn at a fixed load)")
 	fs.IntVar(&o.Streams, "streams", 10000, "w3: idle connections held open")
@@ -85,15 +88,11 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		pos = []string{"w1", "w2"}
 	}
 	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+		stop, err := startCPUProfile(*cpuprofile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	for _, sc := range pos {
 		if sc != "w1" && sc != "w2" && sc != "w3" {
@@ -817,6 +816,13 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 		return nil, fmt.Errorf("creating %d timers took past their due time; lower --due", o.Due)
 	}
 	cpu := cpuTime()
+	if o.FireProfile != "" {
+		stop, err := startCPUProfile(o.FireProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	if err := waitFor(ctx, time.Until(due)+2*time.Minute, func() bool {
 		late.mu.Lock()
 		defer late.mu.Unlock()
@@ -830,6 +836,19 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 	res.TimerLatenessMaxMS = percentile(late.samples, 1)
 	late.mu.Unlock()
 	return res, nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func writeHeapProfile(path string) error {
