@@ -1083,3 +1083,71 @@ func TestBacklogHoldsNoGoroutinePerConversation(t *testing.T) {
 		}
 	}
 }
+
+// lateLog records the lateness of the timers fired, in the order their turns commit.
+type lateLog struct {
+	mu   sync.Mutex
+	late []time.Duration
+}
+
+func (*lateLog) Turn(time.Duration, int)                            {}
+func (*lateLog) Step(string, time.Duration)                         {}
+func (*lateLog) Effect(string, bool, time.Duration)                 {}
+func (*lateLog) RunEnded(string, string)                            {}
+func (*lateLog) AICall(string, string, time.Duration, tandem.Usage) {}
+
+func (l *lateLog) TimerLate(d time.Duration) {
+	l.mu.Lock()
+	l.late = append(l.late, d)
+	l.mu.Unlock()
+}
+
+func (l *lateLog) all() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Duration(nil), l.late...)
+}
+
+// Timers found due together (more than one write's worth, set in the reverse of the order they
+// are due) fire oldest first: the timer loop takes them in due order, and with one worker their
+// turns commit in that order; every one of them fires.
+func TestDueTimersFireOldestFirst(t *testing.T) {
+	t.Parallel()
+	const n = 2*store.TimerChunk + 7
+	log := &lateLog{}
+	h := newHarness(t, false, func(c *runner.Config) {
+		c.Workers, c.Poll = 1, time.Hour
+		c.Observer = log
+	})
+	h.publish(h.r, `
+format: 1
+id: due
+trigger: {on: message, match: any}
+steps:
+  - {id: due, type: wait, until: "{{message.text}}"}
+  - {id: fired, type: message, text: "fired"}
+`)
+	for i := range n {
+		due := t0.Add(time.Hour + time.Duration(n-i)*time.Second)
+		h.say(h.r, fmt.Sprintf("d%03d", i), fmt.Sprintf("p%03d", i), due.Format(time.RFC3339))
+	}
+	h.drain(h.r)
+	if got := rawCount(t, rawDB(t, h.db), `SELECT COUNT(*) FROM timers`); got != n {
+		t.Fatalf("%d timers set, want %d", got, n)
+	}
+	h.vclock.Set(t0.Add(2 * time.Hour))
+	h.start(h.r)
+	waitFor(t, scaled(30*time.Second), sprintf("%d timers to fire", n), func() bool { return h.ch.count() == n }, h.ch.changed)
+	late := log.all()
+	if len(late) != n {
+		t.Fatalf("%d timers fired, want %d", len(late), n)
+	}
+	for i := 1; i < n; i++ {
+		if late[i] >= late[i-1] {
+			t.Fatalf("timer %d fired %v late after one %v late: not in due order (all: %v)", i, late[i], late[i-1], late)
+		}
+	}
+	if first, last := time.Hour-time.Second, time.Hour-n*time.Second; late[0] != first || late[n-1] != last {
+		t.Errorf("lateness from %v to %v, want %v to %v", late[0], late[n-1], first, last)
+	}
+}

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -269,11 +270,13 @@ func (r *Runner) outboxLoop() {
 	}
 }
 
-// timerBatch is how many due timers the timer loop reads at a time.
-const timerBatch = 512
+// timerBatch is how many due timers the timer loop reads at a time: 10,000 due at once are a
+// few reads, each followed by a short pause of the writer while the last chunk commits.
+const timerBatch = 4096
 
 // timerLoop fires due timers: each one's turn is committed with its firing (or it is queued as
-// an event of its busy conversation), the conversations' firings side by side on the workers.
+// an event of its busy conversation), many conversations' in one write, side by side on the
+// workers.
 func (r *Runner) timerLoop() {
 	defer r.wg.Done()
 	for !r.isStopped() {
@@ -304,8 +307,11 @@ func (r *Runner) timerLoop() {
 	}
 }
 
-// fire fires due timers, each conversation's on a worker, and returns once all are fired, with
-// how many conversations' timers could not be.
+// fire fires due timers (given oldest first) in chunks of store.TimerChunk conversations, and
+// returns once all are fired, with how many conversations' timers could not be. A chunk's turns
+// are computed on a worker and committed in one write; a few chunks are in progress at a time,
+// enough to keep every core and the writer busy, and taken in due order: the oldest timers fire
+// first, not after the whole batch's turns were computed.
 func (r *Runner) fire(due []store.DueTimer) (failed int) {
 	byConv := map[string][]tandem.TimerFired{}
 	var order []string
@@ -317,37 +323,48 @@ func (r *Runner) fire(due []store.DueTimer) (failed int) {
 	}
 	var wg sync.WaitGroup
 	var failures atomic.Int64
-	for _, id := range order {
-		timers := byConv[id]
+	inflight := make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	for len(order) > 0 {
+		ids := order[:min(len(order), store.TimerChunk)]
+		order = order[len(ids):]
+		inflight <- struct{}{}
 		wg.Add(1)
 		r.convs.submit(func() {
 			defer wg.Done()
-			if !r.fireOne(id, timers) {
-				failures.Add(1)
-			}
+			failures.Add(int64(r.fireChunk(ids, byConv)))
+			<-inflight
 		})
 	}
 	wg.Wait()
 	return int(failures.Load())
 }
 
-// fireOne fires one conversation's due timers; false when it could not.
-func (r *Runner) fireOne(id string, timers []tandem.TimerFired) bool {
-	var t *directTurn
-	if len(timers) == 1 {
-		t = r.direct(r.ctx, &tandem.Event{ConversationID: id, Kind: tandem.EventTimer, At: timers[0].Due, Timer: &timers[0]})
-	}
-	_, queued, err := r.db.TimerFireOne(r.ctx, id, timers, t.store())
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			r.log.Error("a timer cannot fire; it is tried again", "conversation", id, "err", err)
+// fireChunk fires the due timers of a few conversations, the turns they cause committed with
+// them in one write; it returns how many conversations' timers could not be fired.
+func (r *Runner) fireChunk(ids []string, byConv map[string][]tandem.TimerFired) (failed int) {
+	turns := make([]*directTurn, len(ids))
+	fs := make([]*store.TimerFiring, len(ids))
+	for i, id := range ids {
+		timers := byConv[id]
+		if len(timers) == 1 {
+			turns[i] = r.direct(r.ctx, &tandem.Event{ConversationID: id, Kind: tandem.EventTimer, At: timers[0].Due, Timer: &timers[0]})
 		}
-		return false
+		fs[i] = &store.TimerFiring{ConversationID: id, Timers: timers, Direct: turns[i].store()}
 	}
-	if !r.done(id, t) && queued {
-		r.Kick(id)
+	r.db.TimersFire(r.ctx, fs)
+	for i, f := range fs {
+		if f.Err != nil {
+			if !errors.Is(f.Err, context.Canceled) {
+				r.log.Error("a timer cannot fire; it is tried again", "conversation", f.ConversationID, "err", f.Err)
+			}
+			failed++
+			continue
+		}
+		if !r.done(f.ConversationID, turns[i]) && f.Queued {
+			r.Kick(f.ConversationID)
+		}
 	}
-	return true
+	return failed
 }
 
 func (r *Runner) idle(wakeup chan struct{}, d time.Duration) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tandemchat/tandem"
@@ -136,6 +137,108 @@ func (db *DB) TimerFireOne(ctx context.Context, conversationID string, timers []
 	}
 	return fired, queued, err
 }
+
+// TimerFiring is one conversation's due timers to fire, with the turn the first one causes
+// (Direct, nil for none), and what firing them did.
+type TimerFiring struct {
+	ConversationID string
+	Timers         []tandem.TimerFired
+	Direct         *Direct
+	// Fired reports that at least one timer still existed; Queued that events were queued;
+	// Err that the timers could not be fired (they are left for another try).
+	Fired, Queued bool
+	Err           error
+}
+
+// TimerChunk is how many conversations' timers TimersFire commits in one write at most.
+const TimerChunk = 32
+
+// TimersFire fires the due timers of up to TimerChunk conversations in one write: each as
+// TimerFireOne does, the timers of the turns committed deleted by one statement at the end (each
+// conversation's row is still written before its timers). When that write fails — a turn's
+// statement failed, a timer went away meanwhile — each conversation's timers are fired in a
+// write of their own: a failing one fails alone, with its Err, and the others fire.
+func (db *DB) TimersFire(ctx context.Context, fs []*TimerFiring) {
+	if len(fs) == 1 || len(fs) > TimerChunk {
+		db.timersFireEach(ctx, fs)
+		return
+	}
+	err := db.writeAgain(ctx, func(tx q) error {
+		var del []any // conversation, timer: the timers of the turns committed
+		for _, f := range fs {
+			f.Fired, f.Queued, f.Err = false, false, nil
+			if d := f.Direct; d != nil {
+				d.Applied = false
+				if len(f.Timers) == 1 {
+					ok, err := tx.applyDirect(d, nil, nil)
+					if err != nil {
+						return err
+					}
+					if ok {
+						f.Fired, d.Applied = true, true
+						del = append(del, f.ConversationID, f.Timers[0].ID)
+						continue
+					}
+				}
+			}
+			fired, err := tx.fireTimers(f.ConversationID, f.Timers)
+			if err != nil {
+				return err
+			}
+			f.Fired, f.Queued = fired, fired
+		}
+		return tx.deleteTimers(del)
+	})
+	for _, f := range fs {
+		db.settle(f.Direct, err)
+	}
+	if err == nil {
+		return
+	}
+	for _, f := range fs {
+		f.Fired, f.Queued = false, false
+		if f.Direct != nil {
+			f.Direct.Applied = false
+		}
+	}
+	if ctx.Err() != nil {
+		for _, f := range fs {
+			f.Err = err
+		}
+		return
+	}
+	db.timersFireEach(ctx, fs)
+}
+
+// timersFireEach fires each conversation's timers in a write of its own.
+func (db *DB) timersFireEach(ctx context.Context, fs []*TimerFiring) {
+	for _, f := range fs {
+		f.Fired, f.Queued, f.Err = db.TimerFireOne(ctx, f.ConversationID, f.Timers, f.Direct)
+	}
+}
+
+// deleteTimers deletes timers that fire, given as conversation and timer id pairs; errGone
+// when one no longer exists. The list is padded to TimerChunk pairs (repeating the first), so
+// that the statement is one text, prepared once.
+func (q q) deleteTimers(pairs []any) error {
+	n := len(pairs) / 2
+	if n == 0 {
+		return nil
+	}
+	for len(pairs) < 2*TimerChunk {
+		pairs = append(pairs, pairs[0], pairs[1])
+	}
+	r, err := q.exec(`DELETE FROM timers WHERE (conversation_id, id) IN (VALUES `+timerPairs+`)`, pairs...)
+	if err != nil {
+		return fmt.Errorf("timers: fire: %w", err)
+	}
+	if got, _ := r.RowsAffected(); got != int64(n) {
+		return errGone
+	}
+	return nil
+}
+
+var timerPairs = strings.TrimSuffix(strings.Repeat("(?, ?), ", TimerChunk), ", ")
 
 // deleteTimer deletes a timer that fires; errGone when it no longer exists.
 func (q q) deleteTimer(conversationID, id string) error {

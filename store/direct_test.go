@@ -28,7 +28,13 @@ func (f *fixture) directTurn(conv, text, state string) *store.Direct {
 // waitingOnTimer is a conversation whose queue is empty and that waits on timer "t1".
 func (f *fixture) waitingOnTimer() string {
 	f.t.Helper()
-	conv := f.inbound("c1", "hello", "").ConversationID
+	return f.waitingOnTimerOf("c1")
+}
+
+// waitingOnTimerOf is waitingOnTimer for contact ext.
+func (f *fixture) waitingOnTimerOf(ext string) string {
+	f.t.Helper()
+	conv := f.inbound(ext, "hello", "").ConversationID
 	f.process(conv, func(b *store.Batch, ch *store.Changes) {
 		ch.Timers = []tandem.Timer{{ID: "t1", Due: t0.Add(time.Hour), Key: "wait"}}
 	})
@@ -71,6 +77,52 @@ func TestDirectTimerCommitsItsTurn(t *testing.T) {
 		}
 		if n := len(f.messages(conv)); n != 2 {
 			t.Errorf("%d messages after the second firing, want 2", n)
+		}
+	})
+}
+
+// Several conversations' timers fire in one write, each as alone: a turn committed with its
+// firing, a conversation with a queued event gets its timer queued after it, a timer that went
+// away meanwhile fires nothing; and a turn that cannot be written fails alone, its timer left
+// for another try, while the others fire.
+func TestTimersFireChunk(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ok1, bad, busy, gone, ok2 := f.waitingOnTimerOf("ok1"), f.waitingOnTimerOf("bad"), f.waitingOnTimerOf("busy"), f.waitingOnTimerOf("gone"), f.waitingOnTimerOf("ok2")
+		fs := make([]*store.TimerFiring, 0, 5)
+		for _, conv := range []string{ok1, bad, busy, gone, ok2} {
+			fs = append(fs, &store.TimerFiring{ConversationID: conv, Timers: fired(conv), Direct: f.directTurn(conv, "time is up", `{"step":"after"}`)})
+		}
+		fs[1].Direct.Changes.Effects[0].ID = "" // a turn whose write fails
+		f.inbound("busy", "are you there?", "") // queued, not processed yet
+		if err := db.ExecTest(f.ctx, `DELETE FROM timers WHERE conversation_id = ?`, gone); err != nil {
+			t.Fatal(err) // fired elsewhere meanwhile
+		}
+		db.TimersFire(f.ctx, fs)
+		for i, want := range []struct{ fired, queued, applied, err bool }{{true, false, true, false}, {false, false, false, true},
+			{true, true, false, false}, {false, false, false, false}, {true, false, true, false}} {
+			got := fs[i]
+			if got.Fired != want.fired || got.Queued != want.queued || got.Direct.Applied != want.applied || (got.Err != nil) != want.err {
+				t.Errorf("conversation %d: fired %v, queued %v, applied %v, err %v; want %+v", i, got.Fired, got.Queued, got.Direct.Applied, got.Err, want)
+			}
+		}
+		for _, conv := range []string{ok1, ok2} {
+			if ms := f.messages(conv); len(ms) != 2 || ms[1].Text != "time is up" {
+				t.Errorf("messages %+v; want hello then the turn's message", ms)
+			}
+		}
+		if n := f.count(`SELECT COUNT(*) FROM timers WHERE conversation_id IN (?, ?, ?, ?)`, ok1, ok2, busy, gone); n != 0 {
+			t.Errorf("%d timers left of the conversations whose timers fired, want none", n)
+		}
+		if n := f.count(`SELECT COUNT(*) FROM timers WHERE conversation_id = ?`, bad); n != 1 {
+			t.Errorf("%d timers left of the conversation whose turn failed, want its timer", n)
+		}
+		if evs := f.queued(busy); len(evs) != 2 || evs[1].Kind != tandem.EventTimer {
+			t.Errorf("queued %d events; want the message, then the timer", len(evs))
+		}
+		if n := len(f.messages(gone)); n != 1 {
+			t.Errorf("%d messages in the conversation whose timer went away, want 1", n)
 		}
 	})
 }
