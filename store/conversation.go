@@ -58,92 +58,164 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 		p.NewID = newID
 	}
 	var res InboundResult
-	err := db.writeAgain(ctx, func(q q) error {
-		res = InboundResult{}
-		if p.Direct != nil {
-			p.Direct.Applied = false
-		}
-		now := micros(p.Now)
-		if key := p.Message.ChannelMessageID; key != "" {
-			// On PostgreSQL a concurrent insert of the same key waits for the first one's commit,
-			// then does nothing and reads what it stored.
-			hash := inboundHash(&p)
-			r, err := q.exec(`INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at, content_hash) VALUES (?, ?, '', '', ?, ?) ON CONFLICT DO NOTHING`,
-				p.ChannelID, key, now, hash)
-			if err != nil {
-				return fmt.Errorf("inbound: key: %w", err)
+	known := p.knownConversation()
+	for {
+		err := db.writeAgain(ctx, func(q q) error {
+			res = InboundResult{}
+			if p.Direct != nil {
+				p.Direct.Applied = false
 			}
-			if n, _ := r.RowsAffected(); n == 0 {
-				res.Duplicate = true
-				var stored string
-				err := q.row(`SELECT k.conversation_id, k.message_id, COALESCE(c.contact_id, ''), k.content_hash, COALESCE(m.seq, 0) FROM inbound_keys k LEFT JOIN conversations c ON c.id = k.conversation_id
- LEFT JOIN messages m ON m.conversation_id = k.conversation_id AND m.id = k.message_id WHERE k.channel_id = ? AND k.provider_id = ?`,
-					p.ChannelID, key).Scan(&res.ConversationID, &res.MessageID, &res.ContactID, &stored, &res.Seq)
-				if err != nil {
-					return fmt.Errorf("inbound: key: %w", err)
-				}
-				if p.ClientID && stored != "" && stored != hash {
-					res = InboundResult{}
-					return tandem.Errorf(tandem.EIDEMPOTENCY, "message.id %q was already used for another message (another contact or content); send a new message with a new id, or repeat the first one unchanged.", key)
-				}
-				return nil
-			}
+			return q.inbound(&p, known, &res)
+		})
+		if known && errors.Is(err, errKeyTaken) {
+			// The key was taken (PostgreSQL tells with the turn's commit): the message is
+			// stored again the usual way, which finds what the key holds.
+			known = false
+			continue
 		}
-		contact, fill, err := q.upsertContact(p)
-		if err != nil {
-			return err
+		db.settle(p.Direct, err)
+		if err == nil && res.ConversationID != "" {
+			db.snaps.setConversationOf(p.ChannelID, p.Contact.ExternalID, res.ConversationID)
 		}
-		res.ContactID = contact.ID
-		convID, err := q.openConversation(p, contact.ID)
-		if err != nil {
-			return err
-		}
-		res.ConversationID = convID
-		m := p.Message
-		if m.ID == "" {
-			m.ID = p.NewID()
-		}
-		m = InboundMessage(m, convID, p.Now)
-		res.MessageID = m.ID
-		applied := false
-		if d := p.Direct; d != nil && !fill && d.usable() && d.Batch.Conversation.ID == convID && !tandem.Quiet(m.Type) {
-			if applied, err = q.applyDirect(d, &m, nil); err != nil {
-				return err
-			}
-			d.Applied = applied
-		}
-		if !applied {
-			if err := q.insertMessage(&m); err != nil {
-				return err
-			}
-		}
-		res.Seq = m.Seq
-		if err := q.bindMedia(&m); err != nil {
-			return err
-		}
-		if m.ChannelMessageID != "" {
-			if _, err := q.exec(`UPDATE inbound_keys SET conversation_id = ?, message_id = ? WHERE channel_id = ? AND provider_id = ?`,
-				convID, m.ID, p.ChannelID, m.ChannelMessageID); err != nil {
-				return fmt.Errorf("inbound: key: %w", err)
-			}
-		}
-		if !tandem.Quiet(m.Type) && !applied {
-			if err := q.insertEvent(&tandem.Event{ConversationID: convID, Kind: tandem.EventMessage, At: p.Now, Message: &m}); err != nil {
-				return err
-			}
-		}
-		// The contact row is written last: a conversation's lock is always taken before its
-		// contact's (Process does the same), so that two transactions never wait for each other.
-		if fill {
-			return q.saveContact(contact)
-		}
-		return nil
-	})
-	db.settle(p.Direct, err)
-	if err == nil && res.ConversationID != "" {
-		db.snaps.setConversationOf(p.ChannelID, p.Contact.ExternalID, res.ConversationID)
+		return res, err
 	}
-	return res, err
+}
+
+// errKeyTaken reports that a message's provider id was seen before, found by a write that
+// had already gone further: it is written again the usual way.
+var errKeyTaken = errors.New("the inbound key was taken")
+
+// knownConversation reports whether p's turn (Direct) can be committed with the message
+// without looking up its contact and conversation: the turn read them from the cache, which
+// holds them as this process's last commit of the conversation left them, and the commit
+// checks both versions (a closed, moved or changed conversation, a changed or removed contact
+// fail it). It must be the contact's conversation on the channel, open, and the message must
+// fill nothing in the contact (that write comes after the conversation's).
+func (p *InboundParams) knownConversation() bool {
+	d := p.Direct
+	if !d.usable() || d.Batch.Contact == nil || tandem.Quiet(p.Message.Type) || p.Contact.ExternalID == "" {
+		return false
+	}
+	c, cc := d.Batch.Conversation, *d.Batch.Contact
+	if c.ChannelID != p.ChannelID || c.Status == tandem.ConversationClosed || cc.ExternalID != p.Contact.ExternalID {
+		return false
+	}
+	return !fillContact(&cc, p)
+}
+
+// inbound is Inbound's write. With known, the contact and conversation are the ones d read
+// (see knownConversation): nothing is looked up, and on PostgreSQL the key, the conversation's
+// update and the turn go in two round trips.
+func (q q) inbound(p *InboundParams, known bool, res *InboundResult) error {
+	now := micros(p.Now)
+	key := p.Message.ChannelMessageID
+	m := p.Message
+	if m.ID == "" {
+		m.ID = p.NewID()
+	}
+	if known {
+		d := p.Direct
+		convID := d.Batch.Conversation.ID
+		m = InboundMessage(m, convID, p.Now)
+		if key != "" {
+			// The key is stored with the message's ids at once; on PostgreSQL its check goes
+			// with the conversation's update (execOne), on SQLite it is known now.
+			err := q.execOne(errKeyTaken, `INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at, content_hash) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				p.ChannelID, key, convID, m.ID, now, inboundHash(p))
+			if errors.Is(err, errKeyTaken) {
+				return q.inboundDuplicate(p, res)
+			} else if err != nil {
+				return fmt.Errorf("inbound: key: %w", err)
+			}
+		}
+		applied, err := q.applyDirect(d, &m, nil)
+		if err != nil {
+			return err
+		}
+		if applied {
+			d.Applied = true
+			res.ConversationID, res.MessageID, res.ContactID, res.Seq = convID, m.ID, d.Batch.Conversation.ContactID, m.Seq
+			return q.bindMedia(&m)
+		}
+		// The conversation changed since: the message is stored the usual way, below, and the
+		// key (stored with this conversation) set again.
+	} else if key != "" {
+		// On PostgreSQL a concurrent insert of the same key waits for the first one's commit,
+		// then does nothing and reads what it stored.
+		r, err := q.exec(`INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at, content_hash) VALUES (?, ?, '', '', ?, ?) ON CONFLICT DO NOTHING`,
+			p.ChannelID, key, now, inboundHash(p))
+		if err != nil {
+			return fmt.Errorf("inbound: key: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return q.inboundDuplicate(p, res)
+		}
+	}
+	contact, fill, err := q.upsertContact(*p)
+	if err != nil {
+		return err
+	}
+	res.ContactID = contact.ID
+	convID, err := q.openConversation(*p, contact.ID)
+	if err != nil {
+		return err
+	}
+	res.ConversationID = convID
+	m = InboundMessage(m, convID, p.Now)
+	res.MessageID = m.ID
+	applied := false
+	if d := p.Direct; !known && d != nil && !fill && d.usable() && d.Batch.Conversation.ID == convID && !tandem.Quiet(m.Type) {
+		if applied, err = q.applyDirect(d, &m, nil); err != nil {
+			return err
+		}
+		d.Applied = applied
+	}
+	quiet := tandem.Quiet(m.Type)
+	var ev *tandem.Event
+	if !applied {
+		if !quiet {
+			ev = &tandem.Event{ConversationID: convID, Kind: tandem.EventMessage, At: p.Now, Message: &m}
+		}
+		// The message's number and its event's come from one update of the conversation.
+		if err := q.insertMessageEvent(&m, ev); err != nil {
+			return err
+		}
+	}
+	res.Seq = m.Seq
+	if err := q.bindMedia(&m); err != nil {
+		return err
+	}
+	if m.ChannelMessageID != "" {
+		if _, err := q.exec(`UPDATE inbound_keys SET conversation_id = ?, message_id = ? WHERE channel_id = ? AND provider_id = ?`,
+			convID, m.ID, p.ChannelID, m.ChannelMessageID); err != nil {
+			return fmt.Errorf("inbound: key: %w", err)
+		}
+	}
+	// The contact row is written last: a conversation's lock is always taken before its
+	// contact's (Process does the same), so that two transactions never wait for each other.
+	if fill {
+		return q.saveContact(contact)
+	}
+	return nil
+}
+
+// inboundDuplicate answers a message whose provider id was seen before with what the first
+// one stored.
+func (q q) inboundDuplicate(p *InboundParams, res *InboundResult) error {
+	key := p.Message.ChannelMessageID
+	res.Duplicate = true
+	var stored string
+	err := q.row(`SELECT k.conversation_id, k.message_id, COALESCE(c.contact_id, ''), k.content_hash, COALESCE(m.seq, 0) FROM inbound_keys k LEFT JOIN conversations c ON c.id = k.conversation_id
+ LEFT JOIN messages m ON m.conversation_id = k.conversation_id AND m.id = k.message_id WHERE k.channel_id = ? AND k.provider_id = ?`,
+		p.ChannelID, key).Scan(&res.ConversationID, &res.MessageID, &res.ContactID, &stored, &res.Seq)
+	if err != nil {
+		return fmt.Errorf("inbound: key: %w", err)
+	}
+	if p.ClientID && stored != "" && stored != inboundHash(p) {
+		*res = InboundResult{}
+		return tandem.Errorf(tandem.EIDEMPOTENCY, "message.id %q was already used for another message (another contact or content); send a new message with a new id, or repeat the first one unchanged.", key)
+	}
+	return nil
 }
 
 // InboundMessage is a customer message as Inbound stores it in a conversation: the engine's
@@ -217,6 +289,11 @@ func (q q) upsertContact(p InboundParams) (c *tandem.Contact, fill bool, err err
 			return nil, false, fmt.Errorf("inbound: contact %s/%s: neither inserted nor found", p.ChannelID, ext)
 		}
 	}
+	return c, fillContact(c, &p), nil
+}
+
+// fillContact fills c's empty fields from p's contact, and reports whether it changed c.
+func fillContact(c *tandem.Contact, p *InboundParams) (fill bool) {
 	set := func(dst *string, src string) {
 		if src != "" && *dst == "" {
 			*dst, fill = src, true
@@ -234,7 +311,7 @@ func (q q) upsertContact(p InboundParams) (c *tandem.Contact, fill bool, err err
 	if fill {
 		c.UpdatedAt = p.Now
 	}
-	return c, fill, nil
+	return fill
 }
 
 // contactByExternal returns the contact with an external id on a channel; found is false when
@@ -343,6 +420,24 @@ func (q q) insertMessage(m *tandem.Message) error {
 	return q.insertMessageSeq(m, m.Seq)
 }
 
+// insertMessageEvent inserts a message with the conversation's next sequence number, and, when
+// ev is set, queues ev for it, with the numbers of both taken in one update of the conversation.
+func (q q) insertMessageEvent(m *tandem.Message, ev *tandem.Event) error {
+	if ev == nil {
+		return q.insertMessage(m)
+	}
+	if err := q.returning(`UPDATE conversations SET msg_seq = msg_seq + 1, next_seq = next_seq + 1 WHERE id = ? RETURNING msg_seq, next_seq`, m.ConversationID).Scan(&m.Seq, &ev.Seq); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("Conversation", m.ConversationID)
+		}
+		return fmt.Errorf("message: seq: %w", err)
+	}
+	if err := q.insertMessageSeq(m, m.Seq); err != nil {
+		return err
+	}
+	return q.insertEventSeq(ev)
+}
+
 // insertMessageSeq inserts a message with a sequence number already taken.
 func (q q) insertMessageSeq(m *tandem.Message, seq int64) error {
 	data, _ := json.Marshal(dataOf(m))
@@ -361,6 +456,11 @@ func (q q) insertEvent(ev *tandem.Event) error {
 		}
 		return fmt.Errorf("event: seq: %w", err)
 	}
+	return q.insertEventSeq(ev)
+}
+
+// insertEventSeq inserts an event with its sequence number already taken.
+func (q q) insertEventSeq(ev *tandem.Event) error {
 	data, _ := json.Marshal(ev)
 	_, err := q.exec(`INSERT INTO events (conversation_id, seq, kind, data, created_at) VALUES (?, ?, ?, ?, ?)`,
 		ev.ConversationID, ev.Seq, ev.Kind, string(data), micros(ev.At))

@@ -45,11 +45,16 @@ func (db *DB) Snapshot(ctx context.Context, conversationID string) (*Batch, erro
 	return db.read(ctx).snapshot(conversationID, true)
 }
 
-// settle keeps the cache true after a write that carried d: the turn's result when it was
-// committed, nothing when it was not (the conversation changed: the entry is stale).
+// settle keeps the cache and d.Applied true after a write that carried d: the turn's result
+// when it was committed, nothing when it was not (the conversation changed: the entry is stale).
 func (db *DB) settle(d *Direct, err error) {
 	if d == nil || d.Batch == nil {
 		return
+	}
+	if err != nil {
+		// Nothing of a write that failed was committed, even when the failure came with its
+		// COMMIT (a row checked there, see execOne) after the turn was applied to it.
+		d.Applied = false
 	}
 	if err == nil && d.Applied {
 		db.remember(d.Batch, d.Changes)
@@ -117,7 +122,11 @@ func (db *DB) TimerFireOne(ctx context.Context, conversationID string, timers []
 		}
 		if d != nil && len(timers) == 1 {
 			t := timers[0]
-			ok, err := tx.applyDirect(d, nil, func(x q) error { return x.deleteTimer(conversationID, t.ID) })
+			// The timer's deletion is checked with the commit on PostgreSQL (execOne): a timer
+			// gone makes the whole write moot.
+			ok, err := tx.applyDirect(d, nil, func(x q) error {
+				return x.execOne(errGone, `DELETE FROM timers WHERE conversation_id = ? AND id = ?`, conversationID, t.ID)
+			})
 			if err != nil {
 				return err
 			}

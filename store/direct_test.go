@@ -214,6 +214,39 @@ func TestDirectInbound(t *testing.T) {
 	})
 }
 
+// A message whose turn was computed for a conversation that closed since is stored the usual
+// way: in a new conversation, its provider id pointing at it, and the stale turn not written.
+func TestDirectInboundAfterClose(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.inbound("c1", "hello", "p1").ConversationID
+		f.process(conv, nil)
+		d := f.directTurn(conv, "stale answer", `{"stale":true}`)
+		f.turn(conv, func(b *store.Batch, ch *store.Changes) { ch.Conversation.Status = tandem.ConversationClosed })
+		p := store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
+			Message: tandem.Message{ID: "m2", Text: "back again", ChannelMessageID: "p2"}, Now: t0, NewID: f.id, Direct: d}
+		res, err := db.Inbound(f.ctx, p)
+		if err != nil || d.Applied || res.ConversationID == conv || res.ConversationID == "" {
+			t.Fatalf("Inbound: %+v, applied %v, err %v; want a new conversation and the stale turn not applied", res, d.Applied, err)
+		}
+		if ms := f.messages(res.ConversationID); len(ms) != 1 || ms[0].Text != "back again" {
+			t.Errorf("new conversation's messages %+v; want the message", ms)
+		}
+		if evs := f.queued(res.ConversationID); len(evs) != 1 || evs[0].Message == nil || evs[0].Message.ID != "m2" {
+			t.Errorf("queued %+v; want the message's event", evs)
+		}
+		if n := len(f.messages(conv)); n != 1 {
+			t.Errorf("the closed conversation has %d messages, want its first only", n)
+		}
+		p.Direct = nil
+		again, err := db.Inbound(f.ctx, p)
+		if err != nil || !again.Duplicate || again.ConversationID != res.ConversationID || again.MessageID != "m2" || again.Seq != res.Seq {
+			t.Errorf("repeat: %+v, err %v; want a duplicate of %+v", again, err, res)
+		}
+	})
+}
+
 // The snapshot of a conversation this process committed comes from its cache; when the
 // conversation changed elsewhere, the turn computed from it is not committed and the next
 // snapshot is read afresh.

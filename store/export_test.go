@@ -64,3 +64,10 @@ func (db *DB) WriteJobsTest() int64 {
 	}
 	return db.batch.ran.Load()
 }
+
+// RoundTripsTest returns how many round trips this database's PostgreSQL writes made, and how
+// many statements they carried (BEGIN and COMMIT included).
+func (db *DB) RoundTripsTest() (trips, statements int64) { return db.trips.Load(), db.stmts.Load() }
+
+// CommitsTest returns how many COMMITs this database's PostgreSQL writes sent.
+func (db *DB) CommitsTest() int64 { return db.commits.Load() }

@@ -101,35 +101,54 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ve
 		}
 		outSeq++
 		lane := e.Lane()
-		claim := false
-		if ch.Claim.Held() && !seen[lane] {
-			claim = lane == e.ID // a call is alone in its lane
-			if !claim {
-				var pending int
-				if err := q.row(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending'`, convID, lane).Scan(&pending); err != nil {
-					return fmt.Errorf("outbox: lane: %w", err)
-				}
-				claim = pending == 0
-			}
-		}
-		seen[lane] = true
 		data := q.db.effectData(convID, e)
-		await, claimed := 0, int64(0)
+		await := 0
 		if e.Await {
 			await = 1
 		}
+		item := OutboxItem{ConversationID: convID, Effect: *e, CreatedAt: now, conv: ch.Conversation, contact: contact, version: version}
+		if ch.Claim.Held() && !seen[lane] && lane != e.ID {
+			// The first effect of a lane is claimed when no effect of the lane is pending; the
+			// check is part of the INSERT, so that on PostgreSQL it goes with the commit's
+			// pipeline instead of a round trip of its own (and item then joins ch.Claimed when
+			// that is read, after the deferred marking above: behind is for SQLite only).
+			seen[lane] = true
+			rows[lane]++
+			until := micros(ch.Claim.Until)
+			err := q.rowLater(func(s scanner) error {
+				var got int64
+				if err := s.Scan(&got); err != nil {
+					return err
+				}
+				if got != 0 {
+					ch.Claimed = append(ch.Claimed, item)
+				}
+				return nil
+			}, `INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, claimed_until, claimed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+ CASE WHEN EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = ? AND p.lane = ? AND p.status = 'pending') THEN 0 ELSE CAST(? AS BIGINT) END,
+ CASE WHEN EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = ? AND p.lane = ? AND p.status = 'pending') THEN '' ELSE ? END, ?) RETURNING claimed_until`,
+				convID, e.ID, lane, outSeq, e.Kind, await, data, micros(now), convID, lane, until, convID, lane, ch.Claim.Owner, micros(now))
+			if err != nil {
+				return fmt.Errorf("outbox: insert: %w", err)
+			}
+			continue
+		}
+		// A call is alone in its lane: claimed with no check.
+		claim := ch.Claim.Held() && !seen[lane] && lane == e.ID
+		seen[lane] = true
+		var until int64
 		owner := ""
 		if claim {
-			claimed, owner = micros(ch.Claim.Until), ch.Claim.Owner
+			until, owner = micros(ch.Claim.Until), ch.Claim.Owner
 		}
 		_, err := q.exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, claimed_until, claimed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			convID, e.ID, lane, outSeq, e.Kind, await, data, micros(now), claimed, owner, micros(now))
+			convID, e.ID, lane, outSeq, e.Kind, await, data, micros(now), until, owner, micros(now))
 		if err != nil {
 			return fmt.Errorf("outbox: insert: %w", err)
 		}
 		rows[lane]++
 		if claim {
-			ch.Claimed = append(ch.Claimed, OutboxItem{ConversationID: convID, Effect: *e, CreatedAt: now, conv: ch.Conversation, contact: contact, version: version})
+			ch.Claimed = append(ch.Claimed, item)
 		}
 	}
 	return nil
@@ -287,8 +306,8 @@ func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.Ef
 			d.Applied = false
 		}
 		defer func() {
-			if next == nil && c.Held() && it.Effect.Lane() != it.Effect.ID {
-				next, _ = tx.claimNext(it.ConversationID, it.Effect.Lane(), now, c)
+			if c.Held() && it.Effect.Lane() != it.Effect.ID {
+				tx.claimNext(it.ConversationID, it.Effect.Lane(), now, c, func(n *OutboxItem) { next = n })
 			}
 		}()
 		if it.Effect.Await && res != nil && d != nil {
@@ -314,7 +333,7 @@ func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.Ef
 	})
 	db.settle(d, err)
 	if errors.Is(err, errGone) {
-		err = nil
+		err, queued = nil, false
 	}
 	if err != nil {
 		next = nil
@@ -322,15 +341,14 @@ func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.Ef
 	return queued, next, err
 }
 
-// outboxDone deletes an effect's row and records what a send's result says; errGone when the
-// row is done already.
+// outboxDone deletes an effect's row and records what a send's result says; errGone, now or
+// from the commit, when the row is done already.
 func (q q) outboxDone(it *OutboxItem, res *tandem.EffectResult) error {
-	r, err := q.exec(`DELETE FROM outbox WHERE conversation_id = ? AND id = ? AND status = 'pending'`, it.ConversationID, it.Effect.ID)
-	if err != nil {
+	// Checked with the commit on PostgreSQL (execOne): a row done already fails the write.
+	if err := q.execOne(errGone, `DELETE FROM outbox WHERE conversation_id = ? AND id = ? AND status = 'pending'`, it.ConversationID, it.Effect.ID); errors.Is(err, errGone) {
+		return err
+	} else if err != nil {
 		return fmt.Errorf("outbox: done: %w", err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return errGone
 	}
 	if it.Effect.Kind == tandem.EffectSend && res != nil && res.Send != nil &&
 		(res.Send.Failed || (res.Send.ChannelMessageID != "" && res.Send.ChannelMessageID != sentMessageID(&it.Effect))) {
@@ -350,24 +368,27 @@ func (q q) outboxDone(it *OutboxItem, res *tandem.EffectResult) error {
 	return nil
 }
 
-// claimNext claims the oldest pending effect of a lane when it is due and unclaimed.
-func (q q) claimNext(convID, lane string, now time.Time, c Claim) (*OutboxItem, error) {
-	it := OutboxItem{ConversationID: convID}
-	var id, kind, data string
-	var await, created, next, claimed int64
-	err := q.row(`SELECT id, kind, await, data, attempts, created_at, next_at, claimed_until FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending' ORDER BY seq LIMIT 1`,
-		convID, lane).Scan(&id, &kind, &await, &data, &it.Attempts, &created, &next, &claimed)
-	if err != nil || next > micros(now) || claimed > micros(now) {
-		return nil, err
-	}
-	if err := q.db.decodeEffect(&it, id, kind, await, data); err != nil {
-		return nil, err
-	}
-	if _, err := q.exec(`UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE conversation_id = ? AND id = ?`, micros(c.Until), c.Owner, convID, it.Effect.ID); err != nil {
-		return nil, err
-	}
-	it.CreatedAt = fromMicros(created)
-	return &it, nil
+// claimNext claims the oldest pending effect of a lane when it is due and unclaimed, and hands
+// it to got; on PostgreSQL with the commit's pipeline, so got runs when that is read.
+func (q q) claimNext(convID, lane string, now time.Time, c Claim, got func(*OutboxItem)) error {
+	return q.rowLater(func(s scanner) error {
+		it := OutboxItem{ConversationID: convID}
+		var id, kind, data string
+		var await, created int64
+		if err := s.Scan(&id, &kind, &await, &data, &it.Attempts, &created); isNoRows(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := q.db.decodeEffect(&it, id, kind, await, data); err != nil {
+			return nil // claimed but not handed over: its claim runs out and a poll takes it
+		}
+		it.CreatedAt = fromMicros(created)
+		got(&it)
+		return nil
+	}, `UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE conversation_id = ? AND next_at <= ? AND claimed_until <= ?
+ AND id = (SELECT id FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending' ORDER BY seq LIMIT 1)
+ RETURNING id, kind, await, data, attempts, created_at`, micros(c.Until), c.Owner, convID, micros(now), micros(now), convID, lane)
 }
 
 // OutboxRetry schedules another attempt of an effect.

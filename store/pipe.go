@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -18,6 +19,7 @@ import (
 // dozen statements, COMMIT — each a write and a read on the socket on both sides; it is now two
 // or three. Statements run in the order they were written, so locks are taken in the same order.
 type pipe struct {
+	db    *DB
 	conn  *pgx.Conn
 	batch pgx.Batch
 	// lazy are the results waiting in batch, in its order (nil for statements nobody reads).
@@ -32,6 +34,10 @@ type lazyResult struct {
 	p    *pipe
 	n    int64
 	done bool
+	// none, when set, is what the statement's failure for want of a row reports (see q.execOne).
+	none error
+	// scan, when set, reads the statement's row (see q.later).
+	scan func(scanner) error
 }
 
 func (r *lazyResult) LastInsertId() (int64, error) {
@@ -86,6 +92,8 @@ func (p *pipe) roundTrip(last func(pgx.BatchResults) error) error {
 
 // send sends the pipeline.
 func (p *pipe) send() pgx.BatchResults {
+	p.db.trips.Add(1)
+	p.db.stmts.Add(int64(p.batch.Len()))
 	if debugBatches {
 		pipeTrips.Add(1)
 		pipeStmts.Add(int64(p.batch.Len()))
@@ -96,15 +104,41 @@ func (p *pipe) send() pgx.BatchResults {
 // read reads the outcomes of the first n statements of a sent pipeline.
 func (p *pipe) read(br pgx.BatchResults, n int) error {
 	for i := 0; i < n; i++ {
+		r := p.lazy[i]
+		if r != nil && r.scan != nil {
+			if err := r.scan(pgxRow{br.QueryRow()}); err != nil {
+				return err
+			}
+			r.done = true
+			continue
+		}
 		tag, err := br.Exec()
 		if err != nil {
+			var pe *pgconn.PgError
+			if r != nil && r.none != nil && errors.As(err, &pe) && pe.Code == pgDivisionByZero {
+				return r.none
+			}
 			return err
 		}
-		if r := p.lazy[i]; r != nil {
+		if r != nil {
 			r.n, r.done = tag.RowsAffected(), true
 		}
 	}
 	return nil
+}
+
+// pgDivisionByZero is the error of a statement that q.execOne made fail for want of a row.
+const pgDivisionByZero = "22012"
+
+// pgxRow is a pipeline's row that reports no row as database/sql does.
+type pgxRow struct{ r pgx.Row }
+
+func (r pgxRow) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sql.ErrNoRows
+	}
+	return err
 }
 
 func (p *pipe) reset() {
@@ -118,6 +152,10 @@ func (p *pipe) commit() error {
 		return p.err
 	}
 	p.batch.Queue("COMMIT")
+	p.db.commits.Add(1)
+	if debugBatches {
+		pipeCommits.Add(1)
+	}
 	return p.roundTrip(func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err == nil && tag.String() == "ROLLBACK" {
@@ -163,7 +201,7 @@ type pipeConn struct {
 }
 
 func (x pipeConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	x.count()
+	x.p.count()
 	if err := x.p.flush(); err != nil {
 		return nil, err
 	}
@@ -171,7 +209,7 @@ func (x pipeConn) ExecContext(ctx context.Context, query string, args ...any) (s
 }
 
 func (x pipeConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	x.count()
+	x.p.count()
 	if err := x.p.flush(); err != nil {
 		return nil, err
 	}
@@ -181,13 +219,15 @@ func (x pipeConn) QueryContext(ctx context.Context, query string, args ...any) (
 // QueryRowContext cannot report a failed flush through *sql.Row: it runs the query anyway, on a
 // transaction PostgreSQL has aborted, which answers an error that Scan returns.
 func (x pipeConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	x.count()
+	x.p.count()
 	x.p.flush()
 	return x.c.QueryRowContext(ctx, query, args...)
 }
 
 // count counts an immediate statement: one round trip of its own.
-func (pipeConn) count() {
+func (p *pipe) count() {
+	p.db.trips.Add(1)
+	p.db.stmts.Add(1)
 	if debugBatches {
 		pipeTrips.Add(1)
 		pipeStmts.Add(1)
@@ -195,22 +235,46 @@ func (pipeConn) count() {
 }
 
 // pipeTrips and pipeStmts count, with TANDEM_DEBUG_BATCHES set, the round trips of PostgreSQL
-// writes and the statements they carried (BEGIN and COMMIT included).
-var pipeTrips, pipeStmts atomic.Int64
+// writes and the statements they carried (BEGIN and COMMIT included); pipeCommits their COMMITs.
+var pipeTrips, pipeStmts, pipeCommits atomic.Int64
 
-// PipeStats returns how many round trips PostgreSQL's writes made and how many statements they
-// carried (with TANDEM_DEBUG_BATCHES set): without pipelines, each statement is a round trip.
-func PipeStats() (trips, statements int64) { return pipeTrips.Load(), pipeStmts.Load() }
+// PipeStats returns how many round trips PostgreSQL's writes made, how many statements they
+// carried and how many transactions they committed or tried to (with TANDEM_DEBUG_BATCHES
+// set): without pipelines, each statement is a round trip.
+func PipeStats() (trips, statements, commits int64) {
+	return pipeTrips.Load(), pipeStmts.Load(), pipeCommits.Load()
+}
 
 // writePipelined runs fn in a PostgreSQL transaction sent in pipelines (see pipe): BEGIN goes
 // with the first statements, COMMIT with the last ones.
 func (db *DB) writePipelined(ctx context.Context, fn func(q) error) error {
-	c, err := db.w.Conn(ctx)
+	c, p, err := db.pipeBegin(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	p := &pipe{ctx: ctx}
+	err = fn(p.q(c))
+	if err == nil {
+		err = p.commit()
+	} else if p.err != nil && !errors.Is(err, p.err) {
+		// A statement sent with a later one failed: its error is the cause.
+		err = fmt.Errorf("%w (then: %v)", p.err, err)
+	}
+	if err != nil {
+		p.abandon()
+		return err
+	}
+	return nil
+}
+
+// pipeBegin takes a write connection for a pipelined transaction, with BEGIN queued. The
+// connection is the caller's until it closes c: database/sql lends it to no one else meanwhile.
+func (db *DB) pipeBegin(ctx context.Context) (*sql.Conn, *pipe, error) {
+	c, err := db.w.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &pipe{db: db, ctx: ctx}
 	if err := c.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -219,27 +283,24 @@ func (db *DB) writePipelined(ctx context.Context, fn func(q) error) error {
 		p.conn = sc.Conn()
 		return nil
 	}); err != nil {
-		return err
+		c.Close()
+		return nil, nil, err
 	}
-	// The connection is ours until c.Close: database/sql lends it to no one else meanwhile.
 	p.queue("BEGIN", nil, nil)
-	err = fn(q{db: db, x: pipeConn{c: c, p: p}, ctx: ctx, p: p})
-	if err == nil {
-		err = p.commit()
-	} else if p.err != nil && !errors.Is(err, p.err) {
-		// A statement sent with a later one failed: its error is the cause.
-		err = fmt.Errorf("%w (then: %v)", p.err, err)
-	}
-	if err != nil {
-		p.reset()
-		if st := p.conn.PgConn().TxStatus(); st != 'I' && !p.conn.IsClosed() {
-			// A failed or unfinished transaction is rolled back; if even that fails, the
-			// connection is closed and database/sql discards it.
-			if _, rerr := p.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
-				p.conn.Close(context.WithoutCancel(ctx))
-			}
+	return c, p, nil
+}
+
+// q returns the querier of the pipe's transaction on c.
+func (p *pipe) q(c *sql.Conn) q { return q{db: p.db, x: pipeConn{c: c, p: p}, ctx: p.ctx, p: p} }
+
+// abandon rolls back a failed or unfinished transaction; if even that fails, the connection is
+// closed and database/sql discards it.
+func (p *pipe) abandon() {
+	p.reset()
+	ctx := context.WithoutCancel(p.ctx)
+	if st := p.conn.PgConn().TxStatus(); st != 'I' && !p.conn.IsClosed() {
+		if _, rerr := p.conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+			p.conn.Close(ctx)
 		}
-		return err
 	}
-	return nil
 }

@@ -58,6 +58,9 @@ type DB struct {
 	callKeys *seal.Keyring
 	// later holds completions of sends not written yet (OutboxDoneLater).
 	later later
+	// trips and stmts count the round trips of PostgreSQL writes and the statements they
+	// carried, commits their COMMITs.
+	trips, stmts, commits atomic.Int64
 }
 
 // Open opens the database named by url: "postgres://..." for PostgreSQL, otherwise a SQLite
@@ -247,6 +250,44 @@ func (q q) exec(query string, args ...any) (sql.Result, error) {
 		return r, nil
 	}
 	return q.x.ExecContext(q.ctx, q.db.sqlText(query), args...)
+}
+
+// execOne runs an INSERT, UPDATE or DELETE that must change a row; none is its error when it
+// changes none (and then it changed nothing). On a PostgreSQL write it waits for the next
+// pipeline, as exec, and checks there, so the check costs no round trip: the statement is sent
+// as a count of its rows that divides by zero when there is none, which fails the transaction,
+// and the pipeline reports none. Its caller must then not go on as if it had changed the row
+// (the transaction is lost): a row gone makes the whole write moot.
+func (q q) execOne(none error, query string, args ...any) error {
+	if q.p != nil {
+		if q.p.err != nil {
+			return q.p.err
+		}
+		q.p.queue(q.db.sqlText(`WITH one AS (`+query+` RETURNING 1) SELECT 1 / COUNT(*) FROM one`), args, &lazyResult{p: q.p, none: none})
+		return nil
+	}
+	r, err := q.x.ExecContext(q.ctx, q.db.sqlText(query), args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return none
+	}
+	return nil
+}
+
+// rowLater runs a statement that returns at most one row, which scan reads (sql.ErrNoRows for
+// none). On a PostgreSQL write it waits for the next pipeline and scan runs when that is read,
+// at the commit at the latest: scan only records what it reads, for after the write.
+func (q q) rowLater(scan func(scanner) error, query string, args ...any) error {
+	if q.p != nil {
+		if q.p.err != nil {
+			return q.p.err
+		}
+		q.p.queue(q.db.sqlText(query), args, &lazyResult{p: q.p, scan: scan})
+		return nil
+	}
+	return scan(q.row(query, args...))
 }
 
 // returning runs a statement that returns one row, sent with the statements waiting for the

@@ -450,9 +450,10 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 		fmt.Fprintf(m.Stderr, "batches %d, jobs %d, %.1f jobs per batch; per turn: %.1f jobs, %.1f statements written, %.1f read\n",
 			b, j, float64(j)/float64(b), float64(j)/turns, float64(wr)/turns, float64(rd)/turns)
 	}
-	if t, st := store.PipeStats(); t > 0 {
+	if t, st, tx := store.PipeStats(); t > 0 {
 		turns := float64(res.Turns + len(lat2) + o.Concurrency)
-		fmt.Fprintf(m.Stderr, "PostgreSQL writes, per turn: %.1f statements (BEGIN and COMMIT included) in %.1f round trips\n", float64(st)/turns, float64(t)/turns)
+		fmt.Fprintf(m.Stderr, "PostgreSQL writes, per turn: %.1f statements (BEGIN and COMMIT included) in %.1f round trips, %.1f transactions\n",
+			float64(st)/turns, float64(t)/turns, float64(tx)/turns)
 	}
 	if o.Baseline {
 		b, err := m.benchBaseline(ctx, dir, rig, o)
