@@ -364,8 +364,9 @@ func (q q) openConversation(p InboundParams, contactID string) (string, error) {
 	}
 	id = p.NewID()
 	data, _ := json.Marshal(convData{Variables: p.Variables})
-	_, err = q.exec(`INSERT INTO conversations (id, contact_id, channel_id, channel_kind, status, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, contactID, p.ChannelID, p.ChannelKind, tandem.ConversationBot, string(data), micros(p.Now), micros(p.Now))
+	// shown_status: a new conversation's status (with the bot) is no change to record.
+	_, err = q.exec(`INSERT INTO conversations (id, contact_id, channel_id, channel_kind, status, shown_status, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, contactID, p.ChannelID, p.ChannelKind, tandem.ConversationBot, tandem.ConversationBot+" ", string(data), micros(p.Now), micros(p.Now))
 	if err != nil {
 		return "", fmt.Errorf("inbound: conversation: %w", err)
 	}

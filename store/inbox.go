@@ -255,6 +255,9 @@ func (db *DB) ConversationAssign(ctx context.Context, id, agent string, onlyIfUn
 			return q.conversationExists(id)
 		}
 		ok = true
+		if err := q.recordStatus(id, now); err != nil {
+			return err
+		}
 		return q.recordAssignment(id, agent, now)
 	})
 	return ok, err
@@ -390,6 +393,9 @@ func (db *DB) TeamAssign(ctx context.Context, p TeamAssignParams) (agent string,
 			return fmt.Errorf("team %s: state: %w", p.Team, err)
 		}
 		agent = pick
+		if err := q.recordStatus(p.ConversationID, p.Now); err != nil {
+			return err
+		}
 		return q.recordAssignment(p.ConversationID, pick, p.Now)
 	})
 	return agent, err
@@ -407,9 +413,13 @@ func (db *DB) ConversationRequeue(ctx context.Context, id, from string, now time
 		}
 		n, _ := r.RowsAffected()
 		ok = n > 0
-		if ok {
-			_, err = q.exec(`DELETE FROM inbox_assignments WHERE conversation_id = ?`, id)
+		if !ok {
+			return nil
 		}
+		if err := q.recordStatus(id, now); err != nil {
+			return err
+		}
+		_, err = q.exec(`DELETE FROM inbox_assignments WHERE conversation_id = ?`, id)
 		return err
 	})
 	return ok, err
@@ -437,6 +447,9 @@ func (db *DB) ConversationTransfer(ctx context.Context, id, team string, now tim
 			return q.conversationExists(id)
 		}
 		ok = true
+		if err := q.recordStatus(id, now); err != nil {
+			return err
+		}
 		_, err = q.exec(`DELETE FROM inbox_assignments WHERE conversation_id = ?`, id)
 		return err
 	})
@@ -600,12 +613,12 @@ func (db *DB) InboxList(ctx context.Context, p InboxListParams) ([]InboxItem, st
 		p.Limit = 50
 	}
 	args = append(args, p.Limit)
-	// The last message is the one at the conversation's message counter.
+	// The last message is the newest one (a web conversation's status events share its counter).
 	query := `SELECT ` + qualify("c", infoCols) + `, COALESCE(ct.data, ''),
  m.id, m.direction, m.author, m.type, m.text, m.data, m.created_at
 FROM conversations c
 LEFT JOIN contacts ct ON ct.id = c.contact_id
-LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.msg_seq
+LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = (SELECT MAX(seq) FROM messages WHERE conversation_id = c.id)
 WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.updated_at DESC, c.id DESC LIMIT ?`
 	rows, err := db.read(ctx).query(query, args...)
 	if err != nil {

@@ -272,6 +272,12 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 			return err
 		}
 	}
+	if c.ChannelKind == statusKind {
+		// After the turn's messages: a status change the turn made takes the next seq.
+		if err := q.recordStatus(id, c.UpdatedAt); err != nil {
+			return err
+		}
+	}
 	for _, t := range ch.Timers {
 		// Setting a timer again moves it: a repeated id must not make the turn fail forever.
 		if _, err := q.exec(`INSERT INTO timers (conversation_id, id, due_at, key) VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id, id) DO UPDATE SET due_at = excluded.due_at, key = excluded.key`,

@@ -210,34 +210,6 @@ func (db *DB) WidgetConversations(ctx context.Context, contactID, channelID stri
 	return out, rows.Err()
 }
 
-// WidgetMessages returns up to limit messages of a conversation after a seq, oldest first,
-// with their seq and channel message id (the widget's client ids).
-func (db *DB) WidgetMessages(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]tandem.Message, error) {
-	rows, err := db.read(ctx).query(`SELECT id, seq, direction, author, type, text, data, channel_message_id, created_at FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-		conversationID, afterSeq, limit)
-	if err != nil {
-		return nil, fmt.Errorf("messages: %w", err)
-	}
-	defer rows.Close()
-	var out []tandem.Message
-	for rows.Next() {
-		m := tandem.Message{ConversationID: conversationID}
-		var data string
-		var created int64
-		if err := rows.Scan(&m.ID, &m.Seq, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &created); err != nil {
-			return nil, err
-		}
-		var d messageData
-		if err := json.Unmarshal([]byte(data), &d); err != nil {
-			return nil, fmt.Errorf("message %s: %w", m.ID, err)
-		}
-		m.Buttons, m.Render, m.Media, m.Location, m.Option, m.AgentID = d.Buttons, d.Render, d.Media, d.Location, d.Option, d.Agent
-		m.CreatedAt = fromMicros(created)
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
 // WidgetMessageSeq returns the seq of a stored message.
 func (db *DB) WidgetMessageSeq(ctx context.Context, conversationID, messageID string) (int64, error) {
 	var seq int64
@@ -337,4 +309,49 @@ func mergeValues(dst *map[string]any, src map[string]any) bool {
 		*dst = nil
 	}
 	return changed
+}
+
+// WidgetEvent is one numbered event of a conversation as its widget shows it: a message, or a
+// change of the conversation's status (Message nil: Status, Assignee and At are set).
+type WidgetEvent struct {
+	Seq      int64
+	Message  *tandem.Message
+	Status   string
+	Assignee string
+	At       time.Time
+}
+
+// WidgetEvents returns up to limit events of a conversation after a seq, oldest first: its
+// messages (with their channel message ids, the widget's client ids) and its status changes,
+// which share one counter.
+func (db *DB) WidgetEvents(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]WidgetEvent, error) {
+	rows, err := db.read(ctx).query(`SELECT seq, 'm', id, direction, author, type, text, data, channel_message_id, created_at, '', '' FROM messages WHERE conversation_id = ? AND seq > ?
+UNION ALL SELECT seq, 's', '', '', '', '', '', '{}', '', created_at, status, assignee FROM status_events WHERE conversation_id = ? AND seq > ?
+ORDER BY 1 LIMIT ?`, conversationID, afterSeq, conversationID, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("widget events: %w", err)
+	}
+	defer rows.Close()
+	var out []WidgetEvent
+	for rows.Next() {
+		var e WidgetEvent
+		var kind, data string
+		var created int64
+		m := tandem.Message{ConversationID: conversationID}
+		if err := rows.Scan(&e.Seq, &kind, &m.ID, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &created, &e.Status, &e.Assignee); err != nil {
+			return nil, err
+		}
+		e.At = fromMicros(created)
+		if kind == "m" {
+			var d messageData
+			if err := json.Unmarshal([]byte(data), &d); err != nil {
+				return nil, fmt.Errorf("message %s: %w", m.ID, err)
+			}
+			m.Seq, m.CreatedAt = e.Seq, e.At
+			m.Buttons, m.Render, m.Media, m.Location, m.Option, m.AgentID = d.Buttons, d.Render, d.Media, d.Location, d.Option, d.Agent
+			e.Message = &m
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -141,9 +142,9 @@ func TestWidgetMessages(t *testing.T) {
 		if a.Seq != 1 || b.Seq != 2 || !again.Duplicate || again.Seq != 1 || again.MessageID != a.MessageID {
 			t.Fatalf("seqs: %+v %+v %+v", a, b, again)
 		}
-		msgs, err := db.WidgetMessages(f.ctx, a.ConversationID, 1, 10)
-		if err != nil || len(msgs) != 1 || msgs[0].Seq != 2 || msgs[0].ChannelMessageID != "s1:b" || msgs[0].Text != "two" {
-			t.Fatalf("after 1: %+v, %v", msgs, err)
+		evs, err := db.WidgetEvents(f.ctx, a.ConversationID, 1, 10)
+		if err != nil || len(evs) != 1 || evs[0].Seq != 2 || evs[0].Message == nil || evs[0].Message.Seq != 2 || evs[0].Message.ChannelMessageID != "s1:b" || evs[0].Message.Text != "two" {
+			t.Fatalf("after 1: %+v, %v", evs, err)
 		}
 		if seq, err := db.WidgetMessageSeq(f.ctx, a.ConversationID, b.MessageID); err != nil || seq != 2 {
 			t.Errorf("seq of b: %d, %v", seq, err)
@@ -232,6 +233,80 @@ func TestConversationVariables(t *testing.T) {
 		}
 		if err := db.ConversationVariablesSet(f.ctx, "nope", map[string]any{"a": "b"}, t0); tandem.ErrorCode(err) != tandem.ENOTFOUND {
 			t.Errorf("an unknown conversation: %v", err)
+		}
+	})
+}
+
+// TestWidgetStatusEvents: on a web conversation every change of status or agent is an event
+// that takes the next seq of the counter its messages use, in the transaction that makes the
+// change (a turn, an assignment, a requeue, a transfer): messages and status changes are
+// numbered 1, 2, 3… without gaps. A turn that changes nothing records nothing; conversations
+// of other channels record none (their customers never see a status).
+func TestWidgetStatusEvents(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		newSession(t, f, "s1", "hash1")
+		ext := tandem.WidgetAnonymousPrefix + "s1"
+		conv := webInbound(t, f, ext, "s1:a", "I need a person").ConversationID // 1
+		// One turn: the bot answers and hands off; the status change comes after its message.
+		f.turn(conv, func(b *store.Batch, ch *store.Changes) { // 2: message, 3: queued
+			ch.Effects = []tandem.Effect{sendEffect("wait")}
+			ch.Conversation.Status, ch.Conversation.Team = tandem.ConversationQueued, "support"
+			ch.Handoff = tandem.HandoffQueued
+		})
+		f.turn(conv, nil) // no change: nothing recorded
+		if ok, err := db.ConversationAssign(f.ctx, conv, "ana@acme.com", true, t0); err != nil || !ok { // 4: assigned to ana
+			t.Fatalf("assign: %v %v", ok, err)
+		}
+		webInbound(t, f, ext, "s1:b", "Hello Ana") // 5
+		if ok, err := db.ConversationTransfer(f.ctx, conv, "sales", t0); err != nil || !ok { // 6: queued again
+			t.Fatalf("transfer: %v %v", ok, err)
+		}
+		if ok, err := db.ConversationAssign(f.ctx, conv, "bob@acme.com", false, t0); err != nil || !ok { // 7: assigned to bob
+			t.Fatalf("assign: %v %v", ok, err)
+		}
+		f.turn(conv, func(b *store.Batch, ch *store.Changes) { // 8: closed
+			ch.Conversation.Status, ch.Conversation.Assignee = tandem.ConversationClosed, ""
+		})
+		evs, err := db.WidgetEvents(f.ctx, conv, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i, e := range evs {
+			if e.Seq != int64(i+1) {
+				t.Errorf("event %d has seq %d: %+v", i, e.Seq, e)
+			}
+			if e.Message != nil {
+				got = append(got, "m:"+e.Message.Text)
+			} else {
+				got = append(got, "s:"+strings.TrimSpace(e.Status+" "+e.Assignee))
+			}
+		}
+		want := []string{"m:I need a person", "m:text wait", "s:queued", "s:assigned ana@acme.com", "m:Hello Ana", "s:queued", "s:assigned bob@acme.com", "s:closed"}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("events\n%q\nwant\n%q", got, want)
+		}
+		// From a cursor: what comes after it.
+		if after, err := db.WidgetEvents(f.ctx, conv, 5, 2); err != nil || len(after) != 2 || after[0].Seq != 6 || after[0].Status != tandem.ConversationQueued || after[1].Seq != 7 {
+			t.Errorf("after 5: %+v, %v", after, err)
+		}
+		// The inbox still shows the last message, not the last event.
+		items, _, err := db.InboxList(f.ctx, store.InboxListParams{Statuses: []string{tandem.ConversationClosed}})
+		if err != nil || len(items) != 1 || items[0].ID != conv || items[0].LastMessage == nil || items[0].LastMessage.Text != "Hello Ana" {
+			t.Errorf("inbox: %+v, %v; want the conversation with its last message, Hello Ana", items, err)
+		}
+
+		// Another channel's conversation: its messages only.
+		api := f.inbound("c-1", "hi", "")
+		f.handOff(api.ConversationID, "support")
+		if ok, err := db.ConversationAssign(f.ctx, api.ConversationID, "ana@acme.com", true, t0); err != nil || !ok {
+			t.Fatalf("assign: %v %v", ok, err)
+		}
+		second := f.inbound("c-1", "again", "")
+		if evs, err := db.WidgetEvents(f.ctx, api.ConversationID, 0, 100); err != nil || len(evs) != 2 || evs[1].Message == nil || second.Seq != 2 {
+			t.Errorf("api conversation events %+v (%v), second message seq %d", evs, err, second.Seq)
 		}
 	})
 }

@@ -71,8 +71,16 @@ func (b *WidgetBackend) Conversations(ctx context.Context, contactID, channelID 
 	return out, nil
 }
 
-func (b *WidgetBackend) Messages(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]tandem.Message, error) {
-	return b.DB.WidgetMessages(ctx, conversationID, afterSeq, limit)
+func (b *WidgetBackend) Events(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]web.Event, error) {
+	list, err := b.DB.WidgetEvents(ctx, conversationID, afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.Event, len(list))
+	for i, e := range list {
+		out[i] = web.Event{Seq: e.Seq, Message: e.Message, Status: e.Status, Assignee: e.Assignee, At: e.At}
+	}
+	return out, nil
 }
 
 func (b *WidgetBackend) MessageSeq(ctx context.Context, conversationID, messageID string) (int64, error) {

@@ -85,12 +85,39 @@ type conversationJSON struct {
 }
 
 func (c *Channel) conversationJSON(ctx context.Context, be Backend, cv *Conversation, seq int64) conversationJSON {
-	out := conversationJSON{ConversationID: cv.ID, ID: cv.ID, Status: cv.Status, Seq: seq}
-	if cv.Assignee != "" && cv.Status == tandem.ConversationAssigned {
-		name, avatar := be.Agent(ctx, cv.Assignee)
-		out.Agent = &agentJSON{Name: name, AvatarURL: avatar}
+	return conversationJSON{ConversationID: cv.ID, ID: cv.ID, Status: cv.Status, Agent: c.agentOf(ctx, be, cv.Status, cv.Assignee), Seq: seq}
+}
+
+// agentOf is the agent customers see with a status: the assignee by name while assigned.
+func (c *Channel) agentOf(ctx context.Context, be Backend, status, assignee string) *agentJSON {
+	if assignee == "" || status != tandem.ConversationAssigned {
+		return nil
 	}
-	return out
+	name, avatar := be.Agent(ctx, assignee)
+	return &agentJSON{Name: name, AvatarURL: avatar}
+}
+
+// statusJSON is a `status` event: a change of the conversation's status, numbered with its
+// messages (seq). It carries the status after the change (bot, queued, assigned, closed) and,
+// while an agent has it, the agent's name.
+type statusJSON struct {
+	ConversationID string     `json:"conversation_id"`
+	Seq            int64      `json:"seq"`
+	Status         string     `json:"status"`
+	Agent          *agentJSON `json:"agent"`
+	CreatedAt      time.Time  `json:"created_at"`
+}
+
+func (c *Channel) statusJSON(ctx context.Context, be Backend, conversationID string, e *Event) statusJSON {
+	return statusJSON{ConversationID: conversationID, Seq: e.Seq, Status: e.Status, Agent: c.agentOf(ctx, be, e.Status, e.Assignee), CreatedAt: e.At}
+}
+
+// eventJSON is one numbered event as the widget sees it: its SSE event name and its JSON.
+func (c *Channel) eventJSON(ctx context.Context, be Backend, conversationID string, e *Event) (string, any) {
+	if e.Message != nil {
+		return "message", c.messageJSON(ctx, be, e.Message)
+	}
+	return "status", c.statusJSON(ctx, be, conversationID, e)
 }
 
 // messageBody is POST /widget/v1/{channel_id}/messages: a text, a button reply or an upload.
@@ -209,14 +236,16 @@ func (c *Channel) buttonTitle(ctx context.Context, be Backend, contactID, button
 	}
 	for i := len(convs) - 1; i >= 0 && i >= len(convs)-2; i-- {
 		cv := convs[i]
-		msgs, err := be.Messages(ctx, cv.ID, max(0, cv.MsgSeq-50), 50)
+		evs, err := be.Events(ctx, cv.ID, max(0, cv.MsgSeq-50), 50)
 		if err != nil {
 			return "", err
 		}
-		for j := len(msgs) - 1; j >= 0; j-- {
-			for _, b := range msgs[j].Buttons {
-				if b.ID == buttonID && msgs[j].Direction == tandem.DirectionOut {
-					return b.Title, nil
+		for j := len(evs) - 1; j >= 0; j-- {
+			if m := evs[j].Message; m != nil && m.Direction == tandem.DirectionOut {
+				for _, b := range m.Buttons {
+					if b.ID == buttonID {
+						return b.Title, nil
+					}
 				}
 			}
 		}
@@ -330,8 +359,9 @@ const maxWait = 60 * time.Second
 
 // messagesGet is GET /widget/v1/{channel_id}/messages?after=<cursor>&wait=25s: the long-poll
 // fallback of the event stream, and how the frame fills a gap. It answers the session's
-// messages after the cursor, oldest first, with the conversations' status, and the next
-// cursor; with wait, it waits until there is one.
+// events after the cursor, oldest first — messages, and status changes (statuses), numbered
+// together — with the latest conversation's status, and the next cursor; with wait, it waits
+// until there is one.
 func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 	be, s, err := c.session(r)
 	if err != nil {
@@ -371,12 +401,12 @@ func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 		}
 		c.streams.learn(s.ContactID, convs)
 		pos := startPositions(convs, cur)
-		msgs := []messageJSON{}
+		msgs, statuses := []messageJSON{}, []statusJSON{}
 		next := cur
 		for _, cv := range convs {
 			p := findPos(pos, cv.ID)
-			for p.seq < cv.MsgSeq && len(msgs) < 500 {
-				list, err := be.Messages(ctx, cv.ID, p.seq, readBatch)
+			for p.seq < cv.MsgSeq && len(msgs)+len(statuses) < 500 {
+				list, err := be.Events(ctx, cv.ID, p.seq, readBatch)
 				if err != nil {
 					return false, err
 				}
@@ -384,13 +414,18 @@ func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 					break
 				}
 				for i := range list {
-					p.seq = list[i].Seq
-					msgs = append(msgs, c.messageJSON(ctx, be, &list[i]))
+					e := &list[i]
+					p.seq = e.Seq
+					if e.Message != nil {
+						msgs = append(msgs, c.messageJSON(ctx, be, e.Message))
+					} else {
+						statuses = append(statuses, c.statusJSON(ctx, be, cv.ID, e))
+					}
 					next = cursor(cv.ID, p.seq)
 				}
 			}
 		}
-		if len(msgs) == 0 && !last {
+		if len(msgs) == 0 && len(statuses) == 0 && !last {
 			return false, nil
 		}
 		status := []conversationJSON{}
@@ -400,7 +435,7 @@ func (c *Channel) messagesGet(w http.ResponseWriter, r *http.Request) error {
 				next = cursor(convs[n-1].ID, convs[n-1].MsgSeq)
 			}
 		}
-		return true, jsonhttp.Write(w, http.StatusOK, map[string]any{"messages": msgs, "next_cursor": next, "conversations": status})
+		return true, jsonhttp.Write(w, http.StatusOK, map[string]any{"messages": msgs, "statuses": statuses, "next_cursor": next, "conversations": status})
 	}
 	for {
 		var t *park.Ticket

@@ -21,8 +21,8 @@ import (
 const (
 	pingEvery     = 20 * time.Second // a ": ping" comment keeps proxies from closing an idle stream
 	writeTimeout  = 10 * time.Second // each write must get through within this
-	historyLimit  = 200              // messages replayed to a stream that has no cursor
-	readBatch     = 100              // messages read per query
+	historyLimit  = 200              // events (messages, status changes) replayed to a stream that has no cursor
+	readBatch     = 100              // events read per query
 	maxDeliveries = 64               // deliveries (database reads and writes) at once per channel
 	maxPerSession = 5                // open streams per session; a sixth ends the oldest
 	changesLimit  = 1000             // conversations one look for other replicas' changes reads
@@ -411,17 +411,18 @@ func (s *streams) collect(ctx context.Context, st *stream, contact string, buf *
 			p = &st.pos[len(st.pos)-1]
 		}
 		for p.seq < cv.MsgSeq {
-			msgs, err := be.Messages(ctx, cv.ID, p.seq, readBatch)
+			evs, err := be.Events(ctx, cv.ID, p.seq, readBatch)
 			if err != nil {
 				return err
 			}
-			if len(msgs) == 0 {
+			if len(evs) == 0 {
 				break
 			}
-			for j := range msgs {
-				m := &msgs[j]
-				p.seq = m.Seq
-				writeEvent(buf, cursor(cv.ID, m.Seq), "message", s.c.messageJSON(ctx, be, m))
+			for j := range evs {
+				e := &evs[j]
+				p.seq = e.Seq
+				name, data := s.c.eventJSON(ctx, be, cv.ID, e)
+				writeEvent(buf, cursor(cv.ID, e.Seq), name, data)
 			}
 		}
 		last := i == len(convs)-1
@@ -444,7 +445,7 @@ func findPos(ps []convPos, id string) *convPos {
 
 // startPositions says where a new stream starts in each conversation: after the cursor (the
 // conversations before the cursor's are told, those after are not); without a cursor, at the
-// last historyLimit messages.
+// last historyLimit events.
 func startPositions(convs []Conversation, cur string) []convPos {
 	ps := make([]convPos, len(convs))
 	for i, cv := range convs {
@@ -481,8 +482,8 @@ func startPositions(convs []Conversation, cur string) []convPos {
 	return ps
 }
 
-// cursor is a stream position: the last message told of a conversation. Clients only store it
-// and send it back.
+// cursor is a stream position: the last event (message or status change) told of a
+// conversation. Clients only store it and send it back.
 func cursor(conversationID string, seq int64) string {
 	return conversationID + "." + strconv.FormatInt(seq, 10)
 }
@@ -582,8 +583,10 @@ func (s *streams) learn(contactID string, convs []Conversation) {
 
 // events is GET /widget/v1/{channel_id}/events: the session's Server-Sent Events. It replays,
 // from the database, everything after Last-Event-ID (or the recent history without it), then
-// streams what comes: `message` events (the visitor's own, the bot's and agents'),
-// `conversation` events (status and agent), `typing`. A ": ping" comment comes every 20 s.
+// streams what comes: `message` events (the visitor's own, the bot's and agents') and `status`
+// events (a change of the conversation's status), numbered together by seq; `conversation`
+// events (the current status and agent: at the start and after each change); `typing`. A
+// ": ping" comment comes every 20 s.
 func (c *Channel) events(w http.ResponseWriter, r *http.Request) error {
 	_, s, err := c.session(r)
 	if err != nil {

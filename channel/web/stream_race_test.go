@@ -61,11 +61,11 @@ func (b *openingBackend) Conversations(ctx context.Context, contactID, channelID
 	return out, nil
 }
 
-func (b *openingBackend) Messages(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]tandem.Message, error) {
+func (b *openingBackend) Events(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]Event, error) {
 	if afterSeq >= 1 {
 		return nil, nil
 	}
-	return []tandem.Message{{ID: "m-1", Seq: 1, ConversationID: "c-1", Direction: tandem.DirectionOut, Author: tandem.AuthorBot, Type: tandem.MessageText, Text: "Hi! How can we help?"}}, nil
+	return []Event{{Seq: 1, Message: &tandem.Message{ID: "m-1", Seq: 1, ConversationID: "c-1", Direction: tandem.DirectionOut, Author: tandem.AuthorBot, Type: tandem.MessageText, Text: "Hi! How can we help?"}}}, nil
 }
 
 func (b *openingBackend) Agent(ctx context.Context, id string) (string, string) { return "", "" }

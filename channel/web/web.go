@@ -107,9 +107,10 @@ type Backend interface {
 	ConversationVariables(ctx context.Context, conversationID string, vars map[string]any, now time.Time) error
 	// Conversations lists a contact's conversations on a channel, oldest first.
 	Conversations(ctx context.Context, contactID, channelID string) ([]Conversation, error)
-	// Messages returns up to limit messages of a conversation after a seq, oldest first, with
-	// Seq and ChannelMessageID set.
-	Messages(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]tandem.Message, error)
+	// Events returns up to limit events of a conversation after a seq, oldest first: its
+	// messages (with Seq and ChannelMessageID set) and its status changes, numbered by one
+	// counter without gaps.
+	Events(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]Event, error)
 	// MessageSeq returns a stored message's seq.
 	MessageSeq(ctx context.Context, conversationID, messageID string) (int64, error)
 	// Open returns the open conversation of the contact with the external id on the channel;
@@ -130,8 +131,18 @@ type Conversation struct {
 	ID       string
 	Status   string
 	Assignee string
-	// MsgSeq is the seq of its last message.
+	// MsgSeq is the seq of its last event (a message or a status change).
 	MsgSeq int64
+}
+
+// Event is one numbered event of a conversation: a message, or (Message nil) a change of its
+// status to Status, with the agent Assignee, at At.
+type Event struct {
+	Seq      int64
+	Message  *tandem.Message
+	Status   string
+	Assignee string
+	At       time.Time
 }
 
 // Channel is one configured web widget channel.

@@ -260,7 +260,13 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 		observer = o.WrapObserver(observer)
 	}
 	var desks map[string]tandem.Desk                                                 // built below, once the runner they deliver to exists
-	ibx := inbox.New(inbox.Config{DB: db, Workspace: cfg, Clock: wall, Logger: log}) // the built-in inbox desk
+	// The built-in inbox desk; what it changes itself (assignments, transfers) wakes the widgets'
+	// streams, which are built below.
+	ibx := inbox.New(inbox.Config{DB: db, Workspace: cfg, Clock: wall, Logger: log, Changed: func(id string) {
+		for _, wc := range s.widgets {
+			wc.Notify(id)
+		}
+	}})
 	s.run = runner.New(runner.Config{
 		DB: db, Clock: wall, Logger: log, Observer: observer, Poll: poll, Env: env,
 		Channel:  func(id string) (tandem.Channel, bool) { c, ok := channels[id]; return c, ok },

@@ -267,7 +267,18 @@ func (c *widgetClient) stream(lastID string) *sse {
 // stay for later calls), failing after 20 s.
 func (s *sse) next(t *testing.T, event string, ok func(map[string]any) bool) sseEvent {
 	t.Helper()
-	match := func(ev sseEvent) bool { return ev.event == event && (ok == nil || ok(ev.data)) }
+	return s.nextOf(t, event, func(ev sseEvent) bool { return ev.event == event && (ok == nil || ok(ev.data)) })
+}
+
+// numbered returns the next numbered event not yet taken: a message or a status change.
+func (s *sse) numbered(t *testing.T) sseEvent {
+	t.Helper()
+	return s.nextOf(t, "message or status", func(ev sseEvent) bool { return ev.event == "message" || ev.event == "status" })
+}
+
+// nextOf returns the first event not yet taken that match accepts, failing after 20 s.
+func (s *sse) nextOf(t *testing.T, event string, match func(sseEvent) bool) sseEvent {
+	t.Helper()
 	for i, ev := range s.backlog {
 		if match(ev) {
 			s.backlog = append(s.backlog[:i:i], s.backlog[i+1:]...)
@@ -404,18 +415,30 @@ func TestWidgetHTTP(t *testing.T) {
 		t.Errorf("resumed with %v, want the message after the cursor", ev.data)
 	}
 	resumed.cancel()
+	// Messages and status changes are numbered together, without gaps.
 	reload := w.stream("")
-	var texts []string
+	var texts, statuses []string
 	seen := map[string]bool{}
 	last := 0.0
 	for len(texts) == 0 || texts[len(texts)-1] != "Thanks!" {
-		ev := reload.next(t, "message", nil)
-		id := ev.data["id"].(string)
-		if seen[id] || ev.data["seq"].(float64) != last+1 {
-			t.Fatalf("history after reload: message %v after seq %v (seen before: %v)", ev.data, last, seen[id])
+		ev := reload.numbered(t)
+		if ev.data["seq"].(float64) != last+1 || ev.id != fmt.Sprintf("%s.%d", conv, int(last+1)) {
+			t.Fatalf("history after reload: %s %v (id %s) after seq %v", ev.event, ev.data, ev.id, last)
 		}
-		seen[id], last = true, ev.data["seq"].(float64)
+		last = ev.data["seq"].(float64)
+		if ev.event == "status" {
+			statuses = append(statuses, ev.data["status"].(string))
+			continue
+		}
+		id := ev.data["id"].(string)
+		if seen[id] {
+			t.Fatalf("history after reload: message %v twice", ev.data)
+		}
+		seen[id] = true
 		texts = append(texts, ev.data["text"].(string))
+	}
+	if strings.Join(statuses, "|") != "queued|assigned" {
+		t.Errorf("status changes after reload %q, want queued, assigned", statuses)
 	}
 	want := []string{"Hi! Welcome to Lumen & Co. How can we help?", "Talk to a person", "Sure. In a few words, what is it about?", "My parcel never came",
 		"Connecting you with an agent. Please wait a moment.", "An agent has joined the conversation.", "Hi, I'm Ana. Let me check.", "Thanks!"}

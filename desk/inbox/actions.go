@@ -183,7 +183,7 @@ func (s *Service) Assign(ctx context.Context, by Actor, id string, r AssignReque
 		if _, err := s.db.ConversationTransfer(ctx, id, r.Team, now); err != nil {
 			return nil, err
 		}
-		s.b.wake()
+		s.changed(id)
 		if target == "" {
 			if info, err = s.db.ConversationGet(ctx, id); err != nil {
 				return nil, err
@@ -222,7 +222,7 @@ func (s *Service) Assign(ctx context.Context, by Actor, id string, r AssignReque
 		}
 		return nil, tandem.Errorf(tandem.ECONFLICT, "%s took the conversation first.", cur.Assignee)
 	}
-	s.b.wake()
+	s.changed(id)
 	if botHandles(info, h) {
 		// The engine pauses the bot: from now on only agents answer.
 		if err := s.enqueue(ctx, tandem.Event{ConversationID: id, Kind: tandem.EventAgent,
@@ -333,7 +333,7 @@ func (s *Service) send(ctx context.Context, by Actor, id string, m *tandem.Messa
 			}
 			return nil, tandem.Errorf(tandem.ECONFLICT, "%s took the conversation first.", cur.Assignee)
 		}
-		s.b.wake()
+		s.changed(id)
 	}
 	if by.Agent != "" {
 		// Writing is handling: the agent may read the conversation later, wherever it goes.

@@ -100,7 +100,7 @@ func (s *Service) assignTo(ctx context.Context, info *store.ConversationInfo, ca
 		Pick: pick(s.strategy(info.Team), cands), Now: s.clock.Now()})
 	if agent != "" {
 		s.log.Info("inbox: conversation assigned", "conversation", info.ID, "team", info.Team, "agent", agent)
-		s.b.wake()
+		s.changed(info.ID)
 	}
 	return agent, err
 }
@@ -206,7 +206,7 @@ func (s *Service) reassign(ctx context.Context, team string, a store.Assignment)
 			Candidates: others, Pick: pick(s.strategy(team), others), Now: now})
 		if agent != "" {
 			s.log.Info("inbox: unanswered conversation reassigned", "conversation", a.ConversationID, "team", team, "from", a.Agent, "to", agent)
-			s.b.wake()
+			s.changed(a.ConversationID)
 		}
 		return err
 	}
@@ -216,7 +216,7 @@ func (s *Service) reassign(ctx context.Context, team string, a store.Assignment)
 	ok, err := s.db.ConversationRequeue(ctx, a.ConversationID, a.Agent, now)
 	if ok {
 		s.log.Info("inbox: unanswered conversation back in the queue", "conversation", a.ConversationID, "team", team, "from", a.Agent)
-		s.b.wake()
+		s.changed(a.ConversationID)
 	}
 	return err
 }

@@ -66,6 +66,10 @@ type Config struct {
 	Batch int
 	// BcryptCost is the cost of new password hashes (default bcrypt.DefaultCost; tests lower it).
 	BcryptCost int
+	// Changed, when set, is told of each conversation whose status or agent the inbox changed
+	// itself rather than through the runner (an assignment, a transfer, a requeue): the web
+	// widget's streams show it at once.
+	Changed func(conversationID string)
 }
 
 // Service is the built-in inbox.
@@ -216,6 +220,15 @@ func (s *Service) Sync(ctx context.Context) error {
 func (s *Service) Notify(conversationID string) {
 	if s != nil {
 		s.b.wake()
+	}
+}
+
+// changed wakes what follows a conversation whose status or agent the inbox changed itself:
+// its own event stream and Config.Changed.
+func (s *Service) changed(conversationID string) {
+	s.b.wake()
+	if s.cfg.Changed != nil {
+		s.cfg.Changed(conversationID)
 	}
 }
 

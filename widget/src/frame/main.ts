@@ -3,7 +3,7 @@
 // the server's events (SSE through fetch, with a long-poll fallback).
 import { CALL, EVENT, INIT, READY, RESULT, SHOWN, WANT, isWire, type Wire } from "../protocol";
 import { fill, pick, type Texts } from "./i18n";
-import { Stream } from "./stream";
+import { Stream, ordered } from "./stream";
 
 type Button = { id: string; title: string };
 type Media = { url: string; mime?: string; name?: string };
@@ -23,6 +23,8 @@ type Msg = {
   created_at: string;
 };
 type Conv = { conversation_id: string; status: string; agent?: { name: string; avatar_url?: string } | null };
+// A change of a conversation's status: an event numbered with its messages.
+type Status = Conv & { seq: number };
 type Config = {
   channel: string;
   title?: string;
@@ -55,8 +57,9 @@ let unread = 0;
 let status: Conv = { conversation_id: "", status: "" };
 let conversationId = "";
 let blocked = ""; // a reason sending is impossible (origin not allowed, login required)
-const lastSeq: Record<string, number> = {}; // per conversation: the last seq rendered
-const lastCursor: Record<string, string> = {}; // per conversation: the cursor of that message
+const lastSeq: Record<string, number> = {}; // per conversation: the last seq taken (a message or a status change)
+const lastCursor: Record<string, string> = {}; // per conversation: the cursor of that event
+let told = ""; // the conversation, status and agent the page was last told (`conversation` event)
 const rendered = new Set<string>(); // message ids on screen
 const outgoing = new Map<string, Outgoing>(); // by client_id
 let stream: Stream | null = null;
@@ -391,22 +394,36 @@ function clearLog() {
   for (const k in lastCursor) delete lastCursor[k];
   conversationId = "";
   status = { conversation_id: "", status: "" };
+  told = "";
   stream?.reset();
+}
+
+// Where an event of a conversation (a message or a status change) stands among those taken:
+// OLD (taken before: dropped), GAP (events before it are missing: they are read first, and it
+// again) or NEXT (taken: its seq is the conversation's last). skip takes it even after a gap:
+// the events come from a re-read, and what the server does not have does not exist.
+const OLD = 0,
+  GAP = 1,
+  NEXT = 2;
+function place(conv: string, seq: number, cursor: string, skip: boolean): number {
+  const last = lastSeq[conv] || 0;
+  if (seq <= last) return OLD;
+  if (last > 0 && seq > last + 1 && !skip) {
+    fillGap(conv);
+    return GAP;
+  }
+  lastSeq[conv] = seq;
+  if (cursor) lastCursor[conv] = cursor;
+  return NEXT;
 }
 
 // onMessage shows a message once, in order; false when it comes after a gap (not shown: the
 // missing ones are read first, and this one again).
-function onMessage(m: Msg, cursor: string): boolean {
+function onMessage(m: Msg, cursor: string, skip = false): boolean {
   const conv = m.conversation_id;
-  const last = lastSeq[conv] || 0;
-  if (m.seq <= last || rendered.has(m.id)) return true;
-  if (last > 0 && m.seq > last + 1) {
-    // A gap: read what is missing, in order, before this one.
-    fillGap(conv);
-    return false;
-  }
-  lastSeq[conv] = m.seq;
-  if (cursor) lastCursor[conv] = cursor;
+  if (rendered.has(m.id)) return true;
+  const at = place(conv, m.seq, cursor, skip);
+  if (at !== NEXT) return at === OLD;
   conversationId = conv;
   rendered.add(m.id);
   const own = m.client_id ? outgoing.get(m.client_id) : undefined;
@@ -428,27 +445,50 @@ function onMessage(m: Msg, cursor: string): boolean {
   return true;
 }
 
+// onStatus takes a change of the conversation's status once, in order with its messages; false
+// after a gap, as onMessage. The page is told of a change that is news (not history replayed).
+function onStatus(c: Status, cursor: string, skip = false): boolean {
+  const conv = c.conversation_id;
+  const at = place(conv, c.seq, cursor, skip);
+  if (at !== NEXT) return at === OLD;
+  const fresh = c.seq > (marks.seen[conv] || 0);
+  if (fresh) {
+    marks.seen[conv] = c.seq;
+    saveMarks();
+  }
+  onConversation(c, fresh);
+  return true;
+}
+
 let gapFilling = false;
 async function fillGap(conv: string) {
   if (gapFilling) return;
   gapFilling = true;
   try {
-    const after = lastCursor[conv] || "";
-    const b = await call("GET", "messages?after=" + encodeURIComponent(after));
-    for (const m of b.messages || []) onMessage(m, "");
+    const b = await call("GET", "messages?after=" + encodeURIComponent(lastCursor[conv] || ""));
+    // Read once: a seq the server still lacks is skipped, never read again and again.
+    for (const [kind, v] of ordered(b)) {
+      if (kind === "status") onStatus(v, "", true);
+      else onMessage(v, "", true);
+    }
   } catch {
   } finally {
     gapFilling = false;
   }
 }
 
-function onConversation(c: Conv) {
-  const changed = c.status !== status.status || c.conversation_id !== status.conversation_id || c.agent?.name !== status.agent?.name;
+// onConversation shows the conversation's status; with tell, the page is told when it is not
+// what it was told last.
+function onConversation(c: Conv, tell = true) {
   status = c;
   conversationId = c.conversation_id;
   paintStatus();
   if (c.status !== "bot") showTyping("");
-  if (changed) emit("conversation", { id: c.conversation_id, status: c.status });
+  const now = c.conversation_id + " " + c.status + " " + (c.agent?.name || "");
+  if (tell && now !== told) {
+    told = now;
+    emit("conversation", { id: c.conversation_id, status: c.status });
+  }
 }
 
 function bubble(m: Msg): HTMLElement {
@@ -696,6 +736,7 @@ function connect() {
   stream?.stop();
   stream = new Stream(base, () => token, {
     message: (m: Msg, id: string) => onMessage(m, id),
+    status: (c: Status, id: string) => onStatus(c, id),
     conversation: (c: Conv) => onConversation(c),
     typing: (x: { typing: boolean; name?: string }) => showTyping(x.typing ? fill(t.typing, { name: x.name || t.agent }) : ""),
     state: (up: boolean) => {

@@ -6,6 +6,9 @@ type Handlers = {
   // message returns false when the message comes after a gap: the position stays before it,
   // so that a reconnect reads the missing ones again.
   message: (m: any, id: string) => boolean;
+  // status: a change of the conversation's status, numbered with its messages; false after a
+  // gap, as message.
+  status: (c: any, id: string) => boolean;
   conversation: (c: any) => void;
   typing: (x: any) => void;
   state: (connected: boolean) => void;
@@ -20,6 +23,15 @@ const EMPTY_STREAMS = 2; // streams in a row that ended before their first byte:
 const SILENCE_MS = 45000; // pings come every 20 s; nothing for this long: the stream is dead
 
 const EMPTY = -1; // sse(): answered 200, ended before its first byte
+
+// ordered lists the events of a long poll's answer — messages and status changes, numbered
+// together per conversation — in their order: by conversation, then by seq.
+export function ordered(b: any): [string, any][] {
+  const all: [string, any][] = [...(b.messages || []).map((m: any) => ["message", m]), ...(b.statuses || []).map((c: any) => ["status", c])];
+  const convs: string[] = [];
+  for (const [, v] of all) if (!convs.includes(v.conversation_id)) convs.push(v.conversation_id);
+  return all.sort((x, y) => convs.indexOf(x[1].conversation_id) - convs.indexOf(y[1].conversation_id) || x[1].seq - y[1].seq);
+}
 
 export class Stream {
   private cursor = "";
@@ -168,8 +180,8 @@ export class Stream {
     this.polled = true;
     this.failures = 0;
     this.on.state(true);
+    for (const [kind, v] of ordered(b)) if (!(kind === "status" ? this.on.status(v, "") : this.on.message(v, ""))) this.held = true;
     for (const c of b.conversations || []) this.on.conversation(c);
-    for (const m of b.messages || []) if (!this.on.message(m, "")) this.held = true;
     if (b.next_cursor && !this.held) this.cursor = b.next_cursor;
     return 200;
   }
@@ -181,8 +193,9 @@ export class Stream {
     } catch {
       return;
     }
-    // After a gap the position stays before it, until a message is shown in order again.
+    // After a gap the position stays before it, until an event is taken in order again.
     if (event === "message") this.held = !this.on.message(v, id);
+    else if (event === "status") this.held = !this.on.status(v, id);
     if (id && !this.held) this.cursor = id;
     if (event === "conversation") this.on.conversation(v);
     else if (event === "typing") this.on.typing(v);
