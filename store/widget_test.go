@@ -255,11 +255,11 @@ func TestWidgetStatusEvents(t *testing.T) {
 			ch.Conversation.Status, ch.Conversation.Team = tandem.ConversationQueued, "support"
 			ch.Handoff = tandem.HandoffQueued
 		})
-		f.turn(conv, nil) // no change: nothing recorded
+		f.turn(conv, nil)                                                                               // no change: nothing recorded
 		if ok, err := db.ConversationAssign(f.ctx, conv, "ana@acme.com", true, t0); err != nil || !ok { // 4: assigned to ana
 			t.Fatalf("assign: %v %v", ok, err)
 		}
-		webInbound(t, f, ext, "s1:b", "Hello Ana") // 5
+		webInbound(t, f, ext, "s1:b", "Hello Ana")                                           // 5
 		if ok, err := db.ConversationTransfer(f.ctx, conv, "sales", t0); err != nil || !ok { // 6: queued again
 			t.Fatalf("transfer: %v %v", ok, err)
 		}

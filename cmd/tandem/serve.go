@@ -259,7 +259,7 @@ func (m *Main) startServer(ctx context.Context, o serveOptions) (*server, error)
 	if o.WrapObserver != nil {
 		observer = o.WrapObserver(observer)
 	}
-	var desks map[string]tandem.Desk                                                 // built below, once the runner they deliver to exists
+	var desks map[string]tandem.Desk // built below, once the runner they deliver to exists
 	// The built-in inbox desk; what it changes itself (assignments, transfers) wakes the widgets'
 	// streams, which are built below.
 	ibx := inbox.New(inbox.Config{DB: db, Workspace: cfg, Clock: wall, Logger: log, Changed: func(id string) {
