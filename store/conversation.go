@@ -57,6 +57,7 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 	if p.NewID == nil {
 		p.NewID = newID
 	}
+	db.prepare(p.Direct, &p.Message)
 	var res InboundResult
 	known := p.knownConversation()
 	for {
@@ -441,9 +442,18 @@ func (q q) insertMessageEvent(m *tandem.Message, ev *tandem.Event) error {
 
 // insertMessageSeq inserts a message with a sequence number already taken.
 func (q q) insertMessageSeq(m *tandem.Message, seq int64) error {
-	data, _ := json.Marshal(dataOf(m))
+	return q.insertMessageData(m, seq, "")
+}
+
+// insertMessageData is insertMessageSeq with the message's data column made before ("" to
+// make it here).
+func (q q) insertMessageData(m *tandem.Message, seq int64, data string) error {
+	if data == "" {
+		b, _ := json.Marshal(dataOf(m))
+		data = string(b)
+	}
 	_, err := q.exec(`INSERT INTO messages (conversation_id, id, seq, direction, author, type, text, data, channel_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ConversationID, m.ID, seq, m.Direction, m.Author, m.Type, m.Text, string(data), m.ChannelMessageID, micros(m.CreatedAt))
+		m.ConversationID, m.ID, seq, m.Direction, m.Author, m.Type, m.Text, data, m.ChannelMessageID, micros(m.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("message: insert: %w", err)
 	}
@@ -556,6 +566,8 @@ type Changes struct {
 	convData, contactData string
 	// folded are the completions of sends (OutboxDoneLater) the commit wrote.
 	folded []string
+	// enc is the JSON the commit writes, made before the write (encode).
+	enc *encoded
 	// InlineSends says that the conversation's channel sends inline (tandem.InlineSender): a
 	// send that awaits nothing, first in its lane, is committed as sent with no outbox row.
 	// InlineSent counts them once committed.
@@ -631,8 +643,11 @@ type runData struct {
 	At   string   `json:"at,omitempty"`
 }
 
-func (q q) upsertRun(r *tandem.Run) error {
-	data, _ := json.Marshal(runData{Usage: r.Usage, Path: r.Path, At: r.At})
+// upsertRun writes a run; data is its data column made before ("" to make it here).
+func (q q) upsertRun(r *tandem.Run, data string) error {
+	if data == "" {
+		data = runJSON(r)
+	}
 	var ended any
 	if r.EndedAt != nil {
 		ended = micros(*r.EndedAt)
@@ -641,7 +656,7 @@ func (q q) upsertRun(r *tandem.Run) error {
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (conversation_id, id) DO UPDATE SET status = excluded.status, reason = excluded.reason, error = excluded.error,
  step = excluded.step, data = excluded.data, updated_at = excluded.updated_at, ended_at = excluded.ended_at`,
-		r.ConversationID, r.ID, r.FlowID, r.FlowVersion, r.Status, r.Reason, r.Error, r.Step, string(data), micros(r.StartedAt), micros(r.UpdatedAt), ended)
+		r.ConversationID, r.ID, r.FlowID, r.FlowVersion, r.Status, r.Reason, r.Error, r.Step, data, micros(r.StartedAt), micros(r.UpdatedAt), ended)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", r.ID, err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,6 +64,22 @@ func (db *DB) settle(d *Direct, err error) {
 	}
 }
 
+// prepare makes d's JSON before its write (encode), with the data of the customer message
+// that arrives with it, if any.
+func (db *DB) prepare(d *Direct, inbound *tandem.Message) {
+	if !d.usable() || d.Changes.enc != nil {
+		return // made already (a write tried before)
+	}
+	if d.Changes.Conversation == nil {
+		d.Changes.Conversation = d.Batch.Conversation
+	}
+	db.encode(d.Batch.Conversation.ID, d.Changes)
+	if inbound != nil {
+		data, _ := json.Marshal(dataOf(inbound))
+		d.Changes.enc.inbound = string(data)
+	}
+}
+
 // applyDirect commits d's turn in q, with arrive (the arrival's own writes) and inbound (the
 // message that arrives, if any). It reports false, having written nothing, when d cannot be
 // committed: the caller queues the event instead.
@@ -115,6 +132,7 @@ func (db *DB) TimersDue(ctx context.Context, now time.Time, limit int) ([]DueTim
 // when the conversation changed or has queued events, the timers are queued as its events.
 // fired reports that at least one timer still existed; queued that events were queued.
 func (db *DB) TimerFireOne(ctx context.Context, conversationID string, timers []tandem.TimerFired, d *Direct) (fired, queued bool, err error) {
+	db.prepare(d, nil)
 	err = db.writeAgain(ctx, func(tx q) error {
 		fired, queued = false, false
 		if d != nil {
@@ -171,6 +189,9 @@ func (db *DB) TimersFire(ctx context.Context, fs []*TimerFiring) {
 	if len(fs) == 1 || len(fs) > TimerChunk {
 		db.timersFireEach(ctx, fs)
 		return
+	}
+	for _, f := range fs {
+		db.prepare(f.Direct, nil)
 	}
 	err := db.writeAgain(ctx, func(tx q) error {
 		var del []any // conversation, timer: the timers of the turns committed

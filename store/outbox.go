@@ -60,25 +60,13 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ve
 				return fmt.Errorf("outbox: send %s has no message", e.ID)
 			}
 			// The message is stored as sent; the outbox keeps the same copy, completed.
-			m := *e.Send
-			m.ConversationID = convID
-			if m.ID == "" {
-				m.ID = e.ID
-			}
-			if m.Direction == "" {
-				m.Direction = tandem.DirectionOut
-			}
-			if m.Author == "" {
-				m.Author = tandem.AuthorBot
-			}
-			if m.Type == "" {
-				m.Type = tandem.MessageText
-			}
-			if m.CreatedAt.IsZero() {
-				m.CreatedAt = now
-			}
+			m := storedSend(convID, e, now)
 			msgSeq++
-			if err := q.insertMessageSeq(&m, msgSeq); err != nil {
+			mdata := ""
+			if ch.enc != nil {
+				mdata = ch.enc.msgs[i]
+			}
+			if err := q.insertMessageData(&m, msgSeq, mdata); err != nil {
 				return err
 			}
 			c := *e
@@ -101,7 +89,12 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ve
 		}
 		outSeq++
 		lane := e.Lane()
-		data := q.db.effectData(convID, e)
+		var data string
+		if ch.enc != nil {
+			data = ch.enc.effects[i]
+		} else {
+			data = q.db.effectData(convID, e)
+		}
 		await := 0
 		if e.Await {
 			await = 1
@@ -300,6 +293,7 @@ func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.Effect
 // With d, the turn that the awaited result causes (computed at its arrival) is committed in the
 // same transaction instead of queueing the result (d.Applied then says so): see Direct.
 func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time, c Claim, d *Direct) (queued bool, next *OutboxItem, err error) {
+	db.prepare(d, nil)
 	err = db.writeAgain(ctx, func(tx q) error {
 		queued, next = false, nil
 		if d != nil {

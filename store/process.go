@@ -49,6 +49,7 @@ func (db *DB) Process(ctx context.Context, conversationID string, max int, fn fu
 		if last := b.Events[len(b.Events)-1].Seq; ch.DoneSeq < b.doneSeq || ch.DoneSeq > last {
 			return 0, false, fmt.Errorf("process %s: done seq %d is outside the events given, %d to %d", conversationID, ch.DoneSeq, b.doneSeq+1, last)
 		}
+		db.encode(conversationID, ch)
 		err = db.writeAgain(ctx, func(q q) error {
 			ch.Claimed = ch.Claimed[:0]
 			return q.commit(conversationID, b, ch, commitOpts{})
@@ -182,8 +183,11 @@ type commitOpts struct {
 // first: a failed check writes nothing.
 func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	c := ch.Conversation
-	data, _ := json.Marshal(convDataOf(c))
-	ch.convData, ch.contactData, ch.folded = string(data), "", nil
+	if ch.enc == nil {
+		q.db.encode(id, ch)
+	}
+	enc := ch.enc
+	ch.convData, ch.contactData, ch.folded = enc.conv, "", nil
 	paused := 0
 	if c.BotPaused {
 		paused = 1
@@ -212,7 +216,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	query := `UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
  data = ?, state = ?, done_seq = ?, updated_at = ?, version = version + 1, msg_seq = msg_seq + ?, out_seq = out_seq + ?
  WHERE id = ? AND version = ? AND done_seq = ? RETURNING msg_seq, out_seq`
-	args := []any{c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, string(data), string(ch.State), ch.DoneSeq,
+	args := []any{c.Status, c.Team, c.Assignee, paused, handoff, ch.RunID, ch.RunStatus, enc.conv, enc.state, ch.DoneSeq,
 		micros(c.UpdatedAt), msgs + in, outs, id, b.version, b.doneSeq}
 	if o.direct {
 		// A turn computed at its event's arrival (perhaps from the cache of what this process
@@ -242,7 +246,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	}
 	if o.inbound != nil {
 		o.inbound.Seq = msgTop - msgs
-		if err := q.insertMessageSeq(o.inbound, o.inbound.Seq); err != nil {
+		if err := q.insertMessageData(o.inbound, o.inbound.Seq, enc.inbound); err != nil {
 			return err
 		}
 	}
@@ -294,15 +298,15 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 			return fmt.Errorf("process %s: cancel timers: %w", id, err)
 		}
 	}
-	for _, r := range ch.Runs {
+	for i, r := range ch.Runs {
 		if r.ConversationID == "" {
 			r.ConversationID = id
 		}
-		if err := q.upsertRun(&r); err != nil {
+		if err := q.upsertRun(&r, enc.runs[i]); err != nil {
 			return err
 		}
 	}
-	if err := q.insertTrace(id, ch.Trace); err != nil {
+	if err := q.insertTrace(id, ch.Trace, enc.trace); err != nil {
 		return err
 	}
 	if err := q.recordAnalytics(id, ch.AICalls, ch.Handoffs); err != nil {
@@ -321,26 +325,20 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 // traceRows is how many trace rows go in one INSERT.
 const traceRows = 16
 
-// insertTrace writes trace rows, several per statement.
-func (q q) insertTrace(id string, trace []tandem.StepTrace) error {
+// insertTrace writes trace rows, several per statement; data holds each row's data column,
+// made before (encode).
+func (q q) insertTrace(id string, trace []tandem.StepTrace, data []string) error {
 	for len(trace) > 0 {
 		n := min(len(trace), traceRows)
 		args := make([]any, 0, n*8)
-		for _, t := range trace[:n] {
-			data, _ := json.Marshal(struct {
-				Input  map[string]any `json:"input,omitempty"`
-				Output map[string]any `json:"output,omitempty"`
-				Next   string         `json:"next,omitempty"`
-				Error  string         `json:"error,omitempty"`
-				Flow   string         `json:"flow,omitempty"`
-			}{t.Input, t.Output, t.Next, t.Error, t.FlowID})
-			args = append(args, id, t.RunID, t.Seq, t.Step, t.Type, string(data), micros(t.StartedAt), t.DurationUS)
+		for i, t := range trace[:n] {
+			args = append(args, id, t.RunID, t.Seq, t.Step, t.Type, data[i], micros(t.StartedAt), t.DurationUS)
 		}
 		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
 		if _, err := q.exec(`INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at, duration_us) VALUES `+values, args...); err != nil {
 			return fmt.Errorf("process %s: trace: %w", id, err)
 		}
-		trace = trace[n:]
+		trace, data = trace[n:], data[n:]
 	}
 	return nil
 }
