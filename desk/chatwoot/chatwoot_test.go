@@ -273,9 +273,50 @@ func TestWebhookSignature(t *testing.T) {
 	if got := post(good, body); got != http.StatusOK {
 		t.Errorf("good: %d, want 200", got)
 	}
-	s, b := desktest.Post(t, h.Server.Client(), h.URL("/hooks/chatwoot/nope"), good, body)
-	if s != http.StatusNotFound || !strings.Contains(string(b), `"code":"not_found"`) || !strings.Contains(string(b), "nope") {
-		t.Errorf("unknown desk: %d %s", s, b)
+}
+
+// Chatwoot's webhooks are answered in the shape and with the texts of the contract's table:
+// {"error": "<text>"} for a refusal, {"ok": true} otherwise (real payloads from Chatwoot's
+// source).
+func TestWebhookAnswers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, true, "")
+	conv, id := h.handoff("bob")
+	// The fixture is an agent's reply in Chatwoot conversation 118 of inbox 7: not a handoff.
+	reply := chatwoottest.Fixture(t, "webhook_message_created_agent_reply_source.json")
+	resolved := chatwoottest.Fixture(t, "webhook_conversation_status_changed_resolved_source.json")
+	_, late := h.cw.AgentReply(id, "one more thing")
+	big := []byte(`{"event":"message_created","content":"` + strings.Repeat("a", desk.MaxHookBody) + `"}`)
+	hook := h.cw.Hook
+	cases := []struct {
+		name   string
+		url    string
+		header http.Header
+		body   []byte
+		status int
+		want   string
+	}{
+		{"no signature", hook, http.Header{}, reply, http.StatusUnauthorized, `{"error":"unauthorized"}`},
+		{"not JSON", hook, h.cw.SignedHeader([]byte("{not json")), []byte("{not json"), http.StatusBadRequest, `{"error":"event: required"}`},
+		{"no event", hook, h.cw.SignedHeader([]byte(`{"id":1}`)), []byte(`{"id":1}`), http.StatusBadRequest, `{"error":"event: required"}`},
+		{"unknown desk", h.URL("/hooks/chatwoot/nope"), h.cw.SignedHeader(reply), reply, http.StatusNotFound, `{"error":"unknown desk"}`},
+		{"too large", hook, h.cw.SignedHeader(big), big, http.StatusRequestEntityTooLarge, `{"error":"too large"}`},
+		{"a reply in a conversation Tandem does not know", hook, h.cw.SignedHeader(reply), reply, http.StatusNotFound, `{"error":"unknown conversation"}`},
+		{"an ignored event", hook, h.cw.SignedHeader(resolved), resolved, http.StatusOK, `{"ok":true}`},
+	}
+	for _, c := range cases {
+		s, b := desktest.Post(t, h.Server.Client(), c.url, c.header, c.body)
+		if got := strings.TrimSpace(string(b)); s != c.status || got != c.want {
+			t.Errorf("%s: %d %s, want %d %s", c.name, s, got, c.status, c.want)
+		}
+	}
+	if got := h.cw.Deliver(t, h.cw.Resolve(id)); got != http.StatusOK {
+		t.Fatalf("resolve: %d", got)
+	}
+	h.Drain()
+	s, b := desktest.Post(t, h.Server.Client(), hook, h.cw.SignedHeader(late), late)
+	if got := strings.TrimSpace(string(b)); s != http.StatusConflict || got != `{"error":"handoff is closed"}` {
+		t.Errorf("a reply after the resolve: %d %s, want 409 {\"error\":\"handoff is closed\"} (conversation %s)", s, got, conv)
 	}
 }
 

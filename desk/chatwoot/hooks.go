@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,6 +54,14 @@ func (d *Desk) authentic(r *http.Request, body []byte) bool {
 	return desk.Equal(r.URL.Query().Get("token"), d.webhookToken)
 }
 
+// fail answers a webhook Tandem refuses with {"error": "<text>"}, the shape and texts of the
+// Chatwoot contract's table (not the API's {"error": {"code", "message"}}).
+func fail(w http.ResponseWriter, status int, text string) error {
+	return desk.WriteJSON(w, status, struct {
+		Error string `json:"error"`
+	}{text})
+}
+
 func okay(w http.ResponseWriter) error {
 	return desk.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
@@ -78,25 +87,28 @@ type hook struct {
 // everything Tandem does not need is answered 200; only an agent's reply that cannot reach the
 // customer gets an error. What is stored is stored before the answer.
 func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
-	body, err := desk.HookBody(dk, r)
-	if err != nil {
-		return err
+	d, _ := dk.(*Desk)
+	if d == nil {
+		return fail(w, http.StatusNotFound, "unknown desk")
 	}
-	d := dk.(*Desk)
+	body, err := desk.ReadBody(r, desk.MaxHookBody)
+	if errors.Is(err, desk.ErrTooLarge) {
+		return fail(w, http.StatusRequestEntityTooLarge, "too large")
+	} else if err != nil {
+		return err // the client went away mid-body
+	}
 	if !d.authentic(r, body) {
-		return tandem.Errorf(tandem.EUNAUTHORIZED, "The X-Chatwoot-Signature is missing, wrong or too old, or the token is wrong; check the desk's webhook_secret or webhook_token.")
+		d.log.Warn("desk webhook: refused a Chatwoot webhook whose signature is missing, wrong or too old, or whose token is wrong; check webhook_secret or webhook_token", "desk", d.ID)
+		return fail(w, http.StatusUnauthorized, "unauthorized")
 	}
 	var h hook
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(&h); err != nil {
-		return tandem.Errorf(tandem.EINVALID, "The body is not a JSON object; Chatwoot webhooks are JSON.")
-	}
-	if strings.TrimSpace(h.Event) == "" {
-		return tandem.Errorf(tandem.EINVALID, "event: required: the webhook's event, such as message_created.")
+	if err := dec.Decode(&h); err != nil || strings.TrimSpace(h.Event) == "" {
+		return fail(w, http.StatusBadRequest, "event: required")
 	}
 	if d.sink == nil {
-		return tandem.Errorf(tandem.EUNAVAILABLE, "The server is starting; send the webhook again in a moment.")
+		return fail(w, http.StatusServiceUnavailable, "the server is starting; send it again")
 	}
 	ctx := r.Context()
 	now := d.now()
@@ -112,13 +124,13 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(int(h.message.Conversation.ID)), Key: messageKey(int(h.message.ID)), Events: evs})
 		if err != nil {
 			d.log.Error("desk webhook: cannot store an agent's reply", "desk", d.ID, "err", err)
-			return tandem.Errorf(tandem.EINTERNAL, "The webhook could not be stored; send it again.")
+			return fail(w, http.StatusInternalServerError, "internal error; send it again")
 		}
 		switch out {
 		case desk.Closed:
-			return tandem.Errorf(tandem.ECONFLICT, "The handoff of this conversation is over: the reply does not reach the customer.")
+			return fail(w, http.StatusConflict, "handoff is closed")
 		case desk.Unknown:
-			return tandem.Errorf(tandem.ENOTFOUND, "The conversation is not a handoff of this desk: the reply does not reach a customer.")
+			return fail(w, http.StatusNotFound, "unknown conversation")
 		}
 		return okay(w)
 	case "conversation_status_changed":
@@ -129,7 +141,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		out, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: ref, Close: true, Events: desk.AgentClose("", now)})
 		if err != nil {
 			d.log.Error("desk webhook: cannot store a resolve", "desk", d.ID, "err", err)
-			return tandem.Errorf(tandem.EINTERNAL, "The webhook could not be stored; send it again.")
+			return fail(w, http.StatusInternalServerError, "internal error; send it again")
 		}
 		if out != desk.Unknown {
 			if l, err := d.store.DeskLinkByRef(ctx, d.ID, ref); err == nil {
@@ -158,7 +170,7 @@ func serveHook(dk tandem.Desk, w http.ResponseWriter, r *http.Request) error {
 		if _, err := d.sink.DeskDeliver(ctx, desk.Delivery{Desk: d.ID, Ref: strconv.Itoa(int(h.message.ID)), Key: key,
 			Events: desk.AgentAssigned(name, now)}); err != nil {
 			d.log.Error("desk webhook: cannot store an assignment", "desk", d.ID, "err", err)
-			return tandem.Errorf(tandem.EINTERNAL, "The webhook could not be stored; send it again.")
+			return fail(w, http.StatusInternalServerError, "internal error; send it again")
 		}
 		return okay(w)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func TestSuite(t *testing.T) {
-	desktest.Run(t, desktest.Kind{Name: chatwoot.Kind, Remote: true, Webhooks: true,
+	desktest.Run(t, desktest.Kind{Name: chatwoot.Kind, Remote: true, Webhooks: true, OwnErrors: true,
 		New: func(t *testing.T) desktest.Driver { return &driver{cw: chatwoottest.New(t, apiToken)} }})
 }
 

@@ -27,8 +27,8 @@ type Kind struct {
 	// Webhooks: agents' actions come in through the desk's authenticated webhooks.
 	Webhooks bool
 	// OwnErrors: the webhooks answer errors in a shape the kind's own contract fixes (the
-	// webhook desk's {"code", "message"}); every other kind answers them as the API does,
-	// {"error": {"code", "message"}}, and the suite checks it.
+	// webhook desk's {"code", "message"}, Chatwoot's {"error": "<text>"}); every other kind
+	// answers them as the API does, {"error": {"code", "message"}}, and the suite checks it.
 	OwnErrors bool
 	// New starts what the kind needs (its fake service) and returns its driver.
 	New func(t *testing.T) Driver
