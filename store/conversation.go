@@ -60,8 +60,14 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 	db.prepare(p.Direct, &p.Message)
 	var res InboundResult
 	known := p.knownConversation()
+	// The message's write goes with its conversation's others (writeConv): the one this process
+	// knows for the contact, else the contact's.
+	key := db.snaps.conversationOf(p.ChannelID, p.Contact.ExternalID)
+	if key == "" {
+		key = "contact\x00" + p.ChannelID + "\x00" + p.Contact.ExternalID
+	}
 	for {
-		err := db.writeAgain(ctx, func(q q) error {
+		err := db.writeConv(ctx, key, func(q q) error {
 			res = InboundResult{}
 			if p.Direct != nil {
 				p.Direct.Applied = false
@@ -483,7 +489,7 @@ func (q q) insertEventSeq(ev *tandem.Event) error {
 
 // Enqueue adds an event to a conversation's queue.
 func (db *DB) Enqueue(ctx context.Context, ev tandem.Event) error {
-	return db.writeAgain(ctx, func(q q) error { return q.insertEvent(&ev) })
+	return db.writeConv(ctx, ev.ConversationID, func(q q) error { return q.insertEvent(&ev) })
 }
 
 // ConversationCreateParams opens a conversation without a message (a run started by the API).

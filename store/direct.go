@@ -133,7 +133,7 @@ func (db *DB) TimersDue(ctx context.Context, now time.Time, limit int) ([]DueTim
 // fired reports that at least one timer still existed; queued that events were queued.
 func (db *DB) TimerFireOne(ctx context.Context, conversationID string, timers []tandem.TimerFired, d *Direct) (fired, queued bool, err error) {
 	db.prepare(d, nil)
-	err = db.writeAgain(ctx, func(tx q) error {
+	err = db.writeConv(ctx, conversationID, func(tx q) error {
 		fired, queued = false, false
 		if d != nil {
 			d.Applied = false

@@ -71,3 +71,23 @@ func (db *DB) RoundTripsTest() (trips, statements int64) { return db.trips.Load(
 
 // CommitsTest returns how many COMMITs this database's PostgreSQL writes sent.
 func (db *DB) CommitsTest() int64 { return db.commits.Load() }
+
+// GroupTest commits writes (each may run again) as one group of PostgreSQL's group commit, and
+// returns their outcomes.
+func (db *DB) GroupTest(ctx context.Context, fns ...func(exec func(query string) error) error) []error {
+	group := make([]*job, len(fns))
+	for i, fn := range fns {
+		group[i] = &job{ctx: ctx, db: db, err: make(chan error, 1), again: true, fn: func(q q) error {
+			return fn(func(query string) error {
+				_, err := q.exec(query)
+				return err
+			})
+		}}
+	}
+	db.pg.commit(group)
+	out := make([]error, len(fns))
+	for i, j := range group {
+		out[i] = <-j.err
+	}
+	return out
+}

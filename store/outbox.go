@@ -294,7 +294,7 @@ func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.Effect
 // same transaction instead of queueing the result (d.Applied then says so): see Direct.
 func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time, c Claim, d *Direct) (queued bool, next *OutboxItem, err error) {
 	db.prepare(d, nil)
-	err = db.writeAgain(ctx, func(tx q) error {
+	err = db.writeConv(ctx, it.ConversationID, func(tx q) error {
 		queued, next = false, nil
 		if d != nil {
 			d.Applied = false
@@ -387,7 +387,7 @@ func (q q) claimNext(convID, lane string, now time.Time, c Claim, got func(*Outb
 
 // OutboxRetry schedules another attempt of an effect.
 func (db *DB) OutboxRetry(ctx context.Context, it *OutboxItem, next time.Time, errText string) error {
-	return db.writeAgain(ctx, func(q q) error {
+	return db.writeConv(ctx, it.ConversationID, func(q q) error {
 		_, err := q.exec(`UPDATE outbox SET attempts = attempts + 1, next_at = ?, claimed_until = 0, claimed_by = '', last_error = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
 			micros(next), errText, it.ConversationID, it.Effect.ID)
 		if err != nil {
@@ -440,8 +440,18 @@ func (db *DB) OutboxReleaseAll(ctx context.Context) error {
 // claim ran out) is not the owner's any more and is left alone.
 func (db *DB) OutboxRenew(ctx context.Context, c Claim) (int, error) {
 	var n int64
+	query := `UPDATE outbox SET claimed_until = ? WHERE status = 'pending' AND claimed_by = ? AND claimed_until > 0`
+	if db.dialect == Postgres {
+		// Rows another transaction is writing are skipped, not waited for: their writer is this
+		// owner finishing with them (done, or the next of a lane claimed), and the next beat
+		// renews any still claimed. Waiting for them, while holding the rows renewed so far,
+		// deadlocked with a group commit that held one and wanted another (PostgreSQL breaks
+		// that only after deadlock_timeout, 1 s, for every write of the group).
+		query = `UPDATE outbox SET claimed_until = ? WHERE (conversation_id, id) IN (SELECT conversation_id, id FROM outbox
+ WHERE status = 'pending' AND claimed_by = ? AND claimed_until > 0 FOR UPDATE SKIP LOCKED)`
+	}
 	err := db.writeAgain(ctx, func(q q) error {
-		r, err := q.exec(`UPDATE outbox SET claimed_until = ? WHERE status = 'pending' AND claimed_by = ? AND claimed_until > 0`, micros(c.Until), c.Owner)
+		r, err := q.exec(query, micros(c.Until), c.Owner)
 		if err != nil {
 			return fmt.Errorf("outbox: renew: %w", err)
 		}

@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,5 +141,161 @@ func TestPostgresTurnRoundTrips(t *testing.T) {
 	}
 	if n := f.count(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ?`, conv); n != 1 {
 		t.Errorf("%d outbox rows, want s2's", n)
+	}
+}
+
+// PostgreSQL commits the turns waiting together in one transaction; a write that fails (a
+// statement of its own, even one that goes with the COMMIT, or its code's error) fails alone:
+// the others run again, each alone, and commit.
+func TestPostgresGroupCommitIsolatesAFailingWrite(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := context.Background()
+	if err := db.ExecTest(ctx, `CREATE TABLE group_t (id INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(id int) func(exec func(string) error) error {
+		return func(exec func(string) error) error { return exec(fmt.Sprintf(`INSERT INTO group_t VALUES (%d)`, id)) }
+	}
+	ids := func() string {
+		t.Helper()
+		s, err := db.StringTest(ctx, `SELECT COALESCE(string_agg(id::text, ',' ORDER BY id), '') FROM group_t`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	before := db.CommitsTest()
+	errs := db.GroupTest(ctx, insert(1), insert(2), insert(3))
+	if errors.Join(errs...) != nil {
+		t.Fatalf("a group of good writes answered %v", errs)
+	}
+	if n := db.CommitsTest() - before; n != 1 {
+		t.Errorf("a group of 3 writes took %d COMMITs, want 1", n)
+	}
+	if got := ids(); got != "1,2,3" {
+		t.Errorf("rows %q after the group, want 1,2,3", got)
+	}
+
+	giveUp := errors.New("given up")
+	cases := []struct {
+		name  string
+		bad   func(exec func(string) error) error
+		check func(error) bool
+	}{
+		{"a statement fails", insert(1), func(err error) bool { return err != nil && strings.Contains(err.Error(), "duplicate key") }},
+		{"its code gives up", func(exec func(string) error) error { exec(`INSERT INTO group_t VALUES (99)`); return giveUp },
+			func(err error) bool { return errors.Is(err, giveUp) }},
+	}
+	for i, c := range cases {
+		a, b := 10+10*i, 11+10*i
+		// The bad write last: its statement goes to the server with the COMMIT.
+		for _, order := range [][]int{{0, 1, 2}, {0, 2, 1}} {
+			fns := []func(exec func(string) error) error{insert(a), insert(b), c.bad}
+			errs := db.GroupTest(ctx, fns[order[0]], fns[order[1]], fns[order[2]])
+			for k, o := range order {
+				if o == 2 && !c.check(errs[k]) {
+					t.Errorf("%s: the bad write answered %v", c.name, errs[k])
+				}
+				if o != 2 && errs[k] != nil {
+					t.Errorf("%s: a good write answered %v", c.name, errs[k])
+				}
+			}
+			a, b = a+2, b+2
+		}
+	}
+	if got := ids(); got != "1,2,3,10,11,12,13,20,21,22,23" {
+		t.Errorf("rows %q; want every good write's, none of the bad ones'", got)
+	}
+}
+
+// Concurrent turns on PostgreSQL share transactions (group commit), and none is lost or
+// numbered twice: every message is stored once, each conversation's messages are numbered 1, 2,
+// 3... without a gap.
+func TestPostgresGroupCommitConcurrentTurns(t *testing.T) {
+	db := storetest.Postgres(t)
+	f := newFixture(t, db)
+	const n, contacts = 200, 20
+	before := db.CommitsTest()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := db.Inbound(f.ctx, store.InboundParams{
+				ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: fmt.Sprintf("c%d", i%contacts)},
+				Message: tandem.Message{Text: fmt.Sprintf("m%03d", i), ChannelMessageID: fmt.Sprintf("p%d", i)},
+				Now:     t0, NewID: f.id,
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.count(`SELECT COUNT(DISTINCT text) FROM messages`); got != n {
+		t.Errorf("%d distinct messages stored, want %d", got, n)
+	}
+	if got := f.count(`SELECT COUNT(*) FROM conversations`); got != contacts {
+		t.Errorf("%d conversations, want %d", got, contacts)
+	}
+	if gaps := f.count(`SELECT COUNT(*) FROM (SELECT conversation_id, MAX(seq) AS top, COUNT(*) AS n, COUNT(DISTINCT seq) AS d FROM messages GROUP BY conversation_id) s WHERE top <> n OR d <> n`); gaps != 0 {
+		t.Errorf("%d conversations with a gap or a repeat in their message numbers", gaps)
+	}
+	if commits := db.CommitsTest() - before; commits >= n {
+		t.Logf("%d COMMITs for %d messages: no write shared a transaction on this run", commits, n)
+	}
+}
+
+// A heartbeat renews the claims it holds without waiting for a row another transaction is
+// writing (that write is its owner finishing with it): waiting, while holding the rows renewed
+// so far, could deadlock with a group commit.
+func TestPostgresRenewSkipsRowsBeingWritten(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ctx := testCtx(t)
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, db)
+	conv := f.inbound("c1", "hello", "").ConversationID
+	claim := store.Claim{Owner: "r1", Until: t0.Add(time.Minute)}
+	call := func(id string) tandem.Effect {
+		return tandem.Effect{ID: id, Kind: tandem.EffectHTTP, Await: true, HTTP: &tandem.HTTPRequest{Method: "GET", URL: "http://example.com"}}
+	}
+	f.process(conv, func(b *store.Batch, ch *store.Changes) {
+		ch.Effects, ch.Claim = []tandem.Effect{call("a1"), call("a2")}, claim
+	})
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	tx, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts WHERE id = 'a1'`); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := db.OutboxRenew(wait, store.Claim{Owner: "r1", Until: t0.Add(2 * time.Minute)})
+	if err != nil || n != 1 {
+		t.Fatalf("OutboxRenew beside a row being written: %d, %v; want the other row renewed at once", n, err)
+	}
+	tx.Rollback()
+	if n, err := db.OutboxRenew(ctx, store.Claim{Owner: "r1", Until: t0.Add(3 * time.Minute)}); err != nil || n != 2 {
+		t.Errorf("OutboxRenew after: %d, %v; want both rows", n, err)
 	}
 }

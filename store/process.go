@@ -50,7 +50,7 @@ func (db *DB) Process(ctx context.Context, conversationID string, max int, fn fu
 			return 0, false, fmt.Errorf("process %s: done seq %d is outside the events given, %d to %d", conversationID, ch.DoneSeq, b.doneSeq+1, last)
 		}
 		db.encode(conversationID, ch)
-		err = db.writeAgain(ctx, func(q q) error {
+		err = db.writeConv(ctx, conversationID, func(q q) error {
 			ch.Claimed = ch.Claimed[:0]
 			return q.commit(conversationID, b, ch, commitOpts{})
 		})

@@ -44,6 +44,8 @@ type DB struct {
 	// r serves reads; for SQLite a pool of read-only connections beside the writer (WAL).
 	r     *sql.DB
 	batch *batcher
+	// pg is PostgreSQL's group commit of the writes that may run again.
+	pg *pgBatcher
 	// rewrite caches queries with ? placeholders rewritten for PostgreSQL.
 	rewrite sync.Map
 	// rstmts caches the read pool's prepared statements by query text; rcount counts them.
@@ -163,7 +165,9 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		closeAll(pools[:])
 		return nil, fmt.Errorf("PostgreSQL at %s cannot be reached: %w", redact(dsn), err)
 	}
-	return &DB{dialect: Postgres, w: pools[0], r: pools[1], snaps: newSnapCache(snapCacheBytes)}, nil
+	db := &DB{dialect: Postgres, w: pools[0], r: pools[1], snaps: newSnapCache(snapCacheBytes)}
+	db.pg = newPgBatcher(db)
+	return db, nil
 }
 
 func closeAll(pools []*sql.DB) {
@@ -191,6 +195,9 @@ func (db *DB) Path() string { return db.path }
 func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.close()
+	}
+	if db.pg != nil {
+		db.pg.close()
 	}
 	cerr := db.ckpt.close()
 	var err error
@@ -360,6 +367,17 @@ func (db *DB) write(ctx context.Context, fn func(q) error) error {
 // second time after its first run was rolled back, which spares SQLite's group commit a
 // savepoint for it (the writes of every turn are of this kind).
 func (db *DB) writeAgain(ctx context.Context, fn func(q) error) error {
+	return db.writeTx(ctx, fn, true)
+}
+
+// writeConv is writeAgain for a write of one conversation (its id, or for a message that opens
+// one, the contact's channel and id): on PostgreSQL it is committed with the writes waiting
+// with it in its committer's queue (see pgBatcher), where the other writes of the conversation
+// go too.
+func (db *DB) writeConv(ctx context.Context, key string, fn func(q) error) error {
+	if db.pg != nil {
+		return db.pg.do(ctx, key, fn)
+	}
 	return db.writeTx(ctx, fn, true)
 }
 

@@ -454,6 +454,10 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 		turns := float64(res.Turns + len(lat2) + o.Concurrency)
 		fmt.Fprintf(m.Stderr, "PostgreSQL writes, per turn: %.1f statements (BEGIN and COMMIT included) in %.1f round trips, %.1f transactions\n",
 			float64(st)/turns, float64(t)/turns, float64(tx)/turns)
+		if g, w, shared := store.GroupStats(); g > 0 {
+			fmt.Fprintf(m.Stderr, "PostgreSQL group commit: %d groups of %.1f writes on average, %d%% of the writes committed in a shared transaction\n",
+				g, float64(w)/float64(g), 100*shared/w)
+		}
 	}
 	if o.Baseline {
 		b, err := m.benchBaseline(ctx, dir, rig, o)
