@@ -42,6 +42,7 @@ type snap struct {
 	state                            []byte
 	decoded                          any // taken by the turn that reads the entry
 	version, contactVersion, doneSeq int64
+	msgSeq, outSeq                   int64
 	cold                             bool // in the cold tier, without decoded
 }
 
@@ -169,7 +170,7 @@ func (s *snap) batch() (*Batch, error) {
 		return nil, fmt.Errorf("contact %s: %w", c.ContactID, err)
 	}
 	return &Batch{Conversation: &c, Contact: &contact, State: s.state, Decoded: s.decoded, version: s.version, contactVersion: s.contactVersion,
-		doneSeq: s.doneSeq, convData: s.convData, contactData: s.contactData}, nil
+		doneSeq: s.doneSeq, msgSeq: s.msgSeq, outSeq: s.outSeq, convData: s.convData, contactData: s.contactData}, nil
 }
 
 // remember caches a conversation as a committed turn left it, and forgets the completions the
@@ -182,7 +183,7 @@ func (db *DB) remember(b *Batch, ch *Changes) {
 	c := *ch.Conversation
 	c.Attributes, c.Tags, c.Variables = nil, nil, nil // kept in convData
 	s := &snap{id: c.ID, conv: c, convData: ch.convData, contactData: b.contactData, state: ch.State, decoded: ch.Decoded,
-		version: b.version + 1, contactVersion: b.contactVersion, doneSeq: ch.DoneSeq}
+		version: b.version + 1, contactVersion: b.contactVersion, doneSeq: ch.DoneSeq, msgSeq: ch.msgTop, outSeq: ch.outTop}
 	if ch.contactData != "" {
 		s.contactData, s.contactVersion = ch.contactData, b.contactVersion+1
 	}

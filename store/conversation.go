@@ -74,6 +74,9 @@ func (db *DB) Inbound(ctx context.Context, p InboundParams) (InboundResult, erro
 			}
 			return q.inbound(&p, known, &res)
 		})
+		if p.Direct.retry(err) {
+			continue
+		}
 		if known && errors.Is(err, errKeyTaken) {
 			// The key was taken (PostgreSQL tells with the turn's commit): the message is
 			// stored again the usual way, which finds what the key holds.
@@ -539,6 +542,8 @@ type Batch struct {
 
 	// What the batch was read at: the commit checks nothing changed since.
 	version, contactVersion, doneSeq int64
+	// The conversation's last message and outbox numbers when it was read.
+	msgSeq, outSeq int64
 	// The conversation's data and the contact as stored (the snapshot cache keeps them).
 	convData, contactData string
 }
@@ -572,6 +577,8 @@ type Changes struct {
 	convData, contactData string
 	// folded are the completions of sends (OutboxDoneLater) the commit wrote.
 	folded []string
+	// msgTop and outTop are the conversation's numbers as the commit left them.
+	msgTop, outTop int64
 	// enc is the JSON the commit writes, made before the write (encode).
 	enc *encoded
 	// InlineSends says that the conversation's channel sends inline (tandem.InlineSender): a

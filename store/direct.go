@@ -23,6 +23,19 @@ type Direct struct {
 	Changes *Changes
 	// Applied reports, once the write returned, that the turn was committed with it.
 	Applied bool
+	// checked: the turn's commit reads the conversation's numbers back from its update, after
+	// a commit that took them from the snapshot found them moved (errTurnStale).
+	checked bool
+}
+
+// retry reports whether a write that carried d is to run again, d's numbers checked: its
+// commit took them from the snapshot, and they had moved.
+func (d *Direct) retry(err error) bool {
+	if d == nil || d.checked || !errors.Is(err, errTurnStale) {
+		return false
+	}
+	d.checked = true
+	return true
 }
 
 // usable reports whether d may be committed directly: a turn that changes the contact is
@@ -93,7 +106,7 @@ func (q q) applyDirect(d *Direct, inbound *tandem.Message, arrive func(q) error)
 	if ch.Conversation == nil {
 		ch.Conversation = d.Batch.Conversation
 	}
-	err := q.commit(d.Batch.Conversation.ID, d.Batch, ch, commitOpts{direct: true, inbound: inbound, arrive: arrive})
+	err := q.commit(d.Batch.Conversation.ID, d.Batch, ch, commitOpts{direct: true, inbound: inbound, arrive: arrive, blind: !d.checked})
 	if errors.Is(err, ErrConflict) {
 		return false, nil
 	}
@@ -133,31 +146,36 @@ func (db *DB) TimersDue(ctx context.Context, now time.Time, limit int) ([]DueTim
 // fired reports that at least one timer still existed; queued that events were queued.
 func (db *DB) TimerFireOne(ctx context.Context, conversationID string, timers []tandem.TimerFired, d *Direct) (fired, queued bool, err error) {
 	db.prepare(d, nil)
-	err = db.writeConv(ctx, conversationID, func(tx q) error {
-		fired, queued = false, false
-		if d != nil {
-			d.Applied = false
-		}
-		if d != nil && len(timers) == 1 {
-			t := timers[0]
-			// The timer's deletion is checked with the commit on PostgreSQL (execOne): a timer
-			// gone makes the whole write moot.
-			ok, err := tx.applyDirect(d, nil, func(x q) error {
-				return x.execOne(errGone, `DELETE FROM timers WHERE conversation_id = ? AND id = ?`, conversationID, t.ID)
-			})
-			if err != nil {
-				return err
+	for {
+		err = db.writeConv(ctx, conversationID, func(tx q) error {
+			fired, queued = false, false
+			if d != nil {
+				d.Applied = false
 			}
-			if ok {
-				fired, d.Applied = true, true
-				return nil
+			if d != nil && len(timers) == 1 {
+				t := timers[0]
+				// The timer's deletion is checked with the commit on PostgreSQL (execOne): a timer
+				// gone makes the whole write moot.
+				ok, err := tx.applyDirect(d, nil, func(x q) error {
+					return x.execOne(errGone, `DELETE FROM timers WHERE conversation_id = ? AND id = ?`, conversationID, t.ID)
+				})
+				if err != nil {
+					return err
+				}
+				if ok {
+					fired, d.Applied = true, true
+					return nil
+				}
 			}
+			var err error
+			fired, err = tx.fireTimers(conversationID, timers)
+			queued = fired
+			return err
+		})
+		if !d.retry(err) {
+			break
 		}
-		var err error
-		fired, err = tx.fireTimers(conversationID, timers)
-		queued = fired
-		return err
-	})
+	}
 	db.settle(d, err)
 	if errors.Is(err, errGone) {
 		return false, false, nil

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -243,6 +244,45 @@ func TestDirectInboundAfterClose(t *testing.T) {
 		again, err := db.Inbound(f.ctx, p)
 		if err != nil || !again.Duplicate || again.ConversationID != res.ConversationID || again.MessageID != "m2" || again.Seq != res.Seq {
 			t.Errorf("repeat: %+v, err %v; want a duplicate of %+v", again, err, res)
+		}
+	})
+}
+
+// A turn whose conversation got a message without a turn since its snapshot (a reaction, which
+// changes the numbers, not the version) is committed, numbered after that message: on
+// PostgreSQL its first commit, which takes the numbers from the snapshot, is refused by its
+// check and the second reads them back.
+func TestDirectTurnAfterNumbersMoved(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.inbound("c1", "hello", "").ConversationID
+		f.process(conv, nil)
+		d := f.directTurn(conv, "an answer", `{"answered":true}`)
+		in := func(m tandem.Message, d *store.Direct) store.InboundResult {
+			t.Helper()
+			res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
+				Message: m, Now: t0, NewID: f.id, Direct: d})
+			if err != nil {
+				t.Fatalf("Inbound(%s): %v", m.ID, err)
+			}
+			return res
+		}
+		in(tandem.Message{ID: "r1", Type: tandem.MessageReaction, Reaction: "👍", RefersTo: "x"}, nil)
+		if res := in(tandem.Message{ID: "m2", Text: "a question"}, d); !d.Applied || res.Seq != 3 {
+			t.Fatalf("Inbound: %+v, applied %v; want the turn applied, the message numbered 3", res, d.Applied)
+		}
+		var got []string
+		for _, m := range f.messages(conv) {
+			got = append(got, m.ID)
+		}
+		if want := []string{"id000001", "r1", "m2", d.Changes.Effects[0].ID}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("messages %v, want %v", got, want)
+		}
+		// The cache holds the numbers the commit gave: the next turn needs one write.
+		d2 := f.directTurn(conv, "another", `{}`)
+		if res := in(tandem.Message{ID: "m3", Text: "more"}, d2); !d2.Applied || res.Seq != 5 {
+			t.Errorf("next Inbound: %+v, applied %v; want applied, numbered 5", res, d2.Applied)
 		}
 	})
 }

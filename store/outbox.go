@@ -294,37 +294,42 @@ func (db *DB) OutboxDone(ctx context.Context, it *OutboxItem, res *tandem.Effect
 // same transaction instead of queueing the result (d.Applied then says so): see Direct.
 func (db *DB) OutboxComplete(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, now time.Time, c Claim, d *Direct) (queued bool, next *OutboxItem, err error) {
 	db.prepare(d, nil)
-	err = db.writeConv(ctx, it.ConversationID, func(tx q) error {
-		queued, next = false, nil
-		if d != nil {
-			d.Applied = false
-		}
-		defer func() {
-			if c.Held() && it.Effect.Lane() != it.Effect.ID {
-				tx.claimNext(it.ConversationID, it.Effect.Lane(), now, c, func(n *OutboxItem) { next = n })
+	for {
+		err = db.writeConv(ctx, it.ConversationID, func(tx q) error {
+			queued, next = false, nil
+			if d != nil {
+				d.Applied = false
 			}
-		}()
-		if it.Effect.Await && res != nil && d != nil {
-			ok, err := tx.applyDirect(d, nil, func(x q) error { return x.outboxDone(it, res) })
-			if err != nil {
+			defer func() {
+				if c.Held() && it.Effect.Lane() != it.Effect.ID {
+					tx.claimNext(it.ConversationID, it.Effect.Lane(), now, c, func(n *OutboxItem) { next = n })
+				}
+			}()
+			if it.Effect.Await && res != nil && d != nil {
+				ok, err := tx.applyDirect(d, nil, func(x q) error { return x.outboxDone(it, res) })
+				if err != nil {
+					return err
+				}
+				if ok {
+					d.Applied = true
+					return nil
+				}
+			}
+			if err := tx.outboxDone(it, res); errors.Is(err, errGone) {
+				return nil // done already (a second execution after an expired claim)
+			} else if err != nil {
 				return err
 			}
-			if ok {
-				d.Applied = true
+			if !it.Effect.Await || res == nil {
 				return nil
 			}
+			queued = true
+			return tx.insertEvent(&tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
+		})
+		if !d.retry(err) {
+			break
 		}
-		if err := tx.outboxDone(it, res); errors.Is(err, errGone) {
-			return nil // done already (a second execution after an expired claim)
-		} else if err != nil {
-			return err
-		}
-		if !it.Effect.Await || res == nil {
-			return nil
-		}
-		queued = true
-		return tx.insertEvent(&tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
-	})
+	}
 	db.settle(d, err)
 	if errors.Is(err, errGone) {
 		err, queued = nil, false

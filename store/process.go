@@ -122,9 +122,9 @@ func (q q) snapshot(id string, contact bool) (*Batch, error) {
 	var data, state string
 	var created, updated int64
 	b := &Batch{}
-	err := q.row(`SELECT `+conversationCols+`, state, done_seq, version FROM conversations WHERE id = ?`, id).Scan(
+	err := q.row(`SELECT `+conversationCols+`, state, done_seq, version, msg_seq, out_seq FROM conversations WHERE id = ?`, id).Scan(
 		&c.ID, &c.ContactID, &c.ChannelID, &c.ChannelKind, &c.Status, &c.Team, &c.Assignee,
-		&paused, &data, &created, &updated, &state, &b.doneSeq, &b.version)
+		&paused, &data, &created, &updated, &state, &b.doneSeq, &b.version, &b.msgSeq, &b.outSeq)
 	if err != nil {
 		if isNoRows(err) {
 			return nil, notFound("Conversation", id)
@@ -176,7 +176,16 @@ type commitOpts struct {
 	// arrive writes what the event's arrival writes, once the conversation's row is checked
 	// and locked; errGone drops the turn.
 	arrive func(q) error
+	// blind: on a PostgreSQL write, the conversation's numbers are the batch's, checked by the
+	// update instead of read back from it, so that nothing waits for its answer (errTurnStale
+	// from the write when they moved).
+	blind bool
 }
+
+// errTurnStale reports that a direct turn committed blind (commitOpts.blind) found its
+// conversation moved on since its snapshot: the write is rolled back, and written again with
+// the numbers read back (Direct.checked), which finds out what changed.
+var errTurnStale = errors.New("the conversation moved on since the turn's snapshot")
 
 // commit writes a batch's changes if the conversation (and, when it changed, the contact) is
 // still at the version the batch read; else ErrConflict. The conversation's row is written
@@ -227,12 +236,23 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		args = append(args, c.ContactID, b.contactVersion)
 	}
 	var msgTop, outTop int64
-	err := q.returning(query, args...).Scan(&msgTop, &outTop)
-	if isNoRows(err) {
+	if o.blind && q.p != nil {
+		// The numbers the update gives are known: the update is checked with the commit
+		// (execOne), and the turn's other statements go in the same round trip.
+		msgTop, outTop = b.msgSeq+msgs+in, b.outSeq+outs
+		query = `UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
+ data = ?, state = ?, done_seq = ?, updated_at = ?, version = version + 1, msg_seq = ?, out_seq = ?
+ WHERE id = ? AND version = ? AND done_seq = ? AND next_seq = done_seq AND (SELECT version FROM contacts WHERE id = ?) = ? AND msg_seq = ? AND out_seq = ?`
+		args = append(args[:11], msgTop, outTop, id, b.version, b.doneSeq, c.ContactID, b.contactVersion, b.msgSeq, b.outSeq)
+		if err := q.execOne(errTurnStale, query, args...); err != nil {
+			return err
+		}
+	} else if err := q.returning(query, args...).Scan(&msgTop, &outTop); isNoRows(err) {
 		return ErrConflict
 	} else if err != nil {
 		return fmt.Errorf("process %s: conversation: %w", id, err)
 	}
+	ch.msgTop, ch.outTop = msgTop, outTop
 	if o.arrive != nil {
 		if err := o.arrive(q); err != nil {
 			return err
