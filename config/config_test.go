@@ -399,7 +399,7 @@ channels:
 desks:
   - {id: cw, kind: chatwoot, base_url: "https://c.example"}
   - {id: ic, kind: intercom}
-  - {id: d, kind: webhook, secret: s}
+  - {id: d, kind: webhook, secret: s-0123456789abcdef}
   - {id: lc, kind: livechat}
 `,
 			want: []string{
@@ -520,6 +520,13 @@ http: {allow: [10.0.0.0/8, 192.168.1.10, intranet]}
 			want: []string{
 				`tandem.yaml:2: desks[0].poll_interval: "-1s" is not a duration (use 20s, 5m, 2h, 1h30m, 2d or a number of seconds)`,
 				`tandem.yaml:2: desks[0].webhook_token: must be at least 24 characters (it is what authenticates Chatwoot's webhooks)`,
+			},
+		},
+		{
+			name: "webhook desk secret",
+			src:  "desks:\n  - {id: d, kind: webhook, url: \"https://d.example\", secret: too-short}\n",
+			want: []string{
+				`tandem.yaml:2: desks[0].secret: must be at least 16 characters (it is what authenticates the desk's callbacks)`,
 			},
 		},
 		{
@@ -891,7 +898,7 @@ func TestFlowEnv(t *testing.T) {
 providers: [{id: openai, kind: openai}]
 schedules: [{id: office}]
 teams: [{id: support}]
-desks: [{id: desk, kind: webhook, url: "https://desk.example", secret: s}]
+desks: [{id: desk, kind: webhook, url: "https://desk.example", secret: s-0123456789abcdef}]
 knowledge: [{id: faq, sources: [kb/*.md]}]
 `, nil)
 	env := c.FlowEnv()

@@ -150,7 +150,7 @@ func TestWidgetEmailForHandoff(t *testing.T) {
 channels:
   - {id: web, kind: web, allowed_origins: ["`+shopSite+`"]}
 desks:
-  - {id: helpdesk, kind: webhook, url: "`+desk.URL+`/desk", secret: "desk-secret"}
+  - {id: helpdesk, kind: webhook, url: "`+desk.URL+`/desk", secret: "desk-secret-0123456789"}
 `, map[string]string{"human.yaml": `format: 1
 id: human
 trigger: {on: message, match: {contains: agent}}

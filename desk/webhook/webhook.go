@@ -64,7 +64,21 @@ func init() {
 		Routes:     routes(),
 		Keys: []desk.Key{{Name: "url", Required: true}, {Name: "secret", Secret: true}, // without it the desk's callbacks are refused (New warns)
 			{Name: "username"}, {Name: "password", Secret: true}, {Name: "health_url"}, {Name: "timeout"}},
+		Check: check,
 	})
+}
+
+// MinSecret is the shortest secret a webhook desk takes (contract §2): it is all that
+// authenticates the desk's callbacks.
+const MinSecret = 16
+
+// check refuses a secret too short to authenticate the desk's callbacks. Without one the desk
+// loads (its callbacks are refused, New warns): a conversation test's desk is mocked.
+func check(c desk.Config) []desk.KeyProblem {
+	if s := c.String("secret"); s != "" && len(s) < MinSecret {
+		return []desk.KeyProblem{{Key: "secret", Message: fmt.Sprintf("must be at least %d characters (it is what authenticates the desk's callbacks)", MinSecret)}}
+	}
+	return nil
 }
 
 // Desk talks to one webhook desk. Build it with New; it is safe for concurrent use.
