@@ -461,6 +461,10 @@ func (q q) insertMessageData(m *tandem.Message, seq int64, data string) error {
 		b, _ := json.Marshal(dataOf(m))
 		data = string(b)
 	}
+	if q.atEnd != nil {
+		q.atEnd.message(m, seq, data)
+		return nil
+	}
 	_, err := q.exec(`INSERT INTO messages (conversation_id, id, seq, direction, author, type, text, data, channel_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ConversationID, m.ID, seq, m.Direction, m.Author, m.Type, m.Text, data, m.ChannelMessageID, micros(m.CreatedAt))
 	if err != nil {
@@ -660,6 +664,15 @@ type runData struct {
 func (q q) upsertRun(r *tandem.Run, data string) error {
 	if data == "" {
 		data = runJSON(r)
+	}
+	if q.atEnd != nil {
+		if q.atEnd.run(r, data) {
+			return nil
+		}
+		if err := q.atEnd.flushRuns(q); err != nil {
+			return err
+		}
+		q.atEnd = nil // this one at once
 	}
 	var ended any
 	if r.EndedAt != nil {

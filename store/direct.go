@@ -199,8 +199,9 @@ type TimerFiring struct {
 const TimerChunk = 32
 
 // TimersFire fires the due timers of up to TimerChunk conversations in one write: each as
-// TimerFireOne does, the timers of the turns committed deleted by one statement at the end (each
-// conversation's row is still written before its timers). When that write fails — a turn's
+// TimerFireOne does, but the turns' messages, runs and trace are inserted at the end of the
+// write, many rows a statement, and then the timers of the turns committed are deleted by one
+// statement (each conversation's row is still written before its timers). When that write fails — a turn's
 // statement failed, a timer went away meanwhile — each conversation's timers are fired in a
 // write of their own: a failing one fails alone, with its Err, and the others fire.
 func (db *DB) TimersFire(ctx context.Context, fs []*TimerFiring) {
@@ -211,8 +212,12 @@ func (db *DB) TimersFire(ctx context.Context, fs []*TimerFiring) {
 	for _, f := range fs {
 		db.prepare(f.Direct, nil)
 	}
+	for _, f := range fs {
+		db.prepare(f.Direct, nil) // the JSON made here, not by the writer
+	}
 	err := db.writeAgain(ctx, func(tx q) error {
 		var del []any // conversation, timer: the timers of the turns committed
+		tx.atEnd = &rowsAtEnd{}
 		for _, f := range fs {
 			f.Fired, f.Queued, f.Err = false, false, nil
 			if d := f.Direct; d != nil {
@@ -234,6 +239,9 @@ func (db *DB) TimersFire(ctx context.Context, fs []*TimerFiring) {
 				return err
 			}
 			f.Fired, f.Queued = fired, fired
+		}
+		if err := tx.atEnd.flush(tx); err != nil {
+			return err
 		}
 		return tx.deleteTimers(del)
 	})

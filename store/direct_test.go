@@ -83,41 +83,69 @@ func TestDirectTimerCommitsItsTurn(t *testing.T) {
 }
 
 // Several conversations' timers fire in one write, each as alone: a turn committed with its
-// firing, a conversation with a queued event gets its timer queued after it, a timer that went
-// away meanwhile fires nothing; and a turn that cannot be written fails alone, its timer left
-// for another try, while the others fire.
+// firing (its message, run and trace written), a conversation with a queued event gets its
+// timer queued after it, a timer that went away meanwhile fires nothing; and a turn that
+// cannot be written fails alone, its timer left for another try, while the others fire.
 func TestTimersFireChunk(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
-		ok1, bad, busy, gone, ok2 := f.waitingOnTimerOf("ok1"), f.waitingOnTimerOf("bad"), f.waitingOnTimerOf("busy"), f.waitingOnTimerOf("gone"), f.waitingOnTimerOf("ok2")
-		fs := make([]*store.TimerFiring, 0, 5)
-		for _, conv := range []string{ok1, bad, busy, gone, ok2} {
-			fs = append(fs, &store.TimerFiring{ConversationID: conv, Timers: fired(conv), Direct: f.directTurn(conv, "time is up", `{"step":"after"}`)})
+		bad, busy, gone := f.waitingOnTimerOf("bad"), f.waitingOnTimerOf("busy"), f.waitingOnTimerOf("gone")
+		var ok []string
+		for i := range 20 { // more rows than one statement inserts
+			ok = append(ok, f.waitingOnTimerOf(fmt.Sprint("ok", i)))
 		}
-		fs[1].Direct.Changes.Effects[0].ID = "" // a turn whose write fails
+		var fs []*store.TimerFiring
+		for i, conv := range append([]string{bad, busy, gone}, ok...) {
+			d := f.directTurn(conv, "time is up", `{"step":"after"}`)
+			run := tandem.Run{ID: "run-" + conv, ConversationID: conv, FlowID: "f", FlowVersion: 1, Status: tandem.RunCompleted, StartedAt: t0, UpdatedAt: t0}
+			d.Changes.Runs = []tandem.Run{run}
+			if i == 3 { // a run started and ended by the same turn
+				started := run
+				started.Status = tandem.RunWaiting
+				d.Changes.Runs = []tandem.Run{started, run}
+			}
+			d.Changes.Trace = []tandem.StepTrace{{Seq: 1, RunID: run.ID, Step: "wait", Type: "wait", StartedAt: t0}, {Seq: 2, RunID: run.ID, Step: "say", Type: "message", StartedAt: t0}}
+			fs = append(fs, &store.TimerFiring{ConversationID: conv, Timers: fired(conv), Direct: d})
+		}
+		fs[0].Direct.Changes.Effects[0].ID = "" // a turn whose write fails
 		f.inbound("busy", "are you there?", "") // queued, not processed yet
 		if err := db.ExecTest(f.ctx, `DELETE FROM timers WHERE conversation_id = ?`, gone); err != nil {
 			t.Fatal(err) // fired elsewhere meanwhile
 		}
 		db.TimersFire(f.ctx, fs)
-		for i, want := range []struct{ fired, queued, applied, err bool }{{true, false, true, false}, {false, false, false, true},
-			{true, true, false, false}, {false, false, false, false}, {true, false, true, false}} {
+		type outcome struct{ fired, queued, applied, err bool }
+		for i, want := range []outcome{{false, false, false, true}, {true, true, false, false}, {false, false, false, false}} {
 			got := fs[i]
 			if got.Fired != want.fired || got.Queued != want.queued || got.Direct.Applied != want.applied || (got.Err != nil) != want.err {
 				t.Errorf("conversation %d: fired %v, queued %v, applied %v, err %v; want %+v", i, got.Fired, got.Queued, got.Direct.Applied, got.Err, want)
 			}
 		}
-		for _, conv := range []string{ok1, ok2} {
+		for i, conv := range ok {
+			if got := fs[3+i]; !got.Fired || got.Queued || !got.Direct.Applied || got.Err != nil {
+				t.Errorf("conversation ok%d: fired %v, queued %v, applied %v, err %v; want fired and applied", i, got.Fired, got.Queued, got.Direct.Applied, got.Err)
+			}
 			if ms := f.messages(conv); len(ms) != 2 || ms[1].Text != "time is up" {
-				t.Errorf("messages %+v; want hello then the turn's message", ms)
+				t.Errorf("ok%d: messages %+v; want hello then the turn's message", i, ms)
+			}
+			if r, err := db.RunGet(f.ctx, "run-"+conv); err != nil || r.Status != tandem.RunCompleted {
+				t.Errorf("ok%d: run %+v, %v; want it completed", i, r, err)
+			}
+			if tr, err := db.RunTrace(f.ctx, conv, "run-"+conv); err != nil || len(tr) != 2 || tr[1].Step != "say" {
+				t.Errorf("ok%d: trace %+v, %v; want its two steps", i, tr, err)
+			}
+			if n := f.count(`SELECT COUNT(*) FROM timers WHERE conversation_id = ?`, conv); n != 0 {
+				t.Errorf("ok%d: %d timers left, want none", i, n)
 			}
 		}
-		if n := f.count(`SELECT COUNT(*) FROM timers WHERE conversation_id IN (?, ?, ?, ?)`, ok1, ok2, busy, gone); n != 0 {
-			t.Errorf("%d timers left of the conversations whose timers fired, want none", n)
+		if n := f.count(`SELECT COUNT(*) FROM timers WHERE conversation_id IN (?, ?)`, busy, gone); n != 0 {
+			t.Errorf("%d timers left of the busy conversation and the one whose timer went away, want none", n)
 		}
 		if n := f.count(`SELECT COUNT(*) FROM timers WHERE conversation_id = ?`, bad); n != 1 {
 			t.Errorf("%d timers left of the conversation whose turn failed, want its timer", n)
+		}
+		if n := f.count(`SELECT COUNT(*) FROM runs WHERE conversation_id IN (?, ?, ?)`, bad, busy, gone); n != 0 {
+			t.Errorf("%d runs written for the turns not committed, want none", n)
 		}
 		if evs := f.queued(busy); len(evs) != 2 || evs[1].Kind != tandem.EventTimer {
 			t.Errorf("queued %d events; want the message, then the timer", len(evs))

@@ -348,6 +348,10 @@ const traceRows = 16
 // insertTrace writes trace rows, several per statement; data holds each row's data column,
 // made before (encode).
 func (q q) insertTrace(id string, trace []tandem.StepTrace, data []string) error {
+	if q.atEnd != nil {
+		q.atEnd.steps(id, trace, data)
+		return nil
+	}
 	for len(trace) > 0 {
 		n := min(len(trace), traceRows)
 		args := make([]any, 0, n*8)

@@ -221,6 +221,8 @@ type q struct {
 	ctx context.Context
 	// p, on a PostgreSQL write, holds the statements waiting for the next pipeline.
 	p *pipe
+	// atEnd, when set, gathers the rows of messages, runs and trace for the end of the write.
+	atEnd *rowsAtEnd
 }
 
 func (db *DB) sqlText(query string) string {

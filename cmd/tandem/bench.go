@@ -821,6 +821,8 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 		return nil, fmt.Errorf("creating %d timers took past their due time; lower --due", o.Due)
 	}
 	cpu := cpuTime()
+	b0, j0, w0, r0 := store.BatchStats()
+	t0, s0, x0 := store.PipeStats()
 	if o.FireProfile != "" {
 		stop, err := startCPUProfile(o.FireProfile)
 		if err != nil {
@@ -836,6 +838,16 @@ func (m *Main) benchW2(ctx context.Context, o benchOptions) (*W2Result, error) {
 		return nil, fmt.Errorf("not every timer fired: %w", err)
 	}
 	res.CPUUSPerTimer = perTurn(cpuTime()-cpu, o.Due)
+	if b, j, wr, rd := store.BatchStats(); b > b0 {
+		n := float64(o.Due)
+		fmt.Fprintf(m.Stderr, "firing: batches %d, jobs %d; per timer: %.2f jobs, %.1f statements written, %.1f read\n",
+			b-b0, j-j0, float64(j-j0)/n, float64(wr-w0)/n, float64(rd-r0)/n)
+	}
+	if t, st, tx := store.PipeStats(); t > t0 {
+		n := float64(o.Due)
+		fmt.Fprintf(m.Stderr, "firing: PostgreSQL writes, per timer: %.1f statements (BEGIN and COMMIT included) in %.1f round trips, %.2f transactions\n",
+			float64(st-s0)/n, float64(t-t0)/n, float64(tx-x0)/n)
+	}
 	late.mu.Lock()
 	res.TimerLatenessP50MS, res.TimerLatenessP99MS = percentile(late.samples, 0.5), percentile(late.samples, 0.99)
 	res.TimerLatenessMaxMS = percentile(late.samples, 1)

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tandemchat/tandem"
+)
+
+// rowsAtEnd gathers, over the turns one write commits together (a chunk of fired timers), the rows
+// that no later statement of the write reads — the messages sent, the runs, the trace — and
+// inserts them at the end of the write, many rows a statement: on SQLite a statement costs
+// more than the row it inserts.
+type rowsAtEnd struct {
+	msgs  []any // endMsgCols values a message
+	runs  []any // endRunCols values a run
+	runOf map[[2]string]bool
+	trace []any // endTraceCols values a step
+}
+
+const (
+	endMsgCols   = 10
+	endRunCols   = 12
+	endTraceCols = 8
+	// endRows is how many rows a statement inserts; the last few rows of a write go one a
+	// statement, so that each statement has one text (prepared once).
+	endRows = 16
+)
+
+// message adds a message's row; data is its data column.
+func (l *rowsAtEnd) message(m *tandem.Message, seq int64, data string) {
+	l.msgs = append(l.msgs, m.ConversationID, m.ID, seq, m.Direction, m.Author, m.Type, m.Text, data, m.ChannelMessageID, micros(m.CreatedAt))
+}
+
+// run adds a run's row (data its data column); false when the write already has one for that run (an upsert may
+// change a row once a statement on PostgreSQL): the caller writes it at once, after flushing
+// the runs gathered.
+func (l *rowsAtEnd) run(r *tandem.Run, data string) bool {
+	key := [2]string{r.ConversationID, r.ID}
+	if l.runOf[key] {
+		return false
+	}
+	if l.runOf == nil {
+		l.runOf = map[[2]string]bool{}
+	}
+	l.runOf[key] = true
+	var ended any
+	if r.EndedAt != nil {
+		ended = micros(*r.EndedAt)
+	}
+	l.runs = append(l.runs, r.ConversationID, r.ID, r.FlowID, r.FlowVersion, r.Status, r.Reason, r.Error, r.Step, data, micros(r.StartedAt), micros(r.UpdatedAt), ended)
+	return true
+}
+
+// steps adds trace rows; data holds each one's data column.
+func (l *rowsAtEnd) steps(id string, trace []tandem.StepTrace, data []string) {
+	for i, t := range trace {
+		l.trace = append(l.trace, id, t.RunID, t.Seq, t.Step, t.Type, data[i], micros(t.StartedAt), t.DurationUS)
+	}
+}
+
+const (
+	insertMessages = `INSERT INTO messages (conversation_id, id, seq, direction, author, type, text, data, channel_message_id, created_at) VALUES `
+	upsertRuns     = `INSERT INTO runs (conversation_id, id, flow_id, flow_version, status, reason, error, step, data, started_at, updated_at, ended_at) VALUES `
+	upsertRunsSet  = `
+ON CONFLICT (conversation_id, id) DO UPDATE SET status = excluded.status, reason = excluded.reason, error = excluded.error,
+ step = excluded.step, data = excluded.data, updated_at = excluded.updated_at, ended_at = excluded.ended_at`
+	insertSteps = `INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at, duration_us) VALUES `
+)
+
+// flush inserts the rows gathered: runs first, then messages and steps.
+func (l *rowsAtEnd) flush(q q) error {
+	if err := l.flushRuns(q); err != nil {
+		return err
+	}
+	if err := insertRows(q, insertMessages, "", endMsgCols, l.msgs); err != nil {
+		return fmt.Errorf("message: insert: %w", err)
+	}
+	l.msgs = l.msgs[:0]
+	if err := insertRows(q, insertSteps, "", endTraceCols, l.trace); err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	l.trace = l.trace[:0]
+	return nil
+}
+
+func (l *rowsAtEnd) flushRuns(q q) error {
+	if err := insertRows(q, upsertRuns, upsertRunsSet, endRunCols, l.runs); err != nil {
+		return fmt.Errorf("runs: %w", err)
+	}
+	l.runs = l.runs[:0]
+	clear(l.runOf)
+	return nil
+}
+
+// insertRows inserts rows of cols values each: endRows a statement, then one a statement.
+func insertRows(q q, head, tail string, cols int, vals []any) error {
+	one := "(" + placeholders(cols) + ")"
+	for len(vals) > 0 {
+		n := 1
+		if len(vals) >= endRows*cols {
+			n = endRows
+		}
+		values := strings.TrimSuffix(strings.Repeat(one+", ", n), ", ")
+		if _, err := q.exec(head+values+tail, vals[:n*cols]...); err != nil {
+			return err
+		}
+		vals = vals[n*cols:]
+	}
+	return nil
+}
