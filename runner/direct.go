@@ -16,7 +16,7 @@ import (
 // directTurn is a turn computed at an event's arrival.
 type directTurn struct {
 	d     *store.Direct
-	late  []time.Duration
+	dues  []time.Time
 	start time.Time
 }
 
@@ -41,7 +41,7 @@ func (r *Runner) direct(ctx context.Context, ev *tandem.Event) *directTurn {
 	}
 	b.Events = []tandem.Event{*ev}
 	t := &directTurn{start: start}
-	ch, err := r.handle(b, &t.late)
+	ch, err := r.handle(b, &t.dues)
 	if err != nil {
 		return nil
 	}
@@ -66,6 +66,6 @@ func (r *Runner) done(id string, t *directTurn) bool {
 	if !t.applied() {
 		return false
 	}
-	r.committed(id, t.d.Changes, t.late, t.start, 1)
+	r.committed(id, t.d.Changes, t.dues, t.start, 1)
 	return true
 }

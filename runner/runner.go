@@ -318,15 +318,15 @@ func (r *Runner) process(ctx context.Context, id string) error {
 	for {
 		start := time.Now()
 		var last *store.Changes
-		var late []time.Duration
+		var dues []time.Time
 		n, more, err := r.db.Process(ctx, id, limit, func(b *store.Batch) (*store.Changes, error) {
-			late = late[:0]
+			dues = dues[:0]
 			var ch *store.Changes
 			var err error
 			if aborting != nil && b.Events[0].Seq == aborting.seq {
 				ch, err = r.abort(b, aborting)
 			} else {
-				ch, err = r.handle(b, &late)
+				ch, err = r.handle(b, &dues)
 			}
 			last = ch
 			return ch, err
@@ -347,7 +347,7 @@ func (r *Runner) process(ctx context.Context, id string) error {
 			return err
 		}
 		if n > 0 && last != nil {
-			r.committed(id, last, late, start, n)
+			r.committed(id, last, dues, start, n)
 		}
 		if !more {
 			return nil
@@ -358,7 +358,7 @@ func (r *Runner) process(ctx context.Context, id string) error {
 // committed does what follows a committed turn of n events: the effects claimed with the
 // commit are carried out, the workers woken for the others and for new timers, the turn
 // observed, and what follows the conversation (long-polls, streams, the inbox) notified.
-func (r *Runner) committed(id string, ch *store.Changes, late []time.Duration, start time.Time, n int) {
+func (r *Runner) committed(id string, ch *store.Changes, dues []time.Time, start time.Time, n int) {
 	effects := len(ch.Effects) > ch.InlineSent
 	if len(ch.Claimed) > 0 {
 		// The effects first in their lane were claimed with the commit: carry them out now,
@@ -367,7 +367,7 @@ func (r *Runner) committed(id string, ch *store.Changes, late []time.Duration, s
 		effects = len(ch.Claimed)+ch.InlineSent < len(ch.Effects)
 	}
 	// Observed only for the attempt that committed: a conflict runs the batch again.
-	r.observe(ch, late)
+	r.observe(ch, dues)
 	for range ch.InlineSent {
 		r.obs.Effect(tandem.EffectSend, true, 0) // sent by the commit itself
 	}
@@ -386,9 +386,13 @@ func (r *Runner) committed(id string, ch *store.Changes, late []time.Duration, s
 }
 
 // observe reports the committed changes of one batch to the observer.
-func (r *Runner) observe(ch *store.Changes, late []time.Duration) {
-	for _, d := range late {
-		r.obs.TimerLate(d)
+// A fired timer's lateness is taken at the commit, when its conversation moves on.
+func (r *Runner) observe(ch *store.Changes, dues []time.Time) {
+	if len(dues) > 0 {
+		now := r.cfg.Clock.Now()
+		for _, due := range dues {
+			r.obs.TimerLate(now.Sub(due))
+		}
 	}
 	for _, t := range ch.Trace {
 		r.obs.Step(t.Type, time.Duration(t.DurationUS)*time.Microsecond)
@@ -408,11 +412,11 @@ func wake(c chan struct{}) {
 }
 
 // handle runs the engine over a batch of events.
-// The lateness of the timers it fires is appended to late; the caller reports it, with the
-// steps and ended runs, once the changes are committed. An event whose handling panics stops
+// The due times of the timers it fires are appended to dues; the caller reports their lateness
+// (at the commit), with the steps and ended runs, once the changes are committed. An event whose handling panics stops
 // the batch with a *crash error and nothing to commit (the state may be half-changed); process
 // then commits the events before it, and fails the run of that one (abort).
-func (r *Runner) handle(b *store.Batch, late *[]time.Duration) (*store.Changes, error) {
+func (r *Runner) handle(b *store.Batch, dues *[]time.Time) (*store.Changes, error) {
 	st, err := decodeState(b)
 	if err != nil {
 		return nil, err
@@ -424,7 +428,7 @@ func (r *Runner) handle(b *store.Batch, late *[]time.Duration) (*store.Changes, 
 		ev := &b.Events[i]
 		now = r.cfg.Clock.Now()
 		if ev.Kind == tandem.EventTimer && ev.Timer != nil {
-			*late = append(*late, now.Sub(ev.Timer.Due))
+			*dues = append(*dues, ev.Timer.Due)
 		}
 		out, c := r.processEvent(&engine.Input{Now: now, Conversation: b.Conversation, Contact: b.Contact, State: st, Event: ev})
 		if c != nil {
