@@ -135,19 +135,23 @@ func BatchStats() (batches, jobs, writes, reads int64) {
 }
 
 func (b *batcher) do(ctx context.Context, db *DB, fn func(q) error, again bool) error {
-	j := &job{ctx: ctx, db: db, fn: fn, err: make(chan error, 1), again: again}
+	return submit(ctx, b.jobs, &job{ctx: ctx, db: db, fn: fn, err: make(chan error, 1), again: again}, b.finished)
+}
+
+// submit queues j and returns its outcome; finished closes when the queue's writer stops.
+func submit(ctx context.Context, queue chan<- *job, j *job, finished <-chan struct{}) error {
 	select {
-	case b.jobs <- j:
+	case queue <- j:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-b.finished:
+	case <-finished:
 		return errClosed
 	}
 	// Once queued, the job's outcome must be waited for: it may already be committed.
 	select {
 	case err := <-j.err:
 		return err
-	case <-b.finished:
+	case <-finished:
 		select {
 		case err := <-j.err:
 			return err

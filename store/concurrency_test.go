@@ -167,31 +167,8 @@ func TestGroupCommit(t *testing.T) {
 	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx := testCtx(t)
-	newID := newIDs("id")
 	const n = 200
-	results := make([]store.InboundResult, n)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := db.Inbound(ctx, store.InboundParams{
-				ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: fmt.Sprintf("c%d", i%50)},
-				Message: tandem.Message{Text: fmt.Sprintf("m%03d", i), ChannelMessageID: fmt.Sprintf("p%d", i)},
-				Now:     t0, NewID: newID,
-			})
-			results[i] = res
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	results := inboundAtOnce(t, ctx, db, n, 50, newIDs("id"))
 	path := db.Path()
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -218,6 +195,36 @@ func TestGroupCommit(t *testing.T) {
 	if got := fx.count(`SELECT COUNT(*) FROM conversations`); got != 50 {
 		t.Errorf("%d conversations after reopening, want 50", got)
 	}
+}
+
+// inboundAtOnce stores n messages ("m000", "m001"...) from contacts c0 to c<contacts-1> at once,
+// each from its own goroutine, and returns where each went.
+func inboundAtOnce(t *testing.T, ctx context.Context, db *store.DB, n, contacts int, newID func() string) []store.InboundResult {
+	t.Helper()
+	results := make([]store.InboundResult, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := db.Inbound(ctx, store.InboundParams{
+				ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: fmt.Sprintf("c%d", i%contacts)},
+				Message: tandem.Message{Text: fmt.Sprintf("m%03d", i), ChannelMessageID: fmt.Sprintf("p%d", i)},
+				Now:     t0, NewID: newID,
+			})
+			results[i] = res
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return results
 }
 
 // TestGroupCommitIsolation: in one SQLite batch, a job that fails is rolled back alone. Twice:

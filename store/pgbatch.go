@@ -71,25 +71,7 @@ func (b *pgBatcher) do(ctx context.Context, key string, fn func(q) error) error 
 	for i := 0; i < len(key); i++ {
 		h = (h ^ uint32(key[i])) * 16777619
 	}
-	select {
-	case b.queues[h%uint32(len(b.queues))] <- j:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-b.finished:
-		return errClosed
-	}
-	// Once queued, the write's outcome must be waited for: it may already be committed.
-	select {
-	case err := <-j.err:
-		return err
-	case <-b.finished:
-		select {
-		case err := <-j.err:
-			return err
-		default:
-			return errClosed
-		}
-	}
+	return submit(ctx, b.queues[h%uint32(len(b.queues))], j, b.finished)
 }
 
 func (b *pgBatcher) run(jobs chan *job) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -217,27 +216,7 @@ func TestPostgresGroupCommitConcurrentTurns(t *testing.T) {
 	f := newFixture(t, db)
 	const n, contacts = 200, 20
 	before := db.CommitsTest()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := db.Inbound(f.ctx, store.InboundParams{
-				ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: fmt.Sprintf("c%d", i%contacts)},
-				Message: tandem.Message{Text: fmt.Sprintf("m%03d", i), ChannelMessageID: fmt.Sprintf("p%d", i)},
-				Now:     t0, NewID: f.id,
-			})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	inboundAtOnce(t, f.ctx, db, n, contacts, f.id)
 	if got := f.count(`SELECT COUNT(DISTINCT text) FROM messages`); got != n {
 		t.Errorf("%d distinct messages stored, want %d", got, n)
 	}
