@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -204,8 +205,9 @@ func interactiveBody(text string) (body, before string) {
 
 func replyButtons(bs []tandem.Button) []any {
 	out := make([]any, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, map[string]any{"type": "reply", "reply": map[string]any{"id": clipRunes(b.ID, 256), "title": clipRunes(b.Title, 20)}})
+	titles := uniqueTitles(bs, 20)
+	for i, b := range bs {
+		out = append(out, map[string]any{"type": "reply", "reply": map[string]any{"id": clipRunes(b.ID, 256), "title": titles[i]}})
 	}
 	return out
 }
@@ -215,8 +217,30 @@ func listRows(bs []tandem.Button) []any {
 		bs = bs[:10]
 	}
 	out := make([]any, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, map[string]any{"id": clipRunes(b.ID, 200), "title": clipRunes(b.Title, 24)})
+	titles := uniqueTitles(bs, 24)
+	for i, b := range bs {
+		out = append(out, map[string]any{"id": clipRunes(b.ID, 200), "title": titles[i]})
+	}
+	return out
+}
+
+// uniqueTitles shortens the buttons' titles to n characters, keeping them unique (WhatsApp
+// refuses the whole message otherwise): a title that would repeat an earlier one ends with its
+// place instead ("Delivery to my ho… 2").
+func uniqueTitles(bs []tandem.Button, n int) []string {
+	out := make([]string, len(bs))
+	seen := map[string]bool{}
+	for i, b := range bs {
+		t := clipRunes(b.Title, n)
+		if seen[t] {
+			suffix := " " + strconv.Itoa(i+1)
+			t = clipRunes(b.Title, n-utf8.RuneCountInString(suffix)) + suffix
+			if utf8.RuneCountInString(b.Title) <= n-len(suffix) {
+				t = b.Title + suffix
+			}
+		}
+		seen[t] = true
+		out[i] = t
 	}
 	return out
 }
