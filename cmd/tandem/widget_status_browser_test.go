@@ -27,6 +27,7 @@ func TestBrowserWidgetStatus(t *testing.T) { // not parallel, as TestBrowserWidg
 	f.wait("the greeting", logHas("How can we help?"))
 	p.eval(`Tandem.sendMessage("agent please")`)
 	f.wait("queued", `document.querySelector("#status").innerText.includes("Waiting for an agent")`)
+	p.shot("widget-queued")
 	ana := agentAna(t, base)
 	conv := queued(t, ana, true)
 	f.wait("assigned, by name", `document.querySelector("#status").innerText.includes("Ana Lima")`)
@@ -35,6 +36,7 @@ func TestBrowserWidgetStatus(t *testing.T) { // not parallel, as TestBrowserWidg
 	}
 	f.wait("the agent's message", logHas("Ana here, how can I help?"))
 	settle(p)
+	p.shot("widget-assigned")
 	told := `got.filter(e => e.name === "conversation").map(e => e.detail.status + ":" + (e.detail.id === "` + conv + `")).join(" ")`
 	if got := evalTo[string](p, told); got != "bot:true queued:true assigned:true" {
 		t.Errorf("conversation events %q, want bot, queued and assigned, once each", got)
