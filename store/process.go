@@ -176,9 +176,9 @@ type commitOpts struct {
 	// arrive writes what the event's arrival writes, once the conversation's row is checked
 	// and locked; errGone drops the turn.
 	arrive func(q) error
-	// blind: on a PostgreSQL write, the conversation's numbers are the batch's, checked by the
-	// update instead of read back from it, so that nothing waits for its answer (errTurnStale
-	// from the write when they moved).
+	// blind: the conversation's numbers are the batch's, checked by the update instead of read
+	// back from it: on PostgreSQL nothing waits for its answer, on SQLite the update is a plain
+	// one, without RETURNING's temporary table (errTurnStale from the write when they moved).
 	blind bool
 }
 
@@ -236,9 +236,10 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		args = append(args, c.ContactID, b.contactVersion)
 	}
 	var msgTop, outTop int64
-	if o.blind && q.p != nil {
-		// The numbers the update gives are known: the update is checked with the commit
-		// (execOne), and the turn's other statements go in the same round trip.
+	if o.blind {
+		// The numbers the update gives are known: the update is checked by its row count
+		// (execOne; on PostgreSQL with the commit, and the turn's other statements go in the
+		// same round trip).
 		msgTop, outTop = b.msgSeq+msgs+in, b.outSeq+outs
 		query = `UPDATE conversations SET status = ?, team = ?, assignee = ?, bot_paused = ?, handoff = ?, run_id = ?, run_status = ?,
  data = ?, state = ?, done_seq = ?, updated_at = ?, version = version + 1, msg_seq = ?, out_seq = ?

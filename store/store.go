@@ -463,7 +463,33 @@ func (db *DB) dialectSQL(s string) string {
 		kbIndex = `CREATE INDEX kb_chunks_fts ON kb_chunks USING GIN (to_tsvector('simple', norm));`
 	}
 	s = strings.ReplaceAll(s, "{{KB_INDEX}}", kbIndex)
+	if db.dialect == Postgres {
+		s = withoutSQLiteOnly(s)
+	}
 	return strings.ReplaceAll(s, "{{BLOB}}", blob)
+}
+
+// withoutSQLiteOnly removes a migration's SQLite-only parts, between "-- sqlite:begin" and
+// "-- sqlite:end" lines; a migration left without a statement still takes its number.
+func withoutSQLiteOnly(s string) string {
+	for {
+		i := strings.Index(s, "-- sqlite:begin")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(s[i:], "-- sqlite:end")
+		if j < 0 {
+			s = s[:i]
+			break
+		}
+		s = s[:i] + s[i+j+len("-- sqlite:end"):]
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "--") {
+			return s
+		}
+	}
+	return s + "\nSELECT 1;\n"
 }
 
 // Migrate applies the embedded migrations that are not applied yet, each in one transaction.
