@@ -38,7 +38,7 @@ type checkpointer struct {
 // one (variables for tests).
 var (
 	checkpointEvery       = 100 * time.Millisecond
-	walCapFrames    int64 = 4096 // 16 MB of 4 KB pages
+	walCapFrames    int64 = 16384 // 64 MB of 4 KB pages
 )
 
 func newCheckpointer(dsn string) (*checkpointer, error) {
@@ -94,10 +94,15 @@ func (c *checkpointer) finish(w *sql.DB) {
 	if c == nil || !c.full.Swap(false) {
 		return
 	}
+	// A background checkpoint in progress copies pages and syncs the file: the writer does not
+	// wait for it (milliseconds with the writer's queue stopped) but tries after its next batch.
+	if !c.mu.TryLock() {
+		c.full.Store(true)
+		return
+	}
+	defer c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	conn, err := w.Conn(ctx)
 	if err != nil {
 		return

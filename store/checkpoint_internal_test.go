@@ -14,7 +14,7 @@ import (
 // batches, it would hold every page written.
 func TestWALStaysNearItsCap(t *testing.T) {
 	checkpointEvery, walCapFrames = 10*time.Millisecond, 64
-	t.Cleanup(func() { checkpointEvery, walCapFrames = 100*time.Millisecond, 4096 })
+	t.Cleanup(func() { checkpointEvery, walCapFrames = 100*time.Millisecond, 16384 })
 	dir := t.TempDir()
 	ctx := context.Background()
 	db, err := OpenDir(ctx, dir)
