@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -114,6 +115,9 @@ type Runner struct {
 	stopOnce sync.Once
 	wakeOut  chan struct{}
 	wakeTim  chan struct{}
+	// timerWakeAt is when the timer loop, idle, looks at the timers next (Unix nanoseconds of
+	// the clock; 0 while it is awake): a commit wakes it only for a timer due before then.
+	timerWakeAt atomic.Int64
 	// flushDue says that flushSoon's timer will write the completions waiting in memory.
 	flushDue bool
 	// step handles one event: the engine (tests wrap it to make it crash).
@@ -381,7 +385,20 @@ func (r *Runner) committed(id string, ch *store.Changes, dues []time.Time, start
 		wake(r.wakeOut)
 	}
 	if len(ch.Timers) > 0 {
-		wake(r.wakeTim)
+		r.timerSet(ch.Timers)
+	}
+}
+
+// timerSet wakes the timer loop for timers just committed that are due before it looks next:
+// most timers a turn sets (a question's timeout) are due long after, and waking the loop for
+// each would cost two reads a turn.
+func (r *Runner) timerSet(timers []tandem.Timer) {
+	at := r.timerWakeAt.Load()
+	for _, t := range timers {
+		if at == 0 || t.Due.UnixNano() < at {
+			wake(r.wakeTim)
+			return
+		}
 	}
 }
 

@@ -280,6 +280,7 @@ const timerBatch = 4096
 func (r *Runner) timerLoop() {
 	defer r.wg.Done()
 	for !r.isStopped() {
+		r.timerWakeAt.Store(0) // awake: a timer committed from now on may be missed by the read
 		due, err := r.db.TimersDue(r.ctx, r.cfg.Clock.Now(), timerBatch)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
@@ -303,6 +304,7 @@ func (r *Runner) timerLoop() {
 				wait = max(d, time.Millisecond)
 			}
 		}
+		r.timerWakeAt.Store(r.cfg.Clock.Now().Add(wait).UnixNano())
 		r.idle(r.wakeTim, wait)
 	}
 }
