@@ -381,7 +381,7 @@ func (r *Runner) committed(id string, ch *store.Changes, dues []time.Time, start
 		// stream look again now rather than at their next poll.
 		r.cfg.Notify(id)
 	}
-	if effects {
+	if effects || ch.LaneFreed {
 		wake(r.wakeOut)
 	}
 	if len(ch.Timers) > 0 {

@@ -581,6 +581,9 @@ type Changes struct {
 	convData, contactData string
 	// folded are the completions of sends (OutboxDoneLater) the commit wrote.
 	folded []string
+	// LaneFreed reports that an effect waits behind a send the commit completed (on PostgreSQL,
+	// queued by another replica's turn): nobody claimed it, and the outbox loop is to.
+	LaneFreed bool
 	// msgTop and outTop are the conversation's numbers as the commit left them.
 	msgTop, outTop int64
 	// enc is the JSON the commit writes, made before the write (encode).

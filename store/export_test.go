@@ -91,3 +91,16 @@ func (db *DB) GroupTest(ctx context.Context, fns ...func(exec func(query string)
 	}
 	return out
 }
+
+// CommittersTest returns how many of PostgreSQL's committers take the writes of the
+// conversations (0 on SQLite).
+func (db *DB) CommittersTest(convs ...string) int {
+	if db.pg == nil {
+		return 0
+	}
+	seen := map[int]bool{}
+	for _, c := range convs {
+		seen[db.pg.committer(c)] = true
+	}
+	return len(seen)
+}

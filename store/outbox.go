@@ -104,7 +104,8 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ve
 			// The first effect of a lane is claimed when no effect of the lane is pending; the
 			// check is part of the INSERT, so that on PostgreSQL it goes with the commit's
 			// pipeline instead of a round trip of its own (and item then joins ch.Claimed when
-			// that is read, after the deferred marking above: behind is for SQLite only).
+			// that is read, after the deferred marking above: it is marked then, once rows
+			// counts every effect of the commit).
 			seen[lane] = true
 			rows[lane]++
 			until := micros(ch.Claim.Until)
@@ -114,6 +115,7 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ve
 					return err
 				}
 				if got != 0 {
+					item.behind = rows[lane] > 1
 					ch.Claimed = append(ch.Claimed, item)
 				}
 				return nil

@@ -66,12 +66,22 @@ func (b *pgBatcher) close() {
 // do runs fn, a write of conversation key, in the next group of its committer and returns its
 // outcome.
 func (b *pgBatcher) do(ctx context.Context, key string, fn func(q) error) error {
-	j := &job{ctx: ctx, db: b.db, fn: fn, err: make(chan error, 1), again: true}
+	return b.doAt(ctx, b.committer(key), fn)
+}
+
+// committer returns the index of the committer whose queue takes the writes of key.
+func (b *pgBatcher) committer(key string) int {
 	h := uint32(2166136261) // FNV-1a
 	for i := 0; i < len(key); i++ {
 		h = (h ^ uint32(key[i])) * 16777619
 	}
-	return submit(ctx, b.queues[h%uint32(len(b.queues))], j, b.finished)
+	return int(h % uint32(len(b.queues)))
+}
+
+// doAt runs fn in the next group of committer i and returns its outcome.
+func (b *pgBatcher) doAt(ctx context.Context, i int, fn func(q) error) error {
+	j := &job{ctx: ctx, db: b.db, fn: fn, err: make(chan error, 1), again: true}
+	return submit(ctx, b.queues[i], j, b.finished)
 }
 
 func (b *pgBatcher) run(jobs chan *job) {

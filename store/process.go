@@ -196,7 +196,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		q.db.encode(id, ch)
 	}
 	enc := ch.enc
-	ch.convData, ch.contactData, ch.folded = enc.conv, "", nil
+	ch.convData, ch.contactData, ch.folded, ch.LaneFreed = enc.conv, "", nil, false
 	paused := 0
 	if c.BotPaused {
 		paused = 1
@@ -261,7 +261,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	}
 	// Sends of the conversation carried out and not completed yet are completed first: the
 	// lanes of the effects this turn makes are then free.
-	folded, err := q.foldDone(id)
+	folded, err := q.foldDone(id, &ch.LaneFreed)
 	if err != nil {
 		return err
 	}

@@ -223,6 +223,9 @@ type q struct {
 	p *pipe
 	// atEnd, when set, gathers the rows of messages, runs and trace for the end of the write.
 	atEnd *rowsAtEnd
+	// conv, on PostgreSQL, is the key of the committer that runs the write (writeConv): a
+	// conversation's id when the write is in that conversation's queue.
+	conv string
 }
 
 func (db *DB) sqlText(query string) string {
@@ -378,7 +381,10 @@ func (db *DB) writeAgain(ctx context.Context, fn func(q) error) error {
 // go too.
 func (db *DB) writeConv(ctx context.Context, key string, fn func(q) error) error {
 	if db.pg != nil {
-		return db.pg.do(ctx, key, fn)
+		return db.pg.do(ctx, key, func(x q) error {
+			x.conv = key
+			return fn(x)
+		})
 	}
 	return db.writeTx(ctx, fn, true)
 }
