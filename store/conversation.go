@@ -677,17 +677,22 @@ func (q q) upsertRun(r *tandem.Run, data string) error {
 		}
 		q.atEnd = nil // this one at once
 	}
+	query, args := runUpsert(r, data)
+	if _, err := q.exec(query, args...); err != nil {
+		return fmt.Errorf("run %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// runUpsert returns the statement that writes a run, and its arguments.
+func runUpsert(r *tandem.Run, data string) (string, []any) {
 	var ended any
 	if r.EndedAt != nil {
 		ended = micros(*r.EndedAt)
 	}
-	_, err := q.exec(`INSERT INTO runs (conversation_id, id, flow_id, flow_version, status, reason, error, step, data, started_at, updated_at, ended_at)
+	return `INSERT INTO runs (conversation_id, id, flow_id, flow_version, status, reason, error, step, data, started_at, updated_at, ended_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (conversation_id, id) DO UPDATE SET status = excluded.status, reason = excluded.reason, error = excluded.error,
  step = excluded.step, data = excluded.data, updated_at = excluded.updated_at, ended_at = excluded.ended_at`,
-		r.ConversationID, r.ID, r.FlowID, r.FlowVersion, r.Status, r.Reason, r.Error, r.Step, data, micros(r.StartedAt), micros(r.UpdatedAt), ended)
-	if err != nil {
-		return fmt.Errorf("run %s: %w", r.ID, err)
-	}
-	return nil
+		[]any{r.ConversationID, r.ID, r.FlowID, r.FlowVersion, r.Status, r.Reason, r.Error, r.Step, data, micros(r.StartedAt), micros(r.UpdatedAt), ended}
 }
