@@ -540,3 +540,34 @@ func TestInboundClientIDs(t *testing.T) {
 		}
 	})
 }
+
+// A turn's consecutive steps of a run are stored in one row, and read back as the steps they
+// were, in order, with a called flow's steps (another run) between them: a W1 turn wrote six
+// rows, each a B-tree insert.
+func TestTraceStepsOfATurnInOneRow(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.inbound("c1", "hello", "").ConversationID
+		at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+		trace := []tandem.StepTrace{
+			{Seq: 1, RunID: "main", FlowID: "f", Step: "ask", Type: "question:answer", Output: map[string]any{"text": "42"}, Next: "check", StartedAt: at(1), DurationUS: 3},
+			{Seq: 2, RunID: "main", FlowID: "f", Step: "check", Type: "condition", Output: map[string]any{"branch": "#1"}, Next: "lookup", StartedAt: at(2), DurationUS: 4},
+			{Seq: 3, RunID: "main", FlowID: "f", Step: "lookup", Type: "call", Input: map[string]any{"flow": "orders"}, StartedAt: at(3)},
+			{Seq: 1, RunID: "sub", FlowID: "orders", Step: "fetch", Type: "http", Error: "timeout", StartedAt: at(4), DurationUS: 5000000},
+			{Seq: 4, RunID: "main", FlowID: "f", Step: "say", Type: "message", Input: map[string]any{"text": "Order 42 is shipped"}, StartedAt: at(5), DurationUS: 6},
+		}
+		f.turn(conv, func(b *store.Batch, ch *store.Changes) { ch.Trace = trace })
+		if got := f.count(`SELECT COUNT(*) FROM run_steps WHERE conversation_id = ?`, conv); got != 3 {
+			t.Errorf("%d trace rows, want 3 (the first three steps of main, sub's step, main's last)", got)
+		}
+		main, err := db.RunTrace(f.ctx, conv, "main")
+		if want := []tandem.StepTrace{trace[0], trace[1], trace[2], trace[4]}; err != nil || !reflect.DeepEqual(main, want) {
+			t.Errorf("RunTrace(main) = %+v, %v\nwant %+v", main, err, want)
+		}
+		sub, err := db.RunTrace(f.ctx, conv, "sub")
+		if want := []tandem.StepTrace{trace[3]}; err != nil || !reflect.DeepEqual(sub, want) {
+			t.Errorf("RunTrace(sub) = %+v, %v\nwant %+v", sub, err, want)
+		}
+	})
+}

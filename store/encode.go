@@ -16,7 +16,9 @@ type encoded struct {
 	// data, by effect index.
 	effects, msgs []string
 	runs          []string
-	trace         []string
+	// trace is each trace row's data column, traceRows the rows (see traceRowsOf).
+	trace     []string
+	traceRows []tandem.StepTrace
 	// inbound is the data of the customer message committed with the turn (Direct), if any.
 	inbound string
 }
@@ -54,10 +56,58 @@ func (db *DB) encode(convID string, ch *Changes) {
 	for _, r := range ch.Runs {
 		e.runs = append(e.runs, runJSON(&r))
 	}
-	for i := range ch.Trace {
-		e.trace = append(e.trace, traceJSON(&ch.Trace[i]))
-	}
+	e.traceRows, e.trace = traceRowsOf(ch.Trace)
 	ch.enc = e
+}
+
+// stepsRow is the type of a trace row that holds several steps of a run (stepsJSON).
+const stepsRow = "+steps"
+
+// traceRowsOf makes the rows that store a turn's trace: the consecutive steps of one run go in
+// one row (type stepsRow, the first step's seq, its data the steps), a run's lone step in a row
+// of its own. A turn's steps were a row each: six rows a W1 turn, each an insert in the
+// run_steps B-tree, for ~200 bytes.
+func traceRowsOf(trace []tandem.StepTrace) (rows []tandem.StepTrace, data []string) {
+	for len(trace) > 0 {
+		n := 1
+		for n < len(trace) && trace[n].RunID == trace[0].RunID && trace[n].Seq > trace[n-1].Seq {
+			n++
+		}
+		if n == 1 {
+			rows, data = append(rows, trace[0]), append(data, traceJSON(&trace[0]))
+		} else {
+			row := trace[0]
+			row.Type = stepsRow
+			rows, data = append(rows, row), append(data, stepsJSON(trace[:n]))
+		}
+		trace = trace[n:]
+	}
+	return rows, data
+}
+
+// traceStep is a step in a row of several (stepsRow).
+type traceStep struct {
+	Seq        int            `json:"seq"`
+	Step       string         `json:"step"`
+	Type       string         `json:"type"`
+	StartedAt  int64          `json:"started_at"` // Unix microseconds, as the started_at column
+	DurationUS int64          `json:"duration_us,omitempty"`
+	Input      map[string]any `json:"input,omitempty"`
+	Output     map[string]any `json:"output,omitempty"`
+	Next       string         `json:"next,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	Flow       string         `json:"flow,omitempty"`
+}
+
+// stepsJSON is the data column of a row of several steps.
+func stepsJSON(trace []tandem.StepTrace) string {
+	steps := make([]traceStep, len(trace))
+	for i, t := range trace {
+		steps[i] = traceStep{Seq: t.Seq, Step: t.Step, Type: t.Type, StartedAt: micros(t.StartedAt), DurationUS: t.DurationUS,
+			Input: t.Input, Output: t.Output, Next: t.Next, Error: t.Error, Flow: t.FlowID}
+	}
+	data, _ := json.Marshal(steps)
+	return string(data)
 }
 
 // storedSend is a send's message as it is stored: in its conversation, the bot's, a text unless

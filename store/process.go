@@ -319,7 +319,7 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 			return fmt.Errorf("process %s: cancel timers: %w", id, err)
 		}
 	}
-	if err := q.runsAndTrace(id, ch.Runs, enc.runs, ch.Trace, enc.trace); err != nil {
+	if err := q.runsAndTrace(id, ch.Runs, enc.runs, enc.traceRows, enc.trace); err != nil {
 		return err
 	}
 	if err := q.recordAnalytics(id, ch.AICalls, ch.Handoffs); err != nil {
@@ -378,8 +378,8 @@ func traceInsert(id string, trace []tandem.StepTrace, data []string) (string, []
 // traceRows is how many trace rows go in one INSERT.
 const traceRows = 16
 
-// insertTrace writes trace rows, several per statement; data holds each row's data column,
-// made before (encode).
+// insertTrace writes trace rows (traceRowsOf), several per statement; data holds each row's
+// data column, made before (encode).
 func (q q) insertTrace(id string, trace []tandem.StepTrace, data []string) error {
 	if q.atEnd != nil {
 		q.atEnd.steps(id, trace, data)

@@ -157,6 +157,17 @@ func (db *DB) RunTrace(ctx context.Context, conversationID, runID string) ([]tan
 		if err := rows.Scan(&t.Seq, &t.Step, &t.Type, &data, &started, &t.DurationUS); err != nil {
 			return nil, err
 		}
+		if t.Type == stepsRow {
+			var steps []traceStep
+			if err := json.Unmarshal([]byte(data), &steps); err != nil {
+				return nil, fmt.Errorf("run %s: trace at step %d: %w", runID, t.Seq, err)
+			}
+			for _, s := range steps {
+				out = append(out, tandem.StepTrace{RunID: runID, Seq: s.Seq, Step: s.Step, Type: s.Type, StartedAt: fromMicros(s.StartedAt),
+					DurationUS: s.DurationUS, Input: s.Input, Output: s.Output, Next: s.Next, Error: s.Error, FlowID: s.Flow})
+			}
+			continue
+		}
 		var d struct {
 			Input  map[string]any `json:"input"`
 			Output map[string]any `json:"output"`
