@@ -343,7 +343,8 @@ func (s *snap) batch() (*Batch, error) {
 		return nil, fmt.Errorf("contact %s: %w", c.ContactID, err)
 	}
 	return &Batch{Conversation: &c, Contact: &contact, State: s.state, Decoded: s.decoded, version: s.version, contactVersion: s.contactVersion,
-		doneSeq: s.doneSeq, msgSeq: s.msgSeq, outSeq: s.outSeq, convData: s.convData, contactData: s.contactData}, nil
+		doneSeq: s.doneSeq, msgSeq: s.msgSeq, outSeq: s.outSeq, convData: s.convData, contactData: s.contactData,
+		readStatus: c.Status, readTeam: c.Team, readAssignee: c.Assignee}, nil
 }
 
 // remember caches a conversation as a committed turn left it, and forgets the completions the

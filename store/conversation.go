@@ -550,6 +550,8 @@ type Batch struct {
 	msgSeq, outSeq int64
 	// The conversation's data and the contact as stored (the snapshot cache keeps them).
 	convData, contactData string
+	// The conversation's indexed columns as read (the turn may change Conversation's).
+	readStatus, readTeam, readAssignee string
 }
 
 // Changes is what processing a batch produced; it is written in the same transaction.

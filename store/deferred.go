@@ -16,15 +16,70 @@ type rowsAtEnd struct {
 	runs  []any // endRunCols values a run
 	runOf map[[2]string]bool
 	trace []any // endTraceCols values a step
+	// pending, once readLanes read it, holds the lanes with a pending effect of the write's
+	// conversations (known): a turn's sends go inline only behind none (insertEffects), and
+	// one statement asks for the chunk instead of one a turn. A conversation whose commit
+	// completed sends first (foldDone) is no longer known.
+	pending map[[2]string]bool
+	known   map[string]bool
+}
+
+// readLanes reads which lanes of the conversations convs have a pending effect (SQLite only:
+// its single writer runs the write alone, so nothing adds one before the turns' commits). The
+// list is padded to TimerChunk (repeating the first), so that the statement is one text.
+func (l *rowsAtEnd) readLanes(q q, convs []string) error {
+	if q.db.dialect != SQLite || len(convs) == 0 || len(convs) > TimerChunk {
+		return nil
+	}
+	args := make([]any, 0, TimerChunk)
+	for _, c := range convs {
+		args = append(args, c)
+	}
+	for len(args) < TimerChunk {
+		args = append(args, convs[0])
+	}
+	rows, err := q.query(`SELECT DISTINCT conversation_id, lane FROM outbox WHERE conversation_id IN (`+placeholders(TimerChunk)+`) AND status = 'pending'`, args...)
+	if err != nil {
+		return fmt.Errorf("outbox: lanes: %w", err)
+	}
+	defer rows.Close()
+	l.pending, l.known = map[[2]string]bool{}, make(map[string]bool, len(convs))
+	for rows.Next() {
+		var k [2]string
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			return fmt.Errorf("outbox: lanes: %w", err)
+		}
+		l.pending[k] = true
+	}
+	for _, c := range convs {
+		l.known[c] = true
+	}
+	return rows.Err()
+}
+
+// lanePending reports whether conv's lane has a pending effect, when readLanes knows.
+func (l *rowsAtEnd) lanePending(conv, lane string) (pending, known bool) {
+	if l == nil || !l.known[conv] {
+		return false, false
+	}
+	return l.pending[[2]string{conv, lane}], true
+}
+
+// forget marks conv's lanes as no longer known.
+func (l *rowsAtEnd) forget(conv string) {
+	if l != nil {
+		delete(l.known, conv)
+	}
 }
 
 const (
 	endMsgCols   = 10
 	endRunCols   = 12
 	endTraceCols = 8
-	// endRows is how many rows a statement inserts; the last few rows of a write go one a
-	// statement, so that each statement has one text (prepared once).
-	endRows = 16
+	// endRows is how many rows a statement inserts at most: a chunk's messages or runs in one.
+	// The rest go in statements of half as many, and so on, so that a few texts (each
+	// prepared once) insert any number in a few statements.
+	endRows = TimerChunk
 )
 
 // message adds a message's row; data is its data column.
@@ -93,13 +148,20 @@ func (l *rowsAtEnd) flushRuns(q q) error {
 	return nil
 }
 
-// insertRows inserts rows of cols values each: endRows a statement, then one a statement.
+// insertRows inserts rows of cols values each: endRows a statement, then the rest in
+// statements of 16, 8, 4, 2 and 1 rows.
 func insertRows(q q, head, tail string, cols int, vals []any) error {
+	if q.db.dialect == SQLite {
+		// OR FAIL: a statement that fails keeps the rows it inserted before, and SQLite then
+		// needs no statement journal (a copy of each page the statement changes, to undo it
+		// alone). Nothing is kept of a write that failed: its job is rolled back whole.
+		head = strings.Replace(head, "INSERT INTO", "INSERT OR FAIL INTO", 1)
+	}
 	one := "(" + placeholders(cols) + ")"
 	for len(vals) > 0 {
-		n := 1
-		if len(vals) >= endRows*cols {
-			n = endRows
+		n := endRows
+		for n*cols > len(vals) {
+			n /= 2
 		}
 		values := strings.TrimSuffix(strings.Repeat(one+", ", n), ", ")
 		if _, err := q.exec(head+values+tail, vals[:n*cols]...); err != nil {

@@ -218,6 +218,13 @@ func (db *DB) TimersFire(ctx context.Context, fs []*TimerFiring) {
 	err := db.writeAgain(ctx, func(tx q) error {
 		var del []any // conversation, timer: the timers of the turns committed
 		tx.atEnd = &rowsAtEnd{}
+		convs := make([]string, len(fs))
+		for i, f := range fs {
+			convs[i] = f.ConversationID
+		}
+		if err := tx.atEnd.readLanes(tx, convs); err != nil {
+			return err
+		}
 		for _, f := range fs {
 			f.Fired, f.Queued, f.Err = false, false, nil
 			if d := f.Direct; d != nil {

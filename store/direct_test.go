@@ -406,3 +406,103 @@ func TestInlineSends(t *testing.T) {
 		}
 	})
 }
+
+// In a chunk of fired timers, each turn's conversation is written as the turn left it: a turn
+// that hands the conversation off writes its status and team (the queue finds it), one that
+// does not keeps them and moves its time; a conversation that got a message without a turn
+// since its snapshot (its numbers moved, not its version) has its timer fired after that
+// message, not over it (its turn queued on SQLite, committed again with the numbers read back
+// on PostgreSQL); and the next turn, from the cache, numbers its message after the chunk's.
+func TestTimersFireChunkWritesEachConversation(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		handed, kept, moved := f.waitingOnTimerOf("handed"), f.waitingOnTimerOf("kept"), f.waitingOnTimerOf("moved")
+		var fs []*store.TimerFiring
+		for _, conv := range []string{handed, kept, moved} {
+			d := f.directTurn(conv, "time is up", `{"step":"after"}`)
+			d.Changes.Conversation.UpdatedAt = t0.Add(2 * time.Hour)
+			fs = append(fs, &store.TimerFiring{ConversationID: conv, Timers: fired(conv), Direct: d})
+		}
+		c := fs[0].Direct.Changes.Conversation
+		c.Status, c.Team = tandem.ConversationQueued, "sales"
+		if _, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "moved"},
+			Message: tandem.Message{ID: "r1", Type: tandem.MessageReaction, Reaction: "👍", RefersTo: "x"}, Now: t0, NewID: f.id}); err != nil {
+			t.Fatal(err)
+		}
+		db.TimersFire(f.ctx, fs)
+		for i, got := range fs {
+			if got.Err != nil || !got.Fired || got.Direct.Applied == got.Queued || i < 2 && !got.Direct.Applied {
+				t.Errorf("conversation %d: fired %v, queued %v, applied %v, err %v; want fired, applied or else queued", i, got.Fired, got.Queued, got.Direct.Applied, got.Err)
+			}
+		}
+		if got := f.conversation(handed); got.Status != tandem.ConversationQueued || got.Team != "sales" || !got.UpdatedAt.Equal(t0.Add(2*time.Hour)) {
+			t.Errorf("handed off: status %q, team %q, updated %v; want queued for sales at %v", got.Status, got.Team, got.UpdatedAt, t0.Add(2*time.Hour))
+		}
+		if queue, _, err := db.InboxQueued(f.ctx, "sales", "", 10); err != nil || len(queue) != 1 || queue[0].ID != handed {
+			t.Errorf("the sales queue: %+v, %v; want the conversation handed off", queue, err)
+		}
+		if got := f.conversation(kept); got.Status != tandem.ConversationBot || got.Team != "" || !got.UpdatedAt.Equal(t0.Add(2*time.Hour)) {
+			t.Errorf("kept: status %q, team %q, updated %v; want the bot's, moved to %v", got.Status, got.Team, got.UpdatedAt, t0.Add(2*time.Hour))
+		}
+		if ev := f.queued(moved); fs[2].Queued && (len(ev) != 1 || ev[0].Kind != tandem.EventTimer) {
+			t.Errorf("the conversation whose numbers moved: events %+v, want its timer queued", ev)
+		}
+		seq := func(conv, id string) int64 {
+			t.Helper()
+			return f.count(`SELECT seq FROM messages WHERE conversation_id = ? AND id = ?`, conv, id)
+		}
+		if fs[2].Direct.Applied {
+			if got := seq(moved, fs[2].Direct.Changes.Effects[0].ID); got != 3 {
+				t.Errorf("the turn of the conversation whose numbers moved: its message numbered %d, want 3, after the reaction", got)
+			}
+		}
+		if got := seq(moved, "r1"); got != 2 {
+			t.Errorf("the reaction numbered %d, want 2", got)
+		}
+		if got := seq(kept, fs[1].Direct.Changes.Effects[0].ID); got != 2 {
+			t.Errorf("kept: the chunk's message numbered %d, want 2", got)
+		}
+		d := f.directTurn(kept, "and then", `{}`)
+		res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "kept"},
+			Message: tandem.Message{ID: "m2", Text: "more"}, Now: t0, NewID: f.id, Direct: d})
+		if err != nil || !d.Applied || res.Seq != 3 {
+			t.Errorf("the next message: %+v, applied %v, %v; want its turn applied, the message numbered 3", res, d.Applied, err)
+		}
+	})
+}
+
+// In a chunk of fired timers on a channel that sends inline, each turn's send is committed as
+// sent, except behind a pending effect of its conversation's lane, where it waits in the
+// outbox: the chunk asks once which lanes are busy, and each conversation has its own answer.
+func TestTimersFireChunkInlineSends(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		free, behind, other := f.waitingOnTimerOf("free"), f.waitingOnTimerOf("behind"), f.waitingOnTimerOf("other")
+		f.inbound("behind", "again", "")
+		f.process(behind, func(b *store.Batch, ch *store.Changes) { // a send still pending
+			ch.Effects = []tandem.Effect{{ID: "s1", Kind: tandem.EffectSend, Send: &tandem.Message{ID: "s1", Type: tandem.MessageText, Text: "pending"}}}
+			ch.Timers = []tandem.Timer{{ID: "t1", Due: t0.Add(time.Hour), Key: "wait"}}
+		})
+		var fs []*store.TimerFiring
+		for _, conv := range []string{free, behind, other} {
+			d := f.directTurn(conv, "time is up", `{}`)
+			d.Changes.InlineSends = true
+			fs = append(fs, &store.TimerFiring{ConversationID: conv, Timers: fired(conv), Direct: d})
+		}
+		db.TimersFire(f.ctx, fs)
+		for i, want := range []struct {
+			sent int
+			rows int64
+		}{{1, 0}, {0, 2}, {1, 0}} {
+			got := fs[i]
+			if !got.Direct.Applied || got.Err != nil {
+				t.Fatalf("conversation %d: applied %v, err %v; want applied", i, got.Direct.Applied, got.Err)
+			}
+			if sent, rows := got.Direct.Changes.InlineSent, f.count(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ?`, got.ConversationID); sent != want.sent || rows != want.rows {
+				t.Errorf("conversation %d: %d sent inline, %d outbox rows; want %d and %d", i, sent, rows, want.sent, want.rows)
+			}
+		}
+	})
+}

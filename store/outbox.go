@@ -75,11 +75,15 @@ func (q q) insertEffects(convID string, ch *Changes, contact *tandem.Contact, ve
 			if lane := e.Lane(); ch.InlineSends && !e.Await && (!seen[lane] || inline[lane]) {
 				if !seen[lane] {
 					// Sent inline only behind no pending effect of its lane, to keep the order.
-					var pending int
-					if err := q.row(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending'`, convID, lane).Scan(&pending); err != nil {
-						return fmt.Errorf("outbox: lane: %w", err)
+					busy, known := q.atEnd.lanePending(convID, lane)
+					if !known {
+						var pending int
+						if err := q.row(`SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND lane = ? AND status = 'pending'`, convID, lane).Scan(&pending); err != nil {
+							return fmt.Errorf("outbox: lane: %w", err)
+						}
+						busy = pending > 0
 					}
-					seen[lane], inline[lane] = true, pending == 0
+					seen[lane], inline[lane] = true, !busy
 				}
 				if inline[lane] {
 					ch.InlineSent++

@@ -139,6 +139,7 @@ func (q q) snapshot(id string, contact bool) (*Batch, error) {
 	}
 	d.apply(&c)
 	b.Conversation, b.State, b.convData = &c, []byte(state), data
+	b.readStatus, b.readTeam, b.readAssignee = c.Status, c.Team, c.Assignee
 	if contact {
 		if err := q.snapshotContact(b); err != nil {
 			return nil, err
@@ -181,6 +182,18 @@ type commitOpts struct {
 	// one, without RETURNING's temporary table (errTurnStale from the write when they moved).
 	blind bool
 }
+
+// sqliteChunkUpdate is the conversation update of a turn in a chunk of fired timers on SQLite
+// (commit), and sqliteChunkUpdateStatus that of a turn that changed the conversation's status,
+// team or assignee.
+const (
+	sqliteChunkUpdate = `UPDATE conversations SET bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?,
+ updated_at = ?, version = version + 1, msg_seq = ?, out_seq = ?
+ WHERE id = ? AND version = ? AND done_seq = ? AND next_seq = done_seq AND (SELECT version FROM contacts WHERE id = ?) = ? AND msg_seq = ? AND out_seq = ?`
+	sqliteChunkUpdateStatus = `UPDATE conversations SET bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?,
+ updated_at = ?, version = version + 1, msg_seq = ?, out_seq = ?, status = ?, team = ?, assignee = ?
+ WHERE id = ? AND version = ? AND done_seq = ? AND next_seq = done_seq AND (SELECT version FROM contacts WHERE id = ?) = ? AND msg_seq = ? AND out_seq = ?`
+)
 
 // errTurnStale reports that a direct turn committed blind (commitOpts.blind) found its
 // conversation moved on since its snapshot: the write is rolled back, and written again with
@@ -236,7 +249,23 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		args = append(args, c.ContactID, b.contactVersion)
 	}
 	var msgTop, outTop int64
-	if o.blind {
+	if o.blind && q.atEnd != nil && q.db.dialect == SQLite {
+		// A chunk of fired timers (TimersFire) on SQLite. The indexed columns the turn left as
+		// it read them (the version checks they did not move) are not set: SQLite rewrites an
+		// index's entry for each column set, changed or not. A conversation that moved on is a
+		// conflict, its timer queued, rather than a failed write for the whole chunk.
+		msgTop, outTop = b.msgSeq+msgs+in, b.outSeq+outs
+		args = append(args[:0], paused, handoff, ch.RunID, ch.RunStatus, enc.conv, enc.state, ch.DoneSeq, micros(c.UpdatedAt), msgTop, outTop)
+		query = sqliteChunkUpdate
+		if c.Status != b.readStatus || c.Team != b.readTeam || c.Assignee != b.readAssignee {
+			query = sqliteChunkUpdateStatus
+			args = append(args, c.Status, c.Team, c.Assignee)
+		}
+		args = append(args, id, b.version, b.doneSeq, c.ContactID, b.contactVersion, b.msgSeq, b.outSeq)
+		if err := q.execOne(ErrConflict, query, args...); err != nil {
+			return err
+		}
+	} else if o.blind {
 		// The numbers the update gives are known: the update is checked by its row count
 		// (execOne; on PostgreSQL with the commit, and the turn's other statements go in the
 		// same round trip).
@@ -264,6 +293,9 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 	folded, err := q.foldDone(id, &ch.LaneFreed)
 	if err != nil {
 		return err
+	}
+	if len(folded) > 0 {
+		q.atEnd.forget(id)
 	}
 	if o.inbound != nil {
 		o.inbound.Seq = msgTop - msgs
