@@ -129,6 +129,28 @@ func IsContactStopped(err error) bool {
 	return errors.As(err, &s)
 }
 
+// PlatformError is implemented by a channel's send error that carries the platform's own error
+// code and text (WhatsApp's Graph API error, a Telegram Bot API error).
+type PlatformError interface {
+	error
+	Platform() (code, message string)
+}
+
+// MessageErrorOf says why a send failed with err, for the message: the platform's code and text
+// when a PlatformError is in err's chain, else err's text with no code.
+func MessageErrorOf(err error) *MessageError {
+	if err == nil {
+		return nil
+	}
+	var pe PlatformError
+	if errors.As(err, &pe) {
+		if code, msg := pe.Platform(); msg != "" {
+			return &MessageError{Code: code, Message: msg}
+		}
+	}
+	return &MessageError{Message: err.Error()}
+}
+
 // MediaFile describes a stored file and whose it is.
 type MediaFile struct {
 	ID        string `json:"id"`

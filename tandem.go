@@ -85,10 +85,20 @@ type Message struct {
 	// Status is the delivery status of an outbound message: sent, delivered, read, played or
 	// failed ("" while it waits in the outbox).
 	Status string `json:"status,omitempty"`
+	// Error says why a failed outbound message was not delivered (nil otherwise).
+	Error *MessageError `json:"error,omitempty"`
 	// ChannelMessageID is the provider's id of the message, used to recognise retries.
 	ChannelMessageID string    `json:"channel_message_id,omitempty"`
 	AgentID          string    `json:"agent,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
+}
+
+// MessageError is why an outbound message failed: the platform's error code and text (WhatsApp
+// 131047 "Re-engagement message"), or, for a send Tandem itself refused or gave up on, no code
+// and Tandem's reason.
+type MessageError struct {
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message"`
 }
 
 // SharedContact is a contact card a customer shared.

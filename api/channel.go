@@ -25,12 +25,14 @@ type messageJSON struct {
 	Location       *tandem.Location `json:"location,omitempty"`
 	Option         string           `json:"option,omitempty"`
 	// Contacts, Reaction, RefersTo and Data come from messaging platforms (contact cards,
-	// reactions and edits, WhatsApp Flows forms); Status is an outbound message's delivery.
+	// reactions and edits, WhatsApp Flows forms); Status is an outbound message's delivery,
+	// Error why it failed.
 	Contacts  []tandem.SharedContact `json:"contacts,omitempty"`
 	Reaction  string                 `json:"reaction,omitempty"`
 	RefersTo  string                 `json:"refers_to,omitempty"`
 	Data      map[string]any         `json:"data,omitempty"`
 	Status    string                 `json:"status,omitempty"`
+	Error     *tandem.MessageError   `json:"error,omitempty"`
 	Agent     string                 `json:"agent,omitempty"`
 	CreatedAt time.Time              `json:"created_at"`
 }
@@ -47,7 +49,7 @@ type mediaJSON struct {
 func toMessageJSON(m *tandem.Message) messageJSON {
 	out := messageJSON{ID: m.ID, ConversationID: m.ConversationID, Direction: m.Direction, Author: m.Author, Type: m.Type,
 		Text: m.Text, Buttons: m.Buttons, Render: m.Render, Location: m.Location, Option: m.Option, Agent: m.AgentID, CreatedAt: m.CreatedAt,
-		Contacts: m.Contacts, Reaction: m.Reaction, RefersTo: m.RefersTo, Data: m.Data, Status: m.Status}
+		Contacts: m.Contacts, Reaction: m.Reaction, RefersTo: m.RefersTo, Data: m.Data, Status: m.Status, Error: m.Error}
 	if m.Media != nil {
 		out.Media = &mediaJSON{URL: m.Media.URL, Mime: m.Media.Mime, Name: m.Media.Name, Size: m.Media.Size, Error: m.Media.Error}
 	}

@@ -116,7 +116,7 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 		if e.Kind == tandem.EffectSend {
 			res.Send = &tandem.SendResult{MessageID: e.ID, Failed: true, Error: err.Error()}
 		}
-		queued, err = r.db.OutboxFail(ctx, it, res, err.Error(), now)
+		queued, err = r.db.OutboxFail(ctx, it, res, err.Error(), tandem.MessageErrorOf(err), now)
 		r.obs.Effect(e.Kind, false, time.Since(start))
 	default:
 		next := now.Add(backoff(time.Second, it.Attempts+1, 0, 5*time.Minute))

@@ -48,11 +48,7 @@ func (r *Runner) Receive(ctx context.Context, channelID string, b *channel.Batch
 			r.log.Debug("delivery report of a message Tandem did not send; ignored", "channel", channelID, "platform_id", st.ChannelMessageID, "status", st.Status)
 			continue
 		}
-		errText := st.Error
-		if st.Code != "" {
-			errText = st.Code + ": " + st.Error
-		}
-		changed, err := r.db.Delivery(ctx, store.DeliveryParams{ChannelID: channelID, ConversationID: st.ConversationID, MessageID: st.MessageID, Status: st.Status, Error: errText, Now: now})
+		changed, err := r.db.Delivery(ctx, store.DeliveryParams{ChannelID: channelID, ConversationID: st.ConversationID, MessageID: st.MessageID, Status: st.Status, Code: st.Code, Error: st.Error, Now: now})
 		switch {
 		case tandem.ErrorCode(err) == tandem.ENOTFOUND || tandem.ErrorCode(err) == tandem.EINVALID:
 			r.log.Info("delivery report ignored", "channel", channelID, "conversation", st.ConversationID, "message", st.MessageID, "status", st.Status, "err", err)

@@ -22,7 +22,9 @@ type DeliveryParams struct {
 	MessageID      string
 	// Status is sent, delivered, read, played or failed.
 	Status string
-	// Error is the platform's code and message, for failed.
+	// Code and Error are the platform's error code and text, for failed: stored with the
+	// message, and given to the flow as "<code>: <text>".
+	Code  string
 	Error string
 	Now   time.Time
 }
@@ -53,15 +55,25 @@ func (db *DB) Delivery(ctx context.Context, p DeliveryParams) (changed bool, err
 		if p.Status == "failed" && statusRank[old] > statusRank["sent"] {
 			return nil // a late failure of a message that arrived
 		}
-		if _, err := q.exec(`UPDATE messages SET status = ? WHERE conversation_id = ? AND id = ?`, p.Status, p.ConversationID, p.MessageID); err != nil {
+		if p.Status == "failed" {
+			_, err = q.exec(`UPDATE messages SET status = ?, error_code = ?, error_message = ? WHERE conversation_id = ? AND id = ?`,
+				p.Status, p.Code, p.Error, p.ConversationID, p.MessageID)
+		} else {
+			_, err = q.exec(`UPDATE messages SET status = ? WHERE conversation_id = ? AND id = ?`, p.Status, p.ConversationID, p.MessageID)
+		}
+		if err != nil {
 			return fmt.Errorf("delivery: %w", err)
 		}
 		changed = true
+		errText := p.Error
+		if p.Code != "" {
+			errText = p.Code + ": " + p.Error
+		}
 		if p.Status == "sent" || (p.Status != "failed" && statusRank[old] > statusRank["sent"]) {
 			return nil // nothing the engine waits for
 		}
 		return q.insertEvent(&tandem.Event{ConversationID: p.ConversationID, Kind: tandem.EventDelivery, At: p.Now,
-			Delivery: &tandem.Delivery{MessageID: p.MessageID, Status: p.Status, Error: p.Error}})
+			Delivery: &tandem.Delivery{MessageID: p.MessageID, Status: p.Status, Error: errText}})
 	})
 	return changed, err
 }

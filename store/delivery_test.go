@@ -21,7 +21,7 @@ func TestDelivery(t *testing.T) {
 		f, a, _ := outboxFixture(t, db)
 		report := func(msg, status string) bool {
 			t.Helper()
-			changed, err := db.Delivery(f.ctx, store.DeliveryParams{ChannelID: "api", ConversationID: a, MessageID: msg, Status: status, Error: "131026: undeliverable", Now: t0})
+			changed, err := db.Delivery(f.ctx, store.DeliveryParams{ChannelID: "api", ConversationID: a, MessageID: msg, Status: status, Code: "131026", Error: "undeliverable", Now: t0})
 			if err != nil {
 				t.Fatalf("Delivery(%s, %s): %v", msg, status, err)
 			}
@@ -47,6 +47,13 @@ func TestDelivery(t *testing.T) {
 			if got := messageStatus(f, a, s.msg); got != s.want {
 				t.Errorf("after %s %s: status %q, want %q", s.msg, s.status, got, s.want)
 			}
+		}
+		// The failure's code and text are the message's; a message that arrived has none.
+		if got, want := messageError(f, a, "a2"), (&tandem.MessageError{Code: "131026", Message: "undeliverable"}); got == nil || *got != *want {
+			t.Errorf("failed message's error = %+v, want %+v", got, want)
+		}
+		if got := messageError(f, a, "a1"); got != nil {
+			t.Errorf("a message read has error %+v", got)
 		}
 		var got []string
 		for _, ev := range f.queued(a) {

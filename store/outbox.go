@@ -408,8 +408,9 @@ func (db *DB) OutboxRetry(ctx context.Context, it *OutboxItem, next time.Time, e
 	})
 }
 
-// OutboxFail gives an effect up; an awaited one reports the failure to its conversation.
-func (db *DB) OutboxFail(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, errText string, now time.Time) (queued bool, err error) {
+// OutboxFail gives an effect up; an awaited one reports the failure to its conversation. A
+// send's message is marked failed with why (nil: errText, with no code).
+func (db *DB) OutboxFail(ctx context.Context, it *OutboxItem, res *tandem.EffectResult, errText string, why *tandem.MessageError, now time.Time) (queued bool, err error) {
 	err = db.write(ctx, func(q q) error {
 		queued = false
 		r, err := q.exec(`UPDATE outbox SET status = 'failed', attempts = attempts + 1, claimed_until = 0, claimed_by = '', last_error = ?, done_at = ? WHERE conversation_id = ? AND id = ? AND status = 'pending'`,
@@ -421,7 +422,11 @@ func (db *DB) OutboxFail(ctx context.Context, it *OutboxItem, res *tandem.Effect
 			return nil
 		}
 		if it.Effect.Kind == tandem.EffectSend {
-			if _, err := q.exec(`UPDATE messages SET status = 'failed' WHERE conversation_id = ? AND id = ?`, it.ConversationID, sentMessageID(&it.Effect)); err != nil {
+			if why == nil {
+				why = &tandem.MessageError{Message: errText}
+			}
+			if _, err := q.exec(`UPDATE messages SET status = 'failed', error_code = ?, error_message = ? WHERE conversation_id = ? AND id = ?`,
+				why.Code, why.Message, it.ConversationID, sentMessageID(&it.Effect)); err != nil {
 				return fmt.Errorf("outbox: fail: %w", err)
 			}
 		}

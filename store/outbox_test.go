@@ -80,6 +80,22 @@ func messageStatus(f *fixture, conv, id string) string {
 	return s
 }
 
+// messageError returns why a message failed, as the API reads it (nil when it did not).
+func messageError(f *fixture, conv, id string) *tandem.MessageError {
+	f.t.Helper()
+	msgs, err := f.db.Messages(f.ctx, store.MessagesParams{ConversationID: conv, Limit: 1000})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.ID == id {
+			return m.Error
+		}
+	}
+	f.t.Fatalf("message %s of conversation %s not found", id, conv)
+	return nil
+}
+
 func TestOutboxClaim(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -213,13 +229,21 @@ func TestOutboxFail(t *testing.T) {
 		f, a, _ := outboxFixture(t, db)
 		items := f.claim(t0, 10)
 
-		// A send that is given up marks its message failed and lets the next send go.
-		queued, err := db.OutboxFail(f.ctx, f.item(items, "a1"), nil, "blocked by the user", t0)
+		// A send that is given up marks its message failed, with the platform's reason, and
+		// lets the next send go.
+		why := &tandem.MessageError{Code: "131047", Message: "Re-engagement message"}
+		queued, err := db.OutboxFail(f.ctx, f.item(items, "a1"), nil, "WhatsApp error 131047: Re-engagement message", why, t0)
 		if err != nil || queued {
 			t.Errorf("OutboxFail(send) = %v, %v", queued, err)
 		}
 		if got := messageStatus(f, a, "a1"); got != "failed" {
 			t.Errorf("message status = %q, want failed", got)
+		}
+		if got := messageError(f, a, "a1"); !reflect.DeepEqual(got, why) {
+			t.Errorf("message error = %+v, want %+v", got, why)
+		}
+		if got := messageError(f, a, "a2"); got != nil {
+			t.Errorf("message a2 (not failed) has error %+v", got)
 		}
 		if got := len(f.queued(a)); got != 0 {
 			t.Errorf("a failed send queued %d events", got)
@@ -228,7 +252,7 @@ func TestOutboxFail(t *testing.T) {
 		// An awaited desk call that is given up reports the error to its conversation, once.
 		d1 := f.item(items, "d1")
 		for i, want := range []bool{true, false} {
-			queued, err := db.OutboxFail(f.ctx, d1, nil, "desk down", t0.Add(time.Second))
+			queued, err := db.OutboxFail(f.ctx, d1, nil, "desk down", nil, t0.Add(time.Second))
 			if err != nil || queued != want {
 				t.Errorf("OutboxFail #%d = %v, %v; want %v", i+1, queued, err, want)
 			}
@@ -517,7 +541,7 @@ func TestOutboxSealsCalls(t *testing.T) {
 			t.Errorf("the call stored in clear before reads as %+v", got)
 		}
 		// A failed call stays sealed.
-		if _, err := db.OutboxFail(f.ctx, f.item(items, "h1"), nil, "refused", t0); err != nil {
+		if _, err := db.OutboxFail(f.ctx, f.item(items, "h1"), nil, "refused", nil, t0); err != nil {
 			t.Fatal(err)
 		}
 		if rows, _ := db.StringTest(f.ctx, `SELECT data FROM outbox WHERE conversation_id = ? AND id = ?`, conv, "h1"); strings.Contains(rows, secret) {

@@ -82,7 +82,7 @@ func (db *DB) Messages(ctx context.Context, p MessagesParams) ([]tandem.Message,
 	if p.Limit <= 0 {
 		p.Limit = 100
 	}
-	rows, err := q.query(`SELECT id, direction, author, type, text, data, channel_message_id, status, created_at FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+	rows, err := q.query(`SELECT id, direction, author, type, text, data, channel_message_id, status, error_code, error_message, created_at FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 		p.ConversationID, after, p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
@@ -91,12 +91,14 @@ func (db *DB) Messages(ctx context.Context, p MessagesParams) ([]tandem.Message,
 	var out []tandem.Message
 	for rows.Next() {
 		m := tandem.Message{ConversationID: p.ConversationID}
-		var data, status string
+		var data, code, why string
 		var created int64
-		if err := rows.Scan(&m.ID, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &status, &created); err != nil {
+		if err := rows.Scan(&m.ID, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &m.Status, &code, &why, &created); err != nil {
 			return nil, err
 		}
-		m.Status = status
+		if m.Status == "failed" && (code != "" || why != "") {
+			m.Error = &tandem.MessageError{Code: code, Message: why}
+		}
 		var d messageData
 		if err := json.Unmarshal([]byte(data), &d); err != nil {
 			return nil, fmt.Errorf("message %s: %w", m.ID, err)

@@ -88,6 +88,9 @@ type Suite struct {
 	// platform's code and message). Zero: the kind retries every failure (the API channel).
 	Rejected     Response
 	RejectedText []string
+	// RejectedError is why the API says the rejected message failed: the platform's code and
+	// message.
+	RejectedError tandem.MessageError
 	// Start, when set, runs at the end of NewEnv: a kind whose callers authenticate with
 	// something the server issues (the widget's session) gets it there and sets Env.Sign.
 	Start func(e *Env)
@@ -337,6 +340,7 @@ type Message struct {
 	Text      string                 `json:"text"`
 	Option    string                 `json:"option"`
 	Status    string                 `json:"status"`
+	Error     *tandem.MessageError   `json:"error"`
 	Media     *tandem.Media          `json:"media"`
 	Location  *tandem.Location       `json:"location"`
 	Contacts  []tandem.SharedContact `json:"contacts"`

@@ -219,9 +219,16 @@ func testStatuses(t *testing.T, s *Suite) {
 			if got[len(got)-1] != tc.want {
 				t.Errorf("after a %s report the bot sent %q, want %q last", tc.status, got, tc.want)
 			}
+			var why *tandem.MessageError
+			if tc.status == channel.StatusFailed {
+				why = &tandem.MessageError{Code: tc.code, Message: tc.err}
+			}
 			for _, m := range e.Conversations()[0].Messages {
 				if m.ID == tracked && m.Status != tc.status {
 					t.Errorf("the message's status is %q, want %q", m.Status, tc.status)
+				}
+				if m.ID == tracked && !reflect.DeepEqual(m.Error, why) {
+					t.Errorf("the message's error is %+v, want %+v", m.Error, why)
 				}
 			}
 		})
@@ -395,6 +402,9 @@ func testRetried(t *testing.T, s *Suite) {
 		for _, m := range e.Conversations()[0].Messages {
 			if m.Direction == tandem.DirectionOut && m.Status != channel.StatusFailed {
 				t.Errorf("the rejected message %q has status %q, want failed", m.Text, m.Status)
+			}
+			if m.Direction == tandem.DirectionOut && (m.Error == nil || *m.Error != s.RejectedError) {
+				t.Errorf("the rejected message %q has error %+v, want the platform's %+v", m.Text, m.Error, s.RejectedError)
 			}
 		}
 		_ = conv

@@ -30,6 +30,11 @@ type BotError struct {
 
 func (e *BotError) Error() string { return fmt.Sprintf("Telegram error %d: %s", e.Code, e.Description) }
 
+// Platform returns the Bot API's error_code and description, for the message that failed.
+func (e *BotError) Platform() (code, message string) {
+	return strconv.Itoa(e.Code), e.Description
+}
+
 // body is a prepared request body with its content type.
 type body struct {
 	data        []byte

@@ -141,6 +141,7 @@ func suite(t *testing.T) *channeltest.Suite {
 		ServerError:   botError(502, "Bad Gateway", 0),
 		Rejected:      botError(400, "Bad Request: chat not found", 0),
 		RejectedText:  []string{"400", "chat not found"},
+		RejectedError: tandem.MessageError{Code: "400", Message: "Bad Request: chat not found"},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,11 +31,24 @@ type GraphError struct {
 }
 
 func (e *GraphError) Error() string {
-	s := fmt.Sprintf("WhatsApp error %d: %s", e.Code, e.Message)
-	if e.Details != "" && !strings.Contains(e.Message, e.Details) {
-		s += " (" + e.Details + ")"
+	return fmt.Sprintf("WhatsApp error %d: %s", e.Code, e.text())
+}
+
+// Platform returns WhatsApp's code ("" when the answer had none) and text, for the message
+// that failed.
+func (e *GraphError) Platform() (code, message string) {
+	if e.Code >= 0 {
+		code = strconv.Itoa(e.Code)
 	}
-	return s
+	return code, e.text()
+}
+
+// text is the error's message with its details.
+func (e *GraphError) text() string {
+	if e.Details != "" && !strings.Contains(e.Message, e.Details) {
+		return e.Message + " (" + e.Details + ")"
+	}
+	return e.Message
 }
 
 // Error codes and how they are handled (contract: WhatsApp's error codes).

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,7 @@ func suite(t *testing.T) *channeltest.Suite {
 		ServerError:   graphError(503, 2, "Service temporarily unavailable", nil),
 		Rejected:      graphError(400, 131026, "Message Undeliverable.", nil),
 		RejectedText:  []string{"131026", "Message Undeliverable."},
+		RejectedError: tandem.MessageError{Code: "131026", Message: "Message Undeliverable."},
 	}
 }
 
@@ -418,6 +420,29 @@ func TestStatusByWamid(t *testing.T) {
 	got := e.Outbound(t, conv)
 	if want := "failed: 131049: This message was not delivered to maintain healthy ecosystem engagement."; !strings.HasPrefix(got[len(got)-1], want) {
 		t.Errorf("the bot sent %q, want %q last", got, want)
+	}
+	// The API's message says why, in WhatsApp's words; the other messages have no error.
+	var l struct {
+		Messages []map[string]any `json:"messages"`
+	}
+	e.Get("/api/v1/conversations/"+conv+"/messages", &l)
+	want := map[string]any{"code": "131049", "message": "This message was not delivered to maintain healthy ecosystem engagement." +
+		" (In order to maintain a healthy ecosystem engagement, the message failed to be delivered.)"}
+	failed := 0
+	for _, m := range l.Messages {
+		if m["status"] != "failed" {
+			if m["error"] != nil {
+				t.Errorf("message %q (status %v) has an error: %v", m["text"], m["status"], m["error"])
+			}
+			continue
+		}
+		failed++
+		if m["text"] != "Your code is 1234" || !reflect.DeepEqual(m["error"], want) {
+			t.Errorf("failed message %q has error %v, want %v", m["text"], m["error"], want)
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d failed messages, want 1", failed)
 	}
 }
 

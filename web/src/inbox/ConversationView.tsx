@@ -9,6 +9,7 @@ import { type InboxStore, useInbox } from "./store";
 import { TransferDialog } from "./TransferDialog";
 import { clock } from "./time";
 import { Paperclip } from "./icons";
+import { DeliveryFailure } from "./failure";
 import { downloadMedia, isStored, sizeText, useMediaURL } from "../api/media";
 
 type Item = { kind: "message"; m: Message } | { kind: "note"; n: Note };
@@ -283,6 +284,7 @@ function Bubble({ m }: { m: Message }) {
       <p className="msg-meta muted small">
         {who} · <time dateTime={m.created_at}>{clock(m.created_at)}</time>
       </p>
+      <DeliveryFailure m={m} />
     </li>
   );
 }
