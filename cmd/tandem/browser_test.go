@@ -245,8 +245,8 @@ func summarizer(w http.ResponseWriter, r *http.Request) {
 
 // inboxServer starts `tandem serve` with an API channel whose outbound messages the test
 // records, teams support and sales, an admin (ana) and an agent (bob), and an AI provider
-// (gpt) that writes handoff summaries.
-func inboxServer(t *testing.T) (base string, api apiClient, out *outbound) {
+// (gpt) that writes handoff summaries; channels are more channels, each a YAML flow mapping.
+func inboxServer(t *testing.T, channels ...string) (base string, api apiClient, out *outbound) {
 	t.Helper()
 	out = &outbound{}
 	rec := httptest.NewServer(out)
@@ -257,16 +257,20 @@ func inboxServer(t *testing.T) (base string, api apiClient, out *outbound) {
 	if err := os.MkdirAll(filepath.Join(dir, "flows"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	more := ""
+	for _, c := range channels {
+		more += "  - " + c + "\n"
+	}
 	cfg := fmt.Sprintf(`workspace: {name: Test}
 flows: ./flows
 channels:
   - {id: api, kind: api, outbound_url: %q, secret: s3cret}
-teams:
+%steams:
   - {id: support, name: Support, strategy: round_robin, members: [ana@acme.com, bob@acme.com]}
   - {id: sales, name: Sales, strategy: least_busy, members: [bob@acme.com]}
 providers:
   - {id: gpt, kind: openai, base_url: %q, api_key: sk-test, model: m}
-`, rec.URL, gpt.URL+"/v1")
+`, rec.URL, more, gpt.URL+"/v1")
 	if err := os.WriteFile(filepath.Join(dir, "tandem.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
