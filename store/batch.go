@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxBatch bounds how many write jobs share one SQLite transaction.
@@ -107,9 +108,16 @@ func newBatcher(w *sql.DB, ckpt *checkpointer) *batcher {
 					batchCount.Add(1)
 					jobCount.Add(int64(len(batch)))
 				}
+				var t0 time.Time
+				if debugBatches {
+					t0 = time.Now()
+				}
 				b.commit(batch)
 				b.prepare()
 				b.ckpt.finish(b.w)
+				if debugBatches {
+					writerBusy.Add(int64(time.Since(t0)))
+				}
 			}
 		}
 	}()
@@ -123,7 +131,13 @@ var (
 	batchCount, jobCount atomic.Int64
 	// writeCount and readCount count the statements run by the writer and on the read pool.
 	writeCount, readCount atomic.Int64
+	// writerBusy is the time the writer spent on batches (committing, checkpointing), in ns.
+	writerBusy atomic.Int64
 )
+
+// WriterBusy returns the time SQLite's writer spent on batches (with TANDEM_DEBUG_BATCHES set):
+// beside the run's duration, how close the single writer is to being the bound.
+func WriterBusy() time.Duration { return time.Duration(writerBusy.Load()) }
 
 // Debug reports whether TANDEM_DEBUG_BATCHES asks for the writer's statistics.
 func Debug() bool { return debugBatches }

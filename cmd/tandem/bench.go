@@ -425,7 +425,12 @@ func (m *Main) benchW1(ctx context.Context, o benchOptions) (*W1Result, error) {
 	}
 	// Phase 1: as fast as it goes (or at --rate).
 	cpu, io0 := cpuTime(), procIO()
+	busy0, start0 := store.WriterBusy(), time.Now()
 	lat, errs := loadPhase(ctx, o.Duration, o.Concurrency, o.Rate, turn)
+	if busy := store.WriterBusy() - busy0; busy > 0 && len(lat) > 0 {
+		fmt.Fprintf(m.Stderr, "SQLite writer busy %.0f %% of the first phase, %.0f µs a turn\n",
+			100*busy.Seconds()/time.Since(start0).Seconds(), float64(busy.Microseconds())/float64(len(lat)))
+	}
 	if store.Debug() && len(lat) > 0 {
 		io1 := procIO()
 		n := float64(len(lat))
