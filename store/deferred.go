@@ -24,11 +24,16 @@ type rowsAtEnd struct {
 	known   map[string]bool
 }
 
-// readLanes reads which lanes of the conversations convs have a pending effect (SQLite only:
-// its single writer runs the write alone, so nothing adds one before the turns' commits). The
+// readLanes reads which lanes of the conversations convs have a pending effect. Only a turn's
+// commit adds one, after its update of the conversation: on SQLite the single writer runs
+// nothing else meanwhile; on PostgreSQL (one round trip a chunk instead of one a turn) a turn
+// of one of them committed after this read, or still writing during it, changed the
+// conversation's version, and the chunk's update of it then fails its check (the chunk is
+// written again conversation by conversation), while one after that update waits for the
+// chunk and fails its own. An effect completed meanwhile only keeps a send out of line. The
 // list is padded to TimerChunk (repeating the first), so that the statement is one text.
 func (l *rowsAtEnd) readLanes(q q, convs []string) error {
-	if q.db.dialect != SQLite || len(convs) == 0 || len(convs) > TimerChunk {
+	if len(convs) == 0 || len(convs) > TimerChunk {
 		return nil
 	}
 	args := make([]any, 0, TimerChunk)
