@@ -56,8 +56,8 @@ func (db *DB) Delivery(ctx context.Context, p DeliveryParams) (changed bool, err
 			return nil // a late failure of a message that arrived
 		}
 		if p.Status == "failed" {
-			_, err = q.exec(`UPDATE messages SET status = ?, error_code = ?, error_message = ? WHERE conversation_id = ? AND id = ?`,
-				p.Status, p.Code, p.Error, p.ConversationID, p.MessageID)
+			_, err = q.exec(`UPDATE messages SET status = ?, error_code = ?, error_message = ?, failed_at = ? WHERE conversation_id = ? AND id = ?`,
+				p.Status, p.Code, p.Error, micros(p.Now), p.ConversationID, p.MessageID)
 		} else {
 			_, err = q.exec(`UPDATE messages SET status = ? WHERE conversation_id = ? AND id = ?`, p.Status, p.ConversationID, p.MessageID)
 		}
@@ -76,6 +76,44 @@ func (db *DB) Delivery(ctx context.Context, p DeliveryParams) (changed bool, err
 			Delivery: &tandem.Delivery{MessageID: p.MessageID, Status: p.Status, Error: errText}})
 	})
 	return changed, err
+}
+
+// FailedMessage is an outbound message that failed, and when.
+type FailedMessage struct {
+	tandem.Message
+	FailedAt time.Time
+}
+
+// MessagesFailedSince returns the outbound messages of any conversation that failed at or after
+// since (a failed send or delivery report), at most limit, the earliest failure first, each
+// with its status and error.
+func (db *DB) MessagesFailedSince(ctx context.Context, since time.Time, limit int) ([]FailedMessage, error) {
+	rows, err := db.read(ctx).query(`SELECT conversation_id, id, direction, author, type, text, data, channel_message_id, status, error_code, error_message, created_at, failed_at
+FROM messages WHERE failed_at IS NOT NULL AND failed_at >= ? ORDER BY failed_at, conversation_id, id LIMIT ?`, micros(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("failed messages: %w", err)
+	}
+	defer rows.Close()
+	var out []FailedMessage
+	for rows.Next() {
+		var f FailedMessage
+		m := &f.Message
+		var data, code, why string
+		var created, failed int64
+		if err := rows.Scan(&m.ConversationID, &m.ID, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &m.Status, &code, &why, &created, &failed); err != nil {
+			return nil, fmt.Errorf("failed messages: %w", err)
+		}
+		var d messageData
+		if jsonUnmarshal(data, &d) == nil {
+			d.apply(m)
+		}
+		if code != "" || why != "" {
+			m.Error = &tandem.MessageError{Code: code, Message: why}
+		}
+		m.CreatedAt, f.FailedAt = fromMicros(created), fromMicros(failed)
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
 
 // ContactStop records that the customer with an external id on a channel blocked the business

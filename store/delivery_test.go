@@ -55,6 +55,15 @@ func TestDelivery(t *testing.T) {
 		if got := messageError(f, a, "a1"); got != nil {
 			t.Errorf("a message read has error %+v", got)
 		}
+		// The inbox's event stream finds the failure by when it came.
+		failed, err := db.MessagesFailedSince(f.ctx, t0, 10)
+		if err != nil || len(failed) != 1 || failed[0].ID != "a2" || failed[0].ConversationID != a || !failed[0].FailedAt.Equal(t0) ||
+			failed[0].Status != "failed" || failed[0].Error == nil || failed[0].Error.Code != "131026" || failed[0].Text == "" {
+			t.Errorf("MessagesFailedSince(t0) = %+v, %v; want a2 failed with 131026", failed, err)
+		}
+		if later, err := db.MessagesFailedSince(f.ctx, t0.Add(time.Microsecond), 10); err != nil || len(later) != 0 {
+			t.Errorf("MessagesFailedSince(after the failure) = %+v, %v; want none", later, err)
+		}
 		var got []string
 		for _, ev := range f.queued(a) {
 			if ev.Kind == tandem.EventDelivery {
@@ -73,7 +82,7 @@ func TestDelivery(t *testing.T) {
 			_, err := db.Delivery(f.ctx, p)
 			wantCode(t, "Delivery "+p.MessageID+" on "+p.ChannelID, err, tandem.ENOTFOUND)
 		}
-		_, err := db.Delivery(f.ctx, store.DeliveryParams{ChannelID: "api", ConversationID: a, MessageID: "a3", Status: "lost"})
+		_, err = db.Delivery(f.ctx, store.DeliveryParams{ChannelID: "api", ConversationID: a, MessageID: "a3", Status: "lost"})
 		wantCode(t, "status lost", err, tandem.EINVALID)
 	})
 }

@@ -425,8 +425,8 @@ func (db *DB) OutboxFail(ctx context.Context, it *OutboxItem, res *tandem.Effect
 			if why == nil {
 				why = &tandem.MessageError{Message: errText}
 			}
-			if _, err := q.exec(`UPDATE messages SET status = 'failed', error_code = ?, error_message = ? WHERE conversation_id = ? AND id = ?`,
-				why.Code, why.Message, it.ConversationID, sentMessageID(&it.Effect)); err != nil {
+			if _, err := q.exec(`UPDATE messages SET status = 'failed', error_code = ?, error_message = ?, failed_at = ? WHERE conversation_id = ? AND id = ?`,
+				why.Code, why.Message, micros(now), it.ConversationID, sentMessageID(&it.Effect)); err != nil {
 				return fmt.Errorf("outbox: fail: %w", err)
 			}
 		}

@@ -245,6 +245,9 @@ func TestOutboxFail(t *testing.T) {
 		if got := messageError(f, a, "a2"); got != nil {
 			t.Errorf("message a2 (not failed) has error %+v", got)
 		}
+		if failed, err := db.MessagesFailedSince(f.ctx, t0, 10); err != nil || len(failed) != 1 || failed[0].ID != "a1" || !reflect.DeepEqual(failed[0].Error, why) {
+			t.Errorf("MessagesFailedSince(t0) = %+v, %v; want a1 with %+v", failed, err, why)
+		}
 		if got := len(f.queued(a)); got != 0 {
 			t.Errorf("a failed send queued %d events", got)
 		}

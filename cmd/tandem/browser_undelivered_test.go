@@ -68,8 +68,8 @@ func (g *graph) await(t *testing.T, text string) string {
 	}
 }
 
-// A reply WhatsApp reports undelivered says why under it, in WhatsApp's words, when the agent
-// opens the conversation: no hover, no other screen.
+// A reply WhatsApp reports undelivered says why under it, in WhatsApp's words, as soon as the
+// report comes, and when the agent opens the conversation again: no hover, no other screen.
 func TestBrowserUndelivered(t *testing.T) {
 	t.Parallel()
 	g := &graph{sent: map[string]string{}, signal: make(chan struct{}, 1)}
@@ -111,13 +111,15 @@ func TestBrowserUndelivered(t *testing.T) {
 	p.waitText(".messages", reply)
 	wamid := g.await(t, reply)
 
-	// WhatsApp reports it failed (its own payload): the agent who opens the conversation reads why.
+	// WhatsApp reports it failed (its own payload): the agent reads why where she wrote it.
 	fixture, err := os.ReadFile("../../channel/whatsapp/testdata/webhook_status_failed_131049_meta_docs.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hook(bytes.ReplaceAll(fixture, []byte("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA"), []byte(wamid)))
 	const why = "Not delivered · 131049 This message was not delivered to maintain healthy ecosystem engagement."
+	p.waitText(".messages", why)
+	p.shot("undelivered-live")
 	p.run("open the conversation again", chromedp.Reload())
 	p.waitText(".messages", why)
 	p.waitText("[data-testid=conversation-list]", "Sheena Nelson")

@@ -61,8 +61,12 @@ type broker struct {
 	// Poll state, owned by the polling goroutine.
 	ready  bool
 	cursor time.Time
-	convs  map[string]*snapshot
-	agents map[string]string
+	// failCursor is the latest failure of a message seen; failed the messages of inbox
+	// conversations reported failed, by conversation/message id, with when.
+	failCursor time.Time
+	failed     map[string]time.Time
+	convs      map[string]*snapshot
+	agents     map[string]string
 }
 
 // snapshot is what the stream last reported of a conversation.
@@ -79,7 +83,7 @@ func newBroker(s *Service) *broker {
 	var b [4]byte
 	rand.Read(b[:])
 	return &broker{s: s, epoch: hex.EncodeToString(b[:]), wakeC: make(chan struct{}, 1), subs: map[*Subscription]struct{}{},
-		convs: map[string]*snapshot{}, agents: map[string]string{}}
+		convs: map[string]*snapshot{}, agents: map[string]string{}, failed: map[string]time.Time{}}
 }
 
 func (b *broker) wake() {
@@ -160,6 +164,7 @@ func (b *broker) poll(ctx context.Context) error {
 			b.agents[a.Email] = a.Status
 		}
 		b.ready = true
+		b.failCursor = b.s.clock.Now()
 		return nil
 	}
 	since := b.cursor.Add(-overlap)
@@ -219,6 +224,31 @@ func (b *broker) poll(ctx context.Context) error {
 		b.convs[ch.ID] = cur
 		if ch.UpdatedAt.After(b.cursor) {
 			b.cursor = ch.UpdatedAt
+		}
+	}
+	// Messages of inbox conversations that failed since the last look are sent again, with their
+	// status and error: a failure changes no conversation row.
+	failed, err := db.MessagesFailedSince(ctx, b.failCursor.Add(-overlap), maxChanges)
+	if err != nil {
+		return err
+	}
+	for i := range failed {
+		f := &failed[i]
+		if f.FailedAt.After(b.failCursor) {
+			b.failCursor = f.FailedAt
+		}
+		key := f.ConversationID + "/" + f.ID
+		if sn := b.convs[f.ConversationID]; sn == nil || !sn.inbox {
+			continue
+		}
+		if _, seen := b.failed[key]; !seen {
+			b.failed[key] = f.FailedAt
+			b.emit(Event{Kind: EventMessage, Message: &f.Message})
+		}
+	}
+	for key, at := range b.failed {
+		if at.Before(b.failCursor.Add(-overlap)) {
+			delete(b.failed, key)
 		}
 	}
 	// Forget what can no longer come back in a window: conversations out of the inbox, notes.

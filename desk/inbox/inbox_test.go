@@ -341,3 +341,68 @@ func TestEventsResume(t *testing.T) {
 		t.Fatal("the subscription did not end when the inbox stopped")
 	}
 }
+
+// A message that fails after the stream reported it is sent again, once, with why: an agent
+// who has the conversation open sees the failure come.
+func TestEventsFailedMessage(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		h := newHarness(t, db, time.Hour)
+		if err := h.ib.Start(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(h.ib.Stop)
+		sub := h.ib.Subscribe()
+		defer sub.Close()
+		id := h.say("a", "help me")
+		if _, err := h.ib.Message(h.ctx, agent("ana@acme.com"), id, "Let me check."); err != nil {
+			t.Fatal(err)
+		}
+		h.drain()
+		msgs, err := db.Messages(h.ctx, store.MessagesParams{ConversationID: id})
+		if err != nil || len(msgs) == 0 || msgs[len(msgs)-1].Text != "Let me check." {
+			t.Fatalf("messages %+v, %v; want the agent's reply last", msgs, err)
+		}
+		reply := msgs[len(msgs)-1].ID
+		// next waits for an event that matches, and returns the events up to it.
+		next := func(what string, match func(inbox.Event) bool) []inbox.Event {
+			t.Helper()
+			var seen []inbox.Event
+			deadline := time.After(10 * time.Second)
+			for {
+				select {
+				case ev := <-sub.C:
+					seen = append(seen, ev)
+					if match(ev) {
+						return seen
+					}
+				case <-deadline:
+					t.Fatalf("no %s; events so far %+v", what, seen)
+				}
+			}
+		}
+		failed := func(ev inbox.Event) bool {
+			return ev.Kind == inbox.EventMessage && ev.Message.ID == reply && ev.Message.Status == "failed"
+		}
+		next("reply", func(ev inbox.Event) bool { return ev.Kind == inbox.EventMessage && ev.Message.ID == reply })
+		if _, err := db.Delivery(h.ctx, store.DeliveryParams{ChannelID: "api", ConversationID: id, MessageID: reply, Status: "failed",
+			Code: "131047", Error: "Re-engagement message", Now: h.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		h.ib.Notify(id)
+		evs := next("failed reply", failed)
+		got := evs[len(evs)-1].Message
+		if want := (tandem.MessageError{Code: "131047", Message: "Re-engagement message"}); got.Error == nil || *got.Error != want || got.Text != "Let me check." {
+			t.Errorf("failed reply %+v (error %+v), want its text and error %+v", got, got.Error, want)
+		}
+		// Later looks do not send it again.
+		if _, err := h.ib.Note(h.ctx, agent("ana@acme.com"), id, "customer away?"); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range next("note", func(ev inbox.Event) bool { return ev.Kind == inbox.EventNote }) {
+			if failed(ev) {
+				t.Errorf("the failed reply was sent again: %+v", ev)
+			}
+		}
+	})
+}

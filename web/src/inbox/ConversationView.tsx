@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { client, call } from "../api/client";
 import type { Conversation, Message, Note } from "../api/types";
+import { addItem, type Item, withLoaded } from "./items";
 import { Composer, type ComposerHandle } from "./Composer";
 import { ContactPanel } from "./ContactPanel";
 import { contactName, latest } from "./model";
@@ -12,7 +13,6 @@ import { Paperclip } from "./icons";
 import { DeliveryFailure } from "./failure";
 import { downloadMedia, isStored, sizeText, useMediaURL } from "../api/media";
 
-type Item = { kind: "message"; m: Message } | { kind: "note"; n: Note };
 
 interface Props {
   store: InboxStore;
@@ -38,13 +38,7 @@ export function ConversationView({ store, id, me, back, onOpen }: Props) {
   const history = useRef<HTMLOListElement>(null);
   const stick = useRef(true);
 
-  const add = useCallback((it: Item) => {
-    setItems((cur) => {
-      const key = it.kind === "message" ? it.m.id : it.n.id;
-      if (cur.some((x) => (x.kind === "message" ? x.m.id : x.n.id) === key)) return cur;
-      return sortItems([...cur, it]);
-    });
-  }, []);
+  const add = useCallback((it: Item) => setItems((cur) => addItem(cur, it)), []);
 
   // Load the conversation, its history and notes; events that arrive meanwhile are merged.
   useEffect(() => {
@@ -63,13 +57,8 @@ export function ConversationView({ store, id, me, back, onOpen }: Props) {
         ]);
         if (gone) return;
         setConv((cur) => merge(cur, c));
-        setItems((cur) => {
-          const all = new Map<string, Item>();
-          for (const m of msgs) all.set(m.id, { kind: "message", m });
-          for (const n of notes.notes) all.set(n.id, { kind: "note", n });
-          for (const x of cur) all.set(x.kind === "message" ? x.m.id : x.n.id, x);
-          return sortItems([...all.values()]);
-        });
+        const loaded: Item[] = [...msgs.map((m): Item => ({ kind: "message", m })), ...notes.notes.map((n): Item => ({ kind: "note", n }))];
+        setItems((cur) => withLoaded(loaded, cur));
       } catch (err) {
         if (!gone) setError((err as Error).message);
       }
@@ -244,11 +233,6 @@ async function loadMessages(id: string): Promise<Message[]> {
     after = r.next_cursor;
   }
   return out;
-}
-
-function sortItems(list: Item[]): Item[] {
-  const at = (x: Item) => (x.kind === "message" ? x.m.created_at + x.m.id : x.n.created_at + x.n.id);
-  return list.sort((a, b) => (at(a) < at(b) ? -1 : 1));
 }
 
 function statusText(c: Conversation, me: string) {
