@@ -506,3 +506,46 @@ func TestTimersFireChunkInlineSends(t *testing.T) {
 		}
 	})
 }
+
+// A direct turn on SQLite sets the conversation's status, team and assignee only when it
+// changed them; one that hands the conversation over must still store them, and the next
+// customer message must still find the open conversation by its contact (an index on status).
+func TestDirectTurnStatusChange(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		conv := f.inbound("c1", "hello", "").ConversationID
+		f.process(conv, nil)
+		in := func(id string, d *store.Direct) store.InboundResult {
+			t.Helper()
+			res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
+				Message: tandem.Message{ID: id, Text: "more"}, Now: t0, NewID: f.id, Direct: d})
+			if err != nil {
+				t.Fatalf("Inbound(%s): %v", id, err)
+			}
+			return res
+		}
+		d := f.directTurn(conv, "an answer", `{}`) // status unchanged
+		if in("m2", d); !d.Applied {
+			t.Fatal("the first turn was not applied")
+		}
+		d = f.directTurn(conv, "passing you to sales", `{}`)
+		d.Changes.Conversation.Status, d.Changes.Conversation.Team = tandem.ConversationQueued, "sales"
+		if in("m3", d); !d.Applied {
+			t.Fatal("the handing-over turn was not applied")
+		}
+		if got := f.conversation(conv); got.Status != tandem.ConversationQueued || got.Team != "sales" {
+			t.Errorf("after the turn: status %q, team %q; want queued, sales", got.Status, got.Team)
+		}
+		d = f.directTurn(conv, "still there", `{}`) // reads queued, keeps it
+		if res := in("m4", d); !d.Applied || res.ConversationID != conv {
+			t.Errorf("the next message: %+v, applied %v; want it in %s, applied", res, d.Applied, conv)
+		}
+		if got := f.conversation(conv); got.Status != tandem.ConversationQueued || got.Team != "sales" {
+			t.Errorf("after a turn that kept them: status %q, team %q; want queued, sales", got.Status, got.Team)
+		}
+		if n := f.count(`SELECT COUNT(*) FROM conversations WHERE contact_id = (SELECT contact_id FROM conversations WHERE id = ?) AND status = 'queued'`, conv); n != 1 {
+			t.Errorf("%d queued conversations found by the contact's index, want 1", n)
+		}
+	})
+}

@@ -183,9 +183,9 @@ type commitOpts struct {
 	blind bool
 }
 
-// sqliteChunkUpdate is the conversation update of a turn in a chunk of fired timers on SQLite
-// (commit), and sqliteChunkUpdateStatus that of a turn that changed the conversation's status,
-// team or assignee.
+// sqliteChunkUpdate is the conversation update of a direct turn on SQLite (commit), and
+// sqliteChunkUpdateStatus that of a turn that changed the conversation's status, team or
+// assignee.
 const (
 	sqliteChunkUpdate = `UPDATE conversations SET bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?,
  updated_at = ?, version = version + 1, msg_seq = ?, out_seq = ?
@@ -249,11 +249,14 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		args = append(args, c.ContactID, b.contactVersion)
 	}
 	var msgTop, outTop int64
-	if o.blind && q.atEnd != nil && q.db.dialect == SQLite {
-		// A chunk of fired timers (TimersFire) on SQLite. The indexed columns the turn left as
-		// it read them (the version checks they did not move) are not set: SQLite rewrites an
-		// index's entry for each column set, changed or not. A conversation that moved on is a
-		// conflict, its timer queued, rather than a failed write for the whole chunk.
+	if o.blind && q.db.dialect == SQLite {
+		// A direct turn on SQLite (a customer's message, an effect's result, a chunk of fired
+		// timers). The indexed columns the turn left as it read them (the version checks they
+		// did not move) are not set: SQLite rewrites an index's entry for each column set,
+		// changed or not (status is in conversations_contact's). In a chunk of timers
+		// (TimersFire), a conversation that moved on is a conflict, its timer queued, rather
+		// than a failed write for the whole chunk; elsewhere the write runs again with the
+		// numbers read back (errTurnStale).
 		msgTop, outTop = b.msgSeq+msgs+in, b.outSeq+outs
 		args = append(args[:0], paused, handoff, ch.RunID, ch.RunStatus, enc.conv, enc.state, ch.DoneSeq, micros(c.UpdatedAt), msgTop, outTop)
 		query = sqliteChunkUpdate
@@ -262,7 +265,11 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 			args = append(args, c.Status, c.Team, c.Assignee)
 		}
 		args = append(args, id, b.version, b.doneSeq, c.ContactID, b.contactVersion, b.msgSeq, b.outSeq)
-		if err := q.execOne(ErrConflict, query, args...); err != nil {
+		stale := errTurnStale
+		if q.atEnd != nil {
+			stale = ErrConflict
+		}
+		if err := q.execOne(stale, query, args...); err != nil {
 			return err
 		}
 	} else if o.blind {
