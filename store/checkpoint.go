@@ -64,6 +64,12 @@ func (c *checkpointer) loop() {
 			return
 		case <-t.C:
 		}
+		if c.full.Load() {
+			// The writer finishes this one after its next batch: a pass started now would hold
+			// the lock it tries for, and under a steady stream of passes it would never get it.
+			t.Reset(checkpointEvery / 20)
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var busy, log, copied int64
 		c.mu.Lock()
