@@ -244,42 +244,20 @@ func (q q) foldDone(conv string, freed *bool) ([]string, error) {
 }
 
 // deleteDone deletes the rows of effects carried out. A row already gone (completed by another
-// write meanwhile) is no error. Statements take 1, 2, 4 … 64 rows, so that a few query texts
-// serve every count (each is prepared once).
+// write meanwhile) is no error.
 func (q q) deleteDone(keys []outboxKey) error {
-	for len(keys) > 0 {
-		n := 64
-		for n > len(keys) {
-			n /= 2
-		}
-		args := make([]any, 0, 2*n)
-		for _, k := range keys[:n] {
-			args = append(args, k.conv, k.id)
-		}
-		terms := strings.TrimSuffix(strings.Repeat("(conversation_id = ? AND id = ?) OR ", n), " OR ")
-		if _, err := q.exec(`DELETE FROM outbox WHERE status = 'pending' AND (`+terms+`)`, args...); err != nil {
-			return fmt.Errorf("outbox: done: %w", err)
-		}
-		keys = keys[n:]
-	}
-	return nil
+	return inDoneChunks(keys, func(terms string, args []any) error {
+		_, err := q.exec(`DELETE FROM outbox WHERE status = 'pending' AND (`+terms+`)`, args...)
+		return err
+	})
 }
 
 // deleteDonePg is deleteDone on PostgreSQL, which also sets freed (when the write's pipeline is
 // read) if an effect waits behind a deleted row in its lane. The rows deleted are still seen by
 // the statement's own look into the lanes (one snapshot): the look skips them.
 func (q q) deleteDonePg(keys []outboxKey, freed *bool) error {
-	for len(keys) > 0 {
-		n := 64
-		for n > len(keys) {
-			n /= 2
-		}
-		args := make([]any, 0, 2*n)
-		for _, k := range keys[:n] {
-			args = append(args, k.conv, k.id)
-		}
-		terms := strings.TrimSuffix(strings.Repeat("(conversation_id = ? AND id = ?) OR ", n), " OR ")
-		err := q.rowLater(func(s scanner) error {
+	return inDoneChunks(keys, func(terms string, args []any) error {
+		return q.rowLater(func(s scanner) error {
 			var behind bool
 			if err := s.Scan(&behind); err != nil {
 				return err
@@ -289,7 +267,23 @@ func (q q) deleteDonePg(keys []outboxKey, freed *bool) error {
 		}, `WITH d AS (DELETE FROM outbox WHERE status = 'pending' AND (`+terms+`) RETURNING conversation_id, id, lane, seq)
 SELECT EXISTS (SELECT 1 FROM d JOIN outbox p ON p.conversation_id = d.conversation_id AND p.lane = d.lane AND p.seq > d.seq
  WHERE p.status = 'pending' AND NOT EXISTS (SELECT 1 FROM d x WHERE x.conversation_id = p.conversation_id AND x.id = p.id))`, args...)
-		if err != nil {
+	})
+}
+
+// inDoneChunks calls del with the terms and arguments that name keys' rows, 1, 2, 4 … 64 rows a
+// call, so that a few query texts serve every count (each is prepared once).
+func inDoneChunks(keys []outboxKey, del func(terms string, args []any) error) error {
+	for len(keys) > 0 {
+		n := 64
+		for n > len(keys) {
+			n /= 2
+		}
+		args := make([]any, 0, 2*n)
+		for _, k := range keys[:n] {
+			args = append(args, k.conv, k.id)
+		}
+		terms := strings.TrimSuffix(strings.Repeat("(conversation_id = ? AND id = ?) OR ", n), " OR ")
+		if err := del(terms, args); err != nil {
 			return fmt.Errorf("outbox: done: %w", err)
 		}
 		keys = keys[n:]
