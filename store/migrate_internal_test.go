@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Migration 0020 rebuilds SQLite's tables keyed by conversation as WITHOUT ROWID tables: a
+// database written by an earlier version keeps every row and index, and its dedupe keys still
+// refuse a repeated provider id.
+func TestMigrationWithoutRowidKeepsRows(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ms, err := db.migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := -1
+	for i, m := range ms {
+		if strings.HasPrefix(m.name, "0020_") {
+			before = i
+		}
+	}
+	if before < 0 {
+		t.Fatal("no migration 0020")
+	}
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if _, err := db.w.ExecContext(ctx, query, args...); err != nil {
+			t.Fatalf("%s: %v", strings.Fields(query)[:3], err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+	for _, m := range ms[:before] {
+		exec(m.sql)
+		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, time.Now().UnixMicro())
+	}
+	// What an earlier version wrote: a row in each table the migration rebuilds.
+	exec(`INSERT INTO messages (conversation_id, id, seq, direction, author, type, text, data, channel_message_id, status, created_at)
+ VALUES ('c1', 'm1', 1, 'in', 'contact', 'text', 'hello', '{}', 'wamid.1', '', 1), ('c1', 'm2', 2, 'out', 'bot', 'text', 'Hi!', '{}', 'wamid.2', 'delivered', 2)`)
+	exec(`INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at, duration_us) VALUES ('c1', 'r1', 1, 'ask', 'question', '{}', 1, 5)`)
+	exec(`INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at, content_hash) VALUES ('wa', 'wamid.1', 'c1', 'm1', 1, 'h')`)
+	exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, data, next_at, created_at, claimed_by) VALUES ('c1', 'e1', 'send', 1, 'send', '{}', 3, 3, 'r')`)
+	exec(`INSERT INTO timers (conversation_id, id, due_at, key) VALUES ('c1', 't1', 99, 'wait')`)
+	exec(`INSERT INTO runs (conversation_id, id, flow_id, flow_version, status, started_at, updated_at) VALUES ('c1', 'r1', 'f', 1, 'waiting', 1, 2)`)
+	exec(`INSERT INTO events (conversation_id, seq, kind, data, created_at) VALUES ('c1', 3, 'message', '{}', 3)`)
+	exec(`INSERT INTO status_events (conversation_id, seq, status, assignee, created_at) VALUES ('c1', 4, 'queued', '', 4)`)
+
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for table, want := range map[string]int{"messages": 2, "run_steps": 1, "inbound_keys": 1, "outbox": 1, "timers": 1, "runs": 1, "events": 1, "status_events": 1} {
+		var n int
+		var schema string
+		if err := db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil || n != want {
+			t.Errorf("%s: %d rows (%v), want %d", table, n, err, want)
+		}
+		if err := db.w.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&schema); err != nil || !strings.Contains(schema, "WITHOUT ROWID") {
+			t.Errorf("%s is not a WITHOUT ROWID table: %q, %v", table, schema, err)
+		}
+	}
+	var text, status string
+	if err := db.w.QueryRowContext(ctx, `SELECT text, status FROM messages WHERE conversation_id = 'c1' AND seq = 2`).Scan(&text, &status); err != nil || text != "Hi!" || status != "delivered" {
+		t.Errorf("message 2: %q, %q, %v; want Hi!, delivered", text, status, err)
+	}
+	for _, index := range []string{"messages_order", "messages_platform_id", "outbox_pending", "outbox_lane", "timers_due", "runs_id", "runs_status", "runs_flow"} {
+		var n int
+		if err := db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, index).Scan(&n); err != nil || n != 1 {
+			t.Errorf("index %s: %d (%v), want it kept", index, n, err)
+		}
+	}
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO inbound_keys (channel_id, provider_id, conversation_id, message_id, created_at) VALUES ('wa', 'wamid.1', 'c1', 'm9', 9)`); err == nil {
+		t.Error("a repeated provider id was stored again after the migration")
+	}
+}
