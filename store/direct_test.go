@@ -26,6 +26,13 @@ func (f *fixture) directTurn(conv, text, state string) *store.Direct {
 	return &store.Direct{Batch: b, Changes: ch}
 }
 
+// directInbound stores customer c1's message m on the API channel with d, the turn computed
+// for it (nil for none).
+func (f *fixture) directInbound(m tandem.Message, d *store.Direct) (store.InboundResult, error) {
+	return f.db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
+		Message: m, Now: t0, NewID: f.id, Direct: d})
+}
+
 // waitingOnTimer is a conversation whose queue is empty and that waits on timer "t1".
 func (f *fixture) waitingOnTimer() string {
 	f.t.Helper()
@@ -221,8 +228,7 @@ func TestDirectInbound(t *testing.T) {
 		conv := f.inbound("c1", "hello", "").ConversationID
 		f.process(conv, nil)
 		d := f.directTurn(conv, "an answer", `{"answered":true}`)
-		res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
-			Message: tandem.Message{ID: "m2", Text: "a question", ChannelMessageID: "p2"}, Now: t0, NewID: f.id, Direct: d})
+		res, err := f.directInbound(tandem.Message{ID: "m2", Text: "a question", ChannelMessageID: "p2"}, d)
 		if err != nil || !d.Applied || res.ConversationID != conv || res.Seq != 2 {
 			t.Fatalf("Inbound: %+v, applied %v, err %v; want the turn applied, the message numbered 2", res, d.Applied, err)
 		}
@@ -235,8 +241,7 @@ func TestDirectInbound(t *testing.T) {
 		}
 		// A repeat of the provider's id is recognised: nothing more is stored.
 		d2 := f.directTurn(conv, "again", `{}`)
-		res, err = db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
-			Message: tandem.Message{ID: "m3", Text: "a question", ChannelMessageID: "p2"}, Now: t0, NewID: f.id, Direct: d2})
+		res, err = f.directInbound(tandem.Message{ID: "m3", Text: "a question", ChannelMessageID: "p2"}, d2)
 		if err != nil || !res.Duplicate || d2.Applied || len(f.messages(conv)) != 3 {
 			t.Errorf("repeat: %+v, applied %v, err %v; want a duplicate and nothing stored", res, d2.Applied, err)
 		}
@@ -289,8 +294,7 @@ func TestDirectTurnAfterNumbersMoved(t *testing.T) {
 		d := f.directTurn(conv, "an answer", `{"answered":true}`)
 		in := func(m tandem.Message, d *store.Direct) store.InboundResult {
 			t.Helper()
-			res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
-				Message: m, Now: t0, NewID: f.id, Direct: d})
+			res, err := f.directInbound(m, d)
 			if err != nil {
 				t.Fatalf("Inbound(%s): %v", m.ID, err)
 			}
@@ -518,8 +522,7 @@ func TestDirectTurnStatusChange(t *testing.T) {
 		f.process(conv, nil)
 		in := func(id string, d *store.Direct) store.InboundResult {
 			t.Helper()
-			res, err := db.Inbound(f.ctx, store.InboundParams{ChannelID: "api", ChannelKind: "api", Contact: tandem.Contact{ExternalID: "c1"},
-				Message: tandem.Message{ID: id, Text: "more"}, Now: t0, NewID: f.id, Direct: d})
+			res, err := f.directInbound(tandem.Message{ID: id, Text: "more"}, d)
 			if err != nil {
 				t.Fatalf("Inbound(%s): %v", id, err)
 			}

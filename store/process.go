@@ -183,14 +183,14 @@ type commitOpts struct {
 	blind bool
 }
 
-// sqliteChunkUpdate is the conversation update of a direct turn on SQLite (commit), and
-// sqliteChunkUpdateStatus that of a turn that changed the conversation's status, team or
+// sqliteDirectUpdate is the conversation update of a direct turn on SQLite (commit), and
+// sqliteDirectUpdateStatus that of a turn that changed the conversation's status, team or
 // assignee.
 const (
-	sqliteChunkUpdate = `UPDATE conversations SET bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?,
+	sqliteDirectUpdate = `UPDATE conversations SET bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?,
  updated_at = ?, version = version + 1, msg_seq = ?, out_seq = ?
  WHERE id = ? AND version = ? AND done_seq = ? AND next_seq = done_seq AND (SELECT version FROM contacts WHERE id = ?) = ? AND msg_seq = ? AND out_seq = ?`
-	sqliteChunkUpdateStatus = `UPDATE conversations SET bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?,
+	sqliteDirectUpdateStatus = `UPDATE conversations SET bot_paused = ?, handoff = ?, run_id = ?, run_status = ?, data = ?, state = ?, done_seq = ?,
  updated_at = ?, version = version + 1, msg_seq = ?, out_seq = ?, status = ?, team = ?, assignee = ?
  WHERE id = ? AND version = ? AND done_seq = ? AND next_seq = done_seq AND (SELECT version FROM contacts WHERE id = ?) = ? AND msg_seq = ? AND out_seq = ?`
 )
@@ -259,9 +259,9 @@ func (q q) commit(id string, b *Batch, ch *Changes, o commitOpts) error {
 		// numbers read back (errTurnStale).
 		msgTop, outTop = b.msgSeq+msgs+in, b.outSeq+outs
 		args = append(args[:0], paused, handoff, ch.RunID, ch.RunStatus, enc.conv, enc.state, ch.DoneSeq, micros(c.UpdatedAt), msgTop, outTop)
-		query = sqliteChunkUpdate
+		query = sqliteDirectUpdate
 		if c.Status != b.readStatus || c.Team != b.readTeam || c.Assignee != b.readAssignee {
-			query = sqliteChunkUpdateStatus
+			query = sqliteDirectUpdateStatus
 			args = append(args, c.Status, c.Team, c.Assignee)
 		}
 		args = append(args, id, b.version, b.doneSeq, c.ContactID, b.contactVersion, b.msgSeq, b.outSeq)

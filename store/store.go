@@ -446,6 +446,9 @@ func (db *DB) migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
+		if strings.Count(string(b), "-- sqlite:begin") != strings.Count(string(b), "-- sqlite:end") {
+			return nil, fmt.Errorf("migration %s: each \"-- sqlite:begin\" needs its \"-- sqlite:end\"", e.Name())
+		}
 		out = append(out, migration{version: n, name: e.Name(), sql: db.dialectSQL(string(b))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
@@ -483,11 +486,7 @@ func withoutSQLiteOnly(s string) string {
 		if i < 0 {
 			break
 		}
-		j := strings.Index(s[i:], "-- sqlite:end")
-		if j < 0 {
-			s = s[:i]
-			break
-		}
+		j := strings.Index(s[i:], "-- sqlite:end") // there is one: migrations checks
 		s = s[:i] + s[i+j+len("-- sqlite:end"):]
 	}
 	for _, line := range strings.Split(s, "\n") {
