@@ -808,3 +808,37 @@ func (e *inboxEnv) fromAddr(addr string, req request) *response {
 	defer client.CloseIdleConnections()
 	return e.doWith(client, req)
 }
+
+// The inbox's list shows a conversation's last message with its delivery: a reply WhatsApp or
+// Telegram reported undelivered comes with status failed and why, as in the messages' list.
+func TestInboxListLastMessageFailed(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newInboxEnv(t, db)
+		id := e.customer("u-1", "m-1", "I want a human")
+		e.online("ana@acme.com")
+		e.as("ana@acme.com", request{method: "POST", path: "/api/v1/inbox/conversations/" + id + "/messages", body: map[string]string{"text": "Hi, I am Ana."}}).
+			mustStatus(t, http.StatusAccepted)
+		e.drain()
+		msgs := e.messages(id, "").Messages
+		reply := msgs[len(msgs)-1]
+		if reply.Text != "Hi, I am Ana." {
+			t.Fatalf("last message %+v, want Ana's reply", reply)
+		}
+		if _, err := db.Delivery(context.Background(), store.DeliveryParams{ChannelID: "api", ConversationID: id, MessageID: reply.ID, Status: "failed",
+			Code: "131047", Error: "Re-engagement message", Now: e.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		var list struct {
+			Conversations []inboxConversationJSON `json:"conversations"`
+		}
+		e.as("ana@acme.com", request{method: "GET", path: "/api/v1/inbox/conversations"}).mustStatus(t, http.StatusOK).json(t, &list)
+		if len(list.Conversations) != 1 || list.Conversations[0].LastMessage == nil {
+			t.Fatalf("inbox list %+v, want conversation %s with its last message", list, id)
+		}
+		m := list.Conversations[0].LastMessage
+		if want := (tandem.MessageError{Code: "131047", Message: "Re-engagement message"}); m.ID != reply.ID || m.Status != "failed" || m.Error == nil || *m.Error != want {
+			t.Errorf("last message %s: status %q, error %+v; want %s failed with %+v", m.ID, m.Status, m.Error, reply.ID, want)
+		}
+	})
+}

@@ -537,7 +537,8 @@ type InboxListParams struct {
 	Limit  int
 }
 
-// InboxItem is a conversation of the inbox with its contact and last message.
+// InboxItem is a conversation of the inbox with its contact and last message (with its status
+// and error: the inbox's list marks a last reply that did not reach the customer).
 type InboxItem struct {
 	ConversationInfo
 	Contact     *tandem.Contact
@@ -615,7 +616,7 @@ func (db *DB) InboxList(ctx context.Context, p InboxListParams) ([]InboxItem, st
 	args = append(args, p.Limit)
 	// The last message is the newest one (a web conversation's status events share its counter).
 	query := `SELECT ` + qualify("c", infoCols) + `, COALESCE(ct.data, ''),
- m.id, m.direction, m.author, m.type, m.text, m.data, m.created_at
+ m.id, m.direction, m.author, m.type, m.text, m.data, m.status, m.error_code, m.error_message, m.created_at
 FROM conversations c
 LEFT JOIN contacts ct ON ct.id = c.contact_id
 LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = (SELECT MAX(seq) FROM messages WHERE conversation_id = c.id)
@@ -628,9 +629,9 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.updated_at DESC, c.id DESC
 	var out []InboxItem
 	for rows.Next() {
 		var contact string
-		var mid, mdir, mauthor, mtype, mtext, mdata sql.NullString
+		var mid, mdir, mauthor, mtype, mtext, mdata, mstatus, mcode, mwhy sql.NullString
 		var mcreated sql.NullInt64
-		info, err := scanInfo(withExtra{rows, []any{&contact, &mid, &mdir, &mauthor, &mtype, &mtext, &mdata, &mcreated}})
+		info, err := scanInfo(withExtra{rows, []any{&contact, &mid, &mdir, &mauthor, &mtype, &mtext, &mdata, &mstatus, &mcode, &mwhy, &mcreated}})
 		if err != nil {
 			return nil, "", fmt.Errorf("inbox: %w", err)
 		}
@@ -643,7 +644,7 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.updated_at DESC, c.id DESC
 		}
 		if mid.Valid {
 			m := tandem.Message{ID: mid.String, ConversationID: info.ID, Direction: mdir.String, Author: mauthor.String, Type: mtype.String,
-				Text: mtext.String, CreatedAt: fromMicros(mcreated.Int64)}
+				Text: mtext.String, Status: mstatus.String, Error: messageError(mstatus.String, mcode.String, mwhy.String), CreatedAt: fromMicros(mcreated.Int64)}
 			var d messageData
 			if jsonUnmarshal(mdata.String, &d) == nil {
 				d.apply(&m)
@@ -714,10 +715,10 @@ func (db *DB) InboxChanges(ctx context.Context, since time.Time, known []string,
 }
 
 // MessagesAfterSeq returns up to limit messages of a conversation after a position (a message's
-// seq; 0 for the first), oldest first, and the position of the last one returned (seq when
-// none).
+// seq; 0 for the first), oldest first, each with its status and error as the messages' list has
+// them, and the position of the last one returned (seq when none).
 func (db *DB) MessagesAfterSeq(ctx context.Context, conversationID string, seq int64, limit int) ([]tandem.Message, int64, error) {
-	rows, err := db.read(ctx).query(`SELECT id, seq, direction, author, type, text, data, created_at FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+	rows, err := db.read(ctx).query(`SELECT id, seq, direction, author, type, text, data, status, error_code, error_message, created_at FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 		conversationID, seq, limit)
 	if err != nil {
 		return nil, seq, fmt.Errorf("messages: %w", err)
@@ -727,11 +728,12 @@ func (db *DB) MessagesAfterSeq(ctx context.Context, conversationID string, seq i
 	var out []tandem.Message
 	for rows.Next() {
 		m := tandem.Message{ConversationID: conversationID}
-		var data string
+		var data, code, why string
 		var created int64
-		if err := rows.Scan(&m.ID, &last, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &created); err != nil {
+		if err := rows.Scan(&m.ID, &last, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.Status, &code, &why, &created); err != nil {
 			return nil, seq, err
 		}
+		m.Error = messageError(m.Status, code, why)
 		var d messageData
 		if jsonUnmarshal(data, &d) == nil {
 			d.apply(&m)

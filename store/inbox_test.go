@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -372,6 +373,49 @@ func TestInboxListNotesChanges(t *testing.T) {
 		}
 		if msgs, last, err := db.MessagesAfterSeq(f.ctx, a, 2, 10); err != nil || len(msgs) != 0 || last != 2 {
 			t.Errorf("MessagesAfterSeq at the end = %+v, %d, %v", msgs, last, err)
+		}
+	})
+}
+
+// The inbox's list and its event stream read a message's delivery as the messages' list does:
+// its status, and why it failed; an agent sees a last reply that did not reach the customer.
+func TestInboxMessageStatus(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, a, _ := outboxFixture(t, db)
+		f.handOff(a, "support")
+		for _, r := range []store.DeliveryParams{
+			{MessageID: "a1", Status: "delivered"},
+			{MessageID: "a3", Status: "failed", Code: "131047", Error: "Re-engagement message"},
+		} {
+			r.ChannelID, r.ConversationID, r.Now = "api", a, t0
+			if _, err := db.Delivery(f.ctx, r); err != nil {
+				t.Fatalf("Delivery(%s %s): %v", r.MessageID, r.Status, err)
+			}
+		}
+		why := &tandem.MessageError{Code: "131047", Message: "Re-engagement message"}
+		list, _, err := db.InboxList(f.ctx, store.InboxListParams{})
+		if err != nil || len(list) != 1 || list[0].LastMessage == nil {
+			t.Fatalf("InboxList = %+v, %v; want conversation %s with its last message", list, err, a)
+		}
+		if m := list[0].LastMessage; m.ID != "a3" || m.Status != "failed" || !reflect.DeepEqual(m.Error, why) {
+			t.Errorf("last message %s: status %q, error %+v; want a3 failed with %+v", m.ID, m.Status, m.Error, why)
+		}
+		msgs, _, err := db.MessagesAfterSeq(f.ctx, a, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range msgs {
+			if m.Direction == tandem.DirectionOut {
+				got = append(got, m.ID+":"+m.Status)
+			}
+			if want := map[string]*tandem.MessageError{"a3": why}[m.ID]; !reflect.DeepEqual(m.Error, want) {
+				t.Errorf("MessagesAfterSeq: %s (%s) has error %+v, want %+v", m.ID, m.Status, m.Error, want)
+			}
+		}
+		if want := []string{"a1:delivered", "a2:", "a3:failed"}; !slices.Equal(got, want) {
+			t.Errorf("MessagesAfterSeq's outbound messages %q, want %q", got, want)
 		}
 	})
 }

@@ -96,9 +96,7 @@ func (db *DB) Messages(ctx context.Context, p MessagesParams) ([]tandem.Message,
 		if err := rows.Scan(&m.ID, &m.Direction, &m.Author, &m.Type, &m.Text, &data, &m.ChannelMessageID, &m.Status, &code, &why, &created); err != nil {
 			return nil, err
 		}
-		if m.Status == "failed" && (code != "" || why != "") {
-			m.Error = &tandem.MessageError{Code: code, Message: why}
-		}
+		m.Error = messageError(m.Status, code, why)
 		var d messageData
 		if err := json.Unmarshal([]byte(data), &d); err != nil {
 			return nil, fmt.Errorf("message %s: %w", m.ID, err)
@@ -108,6 +106,15 @@ func (db *DB) Messages(ctx context.Context, p MessagesParams) ([]tandem.Message,
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// messageError is why an outbound message failed, from its status and error columns: nil for
+// a message that did not fail, or failed for no reason told.
+func messageError(status, code, why string) *tandem.MessageError {
+	if status != "failed" || (code == "" && why == "") {
+		return nil
+	}
+	return &tandem.MessageError{Code: code, Message: why}
 }
 
 // RunGet returns a run.

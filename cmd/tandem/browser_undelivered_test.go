@@ -70,6 +70,8 @@ func (g *graph) await(t *testing.T, text string) string {
 
 // A reply WhatsApp reports undelivered says why under it, in WhatsApp's words, as soon as the
 // report comes, and when the agent opens the conversation again: no hover, no other screen.
+// The conversation's line in the list says so too, at once and after a reload, so an agent
+// scanning the list sees which customer did not get the last reply.
 func TestBrowserUndelivered(t *testing.T) {
 	t.Parallel()
 	g := &graph{sent: map[string]string{}, signal: make(chan struct{}, 1)}
@@ -97,11 +99,20 @@ func TestBrowserUndelivered(t *testing.T) {
 	p.waitFor("the inbox", `!!document.querySelector("#search")`)
 	p.run("open all open conversations", chromedp.Click(chromedp.CSS(`a[href="/inbox/all"]`)))
 
-	// A customer writes on WhatsApp and is handed over (to Ana, the one online); she replies.
-	hook([]byte(`{"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+	// customer is a WhatsApp customer's message, as WhatsApp posts it.
+	customer := func(name, waID, id, text string) {
+		t.Helper()
+		hook([]byte(`{"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
   "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "` + phoneID + `"},
-  "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}],
-  "messages": [{"from": "16505551234", "id": "wamid.in-1", "timestamp": "` + fmt.Sprint(time.Now().Unix()) + `", "type": "text", "text": {"body": "Where is my parcel? I need a person"}}]}}]}]}`))
+  "contacts": [{"profile": {"name": "` + name + `"}, "wa_id": "` + waID + `"}],
+  "messages": [{"from": "` + waID + `", "id": "` + id + `", "timestamp": "` + fmt.Sprint(time.Now().Unix()) + `", "type": "text", "text": {"body": "` + text + `"}}]}}]}]}`))
+	}
+
+	// Two customers write on WhatsApp and are handed over (to Ana, the one online); she replies
+	// to the first.
+	customer("Marcus Chen", "16505550001", "wamid.in-0", "Can I change my delivery address? I need a person")
+	p.waitText("[data-testid=conversation-list]", "Marcus Chen")
+	customer("Sheena Nelson", "16505551234", "wamid.in-1", "Where is my parcel? I need a person")
 	p.waitText("[data-testid=conversation-list]", "Sheena Nelson")
 	p.run("open the conversation", chromedp.Click(`//*[@data-conversation][contains(., "Sheena Nelson")]`))
 	p.waitText(".messages", "Where is my parcel? I need a person")
@@ -119,12 +130,15 @@ func TestBrowserUndelivered(t *testing.T) {
 	hook(bytes.ReplaceAll(fixture, []byte("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA"), []byte(wamid)))
 	const why = "Not delivered · 131049 This message was not delivered to maintain healthy ecosystem engagement."
 	p.waitText(".messages", why)
+	p.waitText("[data-testid=conversation-list]", "Not delivered · You/agent: "+reply)
 	p.shot("undelivered-live")
+	listMark(t, p, "live", why)
 	p.run("open the conversation again", chromedp.Reload())
 	p.waitText(".messages", why)
 	p.waitText("[data-testid=conversation-list]", "Sheena Nelson")
 	p.waitFor("the side panel", `!document.querySelector(".view").innerText.includes("loading")`)
 	p.shot("undelivered")
+	listMark(t, p, "after a reload", why)
 	// Under the reply, visible as it is, and under no other message.
 	got := evalTo[[]string](p, `[...document.querySelectorAll(".messages .msg-failed")].map(e => {
   const li = e.closest("li"); const r = e.getBoundingClientRect();
@@ -132,5 +146,20 @@ func TestBrowserUndelivered(t *testing.T) {
 })`)
 	if len(got) != 1 || !strings.HasPrefix(got[0], reply+" | "+why) || !strings.HasSuffix(got[0], "| true") {
 		t.Errorf("failure marks %q; want one, visible, under %q saying %q", got, reply, why)
+	}
+}
+
+// listMark checks that the list marks Sheena Nelson's conversation, and not Marcus Chen's, with
+// a visible red "Not delivered" before its last message, the reason on hover.
+func listMark(t *testing.T, p *page, when, why string) {
+	t.Helper()
+	got := evalTo[[]string](p, `[...document.querySelectorAll("[data-testid=conversation-list] .row-failed")].map(e => {
+  const r = e.getBoundingClientRect();
+  return e.closest("[data-conversation]").querySelector(".row-name").innerText + " | " + e.innerText + " | " + e.title + " | " +
+    getComputedStyle(e).color + " | " + (r.width > 0 && r.height > 0);
+})`)
+	head, tail := "Sheena Nelson | Not delivered | "+why, " | rgb(180, 35, 24) | true"
+	if len(got) != 1 || !strings.HasPrefix(got[0], head) || !strings.HasSuffix(got[0], tail) {
+		t.Errorf("%s, the list's marks %q; want one: %q…%q", when, got, head, tail)
 	}
 }

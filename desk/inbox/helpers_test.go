@@ -2,6 +2,7 @@ package inbox_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -161,10 +162,11 @@ func (h *harness) tick() {
 	h.drain()
 }
 
-// fakeChannel records what the customer gets.
+// fakeChannel records what the customer gets; a message whose text is refuse fails for good.
 type fakeChannel struct {
-	mu   sync.Mutex
-	sent []tandem.Message
+	mu     sync.Mutex
+	sent   []tandem.Message
+	refuse string
 }
 
 func (c *fakeChannel) Kind() string      { return "api" }
@@ -172,6 +174,9 @@ func (c *fakeChannel) Caps() tandem.Caps { return tandem.Caps{Buttons: 3, List: 
 func (c *fakeChannel) Send(ctx context.Context, out tandem.Outbound) (tandem.SendResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.refuse != "" && out.Message.Text == c.refuse {
+		return tandem.SendResult{}, tandem.Permanent(errors.New("the customer's chat is gone"))
+	}
 	c.sent = append(c.sent, *out.Message)
 	return tandem.SendResult{MessageID: out.IdempotencyKey}, nil
 }

@@ -406,3 +406,57 @@ func TestEventsFailedMessage(t *testing.T) {
 		}
 	})
 }
+
+// A message comes in the stream with its delivery as it stands when the stream first reports
+// it, as the messages' list has it: an agent who has the conversation open sees a reply that
+// was already delivered, or already refused and why, without reloading.
+func TestEventsMessageStatus(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		h := newHarness(t, db, time.Hour)
+		h.ch.refuse = "Refused reply"
+		// The stream's loop does not run: it looks when the test says (its baseline first).
+		if err := h.ib.PollOnce(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		sub := h.ib.Subscribe()
+		defer sub.Close()
+		id := h.say("a", "help me")
+		for _, text := range []string{"Let me check.", "Refused reply"} {
+			if _, err := h.ib.Message(h.ctx, agent("ana@acme.com"), id, text); err != nil {
+				t.Fatal(err)
+			}
+			h.drain()
+		}
+		msgs, err := db.Messages(h.ctx, store.MessagesParams{ConversationID: id})
+		if err != nil || len(msgs) < 2 {
+			t.Fatalf("messages %+v, %v; want the agent's two replies", msgs, err)
+		}
+		sent, refused := msgs[len(msgs)-2], msgs[len(msgs)-1]
+		if sent.Text != "Let me check." || refused.Text != "Refused reply" || refused.Status != "failed" {
+			t.Fatalf("last messages %+v and %+v; want Ana's reply and her refused one", sent, refused)
+		}
+		if _, err := db.Delivery(h.ctx, store.DeliveryParams{ChannelID: "api", ConversationID: id, MessageID: sent.ID, Status: "delivered", Now: h.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.ib.PollOnce(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		first := map[string]*tandem.Message{}
+		for len(sub.C) > 0 {
+			if ev := <-sub.C; ev.Kind == inbox.EventMessage && first[ev.Message.ID] == nil {
+				first[ev.Message.ID] = ev.Message
+			}
+		}
+		if m := first[sent.ID]; m == nil || m.Status != "delivered" || m.Error != nil {
+			t.Errorf("the delivered reply came as %+v; want status delivered", m)
+		}
+		want := tandem.MessageError{Message: "the customer's chat is gone"}
+		if m := first[refused.ID]; m == nil || m.Status != "failed" || m.Error == nil || *m.Error != want {
+			t.Errorf("the refused reply came as %+v; want status failed with %+v", m, want)
+		}
+		if m := first[msgs[0].ID]; m == nil || m.Status != "" || m.Text != "help me" {
+			t.Errorf("the customer's message came as %+v; want it with no status", m)
+		}
+	})
+}

@@ -2,6 +2,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef, type RefObject } from "react";
 import type { InboxConversation } from "../api/types";
 import { contactName, isUnread, noFilters, queuePath, type Filters } from "./model";
+import { Preview } from "./preview";
 import { type InboxStore, useInbox } from "./store";
 import { ago } from "./time";
 
@@ -122,7 +123,9 @@ export function ConversationList({ store, list, queue, openId, filters, setFilte
                         {ago(c.updated_at ?? "")}
                       </time>
                     </span>
-                    <span className="row-text muted small">{preview(c)}</span>
+                    <span className="row-text muted small">
+                      <Preview c={c} />
+                    </span>
                     <span className="row-meta">
                       <span className={"badge " + c.status}>{c.status === "queued" ? "Queued" : c.assignee ? "Assigned" : c.status}</span>
                       {c.team && <span className="badge">{c.team}</span>}
@@ -138,13 +141,6 @@ export function ConversationList({ store, list, queue, openId, filters, setFilte
       </div>
     </section>
   );
-}
-
-function preview(c: InboxConversation) {
-  const m = c.last_message;
-  if (!m) return "No messages yet";
-  const who = m.direction === "in" ? "" : m.author === "agent" ? "You/agent: " : "Bot: ";
-  return who + (m.text || (m.media ? "Attachment" : m.type));
 }
 
 function EmptyList({ queue, filtered, total }: { queue: string; filtered: boolean; total: number }) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { InboxConversation } from "../api/types";
-import { counts, inInbox, isUnread, matches, noFilters, onlineIn, sortConversations } from "./model";
+import type { InboxConversation, Message } from "../api/types";
+import { counts, inInbox, isUnread, lastMessage, matches, noFilters, onlineIn, sortConversations } from "./model";
 
 function conv(p: Partial<InboxConversation>): InboxConversation {
   return {
@@ -59,5 +59,17 @@ describe("onlineIn", () => {
     expect(onlineIn(team, [agent("ana@acme.com", "away"), agent("bob@acme.com", "online"), agent("cid@acme.com", "online")].map((a, i) => (i === 2 ? { ...a, teams: ["sales"] } : a)))).toBe(1);
     expect(onlineIn(team, [agent("ana@acme.com", "online", false)])).toBe(0);
     expect(onlineIn(team, [])).toBe(2); // the agents are not read yet
+  });
+
+  it("shows the newest message last, and a failure the stream reports once it comes", () => {
+    const m = (id: string, status?: Message["status"]) => ({ id, conversation_id: "c1", direction: "out", author: "agent", type: "text", text: id, created_at: "2026-01-01T10:00:00Z", status }) as Message;
+    const sent = m("m2", "sent");
+    const failed = m("m2", "failed");
+    expect(lastMessage(null, sent)).toBe(sent);
+    expect(lastMessage(m("m1"), sent)).toBe(sent);
+    expect(lastMessage(sent, m("m1", "failed"))).toBe(sent); // an older message failing is not the last one
+    expect(lastMessage(sent, failed)).toBe(failed);
+    expect(lastMessage(failed, m("m2", "delivered"))).toBe(failed); // failed is final
+    expect(lastMessage(failed, m("m3"))).toEqual(m("m3"));
   });
 });

@@ -1,6 +1,6 @@
 // The inbox's rules on the client side, pure and unit-tested: which conversations belong in the
 // inbox, which queue shows them, the filters and search, and what is unread.
-import type { Agent, Conversation, InboxConversation, Team } from "../api/types";
+import type { Agent, Conversation, InboxConversation, Message, Team } from "../api/types";
 
 /** inInbox mirrors the server: queued or assigned, and not handed to another desk. */
 export function inInbox(c: Pick<Conversation, "status" | "handoff">): boolean {
@@ -66,6 +66,16 @@ export function isUnread(c: InboxConversation, seen: Record<string, string>): bo
   if (!m || m.direction !== "in") return false;
   const s = seen[c.id];
   return !s || s < m.id;
+}
+
+/** lastMessage is what a conversation's line shows as its last message once m comes (from the
+ * stream or a read of the list): m when it is newer, or a newer copy of the same message (the
+ * stream sends a message again when it fails, with why), but never a copy that would hide its
+ * failure: failed is final. */
+export function lastMessage(cur: Message | null | undefined, m: Message): Message {
+  if (!cur || cur.id < m.id) return m;
+  if (cur.id > m.id) return cur;
+  return cur.status === "failed" && m.status !== "failed" ? cur : m;
 }
 
 /** counts are the numbers beside each queue. */

@@ -76,4 +76,31 @@ describe("InboxStore", () => {
     s.put(queued);
     expect(s.get().list).toEqual([]);
   });
+
+  it("marks a conversation's last reply undelivered as soon as the stream says it failed", async () => {
+    const reply = { id: "m7", conversation_id: "c6", direction: "out", author: "agent", type: "text", text: "Your parcel left today.", created_at: "2026-01-01T00:00:07Z" };
+    const listed = { ...conv("c6", "assigned"), assignee: "ana@acme.com", contact: { id: "k-c6", name: "Sheena Nelson" }, last_message: { ...reply, status: "sent" } };
+    const json = (v: unknown) => new Response(JSON.stringify(v), { status: 200, headers: { "Content-Type": "application/json" } });
+    server = (input: Request) => {
+      const url = new URL(input.url, "http://x");
+      if (url.pathname === "/api/v1/inbox/conversations") return Promise.resolve(json({ conversations: [listed], next_cursor: "" }));
+      if (url.pathname === "/api/v1/inbox/canned-responses") return Promise.resolve(json({ canned_responses: [] }));
+      return Promise.resolve(json({ teams: [], agents: [] }));
+    };
+    const { InboxStore } = await import("./store");
+    const { failureReason } = await import("./failure");
+    const s = new InboxStore("ana@acme.com");
+    await s.load();
+    const last = () => s.get().list[0].last_message!;
+    expect(failureReason(last())).toBeNull();
+    const failed = { ...reply, status: "failed", error: { code: "131049", message: "This message was not delivered to maintain healthy ecosystem engagement." } };
+    s.apply({ id: "4", event: "message", data: JSON.stringify(failed) });
+    expect(failureReason(last())).toBe("131049 This message was not delivered to maintain healthy ecosystem engagement.");
+    // A copy of the reply sent before it failed (a replay) does not hide the failure.
+    s.apply({ id: "3", event: "message", data: JSON.stringify({ ...reply, status: "sent" }) });
+    expect(last().status).toBe("failed");
+    // A new message, carrying its status, is the last one.
+    s.apply({ id: "5", event: "message", data: JSON.stringify({ ...reply, id: "m8", text: "Are you there?", status: "failed", error: { message: "the customer blocked this business" } }) });
+    expect([last().id, failureReason(last())]).toEqual(["m8", "the customer blocked this business"]);
+  });
 });

@@ -6,7 +6,7 @@ import { client, call } from "../api/client";
 import type { Agent, Canned, Conversation, InboxConversation, Message, Note, Team } from "../api/types";
 import { openStream, type SSEEvent } from "../api/sse";
 import { session } from "../session/session";
-import { inInbox, latest, sortConversations } from "./model";
+import { inInbox, lastMessage, latest, sortConversations } from "./model";
 
 const SEEN = "tandem.seen";
 
@@ -120,7 +120,8 @@ export class InboxStore {
       case "message": {
         const m = data as Message;
         const c = this.byId.get(m.conversation_id);
-        if (c && (!c.last_message || c.last_message.id <= m.id)) {
+        if (c && lastMessage(c.last_message, m) === m) {
+          // A message's status comes with it; a failure later comes as the message again.
           this.byId.set(c.id, { ...c, last_message: m, updated_at: m.created_at > (c.updated_at ?? "") ? m.created_at : c.updated_at });
           this.touch(c.id);
           this.set({}, true);
@@ -200,7 +201,7 @@ export class InboxStore {
       for (const it of r.conversations) {
         const cur = this.byId.get(it.id);
         if (!cur) continue;
-        const lm = cur.last_message && it.last_message && cur.last_message.id > it.last_message.id ? cur.last_message : it.last_message ?? cur.last_message;
+        const lm = it.last_message ? lastMessage(cur.last_message, it.last_message) : cur.last_message;
         this.byId.set(it.id, { ...cur, contact: cur.contact ?? it.contact, last_message: lm });
       }
       this.set({}, true);
