@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/store"
 )
 
@@ -18,6 +19,16 @@ type directTurn struct {
 	d     *store.Direct
 	dues  []time.Time
 	start time.Time
+	conv  string
+	// earlyOK allows the turn early calls (early.go): a customer's message or an effect's
+	// result; not a timer's firing, which the timer loop commits with others.
+	earlyOK bool
+	// used are the early calls whose answers the turn handles, by when they answered;
+	// handed, those handed over to the outbox; held, set while the turn makes the
+	// conversation's next events wait.
+	used   []time.Duration
+	handed map[string]*earlyCall
+	held   chan struct{}
 }
 
 // direct computes the turn ev causes, or returns nil when the event is to be queued: the
@@ -28,10 +39,15 @@ func (r *Runner) direct(ctx context.Context, ev *tandem.Event) *directTurn {
 	if !r.running() {
 		return nil
 	}
+	earlyOK := ev.Kind == tandem.EventMessage || ev.Kind == tandem.EventResult
+	if earlyOK && !r.waitCalling(ctx, ev.ConversationID) {
+		return nil
+	}
 	r.mu.Lock()
 	_, busy := r.slots[ev.ConversationID]
+	calling := r.calling[ev.ConversationID] != nil
 	r.mu.Unlock()
-	if busy {
+	if busy || calling {
 		return nil
 	}
 	start := time.Now()
@@ -40,9 +56,10 @@ func (r *Runner) direct(ctx context.Context, ev *tandem.Event) *directTurn {
 		return nil
 	}
 	b.Events = []tandem.Event{*ev}
-	t := &directTurn{start: start}
-	ch, err := r.handle(b, &t.dues)
+	t := &directTurn{start: start, conv: ev.ConversationID, earlyOK: earlyOK}
+	ch, err := r.handle(b, &t.dues, func(out *engine.Output, ch *store.Changes) *tandem.Event { return r.early(t, out, ch) })
 	if err != nil {
+		r.unhold(t)
 		return nil
 	}
 	t.d = &store.Direct{Batch: b, Changes: ch}
@@ -62,9 +79,17 @@ func (t *directTurn) applied() bool { return t != nil && t.d.Applied }
 
 // done does what follows the turn's commit, when the write committed it, and reports whether
 // it did.
+// The calls the turn handed over go to the outbox first, which the commit may have asked to
+// carry out their effects.
 func (r *Runner) done(id string, t *directTurn) bool {
 	if !t.applied() {
 		return false
+	}
+	for eid, c := range t.handed {
+		r.earlyCalls.put(eid, c)
+	}
+	for _, d := range t.used {
+		r.obs.Effect(tandem.EffectHTTP, true, d)
 	}
 	r.committed(id, t.d.Changes, t.dues, t.start, 1)
 	return true

@@ -50,7 +50,8 @@ func (r *Runner) perform(ctx context.Context, it *store.OutboxItem, start time.T
 	case tandem.EffectSend:
 		res, err = r.execSend(ctx, it)
 	case tandem.EffectHTTP:
-		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, HTTP: r.maskResult(r.doHTTP(ctx, e.HTTP))}
+		// The call may have been made already, before its turn's write (early.go).
+		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, HTTP: r.maskResult(r.httpAttempts(ctx, e.HTTP, r.earlyCalls.take(e.ID)))}
 	case tandem.EffectAI:
 		ai := r.doAI(ctx, it.ConversationID, e.AI)
 		res = &tandem.EffectResult{EffectID: e.ID, Kind: e.Kind, AI: ai}
@@ -102,6 +103,7 @@ func (r *Runner) complete(ctx context.Context, it *store.OutboxItem, res *tandem
 		if e.Await && res != nil {
 			// The result's turn is committed with the effect's completion.
 			t = r.direct(ctx, &tandem.Event{ConversationID: it.ConversationID, Kind: tandem.EventResult, At: now, Result: res})
+			defer r.unhold(t)
 		}
 		queued, next, err = r.db.OutboxComplete(ctx, it, res, now, c, t.store())
 		r.obs.Effect(e.Kind, true, time.Since(start))
@@ -305,10 +307,26 @@ func (r *Runner) execDesk(ctx context.Context, it *store.OutboxItem) (*tandem.Ef
 // doHTTP makes an http effect's call with its retry policy. Every outcome is a result: a non-2xx
 // status or a network error is for the flow to branch on.
 func (r *Runner) doHTTP(ctx context.Context, req *tandem.HTTPRequest) *tandem.HTTPResult {
+	return r.httpAttempts(ctx, req, nil)
+}
+
+// httpAttempts makes req's attempts; the first is early's, when the call was made early (it
+// may still be in flight).
+func (r *Runner) httpAttempts(ctx context.Context, req *tandem.HTTPRequest, early *earlyCall) *tandem.HTTPResult {
 	start := r.cfg.Clock.Now()
+	if early != nil {
+		start = early.start
+	}
 	attempts := max(1, req.Retry.Attempts)
 	for i := 1; ; i++ {
-		res, retryAfter := r.httpOnce(ctx, req)
+		var res *tandem.HTTPResult
+		var retryAfter time.Duration
+		if i == 1 && early != nil {
+			<-early.done // bounded by the call's timeout, and by the runner's end
+			res, retryAfter = early.res, early.retryAfter
+		} else {
+			res, retryAfter = r.httpOnce(ctx, req)
+		}
 		res.Attempts = i
 		if res.OK() || i >= attempts || !retryable(req.Retry.On, res) || ctx.Err() != nil {
 			res.DurationMS = r.cfg.Clock.Now().Sub(start).Milliseconds()

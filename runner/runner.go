@@ -97,6 +97,11 @@ type Runner struct {
 
 	mu    sync.Mutex
 	slots map[string]*slot
+	// calling holds, by conversation, the turn waiting on an early call (early.go): the
+	// conversation's next events wait for it.
+	calling map[string]chan struct{}
+	// earlyCalls are the early calls handed over to the outbox.
+	earlyCalls earlyCalls
 	// slotsPeak is the most slots held since the map was last made.
 	slotsPeak int
 	started   bool
@@ -153,7 +158,7 @@ func New(cfg Config) *Runner {
 	if cfg.Sleep == nil {
 		cfg.Sleep = safehttp.Sleep
 	}
-	r := &Runner{cfg: cfg, db: cfg.DB, log: cfg.Logger, obs: cfg.Observer, slots: map[string]*slot{},
+	r := &Runner{cfg: cfg, db: cfg.DB, log: cfg.Logger, obs: cfg.Observer, slots: map[string]*slot{}, calling: map[string]chan struct{}{},
 		esem: make(chan struct{}, cfg.Workers), stopC: make(chan struct{}), wakeOut: make(chan struct{}, 1), wakeTim: make(chan struct{}, 1)}
 	if r.obs == nil {
 		r.obs = nopObserver{}
@@ -226,6 +231,7 @@ func (r *Runner) Inbound(ctx context.Context, p store.InboundParams) (store.Inbo
 			m := store.InboundMessage(p.Message, id, p.Now)
 			t = r.direct(ctx, &tandem.Event{ConversationID: id, Kind: tandem.EventMessage, At: p.Now, Message: &m})
 			p.Direct = t.store()
+			defer r.unhold(t)
 		}
 	}
 	res, err := r.db.Inbound(ctx, p)
@@ -330,7 +336,7 @@ func (r *Runner) process(ctx context.Context, id string) error {
 			if aborting != nil && b.Events[0].Seq == aborting.seq {
 				ch, err = r.abort(b, aborting)
 			} else {
-				ch, err = r.handle(b, &dues)
+				ch, err = r.handle(b, &dues, nil)
 			}
 			last = ch
 			return ch, err
@@ -433,7 +439,9 @@ func wake(c chan struct{}) {
 // (at the commit), with the steps and ended runs, once the changes are committed. An event whose handling panics stops
 // the batch with a *crash error and nothing to commit (the state may be half-changed); process
 // then commits the events before it, and fails the run of that one (abort).
-func (r *Runner) handle(b *store.Batch, dues *[]time.Time) (*store.Changes, error) {
+// early, when set, is called after each event with what it produced; an event it returns (an
+// early call's answer) is handled next, in the same turn.
+func (r *Runner) handle(b *store.Batch, dues *[]time.Time, early func(*engine.Output, *store.Changes) *tandem.Event) (*store.Changes, error) {
 	st, err := decodeState(b)
 	if err != nil {
 		return nil, err
@@ -441,7 +449,7 @@ func (r *Runner) handle(b *store.Batch, dues *[]time.Time) (*store.Changes, erro
 	ch := &store.Changes{Conversation: b.Conversation}
 	contactChanged := false
 	now := r.cfg.Clock.Now()
-	for i := range b.Events {
+	for i := 0; i < len(b.Events); i++ {
 		ev := &b.Events[i]
 		now = r.cfg.Clock.Now()
 		if ev.Kind == tandem.EventTimer && ev.Timer != nil {
@@ -454,6 +462,12 @@ func (r *Runner) handle(b *store.Batch, dues *[]time.Time) (*store.Changes, erro
 		}
 		contactChanged = addOutput(ch, out) || contactChanged
 		ch.DoneSeq = ev.Seq
+		if early != nil {
+			if next := early(out, ch); next != nil {
+				next.Seq = ev.Seq
+				b.Events = append(b.Events, *next)
+			}
+		}
 	}
 	return r.changes(b, st, ch, now, contactChanged)
 }
