@@ -42,8 +42,10 @@ const (
 	crashAddrLine = "TANDEM_CRASH_ADDR="
 )
 
-// crashFlow answers each message at once, calls the parent's API, waits on a durable timer,
-// then answers again with what the call returned: sends, a call and a timer per message.
+// crashFlow answers each message at once, looks it up with a GET (an early call, made before
+// the message's write when it answers in time, else handed to the outbox in flight), calls
+// the parent's API with a POST, waits on a durable timer, then answers again with what the
+// calls returned: sends, two calls and a timer per message.
 func crashFlow(sink string) string {
 	return fmt.Sprintf(`
 format: 1
@@ -51,17 +53,23 @@ id: crash
 trigger: {on: message, match: any}
 steps:
   - {id: got, type: message, text: "got: {{message.text}}"}
+  - id: lookup
+    type: http
+    url: "%[1]s/lookup?text={{message.text | urlencode}}"
+    timeout: 5s
+    retry: {attempts: 5, backoff: 100ms, on: [network, timeout, 5xx]}
+    on_error: failed
   - id: call
     type: http
     method: POST
-    url: "%s/call"
+    url: "%[1]s/call"
     body: {json: {text: "{{message.text}}"}}
     timeout: 5s
     retry: {attempts: 5, backoff: 100ms, on: [network, timeout, 5xx]}
     on_error: failed
   - {id: pause, type: wait, for: 300ms}
-  - {id: later, type: message, text: "later: {{message.text}} {{step.call.response.echo}}", next: end}
-  - {id: failed, type: message, text: "failed: {{message.text}} {{step.call.error}}"}
+  - {id: later, type: message, text: "later: {{message.text}} {{step.call.response.echo}} {{step.lookup.response.echo}}", next: end}
+  - {id: failed, type: message, text: "failed: {{message.text}} {{step.lookup.error}} {{step.call.error}}"}
 `, sink)
 }
 
@@ -273,11 +281,12 @@ type crashSink struct {
 	mu         sync.Mutex
 	deliveries []crashDelivery
 	calls      map[string][]string // text → Idempotency-Key of every call
+	lookups    map[string]int      // text → GET lookups made (made again after a kill before the write)
 	signal     chan struct{}
 }
 
 func newCrashSink() *crashSink {
-	return &crashSink{calls: map[string][]string{}, signal: make(chan struct{})}
+	return &crashSink{calls: map[string][]string{}, lookups: map[string]int{}, signal: make(chan struct{})}
 }
 
 func (s *crashSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -310,6 +319,12 @@ func (s *crashSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.calls[body.Text] = append(s.calls[body.Text], r.Header.Get("Idempotency-Key"))
 		s.mu.Unlock()
 		json.NewEncoder(w).Encode(map[string]string{"echo": "call-" + body.Text})
+	case "/lookup":
+		text := r.URL.Query().Get("text")
+		s.mu.Lock()
+		s.lookups[text]++
+		s.mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]string{"echo": "look-" + text})
 	default:
 		http.NotFound(w, r)
 	}
@@ -437,8 +452,12 @@ func TestCrash(t *testing.T) {
 	defer cancel()
 	sink := newCrashSink()
 	sink.latency = func(path string) time.Duration {
-		if path == "/call" {
+		switch path {
+		case "/call":
 			return randBetween(0, 100*time.Millisecond)
+		case "/lookup":
+			// Early calls answer within 200 ms or are handed to the outbox in flight.
+			return randBetween(0, 300*time.Millisecond)
 		}
 		return randBetween(0, 30*time.Millisecond)
 	}
@@ -546,7 +565,7 @@ killing:
 		contact := fmt.Sprintf("c%02d", c)
 		for i := range perConv {
 			text := fmt.Sprintf("%s-m%d", contact, i)
-			want[contact] = append(want[contact], "got: "+text, "later: "+text+" call-"+text)
+			want[contact] = append(want[contact], "got: "+text, "later: "+text+" call-"+text+" look-"+text)
 		}
 	}
 	deadline, _ := ctx.Deadline()
@@ -590,7 +609,14 @@ killing:
 			}
 		}
 	}
+	lookups, lookupRepeats := len(sink.lookups), 0
+	for _, n := range sink.lookups {
+		lookupRepeats += n - 1
+	}
 	sink.mu.Unlock()
+	if lookups != convs*perConv {
+		t.Errorf("lookups made for %d messages, want %d", lookups, convs*perConv)
+	}
 	if calls != convs*perConv {
 		t.Errorf("calls made for %d messages, want %d", calls, convs*perConv)
 	}
@@ -605,9 +631,9 @@ killing:
 		t.Logf("a child logged errors:\n%s", out)
 	}
 	t.Logf("%d conversations × %d messages: %d kills, %d inbound acknowledged (%d re-sent after a kill, %d recognised as duplicates), "+
-		"%d deliveries of %d replies (%d duplicates, same key), %d calls with %d repeats (same key); left by the killed processes: "+
+		"%d deliveries of %d replies (%d duplicates, same key), %d calls with %d repeats (same key), %d lookups with %d repeats; left by the killed processes: "+
 		"%d timers, %d effects, %d events; restarts took %v on average; kills over after %v, all done after %v",
-		convs, perConv, kills, acked.Load(), resent.Load(), dupAcks.Load(), total, expected, total-expected, calls, callDups,
+		convs, perConv, kills, acked.Load(), resent.Load(), dupAcks.Load(), total, expected, total-expected, calls, callDups, lookups, lookupRepeats,
 		atKills.timers, atKills.effects, atKills.events, (downtime / time.Duration(max(kills, 1))).Round(time.Millisecond),
 		stoppedKilling.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 }
