@@ -544,7 +544,7 @@ func (r *Runner) changes(b *store.Batch, st *engine.State, ch *store.Changes, no
 		b.Contact.UpdatedAt = now
 		ch.Contact = b.Contact
 	}
-	state, err := json.Marshal(st)
+	state, err := stateJSON(st)
 	if err != nil {
 		return nil, fmt.Errorf("conversation %s: state: %w", b.Conversation.ID, err)
 	}

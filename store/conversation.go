@@ -458,8 +458,7 @@ func (q q) insertMessageSeq(m *tandem.Message, seq int64) error {
 // make it here).
 func (q q) insertMessageData(m *tandem.Message, seq int64, data string) error {
 	if data == "" {
-		b, _ := json.Marshal(dataOf(m))
-		data = string(b)
+		data = messageDataJSON(m)
 	}
 	if q.atEnd != nil {
 		q.atEnd.message(m, seq, data)

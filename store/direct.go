@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -88,8 +87,7 @@ func (db *DB) prepare(d *Direct, inbound *tandem.Message) {
 	}
 	db.encode(d.Batch.Conversation.ID, d.Changes)
 	if inbound != nil {
-		data, _ := json.Marshal(dataOf(inbound))
-		d.Changes.enc.inbound = string(data)
+		d.Changes.enc.inbound = messageDataJSON(inbound)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/internal/jsonenc"
 	"github.com/tandemchat/tandem/internal/seal"
 )
 
@@ -162,7 +163,10 @@ func (db *DB) SealCalls(keys *seal.Keyring) { db.callKeys = keys }
 // effectData is an effect as the outbox stores it: JSON, or for an http call with keys given,
 // that JSON sealed.
 func (db *DB) effectData(convID string, e *tandem.Effect) string {
-	data, _ := json.Marshal(e)
+	data, err := jsonenc.Effect(nil, e)
+	if err != nil {
+		data, _ = json.Marshal(e)
+	}
 	if e.Kind != tandem.EffectHTTP || db.callKeys == nil {
 		return string(data)
 	}
