@@ -62,8 +62,12 @@ func (ec *earlyCalls) put(id string, c *earlyCall) {
 	if now := time.Now(); now.Sub(ec.swept) > 10*time.Second {
 		ec.swept = now
 		for k, x := range ec.calls {
-			if !x.finished.IsZero() && now.Sub(x.finished) > earlyKeep {
-				delete(ec.calls, k)
+			select {
+			case <-x.done: // finished is set
+				if now.Sub(x.finished) > earlyKeep {
+					delete(ec.calls, k)
+				}
+			default:
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"testing"
+	"time"
 
 	"github.com/tandemchat/tandem"
 	"github.com/tandemchat/tandem/engine"
@@ -37,5 +38,33 @@ func TestEarlyCallsAreSafeMethodsOnly(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: the early call is %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// The calls handed over to the outbox that it never took (another process claimed the
+// effect, or the turn's lane held it back) are forgotten a while after they finished, so the
+// runner's memory stays bounded; a call still in flight is kept.
+func TestEarlyCallsHandedOverAreForgotten(t *testing.T) {
+	var ec earlyCalls
+	old := &earlyCall{done: make(chan struct{}), finished: time.Now().Add(-2 * earlyKeep)}
+	close(old.done)
+	recent := &earlyCall{done: make(chan struct{}), finished: time.Now()}
+	close(recent.done)
+	flying := &earlyCall{done: make(chan struct{})}
+	ec.put("old", old)
+	ec.put("recent", recent)
+	ec.put("flying", flying)
+	ec.swept = time.Time{} // the next put sweeps
+	ec.put("new", &earlyCall{done: make(chan struct{})})
+	if ec.take("old") != nil {
+		t.Error("a call finished long ago is still held")
+	}
+	for _, id := range []string{"recent", "flying", "new"} {
+		if ec.take(id) == nil {
+			t.Errorf("call %q was forgotten", id)
+		}
+	}
+	if n := ec.len(); n != 0 {
+		t.Errorf("%d calls held after taking them all, want 0", n)
 	}
 }
