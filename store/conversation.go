@@ -679,11 +679,31 @@ func (q q) upsertRun(r *tandem.Run, data string) error {
 		q.atEnd = nil // this one at once
 	}
 	query, args := runUpsert(r, data)
+	if q.db.dialect == SQLite {
+		// A run whose status did not change (a W1 run waits at the end of each turn) keeps its
+		// entry in runs_status: SQLite rewrites an index's entry for each column set, changed
+		// or not. When the status changed, the update below sets it.
+		res, err := q.exec(runUpsertSameStatus, args...)
+		if err != nil {
+			return fmt.Errorf("run %s: %w", r.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+	}
 	if _, err := q.exec(query, args...); err != nil {
 		return fmt.Errorf("run %s: %w", r.ID, err)
 	}
 	return nil
 }
+
+// runUpsertSameStatus is runUpsert's statement for a run whose stored status is the one it
+// writes (it updates nothing otherwise: no row changed).
+const runUpsertSameStatus = `INSERT INTO runs (conversation_id, id, flow_id, flow_version, status, reason, error, step, data, started_at, updated_at, ended_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (conversation_id, id) DO UPDATE SET reason = excluded.reason, error = excluded.error,
+ step = excluded.step, data = excluded.data, updated_at = excluded.updated_at, ended_at = excluded.ended_at
+ WHERE runs.status = excluded.status`
 
 // runUpsert returns the statement that writes a run, and its arguments.
 func runUpsert(r *tandem.Run, data string) (string, []any) {

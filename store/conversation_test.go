@@ -377,6 +377,17 @@ func TestProcessWritesChanges(t *testing.T) {
 			t.Errorf("Notes = %+v, %v", notes, err)
 		}
 
+		// A later turn leaves the run waiting at another step: its step, usage and time are
+		// updated in place (on SQLite without setting the status again).
+		later := run
+		later.Step, later.UpdatedAt, later.Usage = "confirm", ended, tandem.Usage{Calls: 2, InputTokens: 30, OutputTokens: 9}
+		f.turn(conv, func(b *store.Batch, ch *store.Changes) {
+			ch.Runs = []tandem.Run{later}
+		})
+		if r, err := db.RunGet(f.ctx, "run1"); err != nil || !reflect.DeepEqual(*r, later) {
+			t.Errorf("run still waiting = %+v, %v; want %+v", r, err, later)
+		}
+
 		// A later turn ends the run: the run row is updated in place.
 		f.turn(conv, func(b *store.Batch, ch *store.Changes) {
 			r := run
