@@ -50,6 +50,15 @@ func (h *harness) orders(url, retry string) string {
 
 func answers(h *harness) []string { return withPrefix(h.ch.texts("olga"), "Order ") }
 
+// answered waits for the flow's answers and checks them.
+func (h *harness) answered(want ...string) {
+	h.t.Helper()
+	waitFor(h.t, 10*time.Second, sprintf("%d answers", len(want)), func() bool { return len(answers(h)) >= len(want) }, h.ch.changed)
+	if got := answers(h); !slices.Equal(got, want) {
+		h.t.Fatalf("answers %q, want %q", got, want)
+	}
+}
+
 // A GET the run waits on is made before the message's write, and its answer handled in the
 // same turn: once the message is acknowledged, the flow is already past the call, waiting for
 // the next answer, and the call was made once.
@@ -66,10 +75,7 @@ func TestEarlyCallAnsweredWithItsMessage(t *testing.T) {
 	if _, st := h.state(id); st.Run == nil || st.Run.Step != "ask" {
 		t.Fatalf("when the message was acknowledged the run was at %+v, want it waiting at ask with the call's answer handled", st.Run)
 	}
-	waitFor(t, 10*time.Second, "the answer", func() bool { return len(answers(h)) == 1 }, h.ch.changed)
-	if got, want := answers(h), []string{"Order 7 is shipped (1)"}; !slices.Equal(got, want) {
-		t.Fatalf("answers %q, want %q", got, want)
-	}
+	h.answered("Order 7 is shipped (1)")
 	if n := len(srv.requestKeys()); n != 1 {
 		t.Fatalf("the order service had %d requests, want 1", n)
 	}
@@ -99,10 +105,7 @@ func TestEarlyCallTooSlowIsHandedOverInFlight(t *testing.T) {
 		t.Fatalf("with the call unanswered the run was at %+v, want it waiting at call", st.Run)
 	}
 	close(release)
-	waitFor(t, 10*time.Second, "the answer", func() bool { return len(answers(h)) == 1 }, h.ch.changed)
-	if got, want := answers(h), []string{"Order 8 is packed (1)"}; !slices.Equal(got, want) {
-		t.Fatalf("answers %q, want %q", got, want)
-	}
+	h.answered("Order 8 is packed (1)")
 	if n := len(srv.requestKeys()); n != 1 {
 		t.Fatalf("the order service had %d requests, want 1: the outbox took over the call in flight", n)
 	}
@@ -123,10 +126,7 @@ func TestEarlyCallRetriedByTheOutbox(t *testing.T) {
 	h.orders(srv.URL, "{attempts: 3, backoff: 1s, on: [5xx]}")
 
 	h.say(h.r, "olga", "p-1", "9")
-	waitFor(t, 10*time.Second, "the answer", func() bool { return len(answers(h)) == 1 }, h.ch.changed)
-	if got, want := answers(h), []string{"Order 9 is delivered (2)"}; !slices.Equal(got, want) {
-		t.Fatalf("answers %q, want %q", got, want)
-	}
+	h.answered("Order 9 is delivered (2)")
 	keys := srv.requestKeys()
 	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
 		t.Fatalf("Idempotency-Keys = %q, want the same key twice (the early attempt and one retry)", keys)
@@ -171,12 +171,10 @@ func TestEarlyCallKeepsTheConversationsOrder(t *testing.T) {
 	h.say(h.r, "olga", "p-2", "B")
 	<-doneA
 	close(release)
-	waitFor(t, 10*time.Second, "an answer", func() bool { return len(answers(h)) == 1 }, h.ch.changed)
 	// B arrived while A's call was made: it waited for A's turn, then, written while the run
-	// waited on the call, was not the answer to the question asked after it (docs/flows.md).
-	if got, want := answers(h), []string{"Order A is found (1)"}; !slices.Equal(got, want) {
-		t.Fatalf("answers %q, want %q: the message sent first is the question's answer", got, want)
-	}
+	// waited on the call, was not the answer to the question asked after it (docs/flows.md):
+	// the message sent first is the question's answer.
+	h.answered("Order A is found (1)")
 	if n := len(srv.requestKeys()); n != 1 {
 		t.Fatalf("the order service had %d requests, want 1 (for A)", n)
 	}
