@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -48,6 +49,21 @@ func (h *harness) orders(url, retry string) string {
 	return id
 }
 
+// gate holds the order service's answers until the test opens it (at the latest at its end).
+type gate struct {
+	c    chan struct{}
+	once sync.Once
+}
+
+func newGate(t *testing.T) *gate {
+	g := &gate{c: make(chan struct{})}
+	t.Cleanup(g.open)
+	return g
+}
+
+func (g *gate) open() { g.once.Do(func() { close(g.c) }) }
+func (g *gate) wait() { <-g.c }
+
 func answers(h *harness) []string { return withPrefix(h.ch.texts("olga"), "Order ") }
 
 // answered waits for the flow's answers and checks them.
@@ -85,18 +101,11 @@ func TestEarlyCallAnsweredWithItsMessage(t *testing.T) {
 // message is acknowledged with the call stored, and the call is not made a second time.
 func TestEarlyCallTooSlowIsHandedOverInFlight(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
+	release := newGate(t)
 	srv := newKeyServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		<-release
+		release.wait()
 		fmt.Fprint(w, `{"status": "packed"}`)
 	})
-	defer func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	}()
 	h := newHarness(t, true)
 	id := h.orders(srv.URL, "{attempts: 1}")
 
@@ -104,7 +113,7 @@ func TestEarlyCallTooSlowIsHandedOverInFlight(t *testing.T) {
 	if _, st := h.state(id); st.Run == nil || st.Run.Step != "call" {
 		t.Fatalf("with the call unanswered the run was at %+v, want it waiting at call", st.Run)
 	}
-	close(release)
+	release.open()
 	h.answered("Order 8 is packed (1)")
 	if n := len(srv.requestKeys()); n != 1 {
 		t.Fatalf("the order service had %d requests, want 1: the outbox took over the call in flight", n)
@@ -141,20 +150,13 @@ func TestEarlyCallRetriedByTheOutbox(t *testing.T) {
 // answer.
 func TestEarlyCallKeepsTheConversationsOrder(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
+	release := newGate(t)
 	srv := newKeyServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/A") {
-			<-release
+			release.wait()
 		}
 		fmt.Fprint(w, `{"status": "found"}`)
 	})
-	defer func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	}()
 	h := newHarness(t, true)
 	h.orders(srv.URL, "{attempts: 1}")
 
@@ -170,7 +172,7 @@ func TestEarlyCallKeepsTheConversationsOrder(t *testing.T) {
 	}
 	h.say(h.r, "olga", "p-2", "B")
 	<-doneA
-	close(release)
+	release.open()
 	// B arrived while A's call was made: it waited for A's turn, then, written while the run
 	// waited on the call, was not the answer to the question asked after it (docs/flows.md):
 	// the message sent first is the question's answer.

@@ -59,13 +59,8 @@ func Value(b []byte, v any) ([]byte, error) {
 			return append(b, "null"...), nil
 		}
 		var small [16]string
-		keys := small[:0]
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
 		b = append(b, '{')
-		for i, k := range keys {
+		for i, k := range sortedKeys(v, small[:0]) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -112,13 +107,8 @@ func Map(b []byte, m map[string]any) ([]byte, error) {
 		return append(b, "null"...), nil
 	}
 	var small [16]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, k := range sortedKeys(m, small[:0]) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -261,3 +251,12 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 	}
 	return t
 }()
+
+// sortedKeys appends m's keys to keys, in order (encoding/json writes a map's keys sorted).
+func sortedKeys[V any](m map[string]V, keys []string) []string {
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
