@@ -9,6 +9,7 @@ const (
 	EffectAI     = "ai"     // call an AI provider
 	EffectDesk   = "desk"   // talk to a human desk
 	EffectNotify = "notify" // an internal message to agents
+	EffectMedia  = "media"  // download again a file a customer sent whose download failed
 )
 
 // Effect is one piece of outside work. It is stored in the outbox in the same transaction as the
@@ -23,6 +24,22 @@ type Effect struct {
 	AI     *AIRequest    `json:"ai,omitempty"`
 	Desk   *DeskRequest  `json:"desk,omitempty"`
 	Notify *Notification `json:"notify,omitempty"`
+	Media  *MediaFetch   `json:"media,omitempty"`
+}
+
+// MediaFetch is a file a customer sent that the channel could not download when the message
+// arrived, for a reason that may pass (the platform failing, throttling, not answering): the
+// outbox downloads it again, a bounded number of times, until Until (after which the platform
+// no longer gives it).
+type MediaFetch struct {
+	ChannelID string `json:"channel_id"`
+	MessageID string `json:"message_id"`
+	// Ref is the platform's id of the file (WhatsApp's media id, Telegram's file_id).
+	Ref    string    `json:"ref"`
+	SHA256 string    `json:"sha256,omitempty"`
+	Until  time.Time `json:"until"`
+	// Media is the message's media as stored, without the file.
+	Media Media `json:"media"`
 }
 
 // Lane returns the ordering lane of the effect: effects of one conversation in one lane are

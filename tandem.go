@@ -136,8 +136,12 @@ type Media struct {
 	Mime    string `json:"mime,omitempty"`
 	Name    string `json:"name,omitempty"`
 	Caption string `json:"caption,omitempty"`
-	// Error says why a file the customer sent is not kept (too large, expired).
+	// Error says why a file the customer sent is not kept (too large, expired), or not kept
+	// yet while Tandem tries its download again.
 	Error string `json:"error,omitempty"`
+	// Fetch, set by a channel on a download that may succeed later, is what downloads it
+	// again (not stored with the message).
+	Fetch *MediaFetch `json:"-"`
 }
 
 // Location is a point the customer shared.

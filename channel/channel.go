@@ -63,6 +63,17 @@ type Starter interface {
 	Start(ctx context.Context) error
 }
 
+// MediaFetcher is a channel that can download again a file a customer sent whose download
+// failed when the message arrived (the channel then set Media.Fetch and Media.Error). It
+// fills dst with the kept file; an error marked tandem.Permanent will not pass on a retry.
+type MediaFetcher interface {
+	FetchMedia(ctx context.Context, f *tandem.MediaFetch, dst *tandem.Media) error
+}
+
+// MediaTries bounds the downloads of a customer's file: the one when the message arrives, then
+// the outbox's retries.
+const MediaTries = 6
+
 // Parser is implemented by channels whose inbound payloads are self-contained documents
 // (webhooks). Parse normalises one already authenticated body without storing anything; the
 // channel's routes use it, and fuzz tests call it directly.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandemchat/tandem"
+	"github.com/tandemchat/tandem/channel"
 	"github.com/tandemchat/tandem/desk"
 	"github.com/tandemchat/tandem/engine"
 	"github.com/tandemchat/tandem/internal/safehttp"
@@ -60,6 +61,8 @@ func (r *Runner) perform(ctx context.Context, it *store.OutboxItem, start time.T
 		}
 	case tandem.EffectDesk:
 		res, err = r.execDesk(ctx, it)
+	case tandem.EffectMedia:
+		res, err = r.execMedia(ctx, it)
 	default:
 		err = tandem.Permanent(fmt.Errorf("unknown effect kind %q", e.Kind))
 	}
@@ -700,4 +703,54 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// execMedia downloads again a file a customer sent whose download failed when its message
+// arrived, and stores it in the message. It gives up after channel.MediaTries downloads in all
+// or once the platform no longer keeps the file (MediaFetch.Until), and then the message's
+// Media.Error says why.
+func (r *Runner) execMedia(ctx context.Context, it *store.OutboxItem) (*tandem.EffectResult, error) {
+	f := it.Effect.Media
+	if f == nil {
+		return nil, tandem.Permanent(errors.New("the media download names no file"))
+	}
+	md := f.Media
+	md.Error, md.Fetch = "", nil
+	tries := it.Attempts + 2 // the download when the message arrived, then the outbox's
+	var err error
+	if ch, ok := r.cfg.Channel(f.ChannelID); !ok {
+		err = tandem.Permanent(fmt.Errorf("channel %s is no longer configured", f.ChannelID))
+	} else if fetcher, ok := ch.(channel.MediaFetcher); !ok {
+		err = tandem.Permanent(fmt.Errorf("channel %s cannot download files", f.ChannelID))
+	} else {
+		err = fetcher.FetchMedia(ctx, f, &md)
+	}
+	now := r.cfg.Clock.Now()
+	switch {
+	case err == nil:
+	case tandem.IsPermanent(err):
+		md.ID, md.URL, md.Size = "", "", 0
+		md.Error = err.Error()
+	case tries >= channel.MediaTries || !now.Before(f.Until):
+		md.ID, md.URL, md.Size = "", "", 0
+		md.Error = fmt.Sprintf("given up after %d downloads: %s", tries, err.Error())
+		err = tandem.Permanent(err)
+	default:
+		// The message still says that Tandem tries again: after 2, 4, 8, 16 minutes, so that
+		// a platform's outage of half an hour is outlasted.
+		return nil, tandem.RetryAfter(err, 2*time.Minute<<it.Attempts)
+	}
+	if serr := r.db.MessageMedia(ctx, it.ConversationID, f.MessageID, &md); serr != nil {
+		if tandem.ErrorCode(serr) == tandem.ENOTFOUND {
+			return nil, tandem.Permanent(fmt.Errorf("the message of the file is gone: %w", serr))
+		}
+		return nil, serr
+	}
+	if r.cfg.Notify != nil {
+		r.cfg.Notify(it.ConversationID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &tandem.EffectResult{EffectID: it.Effect.ID, Kind: it.Effect.Kind}, nil
 }

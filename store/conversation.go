@@ -145,7 +145,10 @@ func (q q) inbound(p *InboundParams, known bool, res *InboundResult) error {
 		if applied {
 			d.Applied = true
 			res.ConversationID, res.MessageID, res.ContactID, res.Seq = convID, m.ID, d.Batch.Conversation.ContactID, m.Seq
-			return q.bindMedia(&m)
+			if err := q.bindMedia(&m); err != nil {
+				return err
+			}
+			return q.queueMediaFetch(&m, p.Now)
 		}
 		// The conversation changed since: the message is stored the usual way, below, and the
 		// key (stored with this conversation) set again.
@@ -193,6 +196,9 @@ func (q q) inbound(p *InboundParams, known bool, res *InboundResult) error {
 	}
 	res.Seq = m.Seq
 	if err := q.bindMedia(&m); err != nil {
+		return err
+	}
+	if err := q.queueMediaFetch(&m, p.Now); err != nil {
 		return err
 	}
 	if m.ChannelMessageID != "" {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -87,4 +88,61 @@ func (q q) bindMedia(m *tandem.Message) error {
 		return fmt.Errorf("inbound: media %s: %w", m.Media.ID, err)
 	}
 	return nil
+}
+
+// MediaRetryAfter is when a file whose download failed as its message arrived is downloaded
+// again: what failed a moment ago seldom works at once.
+const MediaRetryAfter = 30 * time.Second
+
+// queueMediaFetch puts in the outbox, with the message, the download again of its file when
+// the channel's failed for a reason that may pass (Media.Fetch): a restart does not forget it.
+// The effect is alone in its lane and due after MediaRetryAfter.
+func (q q) queueMediaFetch(m *tandem.Message, now time.Time) error {
+	if m.Media == nil || m.Media.Fetch == nil {
+		return nil
+	}
+	f := *m.Media.Fetch
+	f.MessageID = m.ID
+	e := tandem.Effect{ID: "media-" + m.ID, Kind: tandem.EffectMedia, Media: &f}
+	data, err := json.Marshal(&e)
+	if err != nil {
+		return fmt.Errorf("inbound: media %s: %w", m.ID, err)
+	}
+	if _, err := q.exec(`INSERT INTO outbox (conversation_id, id, lane, seq, kind, await, data, next_at, claimed_until, claimed_by, created_at) VALUES (?, ?, ?, 0, ?, 0, ?, ?, 0, '', ?) ON CONFLICT DO NOTHING`,
+		m.ConversationID, e.ID, e.Lane(), e.Kind, string(data), micros(now.Add(MediaRetryAfter)), micros(now)); err != nil {
+		return fmt.Errorf("inbound: media %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// MessageMedia replaces the media of a stored message: a file downloaded after its message
+// arrived, or the reason it never will be.
+func (db *DB) MessageMedia(ctx context.Context, convID, msgID string, md *tandem.Media) error {
+	return db.writeConv(ctx, convID, func(q q) error {
+		var data string
+		if err := q.row(`SELECT data FROM messages WHERE conversation_id = ? AND id = ?`, convID, msgID).Scan(&data); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("Message", msgID)
+			}
+			return fmt.Errorf("message %s: media: %w", msgID, err)
+		}
+		fields := map[string]json.RawMessage{}
+		if err := json.Unmarshal([]byte(data), &fields); err != nil {
+			return fmt.Errorf("message %s: media: %w", msgID, err)
+		}
+		raw, err := json.Marshal(md)
+		if err != nil {
+			return fmt.Errorf("message %s: media: %w", msgID, err)
+		}
+		fields["media"] = raw
+		out, err := json.Marshal(fields)
+		if err != nil {
+			return fmt.Errorf("message %s: media: %w", msgID, err)
+		}
+		if _, err := q.exec(`UPDATE messages SET data = ? WHERE conversation_id = ? AND id = ?`, string(out), convID, msgID); err != nil {
+			return fmt.Errorf("message %s: media: %w", msgID, err)
+		}
+		m := tandem.Message{ConversationID: convID, Media: md}
+		return q.bindMedia(&m)
+	})
 }

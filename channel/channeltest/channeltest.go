@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,6 +163,17 @@ type Env struct {
 	Token    string
 	// Sign authenticates a payload posted to the hook: Suite.Sign unless Suite.Start set it.
 	Sign func(r *http.Request, body []byte)
+
+	restart func() *runner.Runner
+	current atomic.Pointer[runner.Runner] // Runner, for the webhook's goroutines
+}
+
+// Restart replaces the runner by a new one on the same store, as a process restarted: what
+// the old one held in memory is forgotten, what it stored is not. The API keeps reading the
+// store.
+func (e *Env) Restart() {
+	e.Runner = e.restart()
+	e.current.Store(e.Runner)
 }
 
 // The flows every Env runs: an echo, and a delivery-tracked message (started by the API).
@@ -185,8 +197,14 @@ steps:
 // the test.
 func NewEnv(t *testing.T, s *Suite) *Env {
 	t.Helper()
+	return NewEnvOn(t, s, storetest.SQLite(t))
+}
+
+// NewEnvOn is NewEnv on the store db (storetest.Each gives one of each kind).
+func NewEnvOn(t *testing.T, s *Suite, db *store.DB) *Env {
+	t.Helper()
 	ctx := context.Background()
-	e := &Env{T: t, Suite: s, DB: storetest.SQLite(t), Clock: clock.NewVirtual(T0), Logs: &Buffer{}}
+	e := &Env{T: t, Suite: s, DB: db, Clock: clock.NewVirtual(T0), Logs: &Buffer{}}
 	e.Platform = newPlatform(t, s)
 	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cc := s.Config
@@ -200,20 +218,23 @@ func NewEnv(t *testing.T, s *Suite) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var run *runner.Runner
 	ch, err := channel.New(cc, channel.Deps{HTTP: e.Platform.Client(), Clock: e.Clock, Logger: log, Media: e.DB,
 		Inbox: channel.InboxFunc(func(ctx context.Context, id string, b *channel.Batch) (*channel.Receipt, error) {
-			return run.Receive(ctx, id, b)
+			return e.current.Load().Receive(ctx, id, b)
 		}),
 		Channels: func(kind string) map[string]channel.Channel { return nil }})
 	if err != nil {
 		t.Fatalf("channel %s: %v", cc.Kind, err)
 	}
 	e.Channel = ch
-	run = runner.New(runner.Config{DB: e.DB, Env: env, Clock: e.Clock, Logger: log,
-		Channel: func(id string) (tandem.Channel, bool) { return ch, id == cc.ID },
-		Sleep:   func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+	e.restart = func() *runner.Runner {
+		return runner.New(runner.Config{DB: e.DB, Env: env, Clock: e.Clock, Logger: log,
+			Channel: func(id string) (tandem.Channel, bool) { return ch, id == cc.ID },
+			Sleep:   func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+	}
+	run := e.restart()
 	e.Runner = run
+	e.current.Store(run)
 	for _, src := range []string{echoFlow, trackFlow} {
 		e.Publish(src)
 	}
@@ -516,4 +537,10 @@ func Contains(got, want any) error {
 		}
 	}
 	return nil
+}
+
+// File reads a kept file at its URL (a message's media.url) through the API, with its type.
+func (e *Env) File(url string) ([]byte, string) {
+	e.T.Helper()
+	return e.fetch(e.T, url)
 }

@@ -171,7 +171,11 @@ func (c *Channel) download(ctx context.Context, path string, limit int64) ([]byt
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, "", fmt.Errorf("telegram: download: answered %d", resp.StatusCode)
+		err := fmt.Errorf("telegram: download: answered %d", resp.StatusCode)
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			err = tandem.Permanent(err)
+		}
+		return nil, "", err
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {

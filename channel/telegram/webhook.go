@@ -291,8 +291,10 @@ const mediaBudget = 15 * time.Second
 
 // keep downloads a file into the media store (getFile, then the file URL, which carries the
 // token and is never kept). When the file cannot be had (too large, Telegram not answering
-// within mediaBudget) the message is kept all the same with the reason in Media.Error; only a
-// failure of Tandem's own storage is an error (the update is refused and Telegram redelivers).
+// within mediaBudget) the message is kept all the same with the reason in Media.Error, and
+// when the reason may pass (Telegram failing, throttling, not answering) Media.Fetch has the
+// outbox download it again; only a failure of Tandem's own storage is an error (the update is
+// refused and Telegram redelivers).
 func (c *Channel) keep(ctx context.Context, f *file, dst *tandem.Media) error {
 	if c.deps.Media == nil {
 		dst.Error = "not kept: this server keeps no files"
@@ -303,38 +305,80 @@ func (c *Channel) keep(ctx context.Context, f *file, dst *tandem.Media) error {
 		dst.Error = fmt.Sprintf("the file has %d bytes; files above %d are not kept", f.FileSize, limit)
 		return nil
 	}
+	err := c.fetchFile(ctx, f.FileID, dst)
+	var se *storeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return se.err
+	case tandem.IsPermanent(err):
+		dst.Error = err.Error()
+	default:
+		dst.Error = "Telegram did not give the file yet (" + err.Error() + "); Tandem tries again"
+		md := *dst
+		dst.Fetch = &tandem.MediaFetch{ChannelID: c.id, Ref: f.FileID, Until: c.deps.Now().Add(mediaKeep), Media: md}
+	}
+	c.deps.Log().Warn("telegram: a file the customer sent is not kept", "channel", c.id, "reason", dst.Error)
+	return nil
+}
+
+// mediaKeep bounds the retries of a file's download: Telegram documents no end to a file_id,
+// and a file the agent gets days later is of little use.
+const mediaKeep = 24 * time.Hour
+
+// storeError is a failure of Tandem's own media store, told apart from Telegram's.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+
+// FetchMedia implements channel.MediaFetcher: it downloads again a file whose download failed
+// when its message arrived.
+func (c *Channel) FetchMedia(ctx context.Context, f *tandem.MediaFetch, dst *tandem.Media) error {
+	if c.deps.Media == nil {
+		return tandem.Permanent(errors.New("not kept: this server keeps no files"))
+	}
+	err := c.fetchFile(ctx, f.Ref, dst)
+	var se *storeError
+	if errors.As(err, &se) {
+		return se.err
+	}
+	return err
+}
+
+// fetchFile downloads a file by its file_id into the media store, within mediaBudget. An
+// error marked tandem.Permanent will not pass on a retry; a *storeError is Tandem's storage's.
+func (c *Channel) fetchFile(ctx context.Context, fileID string, dst *tandem.Media) error {
+	limit := min(c.deps.MediaCap(), MaxDownload)
 	var info struct {
 		FilePath string `json:"file_path"`
 		FileSize int64  `json:"file_size"`
 	}
 	ctx, cancel := context.WithTimeout(ctx, mediaBudget)
 	defer cancel()
-	if err := c.call(ctx, "getFile", map[string]any{"file_id": f.FileID}, &info); err != nil {
+	if err := c.call(ctx, "getFile", map[string]any{"file_id": fileID}, &info); err != nil {
 		var be *BotError
-		if errors.As(err, &be) && be.Code == http.StatusBadRequest {
-			dst.Error = "Telegram no longer gives it (" + be.Description + ")"
-		} else {
-			dst.Error = "Telegram did not give the file: " + err.Error()
+		if errors.As(err, &be) && be.Code >= 400 && be.Code < 500 && be.Code != http.StatusTooManyRequests {
+			return tandem.Permanent(errors.New("Telegram no longer gives it (" + be.Description + ")"))
 		}
-		c.deps.Log().Warn("telegram: a file the customer sent is not kept", "channel", c.id, "reason", dst.Error)
-		return nil
+		return fmt.Errorf("Telegram did not give the file: %w", err)
 	}
 	if info.FileSize > limit {
-		dst.Error = fmt.Sprintf("the file has %d bytes; files above %d are not kept", info.FileSize, limit)
-		return nil
+		return tandem.Permanent(fmt.Errorf("the file has %d bytes; files above %d are not kept", info.FileSize, limit))
 	}
 	data, ctype, err := c.download(ctx, info.FilePath, limit)
-	if err != nil {
-		dst.Error = err.Error()
-		c.deps.Log().Warn("telegram: a file the customer sent is not kept", "channel", c.id, "reason", dst.Error)
-		return nil
+	var tl *tooLarge
+	if errors.As(err, &tl) {
+		return tandem.Permanent(err)
+	} else if err != nil {
+		return err
 	}
 	if dst.Mime == "" {
 		dst.Mime = ctype
 	}
 	stored, err := c.deps.Media.MediaPut(ctx, tandem.MediaFile{ChannelID: c.id, Mime: dst.Mime, Name: dst.Name, CreatedAt: c.deps.Now()}, strings.NewReader(string(data)), limit)
 	if err != nil {
-		return err
+		return &storeError{err}
 	}
 	dst.ID, dst.URL, dst.Size = stored.ID, channel.MediaURL(stored.ID), stored.Size
 	return nil

@@ -66,11 +66,42 @@ func (c *Channel) media(ctx context.Context, m *message, msg *tandem.Message) er
 		return se.err
 	case errors.Is(err, errPermanentMedia):
 		msg.Media.Error = strings.TrimPrefix(err.Error(), errPermanentMedia.Error()+": ")
+	case obj.ID != "":
+		// It may pass (WhatsApp failing or throttling): the outbox downloads it again, while
+		// WhatsApp keeps the media id (mediaKeep).
+		msg.Media.Error = "WhatsApp did not give the file yet (" + err.Error() + "); Tandem tries again"
+		md := *msg.Media
+		msg.Media.Fetch = &tandem.MediaFetch{ChannelID: c.id, Ref: obj.ID, SHA256: obj.SHA256, Until: c.deps.Now().Add(mediaKeep), Media: md}
 	default:
 		msg.Media.Error = "WhatsApp did not give the file: " + err.Error()
 	}
 	c.deps.Log().Warn("whatsapp: a file the customer sent is not kept", "channel", c.id, "message", m.ID, "reason", msg.Media.Error)
 	return nil
+}
+
+// mediaKeep is how long WhatsApp keeps a webhook's media id downloadable (7 days), less a
+// margin.
+const mediaKeep = 7*24*time.Hour - time.Hour
+
+// FetchMedia implements channel.MediaFetcher: it downloads again a file whose download failed
+// when its message arrived.
+func (c *Channel) FetchMedia(ctx context.Context, f *tandem.MediaFetch, dst *tandem.Media) error {
+	if c.deps.Media == nil {
+		return tandem.Permanent(errors.New("not kept: this server keeps no files"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, mediaBudget)
+	defer cancel()
+	err := c.download(ctx, &mediaObject{ID: f.Ref, SHA256: f.SHA256}, dst)
+	var se *storeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return se.err
+	case errors.Is(err, errPermanentMedia):
+		return tandem.Permanent(errors.New(strings.TrimPrefix(err.Error(), errPermanentMedia.Error()+": ")))
+	}
+	return fmt.Errorf("WhatsApp did not give the file: %w", err)
 }
 
 // storeError is a failure of Tandem's own media store, told apart from the platform's.

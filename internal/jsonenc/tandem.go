@@ -151,5 +151,10 @@ func Effect(b []byte, e *tandem.Effect) ([]byte, error) {
 			return b, err
 		}
 	}
+	if e.Media != nil {
+		if b, err = Marshal(Key(b, "media", false), e.Media); err != nil {
+			return b, err
+		}
+	}
 	return append(b, '}'), nil
 }
