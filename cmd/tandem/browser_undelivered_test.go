@@ -130,7 +130,7 @@ func TestBrowserUndelivered(t *testing.T) {
 	hook(bytes.ReplaceAll(fixture, []byte("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA"), []byte(wamid)))
 	const why = "Not delivered · 131049 This message was not delivered to maintain healthy ecosystem engagement."
 	p.waitText(".messages", why)
-	p.waitText("[data-testid=conversation-list]", "Not delivered · You/agent: "+reply)
+	p.waitText("[data-testid=conversation-list]", "Not delivered · You: "+reply)
 	p.shot("undelivered-live")
 	listMark(t, p, "live", why)
 	p.run("open the conversation again", chromedp.Reload())

@@ -22,6 +22,7 @@ interface Props {
 /** ConversationList is the searchable, filterable list of a queue, virtualised: only the rows
  * on screen exist in the page, so thousands of open conversations stay fast. */
 export function ConversationList({ store, list, queue, openId, filters, setFilters, searchRef, onOpen }: Props) {
+  const me = store.me;
   const snap = useInbox(store);
   const scroller = useRef<HTMLDivElement>(null);
   const v = useVirtualizer({ count: list.length, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 8, getItemKey: (i) => list[i].id });
@@ -124,7 +125,7 @@ export function ConversationList({ store, list, queue, openId, filters, setFilte
                       </time>
                     </span>
                     <span className="row-text muted small">
-                      <Preview c={c} />
+                      <Preview c={c} me={me} />
                     </span>
                     <span className="row-meta">
                       <span className={"badge " + c.status}>{c.status === "queued" ? "Queued" : c.assignee ? "Assigned" : c.status}</span>
