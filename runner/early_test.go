@@ -39,13 +39,16 @@ steps:
 }
 
 // orders starts a conversation with the orders flow on a running runner, and returns its id
-// once the flow has asked its question.
+// once the flow has asked its question and the conversation is idle.
 func (h *harness) orders(url, retry string) string {
 	h.t.Helper()
 	h.publish(h.r, ordersFlow(url, retry))
 	h.start(h.r)
 	id := h.say(h.r, "olga", "p-0", "hi").ConversationID
 	waitFor(h.t, 10*time.Second, "the question", func() bool { return slices.Contains(h.ch.texts("olga"), "Which order?") }, h.ch.changed)
+	// The question goes out before the goroutine that asked it lets the conversation go: the
+	// next message is handled at its arrival only once it has.
+	waitFor(h.t, 10*time.Second, "the conversation to be idle", func() bool { return h.r.Idle(id) }, nil)
 	return id
 }
 
