@@ -23,7 +23,7 @@ type directTurn struct {
 	// earlyOK allows the turn early calls (early.go): a customer's message or an effect's
 	// result; not a timer's firing, which the timer loop commits with others.
 	earlyOK bool
-	// used are the early calls whose answers the turn handles, by when they answered;
+	// used are the early calls whose answers the turn handles, by how long each took;
 	// handed, those handed over to the outbox; held, set while the turn makes the
 	// conversation's next events wait.
 	used   []time.Duration

@@ -85,13 +85,6 @@ func (ec *earlyCalls) take(id string) *earlyCall {
 	return c
 }
 
-// len is how many calls are held (tests).
-func (ec *earlyCalls) len() int {
-	ec.mu.Lock()
-	defer ec.mu.Unlock()
-	return len(ec.calls)
-}
-
 // earlyOf returns the effect of out that its run waits on, when it is one call with a safe
 // method.
 func earlyOf(out *engine.Output) *tandem.Effect {
@@ -129,6 +122,7 @@ func (r *Runner) early(t *directTurn, out *engine.Output, ch *store.Changes) *ta
 	}
 	id, req := e.ID, e.HTTP
 	c := &earlyCall{start: r.cfg.Clock.Now(), done: make(chan struct{})}
+	began := time.Now()
 	go func() {
 		defer close(c.done)
 		if crashed := r.safely("the early call of effect "+id+" of conversation "+t.conv, func() error {
@@ -159,7 +153,7 @@ func (r *Runner) early(t *directTurn, out *engine.Output, ch *store.Changes) *ta
 	res.DurationMS = r.cfg.Clock.Now().Sub(c.start).Milliseconds()
 	// Carried out: the effect needs no row.
 	ch.Effects = slices.DeleteFunc(ch.Effects, func(x tandem.Effect) bool { return x.ID == id })
-	t.used = append(t.used, time.Since(t.start))
+	t.used = append(t.used, time.Since(began))
 	return &tandem.Event{ConversationID: t.conv, Kind: tandem.EventResult, At: r.cfg.Clock.Now(),
 		Result: &tandem.EffectResult{EffectID: id, Kind: tandem.EffectHTTP, HTTP: r.maskResult(res)}}
 }

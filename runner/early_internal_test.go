@@ -64,7 +64,7 @@ func TestEarlyCallsHandedOverAreForgotten(t *testing.T) {
 			t.Errorf("call %q was forgotten", id)
 		}
 	}
-	if n := ec.len(); n != 0 {
+	if n := len(ec.calls); n != 0 {
 		t.Errorf("%d calls held after taking them all, want 0", n)
 	}
 }

@@ -57,15 +57,14 @@ func (c *Channel) media(ctx context.Context, m *message, msg *tandem.Message) er
 	}
 	dctx, cancel := context.WithTimeout(ctx, mediaBudget)
 	defer cancel()
-	err := c.download(dctx, obj, msg.Media)
-	var se *storeError
+	storeFailed, err := sortMediaErr(c.download(dctx, obj, msg.Media))
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &se):
-		return se.err
-	case errors.Is(err, errPermanentMedia):
-		msg.Media.Error = strings.TrimPrefix(err.Error(), errPermanentMedia.Error()+": ")
+	case storeFailed:
+		return err
+	case tandem.IsPermanent(err):
+		msg.Media.Error = err.Error()
 	case obj.ID != "":
 		// It may pass (WhatsApp failing or throttling): the outbox downloads it again, while
 		// WhatsApp keeps the media id (mediaKeep).
@@ -91,17 +90,27 @@ func (c *Channel) FetchMedia(ctx context.Context, f *tandem.MediaFetch, dst *tan
 	}
 	ctx, cancel := context.WithTimeout(ctx, mediaBudget)
 	defer cancel()
-	err := c.download(ctx, &mediaObject{ID: f.Ref, SHA256: f.SHA256}, dst)
+	storeFailed, err := sortMediaErr(c.download(ctx, &mediaObject{ID: f.Ref, SHA256: f.SHA256}, dst))
+	if err == nil || storeFailed || tandem.IsPermanent(err) {
+		return err
+	}
+	return fmt.Errorf("WhatsApp did not give the file: %w", err)
+}
+
+// sortMediaErr sorts a download's failure: storeFailed when Tandem could not keep the file (the
+// store's error, as is); otherwise a failure that will not pass is tandem.Permanent with
+// WhatsApp's reason, and any other may pass (tried again).
+func sortMediaErr(err error) (storeFailed bool, _ error) {
 	var se *storeError
 	switch {
 	case err == nil:
-		return nil
+		return false, nil
 	case errors.As(err, &se):
-		return se.err
+		return true, se.err
 	case errors.Is(err, errPermanentMedia):
-		return tandem.Permanent(errors.New(strings.TrimPrefix(err.Error(), errPermanentMedia.Error()+": ")))
+		return false, tandem.Permanent(errors.New(strings.TrimPrefix(err.Error(), errPermanentMedia.Error()+": ")))
 	}
-	return fmt.Errorf("WhatsApp did not give the file: %w", err)
+	return false, err
 }
 
 // storeError is a failure of Tandem's own media store, told apart from the platform's.

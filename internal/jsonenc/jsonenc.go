@@ -40,20 +40,7 @@ func Value(b []byte, v any) ([]byte, error) {
 	case map[string]any:
 		return Map(b, v)
 	case []any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = Value(b, e); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
+		return list(b, v, Value)
 	case map[string]string:
 		if v == nil {
 			return append(b, "null"...), nil
@@ -72,20 +59,7 @@ func Value(b []byte, v any) ([]byte, error) {
 	case []string:
 		return Strings(b, v), nil
 	case []map[string]any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = Map(b, e); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
+		return list(b, v, Map)
 	case time.Time:
 		return Time(b, v)
 	}
@@ -259,4 +233,22 @@ func sortedKeys[V any](m map[string]V, keys []string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// list appends a slice's JSON to b, each element written by elem: null when nil.
+func list[T any](b []byte, v []T, elem func([]byte, T) ([]byte, error)) ([]byte, error) {
+	if v == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, e := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = elem(b, e); err != nil {
+			return b, err
+		}
+	}
+	return append(b, ']'), nil
 }
