@@ -65,7 +65,7 @@ func chatFrame(t *testing.T, p *page) *frame {
 			t.Fatalf("the widget's frame: %v", err)
 		}
 		ctx, cancel = context.WithTimeout(p.ctx, 3*time.Second)
-		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector("main .log")`, chromedp.WithPollingInFrame(nodes[0]), chromedp.WithPollingTimeout(2*time.Second)))
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector("main .log")`, inFrame(nodes[0], 2*time.Second)...))
 		cancel()
 		if err == nil {
 			return &frame{p: p, node: nodes[0]}
@@ -77,10 +77,17 @@ func chatFrame(t *testing.T, p *page) *frame {
 	}
 }
 
+// inFrame polls in the frame every 50 ms. Chromium runs no animation frames in a hidden iframe
+// (the chat closed), and a poll on animation frames (chromedp's default) checks once there,
+// then hangs until its context ends.
+func inFrame(node *chromedp.Node, timeout time.Duration) []chromedp.PollOption {
+	return []chromedp.PollOption{chromedp.WithPollingInFrame(node), chromedp.WithPollingInterval(50 * time.Millisecond), chromedp.WithPollingTimeout(timeout)}
+}
+
 // wait waits until a JavaScript condition holds in the frame.
 func (f *frame) wait(what, cond string) {
 	f.p.t.Helper()
-	f.p.run("wait for "+what, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInFrame(f.node), chromedp.WithPollingTimeout(12*time.Second)))
+	f.p.run("wait for "+what, chromedp.Poll[chromedp.Void](cond, inFrame(f.node, 12*time.Second)...))
 }
 
 // click clicks the element of a CSS selector in the frame, as a mouse does.
@@ -100,7 +107,7 @@ func (f *frame) text(js string) string {
 	f.p.t.Helper()
 	ctx, cancel := context.WithTimeout(f.p.ctx, 15*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Poll[string](js, chromedp.WithPollingInFrame(f.node), chromedp.WithPollingTimeout(10*time.Second)))
+	v, err := chromedp.Run(ctx, chromedp.Poll[string](js, inFrame(f.node, 10*time.Second)...))
 	if err != nil {
 		f.p.t.Fatalf("evaluate in the frame %s: %v", js, err)
 	}
@@ -205,7 +212,7 @@ func TestBrowserWidget(t *testing.T) {
 	if err == nil && len(nodes) > 0 {
 		fctx, cancel := context.WithTimeout(q.ctx, 3*time.Second)
 		defer cancel()
-		if _, err := chromedp.Run(fctx, chromedp.Poll[bool](`!!document.querySelector("main .log")`, chromedp.WithPollingInFrame(nodes[0]), chromedp.WithPollingTimeout(2*time.Second))); err == nil {
+		if _, err := chromedp.Run(fctx, chromedp.Poll[bool](`!!document.querySelector("main .log")`, inFrame(nodes[0], 2*time.Second)...)); err == nil {
 			t.Error("the widget's frame rendered inside a page of an origin not allowed")
 		}
 	}

@@ -111,7 +111,7 @@ func TestBrowserWidgetChat(t *testing.T) { // not parallel, as TestBrowserWidget
 	f.text(`(() => { window.tooFast = ""; const n = document.querySelector(".notice"); new MutationObserver(() => { if (n.innerText.includes("too fast")) window.tooFast = "seen"; }).observe(n, {childList: true, characterData: true, subtree: true}); return "ok"; })()`)
 	p.eval(`for (let i = 1; i <= 12; i++) Tandem.sendMessage("burst " + i)`)
 	p.run("wait for the burst", chromedp.Poll[chromedp.Void](`[...document.querySelectorAll(".msg.in:not(.pending) .text")].filter(e => e.innerText.startsWith("burst ")).length === 12`,
-		chromedp.WithPollingInFrame(f.node), chromedp.WithPollingTimeout(30*time.Second)))
+		inFrame(f.node, 30*time.Second)...))
 	for i := 1; i <= 12; i++ {
 		if n := f.text(fmt.Sprintf(`String([...document.querySelectorAll(".msg.in .text")].filter(e => e.innerText === "burst %d").length)`, i)); n != "1" {
 			t.Errorf("burst %d is shown %s times", i, n)
