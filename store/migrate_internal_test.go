@@ -8,28 +8,28 @@ import (
 	"time"
 )
 
-// Migration 0020 rebuilds SQLite's tables keyed by conversation as WITHOUT ROWID tables: a
-// database written by an earlier version keeps every row and index, and its dedupe keys still
-// refuse a repeated provider id.
-func TestMigrationWithoutRowidKeepsRows(t *testing.T) {
+// atMigration opens a new SQLite database migrated up to, not including, the migration whose
+// name starts with prefix, and returns it with a helper that runs a statement on its writer.
+func atMigration(t *testing.T, prefix string) (*DB, func(query string, args ...any)) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "old.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	ms, err := db.migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := -1
 	for i, m := range ms {
-		if strings.HasPrefix(m.name, "0020_") {
+		if strings.HasPrefix(m.name, prefix) {
 			before = i
 		}
 	}
 	if before < 0 {
-		t.Fatal("no migration 0020")
+		t.Fatalf("no migration %s", prefix)
 	}
 	exec := func(query string, args ...any) {
 		t.Helper()
@@ -42,6 +42,15 @@ func TestMigrationWithoutRowidKeepsRows(t *testing.T) {
 		exec(m.sql)
 		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, time.Now().UnixMicro())
 	}
+	return db, exec
+}
+
+// Migration 0020 rebuilds SQLite's tables keyed by conversation as WITHOUT ROWID tables: a
+// database written by an earlier version keeps every row and index, and its dedupe keys still
+// refuse a repeated provider id. (0023 gives the trace its rowid back.)
+func TestMigrationWithoutRowidKeepsRows(t *testing.T) {
+	ctx := context.Background()
+	db, exec := atMigration(t, "0020_")
 	// What an earlier version wrote: a row in each table the migration rebuilds.
 	exec(`INSERT INTO messages (conversation_id, id, seq, direction, author, type, text, data, channel_message_id, status, created_at)
  VALUES ('c1', 'm1', 1, 'in', 'contact', 'text', 'hello', '{}', 'wamid.1', '', 1), ('c1', 'm2', 2, 'out', 'bot', 'text', 'Hi!', '{}', 'wamid.2', 'delivered', 2)`)
@@ -56,7 +65,7 @@ func TestMigrationWithoutRowidKeepsRows(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	for table, want := range map[string]int{"messages": 2, "run_steps": 1, "inbound_keys": 1, "outbox": 1, "timers": 1, "runs": 1, "events": 1, "status_events": 1} {
+	for table, want := range map[string]int{"messages": 2, "inbound_keys": 1, "outbox": 1, "timers": 1, "runs": 1, "events": 1, "status_events": 1} {
 		var n int
 		var schema string
 		if err := db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil || n != want {
@@ -65,6 +74,10 @@ func TestMigrationWithoutRowidKeepsRows(t *testing.T) {
 		if err := db.w.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&schema); err != nil || !strings.Contains(schema, "WITHOUT ROWID") {
 			t.Errorf("%s is not a WITHOUT ROWID table: %q, %v", table, schema, err)
 		}
+	}
+	var steps int
+	if err := db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM run_steps`).Scan(&steps); err != nil || steps != 1 {
+		t.Errorf("run_steps: %d rows (%v), want 1", steps, err)
 	}
 	var text, status string
 	if err := db.w.QueryRowContext(ctx, `SELECT text, status FROM messages WHERE conversation_id = 'c1' AND seq = 2`).Scan(&text, &status); err != nil || text != "Hi!" || status != "delivered" {
@@ -81,21 +94,57 @@ func TestMigrationWithoutRowidKeepsRows(t *testing.T) {
 	}
 }
 
-// On PostgreSQL, migration 0020 (SQLite's tables rebuilt) is a statement that does nothing, and
-// still takes its number.
+// Migration 0023 gives SQLite's trace its rowid back: the steps an earlier version wrote are
+// all read again in order, and a turn's trace of 1.2 KB (a W1 turn's) is stored within its page,
+// where a WITHOUT ROWID table spilled it to an overflow page of its own (4 KB written a turn).
+func TestMigrationTraceRowsFitTheirPage(t *testing.T) {
+	ctx := context.Background()
+	db, exec := atMigration(t, "0023_")
+	big := `{"input":{"text":"` + strings.Repeat("x", 1200) + `"}}`
+	exec(`INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at, duration_us) VALUES
+ ('c1', 'r1', 1, 'ask', 'question', '{}', 1, 5), ('c1', 'r1', 2, 'ask', 'question', ?, 2, 0), ('c2', 'r2', 1, 'ask', 'question', '{}', 3, 0)`, big)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	steps, err := db.RunTrace(ctx, "c1", "r1")
+	if err != nil || len(steps) != 2 || steps[0].Seq != 1 || steps[1].Seq != 2 {
+		t.Fatalf("the run's steps after the migration: %+v, %v", steps, err)
+	}
+	var schema string
+	if err := db.w.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'run_steps'`).Scan(&schema); err != nil || strings.Contains(schema, "WITHOUT ROWID") {
+		t.Errorf("run_steps: %q, %v; want a table with a rowid", schema, err)
+	}
+	// A step of the same run and seq is still refused: the primary key holds.
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at) VALUES ('c1', 'r1', 2, 'x', 'set', '{}', 9)`); err == nil {
+		t.Error("a step was stored twice under one (conversation, run, seq)")
+	}
+	for i := range 40 {
+		exec(`INSERT INTO run_steps (conversation_id, run_id, seq, step, type, data, started_at, duration_us) VALUES (?, 'r', 1, 'ask', 'question', ?, 9, 0)`, "conv"+strings.Repeat("x", i), big)
+	}
+	var overflow int
+	if err := db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM dbstat WHERE name = 'run_steps' AND pagetype = 'overflow'`).Scan(&overflow); err != nil || overflow != 0 {
+		t.Errorf("the trace's rows of %d bytes took %d overflow pages (%v), want none", len(big), overflow, err)
+	}
+}
+
+// On PostgreSQL, the SQLite-only migrations (0020 and 0023: SQLite's tables rebuilt) are a
+// statement that does nothing, and still take their number.
 func TestMigrationSQLiteOnlyIsEmptyOnPostgres(t *testing.T) {
 	ms, err := (&DB{dialect: Postgres}).migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := 0
 	for _, m := range ms {
-		if !strings.HasPrefix(m.name, "0020_") {
+		if !strings.HasPrefix(m.name, "0020_") && !strings.HasPrefix(m.name, "0023_") {
 			continue
 		}
+		found++
 		if strings.Contains(m.sql, "CREATE") || strings.Contains(m.sql, "DROP") || !strings.Contains(m.sql, "SELECT 1;") {
-			t.Errorf("migration 0020 on PostgreSQL:\n%s\nwant no statement but SELECT 1", m.sql)
+			t.Errorf("migration %s on PostgreSQL:\n%s\nwant no statement but SELECT 1", m.name, m.sql)
 		}
-		return
 	}
-	t.Fatal("no migration 0020")
+	if found != 2 {
+		t.Fatalf("found %d of the migrations 0020 and 0023", found)
+	}
 }
