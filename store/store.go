@@ -104,9 +104,11 @@ func openSQLite(ctx context.Context, path string, memory bool) (*DB, error) {
 		// The checkpointer copies the WAL into the file off the writer's path; SQLite's own
 		// checkpoint, on the writer, is left as a backstop at four times the WAL's cap, should
 		// the checkpointer fall behind.
-		wdsn = u + "?_txlock=immediate&" + pragmas + "&_pragma=wal_autocheckpoint(" + strconv.FormatInt(4*walCapFrames, 10) + ")&_pragma=journal_size_limit(" + strconv.FormatInt((walCapFrames+1024)*4096, 10) + ")"
-		rdsn = u + "?mode=ro&" + pragmas
-		cdsn = u + "?" + pragmas
+		// The VFS "tandem" writes a commit's WAL frames with one write (walvfs_linux.go).
+		vfs := walVFSParam()
+		wdsn = u + "?" + vfs + "_txlock=immediate&" + pragmas + "&_pragma=wal_autocheckpoint(" + strconv.FormatInt(4*walCapFrames, 10) + ")&_pragma=journal_size_limit(" + strconv.FormatInt((walCapFrames+1024)*4096, 10) + ")"
+		rdsn = u + "?" + vfs + "mode=ro&" + pragmas
+		cdsn = u + "?" + vfs + pragmas
 	}
 	w, err := sql.Open("sqlite", wdsn)
 	if err != nil {
