@@ -56,6 +56,7 @@ func (s *Service) List(ctx context.Context, by Actor, p ListParams) ([]store.Inb
 			out = append(out, list[i])
 		}
 	}
+	s.b.learn(out)
 	return out, next, nil
 }
 

@@ -67,6 +67,11 @@ type broker struct {
 	failed     map[string]time.Time
 	convs      map[string]*snapshot
 	agents     map[string]string
+
+	// learned are conversations a list read showed in the inbox, by id, for the polling
+	// goroutine to take as seen when it has not (learn).
+	lmu     sync.Mutex
+	learned map[string]*snapshot
 }
 
 // snapshot is what the stream last reported of a conversation.
@@ -128,6 +133,29 @@ func (b *broker) shutdown() {
 	clear(b.subs)
 }
 
+// learn takes note of conversations a client read in the inbox's list. The stream reports a
+// conversation's changes against what it last saw of it, and one that entered the inbox and left
+// it between two of its looks was never seen there: its leaving was no news, and a client that
+// read it in the list meanwhile kept showing it. Taken as seen as the list showed it, its
+// leaving is reported (or its change, when it did not leave).
+func (b *broker) learn(items []store.InboxItem) {
+	if len(items) == 0 {
+		return
+	}
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
+	if b.learned == nil {
+		b.learned = map[string]*snapshot{}
+	}
+	for i := range items {
+		ch := store.InboxChange{ConversationInfo: items[i].ConversationInfo}
+		if m := items[i].LastMessage; m != nil {
+			ch.MsgSeq = m.Seq
+		}
+		b.learned[ch.ID] = conversationSnapshot(&ch)
+	}
+}
+
 // conversationSnapshot is what the stream compares of a conversation.
 func conversationSnapshot(ch *store.InboxChange) *snapshot {
 	return &snapshot{status: ch.Status, team: ch.Team, assignee: ch.Assignee, handoff: ch.Handoff, paused: ch.BotPaused,
@@ -167,6 +195,19 @@ func (b *broker) poll(ctx context.Context) error {
 		b.failCursor = b.s.clock.Now()
 		return nil
 	}
+	b.lmu.Lock()
+	for id, sn := range b.learned {
+		// What the list read is taken when it is newer than what the stream saw (nothing, or
+		// an earlier state); the notes and messages already reported stay reported.
+		if cur := b.convs[id]; cur == nil {
+			b.convs[id] = sn
+		} else if sn.updated.After(cur.updated) {
+			sn.notes, sn.msgSeq = cur.notes, max(sn.msgSeq, cur.msgSeq)
+			b.convs[id] = sn
+		}
+	}
+	clear(b.learned)
+	b.lmu.Unlock()
 	since := b.cursor.Add(-overlap)
 	var known []string
 	for id, sn := range b.convs {

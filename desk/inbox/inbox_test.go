@@ -460,3 +460,45 @@ func TestEventsMessageStatus(t *testing.T) {
 		}
 	})
 }
+
+// A conversation an agent's app read in the inbox's list, which the event stream never saw
+// there (it entered and left between two of the stream's looks), is reported when it leaves:
+// the app does not keep showing it. A browser test saw a closed conversation stay in "Mine":
+// the app's first read of the list, slow on a busy machine, was answered after the
+// conversation was handed over, and it left the inbox before the stream looked again.
+func TestEventsReportTheLeavingOfWhatTheListShowed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storetest.SQLite(t), time.Hour)
+	sub := h.ib.Subscribe()
+	defer sub.Close()
+	// Before the stream's first look: here the list is read while the conversation is in the
+	// inbox, and it leaves before the stream looks.
+	id := h.say("a", "help me")
+	admin := inbox.Actor{Admin: true, Token: "ops"}
+	list, _, err := h.ib.List(h.ctx, admin, inbox.ListParams{})
+	if err != nil || len(list) != 1 || list[0].ID != id {
+		t.Fatalf("the list: %d conversations, %v; want %s", len(list), err, id)
+	}
+	if _, err := h.ib.Close(h.ctx, admin, id); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if err := h.ib.Start(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.ib.Stop)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			if c := ev.Conversation; ev.Kind == inbox.EventConversation && c.ID == id {
+				if c.Status == tandem.ConversationQueued || c.Status == tandem.ConversationAssigned {
+					t.Fatalf("the conversation is reported %s, want it out of the inbox", c.Status)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("the conversation the list showed left the inbox unreported")
+		}
+	}
+}
