@@ -1,3 +1,5 @@
+//go:build amd64 || arm64
+
 package store
 
 import (
@@ -31,19 +33,22 @@ const (
 	walWriteMax = 0x1ffff
 )
 
-// walFile is a WAL file open through the VFS: what it gathered, from offset at.
+// walFile is a WAL file open through the VFS: what it gathered (n bytes in buf, C memory of
+// size bytes), from offset at.
 type walFile struct {
 	orig       *sqlite3.Tsqlite3_io_methods
-	buf        []byte
+	buf        uintptr
+	n, size    int
 	at         int64
 	commitNext bool // the last write was a commit frame's header: its page completes the commit
 }
 
+// Everything SQLite reads through an address (the VFS, the WAL files' methods, what is
+// written) is in C memory, modernc's allocator: Go's pointer checks (-race) refuse arithmetic
+// on an address of Go memory that SQLite's transpiled code was given as a number.
 var walVFS struct {
 	once     sync.Once
 	ok       bool
-	vfs      sqlite3.Tsqlite3_vfs
-	name     uintptr
 	origOpen uintptr
 	mu       sync.Mutex
 	files    map[uintptr]*walFile // by the sqlite3_file's address
@@ -73,24 +78,25 @@ func registerWALVFS() {
 	if err != nil {
 		return
 	}
-	v := &walVFS
-	v.vfs = *(*sqlite3.Tsqlite3_vfs)(at(def))
-	v.origOpen = v.vfs.FxOpen
-	v.name = name
-	v.vfs.FzName = name
-	v.vfs.FpNext = 0
-	v.vfs.FxOpen = cfunc(walOpen)
-	v.files = map[uintptr]*walFile{}
-	v.methods = map[uintptr]*sqlite3.Tsqlite3_io_methods{}
-	// The structure lives in a package variable: Go does not move it, and SQLite keeps its
-	// address for the life of the process.
-	if sqlite3.Xsqlite3_vfs_register(tls, uintptr(unsafe.Pointer(&v.vfs)), 0) != sqlite3.SQLITE_OK {
+	vfs := libc.Xcalloc(tls, 1, libc.Tsize_t(unsafe.Sizeof(sqlite3.Tsqlite3_vfs{})))
+	if vfs == 0 {
 		return
 	}
-	v.ok = true
+	v := (*sqlite3.Tsqlite3_vfs)(at(vfs))
+	*v = *(*sqlite3.Tsqlite3_vfs)(at(def))
+	walVFS.origOpen = v.FxOpen
+	v.FzName = name
+	v.FpNext = 0
+	v.FxOpen = cfunc(walOpen)
+	walVFS.files = map[uintptr]*walFile{}
+	walVFS.methods = map[uintptr]*sqlite3.Tsqlite3_io_methods{}
+	if sqlite3.Xsqlite3_vfs_register(tls, vfs, 0) != sqlite3.SQLITE_OK {
+		return
+	}
+	walVFS.ok = true
 }
 
-// at is the address of C memory (or of a Go variable SQLite was given) as a pointer.
+// at is an address in C memory as a pointer.
 func at(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }
 
 // cfunc is a Go function as SQLite's transpiled code calls a C function pointer.
@@ -139,9 +145,12 @@ func walOpen(tls *libc.TLS, vfs, name, file uintptr, flags int32, outFlags uintp
 	defer walVFS.mu.Unlock()
 	m := walVFS.methods[f.FpMethods]
 	if m == nil {
-		orig := *(*sqlite3.Tsqlite3_io_methods)(at(f.FpMethods))
-		m = &sqlite3.Tsqlite3_io_methods{}
-		*m = orig
+		p := libc.Xcalloc(tls, 1, libc.Tsize_t(unsafe.Sizeof(sqlite3.Tsqlite3_io_methods{})))
+		if p == 0 {
+			return rc // SQLite's own methods, then
+		}
+		m = (*sqlite3.Tsqlite3_io_methods)(at(p))
+		*m = *(*sqlite3.Tsqlite3_io_methods)(at(f.FpMethods))
 		m.FxClose = cfunc(walClose)
 		m.FxRead = cfunc(walRead)
 		m.FxWrite = cfunc(walWrite)
@@ -165,20 +174,20 @@ func walFileOf(file uintptr) *walFile {
 // flush writes what the file gathered: one write, or one for each walWriteMax bytes.
 func (w *walFile) flush(tls *libc.TLS, file uintptr) int32 {
 	rc := int32(sqlite3.SQLITE_OK)
-	for done := 0; done < len(w.buf) && rc == sqlite3.SQLITE_OK; {
-		n := min(len(w.buf)-done, walWriteMax)
+	for done := 0; done < w.n && rc == sqlite3.SQLITE_OK; {
+		n := min(w.n-done, walWriteMax)
 		walVFS.writes.Add(1)
-		rc = callRW(w.orig.FxWrite, tls, file, uintptr(unsafe.Pointer(&w.buf[done])), int32(n), w.at+int64(done))
+		rc = callRW(w.orig.FxWrite, tls, file, w.buf+uintptr(done), int32(n), w.at+int64(done))
 		done += n
 	}
-	w.buf = w.buf[:0]
+	w.n = 0
 	w.commitNext = false
 	return rc
 }
 
 func walWrite(tls *libc.TLS, file, p uintptr, n int32, off int64) int32 {
 	w := walFileOf(file)
-	if len(w.buf) > 0 && off != w.at+int64(len(w.buf)) {
+	if w.n > 0 && off != w.at+int64(w.n) {
 		if rc := w.flush(tls, file); rc != sqlite3.SQLITE_OK {
 			return rc
 		}
@@ -187,15 +196,29 @@ func walWrite(tls *libc.TLS, file, p uintptr, n int32, off int64) int32 {
 		walVFS.writes.Add(1)
 		return callRW(w.orig.FxWrite, tls, file, p, n, off)
 	}
-	if len(w.buf) == 0 {
+	if w.n+int(n) > w.size {
+		size := max(2*w.size, w.n+int(n), 64<<10)
+		nb := libc.Xrealloc(tls, w.buf, libc.Tsize_t(size))
+		if nb == 0 {
+			// No memory to gather into: what is gathered, then this, written as they come.
+			if rc := w.flush(tls, file); rc != sqlite3.SQLITE_OK {
+				return rc
+			}
+			walVFS.writes.Add(1)
+			return callRW(w.orig.FxWrite, tls, file, p, n, off)
+		}
+		w.buf, w.size = nb, size
+	}
+	if w.n == 0 {
 		w.at = off
 	}
 	data := unsafe.Slice((*byte)(at(p)), n)
-	w.buf = append(w.buf, data...)
+	copy(unsafe.Slice((*byte)(at(w.buf+uintptr(w.n))), n), data)
+	w.n += int(n)
 	switch {
 	case n == walFrameHead && binary.BigEndian.Uint32(data[4:8]) != 0:
 		w.commitNext = true
-	case w.commitNext || len(w.buf) >= walGatherMax:
+	case w.commitNext || w.n >= walGatherMax:
 		return w.flush(tls, file)
 	}
 	return sqlite3.SQLITE_OK
@@ -251,6 +274,9 @@ func walClose(tls *libc.TLS, file uintptr) int32 {
 	(*sqlite3.Tsqlite3_file)(at(file)).FpMethods = uintptr(unsafe.Pointer(w.orig))
 	if crc := callFile(w.orig.FxClose, tls, file); rc == sqlite3.SQLITE_OK {
 		rc = crc
+	}
+	if w.buf != 0 {
+		libc.Xfree(tls, w.buf)
 	}
 	return rc
 }
