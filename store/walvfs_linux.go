@@ -5,7 +5,6 @@ package store
 import (
 	"encoding/binary"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -53,8 +52,6 @@ var walVFS struct {
 	mu       sync.Mutex
 	files    map[uintptr]*walFile // by the sqlite3_file's address
 	methods  map[uintptr]*sqlite3.Tsqlite3_io_methods
-	// writes counts the writes that reached the WAL's file (tests).
-	writes atomic.Int64
 }
 
 // walVFSParam returns the DSN parameter that opens a database through the VFS ("" when it
@@ -176,7 +173,6 @@ func (w *walFile) flush(tls *libc.TLS, file uintptr) int32 {
 	rc := int32(sqlite3.SQLITE_OK)
 	for done := 0; done < w.n && rc == sqlite3.SQLITE_OK; {
 		n := min(w.n-done, walWriteMax)
-		walVFS.writes.Add(1)
 		rc = callRW(w.orig.FxWrite, tls, file, w.buf+uintptr(done), int32(n), w.at+int64(done))
 		done += n
 	}
@@ -192,19 +188,18 @@ func walWrite(tls *libc.TLS, file, p uintptr, n int32, off int64) int32 {
 			return rc
 		}
 	}
-	if int(n) > walWriteMax {
-		walVFS.writes.Add(1)
-		return callRW(w.orig.FxWrite, tls, file, p, n, off)
-	}
 	if w.n+int(n) > w.size {
 		size := max(2*w.size, w.n+int(n), 64<<10)
-		nb := libc.Xrealloc(tls, w.buf, libc.Tsize_t(size))
+		var nb uintptr
+		if int(n) <= walWriteMax {
+			nb = libc.Xrealloc(tls, w.buf, libc.Tsize_t(size))
+		}
 		if nb == 0 {
-			// No memory to gather into: what is gathered, then this, written as they come.
+			// Too large to go in one write, or no memory to gather into: what is gathered,
+			// then this, written as they come.
 			if rc := w.flush(tls, file); rc != sqlite3.SQLITE_OK {
 				return rc
 			}
-			walVFS.writes.Add(1)
 			return callRW(w.orig.FxWrite, tls, file, p, n, off)
 		}
 		w.buf, w.size = nb, size
@@ -280,6 +275,3 @@ func walClose(tls *libc.TLS, file uintptr) int32 {
 	}
 	return rc
 }
-
-// walWrites counts the writes that reached a WAL's file through the VFS (tests).
-func walWrites() int64 { return walVFS.writes.Load() }

@@ -115,3 +115,38 @@ func (p *Platform) Reset() {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// Answers scripts a fake platform's answers to one kind of request (a file's download, say):
+// each request takes the next response queued, and after them the platform's own answer; all
+// are counted.
+type Answers struct {
+	mu    sync.Mutex
+	queue []Response
+	calls int
+}
+
+// NewAnswers queues responses, in order.
+func NewAnswers(rs ...Response) *Answers { return &Answers{queue: rs} }
+
+// Serve counts a request and answers it with the next response queued; false when none is
+// left (the platform answers).
+func (a *Answers) Serve(w http.ResponseWriter) bool {
+	a.mu.Lock()
+	a.calls++
+	if len(a.queue) == 0 {
+		a.mu.Unlock()
+		return false
+	}
+	res := a.queue[0]
+	a.queue = a.queue[1:]
+	a.mu.Unlock()
+	Write(w, res)
+	return true
+}
+
+// Calls is how many requests Serve saw.
+func (a *Answers) Calls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls
+}

@@ -3,7 +3,6 @@ package telegram_test
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,38 +16,17 @@ const documentID = "AwADBAADbXXXXXXXXXXXGBdhD2l6_XX"
 
 // flakyFiles is the fake Bot API whose download of the document first answers the responses
 // queued, in order.
-type flakyFiles struct {
-	mu        sync.Mutex
-	answers   []channeltest.Response
-	downloads int
-}
+type flakyFiles struct{ *channeltest.Answers }
 
-func (f *flakyFiles) suite(t *testing.T) *channeltest.Suite {
+func (f flakyFiles) suite(t *testing.T) *channeltest.Suite {
 	s := suite(t)
 	s.Platform = func(p *channeltest.Platform, w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path == "/file/bot"+botToken+"/files/"+documentID {
-			f.mu.Lock()
-			f.downloads++
-			var res *channeltest.Response
-			if len(f.answers) > 0 {
-				res = &f.answers[0]
-				f.answers = f.answers[1:]
-			}
-			f.mu.Unlock()
-			if res != nil {
-				channeltest.Write(w, *res)
-				return true
-			}
+		if r.URL.Path == "/file/bot"+botToken+"/files/"+documentID && f.Serve(w) {
+			return true
 		}
 		return bot(p, w, r)
 	}
 	return s
-}
-
-func (f *flakyFiles) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.downloads
 }
 
 func document(t *testing.T, e *channeltest.Env) channeltest.Message {
@@ -64,7 +42,7 @@ func document(t *testing.T, e *channeltest.Env) channeltest.Message {
 // and served.
 func TestMediaDownloadRetried(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		f := &flakyFiles{answers: []channeltest.Response{{Status: 502, Body: []byte("Bad Gateway")}, {Status: 429, Body: []byte("Too Many Requests")}}}
+		f := flakyFiles{channeltest.NewAnswers(channeltest.Response{Status: 502, Body: []byte("Bad Gateway")}, channeltest.Response{Status: 429, Body: []byte("Too Many Requests")})}
 		e := channeltest.NewEnvOn(t, f.suite(t), db)
 		if st := e.Post(fixture(t, "update_message_document_official_docs.json"), true, nil); st/100 != 2 {
 			t.Fatalf("the webhook answered %d, want 2xx", st)
@@ -75,7 +53,7 @@ func TestMediaDownloadRetried(t *testing.T) {
 		e.Advance(30 * time.Second)
 		e.Restart()
 		e.Advance(2 * time.Minute)
-		if n := f.count(); n != 3 {
+		if n := f.Calls(); n != 3 {
 			t.Fatalf("%d downloads, want 3", n)
 		}
 		m := document(t, e)
@@ -91,13 +69,13 @@ func TestMediaDownloadRetried(t *testing.T) {
 
 // A download Telegram answers 404 is not tried again, and the message says why.
 func TestMediaDownloadGoneNotRetried(t *testing.T) {
-	f := &flakyFiles{answers: []channeltest.Response{{Status: 404, Body: []byte("Not Found")}}}
+	f := flakyFiles{channeltest.NewAnswers(channeltest.Response{Status: 404, Body: []byte("Not Found")})}
 	e := channeltest.NewEnv(t, f.suite(t))
 	if st := e.Post(fixture(t, "update_message_document_official_docs.json"), true, nil); st/100 != 2 {
 		t.Fatalf("the webhook answered %d, want 2xx", st)
 	}
 	e.Advance(24 * time.Hour)
-	if n := f.count(); n != 1 {
+	if n := f.Calls(); n != 1 {
 		t.Errorf("%d downloads after a 404, want 1", n)
 	}
 	if m := document(t, e); m.Media.URL != "" || !strings.Contains(m.Media.Error, "404") || strings.Contains(m.Media.Error, "tries again") {

@@ -3,7 +3,6 @@ package whatsapp_test
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,38 +13,17 @@ import (
 
 // flakyGraph is the fake Graph API whose download of id_image (the image of
 // webhook_inbound_image_courier.json) first answers the responses queued, in order.
-type flakyGraph struct {
-	mu        sync.Mutex
-	answers   []channeltest.Response
-	downloads int
-}
+type flakyGraph struct{ *channeltest.Answers }
 
-func (f *flakyGraph) suite(t *testing.T) *channeltest.Suite {
+func (f flakyGraph) suite(t *testing.T) *channeltest.Suite {
 	s := suite(t)
 	s.Platform = func(p *channeltest.Platform, w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path == "/files/id_image" {
-			f.mu.Lock()
-			f.downloads++
-			var res *channeltest.Response
-			if len(f.answers) > 0 {
-				res = &f.answers[0]
-				f.answers = f.answers[1:]
-			}
-			f.mu.Unlock()
-			if res != nil {
-				channeltest.Write(w, *res)
-				return true
-			}
+		if r.URL.Path == "/files/id_image" && f.Serve(w) {
+			return true
 		}
 		return graph(p, w, r)
 	}
 	return s
-}
-
-func (f *flakyGraph) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.downloads
 }
 
 // image posts the image webhook and returns the customer's message as the API shows it.
@@ -71,21 +49,21 @@ var unavailable = graphError(503, 2, "Service temporarily unavailable", nil)
 // A file WhatsApp fails to give twice (503) is downloaded again later, kept, and served.
 func TestMediaDownloadRetried(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		f := &flakyGraph{answers: []channeltest.Response{unavailable, unavailable}}
+		f := flakyGraph{channeltest.NewAnswers(unavailable, unavailable)}
 		e := channeltest.NewEnvOn(t, f.suite(t), db)
 		m := image(t, e)
 		if m.Media.URL != "" || !strings.Contains(m.Media.Error, "tries again") {
 			t.Fatalf("media after a 503 %+v, want no file yet and a reason saying Tandem tries again", m.Media)
 		}
 		e.Advance(30 * time.Second) // the first retry: 503 again
-		if n := f.count(); n != 2 {
+		if n := f.Calls(); n != 2 {
 			t.Fatalf("%d downloads, want 2", n)
 		}
 		if m := only(t, e); m.Media.URL != "" || !strings.Contains(m.Media.Error, "tries again") {
 			t.Fatalf("media after two 503s %+v, want no file yet", m.Media)
 		}
 		e.Advance(2 * time.Minute)
-		if n := f.count(); n != 3 {
+		if n := f.Calls(); n != 3 {
 			t.Fatalf("%d downloads, want 3", n)
 		}
 		m = only(t, e)
@@ -97,7 +75,7 @@ func TestMediaDownloadRetried(t *testing.T) {
 			t.Errorf("the API serves %d bytes, want the %d downloaded", len(data), len(want))
 		}
 		e.Advance(time.Hour)
-		if n := f.count(); n != 3 {
+		if n := f.Calls(); n != 3 {
 			t.Errorf("%d downloads after the file was kept, want 3", n)
 		}
 	})
@@ -108,11 +86,11 @@ func TestMediaDownloadGoneNotRetried(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		gone := graphError(404, 100, "Unsupported get request.", nil)
 		// 503 when the message arrives, then 404 (a new URL is asked for once), then it would work.
-		f := &flakyGraph{answers: []channeltest.Response{unavailable, gone, gone}}
+		f := flakyGraph{channeltest.NewAnswers(unavailable, gone, gone)}
 		e := channeltest.NewEnvOn(t, f.suite(t), db)
 		image(t, e)
 		e.Advance(30 * time.Second)
-		if n := f.count(); n != 3 {
+		if n := f.Calls(); n != 3 {
 			t.Fatalf("%d downloads, want 3 (503, then 404 and 404 with a new URL)", n)
 		}
 		m := only(t, e)
@@ -120,7 +98,7 @@ func TestMediaDownloadGoneNotRetried(t *testing.T) {
 			t.Fatalf("media %+v, want no file and the 404 as the reason", m.Media)
 		}
 		e.Advance(24 * time.Hour)
-		if n := f.count(); n != 3 {
+		if n := f.Calls(); n != 3 {
 			t.Errorf("%d downloads after a 404, want no more than 3", n)
 		}
 	})
@@ -129,12 +107,12 @@ func TestMediaDownloadGoneNotRetried(t *testing.T) {
 // A restart between two downloads forgets nothing: the new process downloads the file.
 func TestMediaDownloadSurvivesRestart(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		f := &flakyGraph{answers: []channeltest.Response{unavailable}}
+		f := flakyGraph{channeltest.NewAnswers(unavailable)}
 		e := channeltest.NewEnvOn(t, f.suite(t), db)
 		image(t, e)
 		e.Restart()
 		e.Advance(30 * time.Second)
-		if n := f.count(); n != 2 {
+		if n := f.Calls(); n != 2 {
 			t.Fatalf("%d downloads, want 2", n)
 		}
 		if m := only(t, e); m.Media.URL == "" || m.Media.Error != "" {
@@ -146,16 +124,17 @@ func TestMediaDownloadSurvivesRestart(t *testing.T) {
 // A file WhatsApp never gives is given up after a bounded number of downloads, and the
 // message says so.
 func TestMediaDownloadGivenUp(t *testing.T) {
-	f := &flakyGraph{}
-	for range 20 {
-		f.answers = append(f.answers, unavailable)
+	never := make([]channeltest.Response, 20)
+	for i := range never {
+		never[i] = unavailable
 	}
+	f := flakyGraph{channeltest.NewAnswers(never...)}
 	e := channeltest.NewEnv(t, f.suite(t))
 	image(t, e)
 	for range 10 {
 		e.Advance(time.Hour)
 	}
-	if n := f.count(); n != 6 {
+	if n := f.Calls(); n != 6 {
 		t.Errorf("%d downloads, want 6", n)
 	}
 	m := only(t, e)
